@@ -1,0 +1,306 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gort-ml/gort/tensor"
+)
+
+// Op is one operator schema version: the kernel and inference for a
+// (domain, type) from opset version Since until the next schema of the same
+// op. Op families declare one value per op and list them; see ops/all.
+type Op struct {
+	Domain string // "" for ai.onnx, "ai.onnx.ml", "com.microsoft", ...
+	Type   string
+	Since  int
+	Doc    string
+
+	// Infer computes output types from input types; nil means outputs stay
+	// unknown until run time. Input types may be partially unknown.
+	Infer func(n *Node, in []tensor.Type) ([]tensor.Type, error)
+
+	// Compile reads the node's attributes once, validates them and returns the
+	// kernel that runs the node. It must not retain n.
+	Compile func(n *Node) (*Kernel, error)
+}
+
+// Kernel runs one compiled node. Exactly one of Run and RunValues is set:
+// Run for ops on tensors only (nearly all), RunValues for ops that take or
+// produce sequences, optionals or maps.
+//
+// Inputs are never modified. A missing optional input is nil. A kernel
+// returns one value per node output (nil for an omitted optional output) and
+// allocates outputs with Ctx.New so that memory limits apply.
+type Kernel struct {
+	Run       func(c *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error)
+	RunValues func(c *Ctx, in []tensor.Value) ([]tensor.Value, error)
+}
+
+// Subgraph is a compiled graph attribute (If branches, Loop and Scan bodies),
+// supplied by the runtime. Run binds inputs by position; values of enclosing
+// scopes that the body captures are bound by the runtime.
+type Subgraph interface {
+	Inputs() []string
+	Outputs() []string
+	InputTypes() []tensor.Type
+	Run(c *Ctx, in []tensor.Value) ([]tensor.Value, error)
+}
+
+// Node is what Compile sees of a graph node.
+type Node struct {
+	Name   string
+	OpType string
+	Domain string
+	Opset  int // the model's opset version for Domain
+	Attrs  []Attr
+	// Inputs and Outputs are the node's value names ("" for an omitted optional one).
+	Inputs  []string
+	Outputs []string
+	// InputTypes are the statically known input types (Kind unknown where not known).
+	InputTypes []tensor.Type
+	// Subgraph compiles a graph attribute; set by the runtime.
+	Subgraph func(attr string) (Subgraph, error)
+
+	err error
+}
+
+// Ctx is passed to kernels on every run.
+type Ctx struct {
+	context.Context
+	// MaxElements bounds a single tensor a kernel allocates; 0 means tensor.MaxElements.
+	MaxElements int
+	// Threads is the intra-op parallelism a kernel may use (>= 1).
+	Threads int
+	// Rand is the seeded generator for random ops; nil means use a fresh seed.
+	Rand RandSource
+	// Frame belongs to the runtime (the scope that subgraphs capture from);
+	// kernels pass the Ctx on unchanged.
+	Frame any
+}
+
+// RandSource is the random source random ops draw from.
+type RandSource interface {
+	Float64() float64
+	NormFloat64() float64
+}
+
+// ErrLimit is wrapped by errors about a tensor larger than the session allows.
+var ErrLimit = errors.New("size limit exceeded")
+
+// New allocates a zeroed output tensor after checking the size limit.
+func (c *Ctx) New(d tensor.DType, shape ...int) (*tensor.Tensor, error) {
+	n, err := tensor.NumElements(shape)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil && c.MaxElements > 0 && n > c.MaxElements {
+		return nil, fmt.Errorf("%w: output %v %v has %d elements, the session allows %d (raise runtime.Options.MaxTensorElements)", ErrLimit, d, shape, n, c.MaxElements)
+	}
+	return tensor.New(d, shape...)
+}
+
+// Check reports a cancelled context; long kernels call it between chunks.
+func (c *Ctx) Check() error {
+	if c == nil || c.Context == nil {
+		return nil
+	}
+	return c.Context.Err()
+}
+
+// Err returns the first attribute error recorded while reading attributes.
+func (n *Node) Err() error { return n.err }
+
+// Errorf records and returns an error about this node.
+func (n *Node) Errorf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	if n.err == nil {
+		n.err = err
+	}
+	return err
+}
+
+// Attr returns the attribute named name, or nil.
+func (n *Node) Attr(name string) *Attr {
+	for i := range n.Attrs {
+		if n.Attrs[i].Name == name {
+			return &n.Attrs[i]
+		}
+	}
+	return nil
+}
+
+// Has reports whether the attribute is present.
+func (n *Node) Has(name string) bool { return n.Attr(name) != nil }
+
+func (n *Node) typed(name string, want AttrType) *Attr {
+	a := n.Attr(name)
+	if a == nil {
+		return nil
+	}
+	if a.Type != want {
+		n.Errorf("attribute %q is %v, want %v", name, a.Type, want)
+		return nil
+	}
+	return a
+}
+
+// Int returns an int attribute or def when absent.
+func (n *Node) Int(name string, def int64) int64 {
+	if a := n.typed(name, AttrInt); a != nil {
+		return a.I
+	}
+	return def
+}
+
+// Float returns a float attribute or def when absent.
+func (n *Node) Float(name string, def float32) float32 {
+	if a := n.typed(name, AttrFloat); a != nil {
+		return a.F
+	}
+	return def
+}
+
+// String returns a string attribute or def when absent.
+func (n *Node) String(name string, def string) string {
+	if a := n.typed(name, AttrString); a != nil {
+		return string(a.S)
+	}
+	return def
+}
+
+// Ints returns an ints attribute or def when absent.
+func (n *Node) Ints(name string, def []int64) []int64 {
+	if a := n.typed(name, AttrInts); a != nil {
+		return a.Ints
+	}
+	return def
+}
+
+// Floats returns a floats attribute or def when absent.
+func (n *Node) Floats(name string, def []float32) []float32 {
+	if a := n.typed(name, AttrFloats); a != nil {
+		return a.Floats
+	}
+	return def
+}
+
+// Strings returns a strings attribute or def when absent.
+func (n *Node) Strings(name string, def []string) []string {
+	a := n.typed(name, AttrStrings)
+	if a == nil {
+		return def
+	}
+	out := make([]string, len(a.Strings))
+	for i, s := range a.Strings {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// Tensor returns a tensor attribute or nil when absent.
+func (n *Node) Tensor(name string) *tensor.Tensor {
+	if a := n.typed(name, AttrTensor); a != nil {
+		return a.T
+	}
+	return nil
+}
+
+// Key identifies an operator independent of version.
+type Key struct{ Domain, Type string }
+
+func (k Key) String() string {
+	if k.Domain == "" || k.Domain == "ai.onnx" {
+		return k.Type
+	}
+	return k.Domain + "." + k.Type
+}
+
+// NormDomain maps "ai.onnx" to "" (both name the default domain).
+func NormDomain(d string) string {
+	if d == "ai.onnx" {
+		return ""
+	}
+	return d
+}
+
+// Registry finds the schema version of an op that applies at an opset version.
+type Registry struct {
+	byKey map[Key][]*Op // sorted by Since ascending
+}
+
+// ErrUnknownOp is wrapped when no schema exists for an op at an opset version.
+var ErrUnknownOp = errors.New("unsupported operator")
+
+// NewRegistry builds a registry and checks the list: no two schemas with the
+// same (domain, type, since), every schema has a type, a positive Since, a
+// kernel and a doc line.
+func NewRegistry(list ...[]*Op) (*Registry, error) {
+	r := &Registry{byKey: map[Key][]*Op{}}
+	var errs []string
+	for _, l := range list {
+		for _, op := range l {
+			k := Key{NormDomain(op.Domain), op.Type}
+			switch {
+			case op.Type == "":
+				errs = append(errs, "op with empty type")
+				continue
+			case op.Since < 1:
+				errs = append(errs, fmt.Sprintf("%v: since-version %d", k, op.Since))
+			case op.Compile == nil:
+				errs = append(errs, fmt.Sprintf("%v-%d: no Compile", k, op.Since))
+			case op.Doc == "":
+				errs = append(errs, fmt.Sprintf("%v-%d: no Doc", k, op.Since))
+			}
+			vs := r.byKey[k]
+			i := 0
+			for i < len(vs) && vs[i].Since < op.Since {
+				i++
+			}
+			if i < len(vs) && vs[i].Since == op.Since {
+				errs = append(errs, fmt.Sprintf("%v-%d declared twice", k, op.Since))
+				continue
+			}
+			vs = append(vs, nil)
+			copy(vs[i+1:], vs[i:])
+			vs[i] = op
+			r.byKey[k] = vs
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("ops: invalid op list: %s", strings.Join(errs, "; "))
+	}
+	return r, nil
+}
+
+// Lookup returns the schema of (domain, type) in force at opset version
+// opset: the one with the greatest Since <= opset.
+func (r *Registry) Lookup(domain, typ string, opset int) (*Op, error) {
+	vs := r.byKey[Key{NormDomain(domain), typ}]
+	if len(vs) == 0 {
+		return nil, fmt.Errorf("%w %v", ErrUnknownOp, Key{NormDomain(domain), typ})
+	}
+	for i := len(vs) - 1; i >= 0; i-- {
+		if vs[i].Since <= opset {
+			return vs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%w %v at opset %d (gort implements it from version %d)", ErrUnknownOp, Key{NormDomain(domain), typ}, opset, vs[0].Since)
+}
+
+// Ops returns every schema, sorted by key then version.
+func (r *Registry) Ops() []*Op {
+	var out []*Op
+	for _, vs := range r.byKey {
+		out = append(out, vs...)
+	}
+	sortOps(out)
+	return out
+}
+
+// Has reports whether any version of (domain, type) exists.
+func (r *Registry) Has(domain, typ string) bool {
+	return len(r.byKey[Key{NormDomain(domain), typ}]) > 0
+}

@@ -1,0 +1,573 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	goruntime "runtime"
+	"sync/atomic"
+
+	"github.com/gort-ml/gort/ir"
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/all"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// Native returns the provider that runs gort's own Go kernels.
+func Native() Provider { return nativeProvider{reg: all.Registry()} }
+
+// NativeWith returns a native provider over a custom registry (tests, extensions).
+func NativeWith(reg *ops.Registry) Provider { return nativeProvider{reg: reg} }
+
+type nativeProvider struct{ reg *ops.Registry }
+
+func (nativeProvider) Name() string { return "native" }
+
+// Prepare compiles every node's kernel once. All unsupported ops of the model
+// are reported together.
+func (p nativeProvider) Prepare(m *ir.Model, opts Options) (Program, error) {
+	c := &compiler{reg: p.reg, model: m}
+	pl, err := c.compileGraph(m.Graph, nil, opsetsOf(m.Opsets), 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.errs) > 0 {
+		return nil, fmt.Errorf("runtime: native provider cannot run this model: %w", c.errs)
+	}
+	threads := opts.IntraOpThreads
+	if threads <= 0 {
+		threads = goruntime.GOMAXPROCS(0)
+	}
+	maxEl := opts.MaxTensorElements
+	if maxEl <= 0 {
+		maxEl = DefaultMaxTensorElements
+	}
+	seed := uint64(opts.Seed)
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	return &nativeProgram{plan: pl, threads: threads, maxEl: maxEl, seed: seed}, nil
+}
+
+type nativeProgram struct {
+	plan    *plan
+	threads int
+	maxEl   int
+	seed    uint64
+	runs    atomic.Uint64
+}
+
+func (p *nativeProgram) Close() error { return nil }
+
+func (p *nativeProgram) Run(ctx context.Context, feeds map[string]tensor.Value) (map[string]tensor.Value, error) {
+	n := p.runs.Add(1)
+	c := &ops.Ctx{
+		Context:     ctx,
+		MaxElements: p.maxEl,
+		Threads:     p.threads,
+		Rand:        rand.New(rand.NewPCG(p.seed, n)),
+	}
+	in := make([]tensor.Value, len(p.plan.inputNames))
+	for i, name := range p.plan.inputNames {
+		in[i] = feeds[name] // nil for an unfed initializer-backed input: the default stays
+	}
+	outs, err := p.plan.run(c, nil, in)
+	if err != nil {
+		return nil, err
+	}
+	res := make(map[string]tensor.Value, len(outs))
+	for i, name := range p.plan.outputNames {
+		res[name] = outs[i]
+	}
+	return res, nil
+}
+
+// plan is one compiled graph (the main graph or a subgraph).
+type plan struct {
+	name        string
+	nslots      int
+	consts      []constSlot
+	inputNames  []string
+	inputSlots  []int
+	inputTypes  []tensor.Type
+	outputNames []string
+	outputSlots []int
+	captures    []capture
+	steps       []step
+}
+
+type constSlot struct {
+	slot int
+	v    tensor.Value
+}
+
+// capture copies a value of an enclosing scope into this plan's frame.
+type capture struct {
+	up   int // how many frames up
+	from int // slot there
+	to   int // slot here
+}
+
+type step struct {
+	label  string
+	opType string
+	kernel *ops.Kernel
+	in     []int // -1: omitted optional input
+	reads  []int // slots this step's subgraphs capture
+	out    []int // -1: omitted optional output
+	free   []int // slots dead after this step
+}
+
+type frame struct {
+	vals   []tensor.Value
+	parent *frame
+}
+
+// scope maps names to slots during compilation; parent is the enclosing graph's scope.
+type scope struct {
+	slots  map[string]int
+	types  map[string]tensor.Type
+	parent *scope
+}
+
+func (s *scope) lookup(name string) (up, slot int, ok bool) {
+	for sc := s; sc != nil; sc, up = sc.parent, up+1 {
+		if sl, found := sc.slots[name]; found {
+			return up, sl, true
+		}
+	}
+	return 0, 0, false
+}
+
+func (s *scope) typeOf(name string) tensor.Type {
+	for sc := s; sc != nil; sc = sc.parent {
+		if t, ok := sc.types[name]; ok {
+			return t
+		}
+	}
+	return tensor.Type{}
+}
+
+type compiler struct {
+	reg   *ops.Registry
+	model *ir.Model
+	errs  ir.ErrorList
+}
+
+func opsetsOf(ids []ir.OpsetID) map[string]int {
+	m := map[string]int{}
+	for _, o := range ids {
+		m[ops.NormDomain(o.Domain)] = int(o.Version)
+	}
+	return m
+}
+
+func (c *compiler) compileGraph(g *ir.Graph, parent *scope, opsets map[string]int, depth int) (*plan, error) {
+	if depth > ir.MaxSubgraphDepth {
+		return nil, fmt.Errorf("runtime: %w", ir.ErrDepth)
+	}
+	nodes, err := ir.InlineFunctions(g.Nodes, c.model.Functions)
+	if err != nil {
+		return nil, err
+	}
+	gg := *g
+	gg.Nodes = nodes
+	g = &gg
+	order, err := g.TopoOrder(nil)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: graph %q: %w", g.Name, err)
+	}
+	p := &plan{name: g.Name}
+	sc := &scope{slots: map[string]int{}, types: map[string]tensor.Type{}, parent: parent}
+	newSlot := func(name string) int {
+		if s, ok := sc.slots[name]; ok {
+			return s
+		}
+		s := p.nslots
+		p.nslots++
+		sc.slots[name] = s
+		return s
+	}
+	for _, vi := range g.ValueInfo {
+		sc.types[vi.Name] = vi.Type
+	}
+	for _, vi := range g.Outputs {
+		if vi.Type.Kind != tensor.KindUnknown {
+			sc.types[vi.Name] = vi.Type
+		}
+	}
+	for _, init := range g.Initializers {
+		s := newSlot(init.Name)
+		p.consts = append(p.consts, constSlot{s, init.T})
+		sc.types[init.Name] = tensor.TensorType(init.T.DType(), init.T.Shape()...)
+	}
+	for _, sp := range g.Sparse {
+		s := newSlot(sp.Name)
+		d, err := denseFromSparse(&sp.SparseTensor)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: sparse initializer %q: %w", sp.Name, err)
+		}
+		p.consts = append(p.consts, constSlot{s, d})
+	}
+	for _, vi := range g.Inputs {
+		p.inputNames = append(p.inputNames, vi.Name)
+		p.inputSlots = append(p.inputSlots, newSlot(vi.Name))
+		p.inputTypes = append(p.inputTypes, vi.Type)
+		sc.types[vi.Name] = vi.Type
+	}
+	// slotOf resolves a name used in this graph, capturing from enclosing scopes.
+	slotOf := func(name string) (int, bool) {
+		if s, ok := sc.slots[name]; ok {
+			return s, true
+		}
+		if parent == nil {
+			return 0, false
+		}
+		up, from, ok := parent.lookup(name)
+		if !ok {
+			return 0, false
+		}
+		s := newSlot(name)
+		p.captures = append(p.captures, capture{up: up, from: from, to: s})
+		return s, true
+	}
+	// Outputs of all nodes get slots first so that subgraph captures resolve.
+	for _, i := range order {
+		for _, o := range g.Nodes[i].Outputs {
+			if o != "" {
+				newSlot(o)
+			}
+		}
+	}
+	for _, i := range order {
+		n := g.Nodes[i]
+		label := ir.NodeLabel(n, i)
+		st := step{label: label, opType: n.OpType}
+		for _, in := range n.Inputs {
+			if in == "" {
+				st.in = append(st.in, -1)
+				continue
+			}
+			s, ok := slotOf(in)
+			if !ok {
+				return nil, fmt.Errorf("runtime: %s: %w %q", label, ir.ErrUndefined, in)
+			}
+			st.in = append(st.in, s)
+		}
+		for _, o := range n.Outputs {
+			if o == "" {
+				st.out = append(st.out, -1)
+			} else {
+				st.out = append(st.out, sc.slots[o])
+			}
+		}
+		// Values captured by this node's subgraphs must be visible: make sure
+		// the captures of this graph itself are resolved now.
+		for _, sg := range n.Subgraphs() {
+			for _, name := range sg.FreeNames() {
+				if s, ok := slotOf(name); ok {
+					st.reads = append(st.reads, s)
+				}
+			}
+		}
+		k, err := c.compileNode(n, label, sc, opsets, depth)
+		if err != nil {
+			c.errs = append(c.errs, err)
+			continue
+		}
+		st.kernel = k
+		p.steps = append(p.steps, st)
+	}
+	for _, o := range g.Outputs {
+		s, ok := slotOf(o.Name)
+		if !ok {
+			return nil, fmt.Errorf("runtime: graph %q: output %w %q", g.Name, ir.ErrUndefined, o.Name)
+		}
+		p.outputNames = append(p.outputNames, o.Name)
+		p.outputSlots = append(p.outputSlots, s)
+	}
+	p.computeFrees()
+	return p, nil
+}
+
+// computeFrees marks, for each step, the slots whose last reader it is, so
+// intermediate tensors become garbage as early as possible. Values read by
+// subgraphs are conservatively kept until the step that owns the subgraph.
+func (p *plan) computeFrees() {
+	keep := make([]bool, p.nslots)
+	for _, s := range p.outputSlots {
+		keep[s] = true
+	}
+	for _, cs := range p.consts {
+		keep[cs.slot] = true
+	}
+	for _, cp := range p.captures {
+		keep[cp.to] = true // captured values belong to enclosing frames
+	}
+	last := make([]int, p.nslots)
+	for i := range last {
+		last[i] = -1
+	}
+	for i, st := range p.steps {
+		for _, s := range st.in {
+			if s >= 0 {
+				last[s] = i
+			}
+		}
+		for _, s := range st.reads {
+			last[s] = i
+		}
+		for _, s := range st.out {
+			if s >= 0 && last[s] < i {
+				last[s] = i // an unread output dies right after its step
+			}
+		}
+	}
+	for s, l := range last {
+		if l >= 0 && !keep[s] {
+			p.steps[l].free = append(p.steps[l].free, s)
+		}
+	}
+}
+
+func (c *compiler) compileNode(n *ir.Node, label string, sc *scope, opsets map[string]int, depth int) (*ops.Kernel, error) {
+	domain := ops.NormDomain(n.Domain)
+	opset, ok := opsets[domain]
+	if !ok {
+		if domain == "com.microsoft" || domain == "ai.onnx.ml" || domain == "ai.onnx.preview.training" {
+			opset = 1
+		} else {
+			return nil, fmt.Errorf("%s: the model does not import domain %q", label, n.Domain)
+		}
+	}
+	op, err := c.reg.Lookup(domain, n.OpType, opset)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	on := &ops.Node{
+		Name:    n.Name,
+		OpType:  n.OpType,
+		Domain:  domain,
+		Opset:   opset,
+		Attrs:   n.Attrs,
+		Inputs:  n.Inputs,
+		Outputs: n.Outputs,
+	}
+	on.InputTypes = make([]tensor.Type, len(n.Inputs))
+	for i, in := range n.Inputs {
+		if in != "" {
+			on.InputTypes[i] = sc.typeOf(in)
+		}
+	}
+	on.Subgraph = func(attr string) (ops.Subgraph, error) {
+		a := on.Attr(attr)
+		if a == nil || a.Type != ops.AttrGraph {
+			return nil, fmt.Errorf("no graph attribute %q", attr)
+		}
+		g, ok := a.G.(*ir.Graph)
+		if !ok || g == nil {
+			return nil, fmt.Errorf("graph attribute %q is empty", attr)
+		}
+		sub, err := c.compileGraph(g, sc, opsets, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		return &subgraph{p: sub}, nil
+	}
+	if op.Infer != nil {
+		if outs, err := op.Infer(on, on.InputTypes); err == nil {
+			for i, t := range outs {
+				if i < len(n.Outputs) && n.Outputs[i] != "" && t.Kind != tensor.KindUnknown {
+					if _, known := sc.types[n.Outputs[i]]; !known {
+						sc.types[n.Outputs[i]] = t
+					}
+				}
+			}
+		}
+	}
+	k, err := op.Compile(on)
+	if err == nil {
+		err = on.Err()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	if k == nil || (k.Run == nil && k.RunValues == nil) {
+		return nil, fmt.Errorf("%s: op %s-%d compiled to no kernel", label, n.OpType, op.Since)
+	}
+	return k, nil
+}
+
+// subgraph adapts a compiled plan to ops.Subgraph.
+type subgraph struct{ p *plan }
+
+func (s *subgraph) Inputs() []string          { return s.p.inputNames }
+func (s *subgraph) Outputs() []string         { return s.p.outputNames }
+func (s *subgraph) InputTypes() []tensor.Type { return s.p.inputTypes }
+func (s *subgraph) Run(c *ops.Ctx, in []tensor.Value) ([]tensor.Value, error) {
+	parent, _ := c.Frame.(*frame)
+	defer func() { c.Frame = parent }()
+	return s.p.run(c, parent, in)
+}
+
+// errOut reports a kernel error with the node that failed.
+func errOut(st *step, err error) error {
+	return fmt.Errorf("runtime: %s: %w", st.label, err)
+}
+
+func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value, error) {
+	f := &frame{vals: make([]tensor.Value, p.nslots), parent: parent}
+	for _, cs := range p.consts {
+		f.vals[cs.slot] = cs.v
+	}
+	if len(in) > len(p.inputSlots) {
+		return nil, fmt.Errorf("runtime: graph %q takes %d inputs, got %d", p.name, len(p.inputSlots), len(in))
+	}
+	for i, v := range in {
+		if v != nil {
+			f.vals[p.inputSlots[i]] = v
+		}
+	}
+	for _, cp := range p.captures {
+		src := parent
+		for k := 0; k < cp.up && src != nil; k++ {
+			src = src.parent
+		}
+		if src == nil {
+			return nil, fmt.Errorf("runtime: graph %q: captured value has no enclosing frame", p.name)
+		}
+		f.vals[cp.to] = src.vals[cp.from]
+	}
+	var tin []*tensor.Tensor
+	var vin []tensor.Value
+	for i := range p.steps {
+		st := &p.steps[i]
+		if err := c.Check(); err != nil {
+			return nil, fmt.Errorf("runtime: cancelled before %s: %w", st.label, err)
+		}
+		c.Frame = f
+		var outs []tensor.Value
+		if st.kernel.Run != nil {
+			tin = tin[:0]
+			for j, s := range st.in {
+				if s < 0 || f.vals[s] == nil {
+					tin = append(tin, nil)
+					continue
+				}
+				t, ok := f.vals[s].(*tensor.Tensor)
+				if !ok {
+					if o, isOpt := f.vals[s].(*tensor.Optional); isOpt {
+						if t2, ok2 := o.V.(*tensor.Tensor); ok2 || o.V == nil {
+							tin = append(tin, t2)
+							continue
+						}
+					}
+					return nil, errOut(st, fmt.Errorf("input %d is a %T; %s takes tensors", j, f.vals[s], st.opType))
+				}
+				tin = append(tin, t)
+			}
+			res, err := st.kernel.Run(c, tin)
+			if err != nil {
+				return nil, errOut(st, err)
+			}
+			outs = make([]tensor.Value, len(res))
+			for j, t := range res {
+				if t != nil {
+					outs[j] = t
+				}
+			}
+		} else {
+			vin = vin[:0]
+			for _, s := range st.in {
+				if s < 0 {
+					vin = append(vin, nil)
+				} else {
+					vin = append(vin, f.vals[s])
+				}
+			}
+			res, err := st.kernel.RunValues(c, vin)
+			if err != nil {
+				return nil, errOut(st, err)
+			}
+			outs = res
+		}
+		if len(outs) < countRequired(st.out) {
+			return nil, errOut(st, fmt.Errorf("kernel returned %d outputs, node has %d", len(outs), len(st.out)))
+		}
+		for j, s := range st.out {
+			if s >= 0 && j < len(outs) {
+				f.vals[s] = outs[j]
+			}
+		}
+		for _, s := range st.free {
+			f.vals[s] = nil
+		}
+	}
+	res := make([]tensor.Value, len(p.outputSlots))
+	for i, s := range p.outputSlots {
+		if f.vals[s] == nil {
+			return nil, fmt.Errorf("runtime: graph %q: output %q was not produced", p.name, p.outputNames[i])
+		}
+		res[i] = f.vals[s]
+	}
+	return res, nil
+}
+
+func countRequired(out []int) int {
+	n := 0
+	for i, s := range out {
+		if s >= 0 {
+			n = i + 1
+		}
+	}
+	return n
+}
+
+var errSparse = errors.New("sparse tensor indices out of range")
+
+// denseFromSparse expands a COO sparse tensor.
+func denseFromSparse(sp *ops.SparseTensor) (*tensor.Tensor, error) {
+	shape := make([]int, len(sp.Dims))
+	for i, d := range sp.Dims {
+		if d < 0 {
+			return nil, fmt.Errorf("negative dimension %d", d)
+		}
+		shape[i] = int(d)
+	}
+	out, err := tensor.New(sp.Values.DType(), shape...)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := ops.Ints64(sp.Indices)
+	if err != nil {
+		return nil, err
+	}
+	nnz := sp.Values.Len()
+	total := out.Len()
+	strides := tensor.Strides(shape)
+	flat := make([]int, nnz)
+	switch {
+	case len(idx) == nnz:
+		for i, v := range idx {
+			flat[i] = int(v)
+		}
+	case len(idx) == nnz*len(shape):
+		for i := 0; i < nnz; i++ {
+			for d := range shape {
+				flat[i] += int(idx[i*len(shape)+d]) * strides[d]
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%d indices for %d values", len(idx), nnz)
+	}
+	for i, f := range flat {
+		if f < 0 || f >= total {
+			return nil, errSparse
+		}
+		if err := tensor.SetFrom(out, f, sp.Values, i); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,261 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/gort-ml/gort/ir"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// Provider compiles a model into a Program that runs it. The native provider
+// (this package) runs gort's Go kernels; package runtime/ort delegates to ONNX
+// Runtime.
+type Provider interface {
+	Name() string
+	Prepare(m *ir.Model, opts Options) (Program, error)
+}
+
+// Program is a model compiled by a provider. Run must be safe for concurrent use.
+type Program interface {
+	Run(ctx context.Context, feeds map[string]tensor.Value) (map[string]tensor.Value, error)
+	Close() error
+}
+
+// ErrUnavailable is wrapped by providers that cannot run on this machine or build.
+var ErrUnavailable = errors.New("provider unavailable")
+
+// Options configure a Session.
+type Options struct {
+	// Provider runs the model; nil means the native Go provider.
+	Provider Provider
+	// IntraOpThreads bounds the parallelism inside one op; 0 means all cores.
+	IntraOpThreads int
+	// MaxTensorElements bounds any single tensor a kernel allocates; 0 means
+	// DefaultMaxTensorElements.
+	MaxTensorElements int
+	// Seed seeds random ops (RandomNormal, Dropout in training mode, ...); 0 draws one.
+	Seed int64
+}
+
+// DefaultMaxTensorElements is 2^31 elements (8 GiB of float32).
+const DefaultMaxTensorElements = 1 << 31
+
+// Session is a model compiled once and run many times. Run is safe for
+// concurrent use and honours ctx cancellation between nodes.
+type Session struct {
+	model   *ir.Model
+	prog    Program
+	inputs  []*ir.ValueInfo
+	outputs []*ir.ValueInfo
+	name    string
+}
+
+// NewSession validates m and compiles it with the chosen provider.
+func NewSession(m *ir.Model, opts Options) (s *Session, err error) {
+	if m == nil || m.Graph == nil {
+		return nil, errors.New("runtime: model has no graph")
+	}
+	defer recoverTo(&err, "compile")
+	if err := m.Graph.Validate(nil); err != nil {
+		return nil, fmt.Errorf("runtime: invalid model: %w", err)
+	}
+	p := opts.Provider
+	if p == nil {
+		p = Native()
+	}
+	prog, err := p.Prepare(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	s = &Session{model: m, prog: prog, name: p.Name()}
+	inits := map[string]bool{}
+	for _, t := range m.Graph.Initializers {
+		inits[t.Name] = true
+	}
+	for _, v := range m.Graph.Inputs {
+		if !inits[v.Name] {
+			s.inputs = append(s.inputs, v)
+		}
+	}
+	s.outputs = m.Graph.Outputs
+	return s, nil
+}
+
+// Provider returns the name of the provider running the session.
+func (s *Session) Provider() string { return s.name }
+
+// Inputs returns the graph inputs a caller must feed (initializer-backed
+// inputs, which have defaults, are left out).
+func (s *Session) Inputs() []*ir.ValueInfo { return s.inputs }
+
+// Outputs returns the graph outputs.
+func (s *Session) Outputs() []*ir.ValueInfo { return s.outputs }
+
+// Model returns the model the session runs.
+func (s *Session) Model() *ir.Model { return s.model }
+
+// Close releases provider resources.
+func (s *Session) Close() error { return s.prog.Close() }
+
+// Run feeds tensors by input name and returns every graph output by name.
+func (s *Session) Run(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	vf := make(map[string]tensor.Value, len(feeds))
+	for k, v := range feeds {
+		vf[k] = v
+	}
+	out, err := s.RunValues(ctx, vf)
+	if err != nil {
+		return nil, err
+	}
+	res := make(map[string]*tensor.Tensor, len(out))
+	for k, v := range out {
+		t, ok := v.(*tensor.Tensor)
+		if !ok {
+			return nil, fmt.Errorf("runtime: output %q is a %T, not a tensor; use RunValues", k, v)
+		}
+		res[k] = t
+	}
+	return res, nil
+}
+
+// RunValues is Run for models whose inputs or outputs are sequences,
+// optionals or maps.
+func (s *Session) RunValues(ctx context.Context, feeds map[string]tensor.Value) (out map[string]tensor.Value, err error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := s.checkFeeds(feeds); err != nil {
+		return nil, err
+	}
+	defer recoverTo(&err, "run")
+	return s.prog.Run(ctx, feeds)
+}
+
+func (s *Session) checkFeeds(feeds map[string]tensor.Value) error {
+	var errs ir.ErrorList
+	known := map[string]bool{}
+	for _, v := range s.model.Graph.Inputs {
+		known[v.Name] = true
+	}
+	for name := range feeds {
+		if !known[name] {
+			errs = append(errs, fmt.Errorf("runtime: feed %q is not a model input (inputs: %s)", name, inputNames(s.inputs)))
+		}
+	}
+	required := map[string]bool{}
+	for _, v := range s.inputs {
+		required[v.Name] = true
+	}
+	for _, v := range s.model.Graph.Inputs {
+		f, ok := feeds[v.Name]
+		if !ok || f == nil {
+			if required[v.Name] {
+				errs = append(errs, fmt.Errorf("runtime: input %q (%s) is not fed", v.Name, FormatType(v.Type)))
+			}
+			continue
+		}
+		if err := CheckValue(v.Type, f); err != nil {
+			errs = append(errs, fmt.Errorf("runtime: input %q: %w", v.Name, err))
+		}
+	}
+	return errs.Err()
+}
+
+func inputNames(vs []*ir.ValueInfo) string {
+	s := ""
+	for i, v := range vs {
+		if i > 0 {
+			s += ", "
+		}
+		s += v.Name
+	}
+	return s
+}
+
+// CheckValue checks a value against a declared type: kind, dtype, rank and
+// every known dimension.
+func CheckValue(t tensor.Type, v tensor.Value) error {
+	switch t.Kind {
+	case tensor.KindTensor:
+		x, ok := v.(*tensor.Tensor)
+		if !ok {
+			return fmt.Errorf("got a %T, want a tensor %s", v, FormatType(t))
+		}
+		if t.DType != tensor.Undefined && x.DType() != t.DType {
+			return fmt.Errorf("dtype %v, want %v (convert the data or insert a Cast)", x.DType(), t.DType)
+		}
+		if !t.HasShape {
+			return nil
+		}
+		if len(t.Shape) != x.Rank() {
+			return fmt.Errorf("shape %v has rank %d, want %s", x.Shape(), x.Rank(), FormatType(t))
+		}
+		for i, d := range t.Shape {
+			if d.Known() && int64(x.Shape()[i]) != d.Size {
+				return fmt.Errorf("shape %v, want %s (dimension %d)", x.Shape(), FormatType(t), i)
+			}
+		}
+	case tensor.KindSequence:
+		if _, ok := v.(*tensor.Sequence); !ok {
+			return fmt.Errorf("got a %T, want a sequence", v)
+		}
+	case tensor.KindOptional:
+		// an optional input accepts the bare value too
+	}
+	return nil
+}
+
+// FormatType renders a type like "float32[batch,128]".
+func FormatType(t tensor.Type) string {
+	switch t.Kind {
+	case tensor.KindSequence:
+		if t.Elem != nil {
+			return "seq(" + FormatType(*t.Elem) + ")"
+		}
+		return "seq(?)"
+	case tensor.KindOptional:
+		if t.Elem != nil {
+			return "optional(" + FormatType(*t.Elem) + ")"
+		}
+		return "optional(?)"
+	case tensor.KindMap:
+		if t.Elem != nil {
+			return "map(" + t.DType.String() + "," + FormatType(*t.Elem) + ")"
+		}
+		return "map"
+	case tensor.KindUnknown:
+		return "?"
+	}
+	s := t.DType.String()
+	if !t.HasShape {
+		return s + "[...]"
+	}
+	s += "["
+	for i, d := range t.Shape {
+		if i > 0 {
+			s += ","
+		}
+		switch {
+		case d.Known():
+			s += fmt.Sprint(d.Size)
+		case d.Param != "":
+			s += d.Param
+		default:
+			s += "?"
+		}
+	}
+	return s + "]"
+}
+
+// ErrInternal is wrapped when a kernel panicked: a bug in gort, reported as
+// an error instead of crashing the caller.
+var ErrInternal = errors.New("internal error")
+
+func recoverTo(err *error, what string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("runtime: %w during %s: %v\n%s", ErrInternal, what, r, debug.Stack())
+	}
+}

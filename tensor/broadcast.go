@@ -1,0 +1,89 @@
+package tensor
+
+import "fmt"
+
+// BroadcastShapes returns the numpy-style broadcast of the given shapes.
+func BroadcastShapes(shapes ...[]int) ([]int, error) {
+	rank := 0
+	for _, s := range shapes {
+		rank = max(rank, len(s))
+	}
+	out := make([]int, rank)
+	for i := range out {
+		out[i] = 1
+	}
+	for _, s := range shapes {
+		off := rank - len(s)
+		for i, d := range s {
+			o := &out[off+i]
+			switch {
+			case d == *o || d == 1:
+			case *o == 1:
+				*o = d
+			default:
+				return nil, fmt.Errorf("%w: shapes %v do not broadcast (dimension %d: %d vs %d)", ErrShape, shapes, off+i, *o, d)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Strides returns row-major element strides of shape.
+func Strides(shape []int) []int {
+	st := make([]int, len(shape))
+	s := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		st[i] = s
+		s *= shape[i]
+	}
+	return st
+}
+
+// BroadcastStrides returns strides for reading a tensor of shape `in` as if it
+// had shape `out` (len(out) >= len(in)): broadcast dimensions get stride 0.
+func BroadcastStrides(in, out []int) []int {
+	st := make([]int, len(out))
+	inSt := Strides(in)
+	off := len(out) - len(in)
+	for i := range in {
+		if in[i] != 1 {
+			st[off+i] = inSt[i]
+		}
+	}
+	return st
+}
+
+// BroadcastIndex fills idx[k] with the flat index into operand k for every
+// element of out, in row-major order, calling f(i, idx) for output element i.
+// It avoids per-element division: the index advances like an odometer.
+func BroadcastIndex(out []int, operands [][]int, f func(i int, idx []int)) {
+	n := 1
+	for _, d := range out {
+		n *= d
+	}
+	if n == 0 {
+		return
+	}
+	strides := make([][]int, len(operands))
+	for k, s := range operands {
+		strides[k] = BroadcastStrides(s, out)
+	}
+	idx := make([]int, len(operands))
+	ctr := make([]int, len(out))
+	for i := 0; i < n; i++ {
+		f(i, idx)
+		for d := len(out) - 1; d >= 0; d-- {
+			ctr[d]++
+			for k := range idx {
+				idx[k] += strides[k][d]
+			}
+			if ctr[d] < out[d] {
+				break
+			}
+			for k := range idx {
+				idx[k] -= strides[k][d] * out[d]
+			}
+			ctr[d] = 0
+		}
+	}
+}
