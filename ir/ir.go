@@ -22,6 +22,19 @@ type Model struct {
 	// Unmodeled holds serialized ModelProto fields gort does not interpret
 	// (training_info, configuration), re-emitted unchanged on export.
 	Unmodeled []byte
+	// TensorMeta keeps the TensorProto fields a *tensor.Tensor lacks (name,
+	// doc string, metadata) for tensors inside attributes and sparse
+	// tensors, keyed by the decoded tensor, so export restores them.
+	// Initializers keep theirs in Initializer. Tensors absent here export
+	// without a name.
+	TensorMeta map[*tensor.Tensor]TensorMeta
+}
+
+// TensorMeta is the descriptive part of a TensorProto.
+type TensorMeta struct {
+	Name     string
+	Doc      string
+	Metadata []StringEntry
 }
 
 // OpsetID is an (domain, version) operator-set import.
