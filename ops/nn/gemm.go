@@ -1,0 +1,149 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// Gemm is Y = alpha * A' * B' + beta * C, where A' = transA ? Aᵀ : A is
+// (M, K), B' = transB ? Bᵀ : B is (K, N) and C broadcasts to (M, N)
+// (unidirectionally; C is optional from version 11). It fails when the
+// inner dimensions differ or C does not broadcast to (M, N).
+var Gemm = ops.Versions("", "Gemm",
+	"Y = alpha * op(A) * op(B) + beta * C, op = optional transpose, C broadcast to (M, N)",
+	[]int{1, 6, 7, 9, 11, 13}, inferGemm, compileGemm)
+
+type gemmAttrs struct {
+	transA, transB bool
+	alpha, beta    float32
+}
+
+func compileGemm(n *ops.Node) (*ops.Kernel, error) {
+	g := gemmAttrs{
+		transA: n.Int("transA", 0) != 0,
+		transB: n.Int("transB", 0) != 0,
+		alpha:  n.Float("alpha", 1),
+		beta:   n.Float("beta", 1),
+	}
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
+	return &ops.Kernel{Run: g.run}, nil
+}
+
+// dims returns M, K, N of the product, checking A and B.
+func (g gemmAttrs) dims(sa, sb []int) (m, k, n int, err error) {
+	if len(sa) != 2 || len(sb) != 2 {
+		return 0, 0, 0, fmt.Errorf("A and B must be 2-D, got A %v and B %v", sa, sb)
+	}
+	m, k = sa[0], sa[1]
+	if g.transA {
+		m, k = k, m
+	}
+	kb, n := sb[0], sb[1]
+	if g.transB {
+		kb, n = n, kb
+	}
+	if k != kb {
+		return 0, 0, 0, fmt.Errorf("inner dimensions differ: op(A) is (%d, K=%d) but op(B) is (K=%d, %d) (A %v transA=%v, B %v transB=%v)", m, k, kb, n, sa, g.transA, sb, g.transB)
+	}
+	return m, k, n, nil
+}
+
+func (g gemmAttrs) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if err := ops.Want(in, 2, 3); err != nil {
+		return nil, err
+	}
+	if err := sameDType(in, "A", "B", "C"); err != nil {
+		return nil, err
+	}
+	m, k, n, err := g.dims(in[0].Shape(), in[1].Shape())
+	if err != nil {
+		return nil, err
+	}
+	var cShape []int
+	if len(in) > 2 && in[2] != nil {
+		cShape = in[2].Shape()
+		if len(cShape) > 2 {
+			return nil, fmt.Errorf("C must have rank <= 2, got %v", cShape)
+		}
+		if bs, err := tensor.BroadcastShapes(cShape, []int{m, n}); err != nil || !tensor.SameShape(bs, []int{m, n}) {
+			return nil, fmt.Errorf("C %v does not broadcast to (M, N) = (%d, %d)", cShape, m, n)
+		}
+	}
+	dt := in[0].DType()
+	w, err := widenAll(c, in)
+	if err != nil {
+		return nil, err
+	}
+	var y *tensor.Tensor
+	switch w[0].DType() {
+	case tensor.Float32:
+		y, err = gemmTyped[float32](c, g, m, k, n, w)
+	case tensor.Float64:
+		y, err = gemmTyped[float64](c, g, m, k, n, w)
+	case tensor.Int32:
+		y, err = gemmTyped[int32](c, g, m, k, n, w)
+	case tensor.Int64:
+		y, err = gemmTyped[int64](c, g, m, k, n, w)
+	case tensor.Uint32:
+		y, err = gemmTyped[uint32](c, g, m, k, n, w)
+	case tensor.Uint64:
+		y, err = gemmTyped[uint64](c, g, m, k, n, w)
+	default:
+		return nil, fmt.Errorf("dtype %v not supported (float16/32/64, bfloat16, int32/64, uint32/64)", dt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	y, err = narrow(c, y, dt)
+	return []*tensor.Tensor{y}, err
+}
+
+// gemmTyped fills Y (M, N) with C broadcast, then accumulates the product
+// with beta scaling Y in place.
+func gemmTyped[T tensor.Number](c *ops.Ctx, g gemmAttrs, m, k, n int, in []*tensor.Tensor) (*tensor.Tensor, error) {
+	yt, err := c.New(in[0].DType(), m, n)
+	if err != nil {
+		return nil, err
+	}
+	y := tensor.Data[T](yt)
+	beta := T(0)
+	if len(in) > 2 && in[2] != nil && g.beta != 0 {
+		beta = T(g.beta)
+		ct := in[2]
+		cd := tensor.Data[T](ct)
+		tensor.BroadcastIndex([]int{m, n}, [][]int{ct.Shape()}, func(i int, idx []int) { y[i] = cd[idx[0]] })
+	}
+	lda, ldb := k, n
+	if g.transA {
+		lda = m
+	}
+	if g.transB {
+		ldb = k
+	}
+	gemm(threadsOf(c), g.transA, g.transB, m, n, k, T(g.alpha), tensor.Data[T](in[0]), lda, tensor.Data[T](in[1]), ldb, beta, y, n)
+	return yt, nil
+}
+
+// inferGemm gives Y's dtype and (M, N) where A's and B's shapes are known.
+func inferGemm(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
+	if len(in) < 2 {
+		return nil, fmt.Errorf("Gemm needs at least 2 inputs, got %d", len(in))
+	}
+	a, okA := dimsOf(in[0])
+	b, okB := dimsOf(in[1])
+	if !okA || !okB || len(a) != 2 || len(b) != 2 {
+		return []tensor.Type{{Kind: tensor.KindTensor, DType: in[0].DType}}, nil
+	}
+	m, n2 := a[0], b[1]
+	if n.Int("transA", 0) != 0 {
+		m = a[1]
+	}
+	if n.Int("transB", 0) != 0 {
+		n2 = b[0]
+	}
+	return []tensor.Type{typeOf(in[0].DType, []int64{m, n2})}, nil
+}

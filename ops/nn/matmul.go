@@ -1,0 +1,210 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// MatMul is numpy's matmul: Y[..., i, j] = sum_k A[..., i, k] * B[..., k, j].
+// A 1-D A is read as (1, K) and a 1-D B as (K, 1), the added dimension being
+// dropped from Y; the batch dimensions broadcast. It fails when the inner
+// dimensions differ or the batch dimensions do not broadcast.
+var MatMul = ops.Versions("", "MatMul",
+	"Y = A @ B with numpy matmul semantics (1-D promotion, broadcast batch dimensions)",
+	[]int{1, 9, 13}, inferMatMul, ops.Simple(runMatMul))
+
+// matmulPlan is the shape bookkeeping of one MatMul.
+type matmulPlan struct {
+	m, k, n          int
+	batch            []int // broadcast batch shape
+	aBatch, bBatch   []int // each operand's own batch shape
+	out              []int
+	aStride, bStride int // elements per matrix
+}
+
+func planMatMul(sa, sb []int) (*matmulPlan, error) {
+	if len(sa) == 0 || len(sb) == 0 {
+		return nil, fmt.Errorf("inputs must have rank >= 1, got A %v and B %v", sa, sb)
+	}
+	a, b := sa, sb
+	if len(a) == 1 {
+		a = []int{1, a[0]}
+	}
+	if len(b) == 1 {
+		b = []int{b[0], 1}
+	}
+	p := &matmulPlan{m: a[len(a)-2], k: a[len(a)-1], n: b[len(b)-1]}
+	if kb := b[len(b)-2]; kb != p.k {
+		return nil, fmt.Errorf("inner dimensions differ: A %v has K=%d (its last dimension), B %v has K=%d (its second-to-last dimension)", sa, p.k, sb, kb)
+	}
+	p.aBatch, p.bBatch = a[:len(a)-2], b[:len(b)-2]
+	batch, err := tensor.BroadcastShapes(p.aBatch, p.bBatch)
+	if err != nil {
+		return nil, fmt.Errorf("batch dimensions of A %v and B %v: %w", sa, sb, err)
+	}
+	p.batch = batch
+	p.out = append([]int{}, batch...)
+	if len(sa) > 1 {
+		p.out = append(p.out, p.m)
+	}
+	if len(sb) > 1 {
+		p.out = append(p.out, p.n)
+	}
+	p.aStride, p.bStride = p.m*p.k, p.k*p.n
+	return p, nil
+}
+
+func runMatMul(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if err := ops.Want(in, 2, 2); err != nil {
+		return nil, err
+	}
+	if err := sameDType(in, "A", "B"); err != nil {
+		return nil, err
+	}
+	p, err := planMatMul(in[0].Shape(), in[1].Shape())
+	if err != nil {
+		return nil, err
+	}
+	dt := in[0].DType()
+	w, err := widenAll(c, in)
+	if err != nil {
+		return nil, err
+	}
+	var y *tensor.Tensor
+	switch w[0].DType() {
+	case tensor.Float32:
+		y, err = matmulTyped[float32](c, p, w[0], w[1])
+	case tensor.Float64:
+		y, err = matmulTyped[float64](c, p, w[0], w[1])
+	case tensor.Int32:
+		y, err = matmulTyped[int32](c, p, w[0], w[1])
+	case tensor.Int64:
+		y, err = matmulTyped[int64](c, p, w[0], w[1])
+	case tensor.Uint32:
+		y, err = matmulTyped[uint32](c, p, w[0], w[1])
+	case tensor.Uint64:
+		y, err = matmulTyped[uint64](c, p, w[0], w[1])
+	default:
+		return nil, fmt.Errorf("dtype %v not supported (float16/32/64, bfloat16, int32/64, uint32/64)", dt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	y, err = narrow(c, y, dt)
+	return []*tensor.Tensor{y}, err
+}
+
+// matmulTyped computes the planned product; Y is (batch..., M, N) in memory.
+func matmulTyped[T tensor.Number](c *ops.Ctx, p *matmulPlan, at, bt *tensor.Tensor) (*tensor.Tensor, error) {
+	yt, err := c.New(at.DType(), p.out...)
+	if err != nil {
+		return nil, err
+	}
+	a, b, y := tensor.Data[T](at), tensor.Data[T](bt), tensor.Data[T](yt)
+	threads := threadsOf(c)
+	nb := prod(p.batch)
+	if nb == 0 || p.m == 0 || p.n == 0 {
+		return yt, nil
+	}
+	// B shared by every batch and A contiguous: one tall GEMM.
+	if prod(p.bBatch) == 1 && prod(p.aBatch) == nb {
+		gemm(threads, false, false, nb*p.m, p.n, p.k, 1, a, p.k, b, p.n, 0, y, p.n)
+		return yt, nil
+	}
+	aOff := make([]int, 0, nb)
+	bOff := make([]int, 0, nb)
+	tensor.BroadcastIndex(p.batch, [][]int{p.aBatch, p.bBatch}, func(_ int, idx []int) {
+		aOff = append(aOff, idx[0]*p.aStride)
+		bOff = append(bOff, idx[1]*p.bStride)
+	})
+	one := func(i, threads int) {
+		gemm(threads, false, false, p.m, p.n, p.k, 1, a[aOff[i]:], p.k, b[bOff[i]:], p.n, 0, y[i*p.m*p.n:], p.n)
+	}
+	if threads > 1 && nb >= threads && p.m*p.n*max(p.k, 1) < 4*parallelGemmFlops {
+		// Many small products: one goroutine per band of batches.
+		parallelFor(threads, nb, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				one(i, 1)
+			}
+		})
+		return yt, nil
+	}
+	for i := range nb {
+		if err := c.Check(); err != nil {
+			return nil, err
+		}
+		one(i, threads)
+	}
+	return yt, nil
+}
+
+// inferMatMul gives Y's dtype and, when both ranks are known, its shape.
+func inferMatMul(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
+	if len(in) < 2 {
+		return nil, fmt.Errorf("MatMul needs 2 inputs, got %d", len(in))
+	}
+	out := tensor.Type{Kind: tensor.KindTensor, DType: in[0].DType}
+	a, okA := dimsOf(in[0])
+	b, okB := dimsOf(in[1])
+	if !okA || !okB {
+		return []tensor.Type{out}, nil
+	}
+	if len(a) == 0 || len(b) == 0 {
+		return nil, fmt.Errorf("MatMul inputs must have rank >= 1")
+	}
+	ra, rb := len(a), len(b)
+	if ra == 1 {
+		a = []int64{1, a[0]}
+	}
+	if rb == 1 {
+		b = []int64{b[0], 1}
+	}
+	ka, kb := a[len(a)-1], b[len(b)-2]
+	if ka >= 0 && kb >= 0 && ka != kb {
+		return nil, fmt.Errorf("MatMul inner dimensions differ: A has K=%d, B has K=%d", ka, kb)
+	}
+	dims, err := broadcastDims(a[:len(a)-2], b[:len(b)-2])
+	if err != nil {
+		return nil, err
+	}
+	if ra > 1 {
+		dims = append(dims, a[len(a)-2])
+	}
+	if rb > 1 {
+		dims = append(dims, b[len(b)-1])
+	}
+	return []tensor.Type{typeOf(in[0].DType, dims)}, nil
+}
+
+// broadcastDims broadcasts two partially known shapes (-1 = unknown).
+func broadcastDims(x, y []int64) ([]int64, error) {
+	r := max(len(x), len(y))
+	out := make([]int64, r)
+	for i := range out {
+		dx, dy := int64(1), int64(1)
+		if j := i - (r - len(x)); j >= 0 {
+			dx = x[j]
+		}
+		if j := i - (r - len(y)); j >= 0 {
+			dy = y[j]
+		}
+		switch {
+		case dx == 1:
+			out[i] = dy
+		case dy == 1:
+			out[i] = dx
+		case dx < 0 || dy < 0:
+			out[i] = max(dx, dy)
+			if dx < 0 && dy < 0 {
+				out[i] = -1
+			}
+		case dx != dy:
+			return nil, fmt.Errorf("batch dimensions do not broadcast (%d vs %d)", dx, dy)
+		default:
+			out[i] = dx
+		}
+	}
+	return out, nil
+}
