@@ -1,0 +1,48 @@
+package conformance
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// suiteDir finds the ONNX node tests: $GORT_ONNX_NODE (set by the
+// Makefile), else ../shared beside the checkout.
+func suiteDir(t *testing.T) string {
+	if d := os.Getenv("GORT_ONNX_NODE"); d != "" {
+		return d
+	}
+	d, _ := filepath.Abs("../../shared/conformance/onnx-node")
+	if _, err := os.Stat(d); err == nil {
+		return d
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("ONNX node tests not found: run `make testdata` (or set GORT_ONNX_NODE)")
+	}
+	t.Skip("ONNX node tests not found: run `make testdata` (or set GORT_ONNX_NODE)")
+	return ""
+}
+
+// TestNodeSuiteNative runs the whole ONNX backend node suite on the native
+// provider and checks it against conformance/expected/*.txt.
+func TestNodeSuiteNative(t *testing.T) {
+	dir := suiteDir(t)
+	tests, err := Discover(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tests) < 1000 {
+		t.Fatalf("only %d node tests under %s; the suite has 1802", len(tests), dir)
+	}
+	exp, err := LoadExpected("expected")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := Run(context.Background(), tests, Options{})
+	p, f, s := Count(rs)
+	t.Logf("conformance: %d passed, %d failed, %d skipped", p, f, s)
+	for _, problem := range exp.Check(rs) {
+		t.Error(problem)
+	}
+}
