@@ -178,3 +178,23 @@ func typeOf(d tensor.DType, dims []int64) tensor.Type {
 	}
 	return t
 }
+
+// firstError keeps the first error reported by concurrent workers.
+type firstError struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (e *firstError) set(err error) {
+	e.mu.Lock()
+	if e.err == nil {
+		e.err = err
+	}
+	e.mu.Unlock()
+}
+
+func (e *firstError) get() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}

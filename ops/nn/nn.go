@@ -14,5 +14,5 @@ import "github.com/gort-ml/gort/ops"
 
 // Ops lists every operator schema of this family.
 func Ops() []*ops.Op {
-	return ops.Join(MatMul, Gemm)
+	return ops.Join(MatMul, Gemm, Conv)
 }

@@ -1,0 +1,214 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// Conv is the N-D grouped convolution (cross-correlation):
+//
+//	Y[n, m, o...] = B[m] + sum_{c, k...} X[n, g*C/G + c, o*s - pb + k*d...] * W[m, c, k...]
+//
+// with g = m / (M/G), X (N, C, D...), W (M, C/G, K...), B (M) optional and
+// zero padding. It runs as im2col + GEMM per image and group. It fails when
+// C is not W's second dimension times group, M is not divisible by group,
+// or the dilated kernel exceeds the padded input.
+var Conv = ops.Versions("", "Conv",
+	"Y = conv(X, W) + B: N-D grouped cross-correlation with strides, dilations, pads/auto_pad",
+	[]int{1, 11, 22}, inferConv, compileConv)
+
+// maxColElems bounds the im2col buffer; larger problems are processed in
+// bands of output positions.
+const maxColElems = 1 << 22
+
+type convAttrs struct {
+	windowAttrs
+	group int
+}
+
+func compileConv(n *ops.Node) (*ops.Kernel, error) {
+	w, err := readWindow(n)
+	if err != nil {
+		return nil, err
+	}
+	a := convAttrs{windowAttrs: w, group: int(n.Int("group", 1))}
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
+	if a.group < 1 {
+		return nil, fmt.Errorf("group %d must be >= 1", a.group)
+	}
+	return &ops.Kernel{Run: a.run}, nil
+}
+
+// convShape checks X, W, B of a Conv and resolves its window geometry.
+func (a convAttrs) convShape(xs, ws []int, b *tensor.Tensor) (*geometry, error) {
+	img, err := spatialOf("X", xs)
+	if err != nil {
+		return nil, err
+	}
+	if len(ws) != len(xs) {
+		return nil, fmt.Errorf("W %v must have the rank of X %v", ws, xs)
+	}
+	if xs[1] != ws[1]*a.group {
+		return nil, fmt.Errorf("channel mismatch: X has C=%d channels but W %v expects C/group=%d with group=%d (C must be %d)", xs[1], ws, ws[1], a.group, ws[1]*a.group)
+	}
+	if ws[0]%a.group != 0 {
+		return nil, fmt.Errorf("W's output channels M=%d are not divisible by group=%d", ws[0], a.group)
+	}
+	kernel := ws[2:]
+	if a.kernel != nil && !tensor.SameShape(a.kernel, kernel) {
+		return nil, fmt.Errorf("kernel_shape %v does not match W's spatial dims %v", a.kernel, kernel)
+	}
+	if b != nil && (b.Rank() != 1 || b.Shape()[0] != ws[0]) {
+		return nil, fmt.Errorf("B %v must be 1-D with M=%d elements", b.Shape(), ws[0])
+	}
+	return a.resolve(img, kernel)
+}
+
+func (a convAttrs) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if err := ops.Want(in, 2, 3); err != nil {
+		return nil, err
+	}
+	if err := sameDType(in, "X", "W", "B"); err != nil {
+		return nil, err
+	}
+	var b *tensor.Tensor
+	if len(in) > 2 {
+		b = in[2]
+	}
+	g, err := a.convShape(in[0].Shape(), in[1].Shape(), b)
+	if err != nil {
+		return nil, err
+	}
+	dt := in[0].DType()
+	w, err := widenAll(c, in)
+	if err != nil {
+		return nil, err
+	}
+	if len(w) < 3 {
+		w = append(w, nil)
+	}
+	var y *tensor.Tensor
+	switch w[0].DType() {
+	case tensor.Float32:
+		y, err = convTyped[float32](c, a.group, g, w[0], w[1], w[2])
+	case tensor.Float64:
+		y, err = convTyped[float64](c, a.group, g, w[0], w[1], w[2])
+	default:
+		return nil, fmt.Errorf("dtype %v not supported (float16/32/64, bfloat16)", dt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	y, err = narrow(c, y, dt)
+	return []*tensor.Tensor{y}, err
+}
+
+// convTyped computes Y (N, M, pos...) = W_g * im2col(X_g) + B per image n
+// and group g.
+func convTyped[T tensor.Float](c *ops.Ctx, group int, g *geometry, xt, wt, bt *tensor.Tensor) (*tensor.Tensor, error) {
+	xs, ws := xt.Shape(), wt.Shape()
+	nImg, ch, m := xs[0], xs[1], ws[0]
+	yt, err := c.New(xt.DType(), append([]int{nImg, m}, g.pos...)...)
+	if err != nil {
+		return nil, err
+	}
+	x, w, y := tensor.Data[T](xt), tensor.Data[T](wt), tensor.Data[T](yt)
+	cg, mg := ch/group, m/group
+	kSize := prod(g.kernel)
+	rows := cg * kSize // GEMM depth
+	nPos, imgSize := prod(g.pos), prod(g.img)
+	if nPos == 0 || nImg == 0 || m == 0 {
+		return yt, nil
+	}
+	// A 1x1 kernel with unit strides and no padding reads X as the column matrix.
+	direct := kSize == 1 && nPos == imgSize
+	for i := range g.img {
+		direct = direct && g.strides[i] == 1 && g.padBegin[i] == 0
+	}
+	band := nPos
+	if !direct && rows*band > maxColElems {
+		band = max(1, maxColElems/max(rows, 1))
+	}
+	threads := threadsOf(c)
+	units := nImg * group
+	// Many small GEMMs (depthwise, small images): parallel over (image, group).
+	outer, inner := 1, threads
+	if threads > 1 && units >= 2 && mg*nPos*rows < 4*parallelGemmFlops {
+		outer, inner = threads, 1
+	}
+	var ferr firstError
+	parallelFor(outer, units, func(lo, hi int) {
+		var col []T
+		if !direct {
+			col = make([]T, rows*min(band, nPos))
+		}
+		for u := lo; u < hi; u++ {
+			if err := c.Check(); err != nil {
+				ferr.set(err)
+				return
+			}
+			n, gi := u/group, u%group
+			xImg := x[(n*ch+gi*cg)*imgSize : (n*ch+(gi+1)*cg)*imgSize]
+			wg := w[gi*mg*rows : (gi+1)*mg*rows]
+			yg := y[(n*m+gi*mg)*nPos:]
+			if direct {
+				gemm(inner, false, false, mg, nPos, rows, 1, wg, rows, xImg, nPos, 0, yg, nPos)
+				continue
+			}
+			for p0 := 0; p0 < nPos; p0 += band {
+				p1 := min(p0+band, nPos)
+				imcol(g, cg, xImg, col, p1-p0, p0, p1, false)
+				gemm(inner, false, false, mg, p1-p0, rows, 1, wg, rows, col, p1-p0, 0, yg[p0:], nPos)
+			}
+		}
+	})
+	if err := ferr.get(); err != nil {
+		return nil, err
+	}
+	if bt != nil {
+		addBias(y, tensor.Data[T](bt), nImg, nPos)
+	}
+	return yt, nil
+}
+
+// addBias adds b[m] to every element of channel m of y (N, M, P).
+func addBias[T tensor.Number](y, b []T, n, p int) {
+	for i := range n {
+		for mi, bv := range b {
+			row := y[(i*len(b)+mi)*p : (i*len(b)+mi+1)*p]
+			for j := range row {
+				row[j] += bv
+			}
+		}
+	}
+}
+
+// inferConv gives Y's type (N, M, pos...) when X and W shapes are known.
+func inferConv(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
+	if len(in) < 2 {
+		return nil, fmt.Errorf("Conv needs X and W, got %d inputs", len(in))
+	}
+	w, err := readWindow(n)
+	if err != nil {
+		return nil, err
+	}
+	wd, ok := dimsOf(in[1])
+	if !ok || len(wd) < 3 {
+		return []tensor.Type{{Kind: tensor.KindTensor, DType: in[0].DType}}, nil
+	}
+	kernel := w.kernel
+	if kernel == nil {
+		kernel = make([]int, len(wd)-2)
+		for i, d := range wd[2:] {
+			if d < 0 {
+				return []tensor.Type{{Kind: tensor.KindTensor, DType: in[0].DType}}, nil
+			}
+			kernel[i] = int(d)
+		}
+	}
+	return []tensor.Type{inferWindowShape(w, in[0], kernel, wd[0])}, nil
+}
