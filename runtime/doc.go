@@ -1,0 +1,19 @@
+// Package runtime compiles a model once into a Session and runs it many
+// times, concurrently and cancellably, on a Provider.
+//
+// # Overview
+//
+//	sess, err := runtime.NewSession(model, runtime.Options{})
+//	out, err := sess.Run(ctx, map[string]*tensor.Tensor{"x": x})
+//
+// The native provider (Native) runs gort's Go kernels: it orders the nodes,
+// compiles each node's kernel once, binds every value to a slot, and frees
+// intermediates after their last reader. Subgraphs (If, Loop, Scan bodies)
+// are compiled as nested plans that capture values of enclosing scopes.
+// Package runtime/ort delegates to ONNX Runtime through cgo; it is the only
+// cgo in gort, so CGO_ENABLED=0 builds a working native runtime.
+//
+// Feeds are checked against the declared input types before running, and a
+// panic inside a kernel is returned as an error wrapping ErrInternal rather
+// than crashing the caller.
+package runtime
