@@ -1,0 +1,113 @@
+package shape
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// maxDim bounds a single dimension read from data so that products checked
+// by tensor.NumElements cannot overflow int on the way.
+const maxDim = tensor.MaxElements
+
+// intsOf reads an integer tensor (int32 or int64) as []int64, naming the
+// input in errors.
+func intsOf(t *tensor.Tensor, name string) ([]int64, error) {
+	v, err := ops.Ints64(t)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return v, nil
+}
+
+// dimsOf converts sizes read from data to a shape, refusing negative or
+// absurd dimensions.
+func dimsOf(v []int64, name string) ([]int, error) {
+	out := make([]int, len(v))
+	for i, d := range v {
+		if d < 0 || d > maxDim {
+			return nil, fmt.Errorf("%s[%d] = %d is not a valid dimension", name, i, d)
+		}
+		out[i] = int(d)
+	}
+	return out, nil
+}
+
+// normAxes normalizes axes into [0, rank) and rejects duplicates.
+func normAxes(axes []int64, rank int) ([]int, error) {
+	out := make([]int, len(axes))
+	seen := make([]bool, rank)
+	for i, a := range axes {
+		ax, err := ops.NormAxis(a, rank)
+		if err != nil {
+			return nil, err
+		}
+		if seen[ax] {
+			return nil, fmt.Errorf("axis %d appears twice in %v", a, axes)
+		}
+		seen[ax] = true
+		out[i] = ax
+	}
+	return out, nil
+}
+
+// view returns a tensor sharing x's data with a new shape.
+func view(x *tensor.Tensor, shape []int) (*tensor.Tensor, error) {
+	return x.Reshape(shape...)
+}
+
+// prod is the product of shape[i:j] (shapes of existing tensors, which cannot overflow).
+func prod(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// clampInt64 clamps v into [lo, hi].
+func clampInt64(v, lo, hi int64) int64 {
+	return max(lo, min(v, hi))
+}
+
+// one returns the tensors of a kernel with a single output.
+func one(t *tensor.Tensor, err error) ([]*tensor.Tensor, error) {
+	if err != nil {
+		return nil, err
+	}
+	return []*tensor.Tensor{t}, nil
+}
+
+// scalarInt reads a one-element integer tensor.
+func scalarInt(t *tensor.Tensor, name string) (int64, error) {
+	v, err := intsOf(t, name)
+	if err != nil {
+		return 0, err
+	}
+	if len(v) != 1 {
+		return 0, fmt.Errorf("%s must hold one value, has %d", name, len(v))
+	}
+	return v[0], nil
+}
+
+// shapeType returns a tensor type with a known shape.
+func shapeType(d tensor.DType, shape []tensor.Dim) tensor.Type {
+	return tensor.Type{Kind: tensor.KindTensor, DType: d, HasShape: true, Shape: shape}
+}
+
+// known reports whether every dimension of t is known.
+func known(t tensor.Type) bool {
+	if t.Kind != tensor.KindTensor || !t.HasShape {
+		return false
+	}
+	for _, d := range t.Shape {
+		if !d.Known() {
+			return false
+		}
+	}
+	return true
+}
+
+var _ = math.MaxInt64
