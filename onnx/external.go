@@ -45,10 +45,10 @@ func newExternalReader(baseDir string) *externalReader {
 
 // externalInfo is a TensorProto's external_data entries.
 type externalInfo struct {
-	location         string
-	offset, length   int64
-	hasLength        bool
-	checksum         string
+	location       string
+	offset, length int64
+	hasLength      bool
+	checksum       string
 }
 
 func parseExternalInfo(kv []*onnxpb.StringStringEntryProto) (externalInfo, error) {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/gort-ml/gort/onnx/onnxpb"
 	"github.com/gort-ml/gort/tensor"
 )
@@ -14,30 +12,11 @@ import (
 // string is written to raw_data (little endian, sub-byte types packed low
 // bits first, as onnx.numpy_helper does); strings go to string_data.
 func TensorToProto(name string, t *tensor.Tensor) (*onnxpb.TensorProto, error) {
-	if t == nil {
-		return nil, fmt.Errorf("onnx: tensor %q: nil tensor", name)
-	}
-	tp := &onnxpb.TensorProto{DataType: proto.Int32(int32(t.DType()))}
-	if name != "" {
-		tp.Name = proto.String(name)
-	}
-	tp.Dims = make([]int64, t.Rank())
-	for i, d := range t.Shape() {
-		tp.Dims[i] = int64(d)
-	}
-	if t.DType() == tensor.String {
-		s := tensor.Data[string](t)
-		tp.StringData = make([][]byte, len(s))
-		for i, v := range s {
-			tp.StringData[i] = []byte(v)
-		}
-		return tp, nil
-	}
-	raw, err := encodeRaw(t)
+	tp, err := tensorProto(t)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: tensor %q: %w", name, err)
 	}
-	tp.RawData = raw
+	tp.Name = optString(name)
 	return tp, nil
 }
 
