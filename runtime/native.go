@@ -93,6 +93,7 @@ type plan struct {
 	inputTypes  []tensor.Type
 	outputNames []string
 	outputSlots []int
+	outputTypes []tensor.Type
 	captures    []capture
 	steps       []step
 }
@@ -286,6 +287,7 @@ func (c *compiler) compileGraph(g *ir.Graph, parent *scope, opsets map[string]in
 		}
 		p.outputNames = append(p.outputNames, o.Name)
 		p.outputSlots = append(p.outputSlots, s)
+		p.outputTypes = append(p.outputTypes, o.Type)
 	}
 	p.computeFrees()
 	return p, nil
@@ -405,6 +407,11 @@ type subgraph struct{ p *plan }
 func (s *subgraph) Inputs() []string          { return s.p.inputNames }
 func (s *subgraph) Outputs() []string         { return s.p.outputNames }
 func (s *subgraph) InputTypes() []tensor.Type { return s.p.inputTypes }
+
+// OutputTypes gives the declared output types; kernels find it through an
+// interface assertion (sequence.OutputTypes) to type empty results such as
+// the scan outputs of a Loop that runs zero times.
+func (s *subgraph) OutputTypes() []tensor.Type { return s.p.outputTypes }
 func (s *subgraph) Run(c *ops.Ctx, in []tensor.Value) ([]tensor.Value, error) {
 	parent, _ := c.Frame.(*frame)
 	defer func() { c.Frame = parent }()
