@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/encoding/prototext"
 
 	"github.com/gort-ml/gort/onnx/onnxpb"
 )
