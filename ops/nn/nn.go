@@ -14,6 +14,6 @@ import "github.com/gort-ml/gort/ops"
 
 // Ops lists every operator schema of this family.
 func Ops() []*ops.Op {
-	return ops.Join(MatMul, Gemm, Einsum, Det, Conv, ConvTranspose,
+	return ops.Join(MatMul, Gemm, Einsum, Det, Conv, ConvTranspose, DeformConv,
 		MaxPool, AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool, GlobalLpPool, MaxUnpool)
 }
