@@ -60,14 +60,7 @@ func compileIndexed(n *ops.Node, nin int, run func(c *ops.Ctx, in []*tensor.Tens
 
 func compileGather(n *ops.Node) (*ops.Kernel, error) {
 	return compileIndexed(n, 2, func(c *ops.Ctx, in []*tensor.Tensor, a int, idx []int64) (*tensor.Tensor, error) {
-		x := in[0]
-		shape := gatherShape(x.Shape(), in[1].Shape(), a)
-		if _, err := tensor.NumElements(shape); err != nil {
-			return nil, err
-		}
-		// x is (outer, d, inner); y is (outer, len(idx), inner)
-		d := x.Shape()[a]
-		outer, inner := prod(x.Shape()[:a]), prod(x.Shape()[a+1:])
+		d := in[0].Shape()[a]
 		rel := make([]int, len(idx))
 		for j, v := range idx {
 			var err error
@@ -75,17 +68,30 @@ func compileGather(n *ops.Node) (*ops.Kernel, error) {
 				return nil, err
 			}
 		}
-		if inner == 0 || outer == 0 {
-			return c.New(x.DType(), shape...)
-		}
-		starts := make([]int, outer*len(idx))
-		for o := 0; o < outer; o++ {
-			for j, r := range rel {
-				starts[o*len(idx)+j] = (o*d + r) * inner
-			}
-		}
-		return gather(c, x, shape, starts, inner, nil)
+		return takeAlong(c, in[0], a, rel, in[1].Shape())
 	})
+}
+
+// takeAlong selects positions rel (in range) of axis a of x; the selection
+// has shape relShape, which replaces axis a in the output shape.
+func takeAlong(c *ctx, x *tensor.Tensor, a int, rel []int, relShape []int) (*tensor.Tensor, error) {
+	shape := gatherShape(x.Shape(), relShape, a)
+	if _, err := tensor.NumElements(shape); err != nil {
+		return nil, err
+	}
+	// x is (outer, d, inner); y is (outer, len(rel), inner)
+	d := x.Shape()[a]
+	outer, inner := prod(x.Shape()[:a]), prod(x.Shape()[a+1:])
+	if inner == 0 || outer == 0 {
+		return c.New(x.DType(), shape...)
+	}
+	starts := make([]int, outer*len(rel))
+	for o := 0; o < outer; o++ {
+		for j, r := range rel {
+			starts[o*len(rel)+j] = (o*d + r) * inner
+		}
+	}
+	return gather(c, x, shape, starts, inner, nil)
 }
 
 func inferGather(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {

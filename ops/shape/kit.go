@@ -18,6 +18,8 @@ type kit interface {
 	put(dst, src any, offs []int, n int)
 	// fill sets every element of dst to src[i].
 	fill(dst, src any, i int)
+	// fillAt sets dst[o] = src[0] for every o in offs.
+	fillAt(dst, src any, offs []int)
 	// strided fills dst in order with runs of n contiguous elements read
 	// from src at off + sum(idx[k]*strides[k]) for every index idx of shape
 	// in row-major order (strides may be 0 to repeat, or negative).
@@ -99,6 +101,14 @@ func (kitOf[T]) strided(dst, src any, off int, shape, strides []int, n int) {
 			off -= strides[k] * shape[k]
 			ctr[k] = 0
 		}
+	}
+}
+
+func (kitOf[T]) fillAt(dst, src any, offs []int) {
+	d := dst.([]T)
+	v := src.([]T)[0]
+	for _, o := range offs {
+		d[o] = v
 	}
 }
 
@@ -261,4 +271,28 @@ func newLike(c *ctx, d tensor.DType, shape []int) (kit, *tensor.Tensor, error) {
 		return nil, nil, err
 	}
 	return k, out, nil
+}
+
+// valueOf returns a scalar of dtype d holding v converted as Cast does.
+func valueOf(d tensor.DType, v float64) (*tensor.Tensor, error) {
+	out, err := tensor.New(d)
+	if err != nil {
+		return nil, err
+	}
+	if err := tensor.Convert(out, tensor.Scalar(v), false); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// converted returns x converted to dtype d (x itself when it already is).
+func converted(c *ctx, x *tensor.Tensor, d tensor.DType) (*tensor.Tensor, error) {
+	if x.DType() == d {
+		return x, nil
+	}
+	out, err := c.New(d, x.Shape()...)
+	if err != nil {
+		return nil, err
+	}
+	return out, tensor.Convert(out, x, false)
 }

@@ -29,5 +29,11 @@ func Ops() []*ops.Op {
 		splitOps(),
 		sliceOps(),
 		gatherOps(),
+		scatterOps(),
+		expandOps(),
+		constantOps(),
+		padOps(),
+		rangeOps(),
+		selectOps(),
 	)
 }
