@@ -15,6 +15,10 @@ import "github.com/gort-ml/gort/ops"
 // Ops lists every operator schema of this family.
 func Ops() []*ops.Op {
 	return ops.Join(
+		unaryOpLists, isNaNOps, isInfOps,
+		binaryOpLists, variadicOpLists,
+		compareOpLists, logicOpLists, bitwiseOpLists,
+		whereOps, clipOps,
 		castOps, castLikeOps, bitCastOps,
 	)
 }

@@ -1,0 +1,390 @@
+package elementwise
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// binop names a binary arithmetic function.
+type binop int
+
+const (
+	opAdd binop = iota
+	opSub
+	opMul
+	opDiv
+	opMod  // Python/NumPy mod: the result has the divisor's sign
+	opFmod // C fmod: the result has the dividend's sign
+	opPow
+	opMax
+	opMin
+)
+
+// binaryFn returns the element function of op for T. Integer division and
+// modulo by zero give 0 (as NumPy does) instead of panicking.
+func binaryFn[T tensor.Number](op binop, isFloat bool) func(a, b T) T {
+	switch op {
+	case opAdd:
+		return func(a, b T) T { return a + b }
+	case opSub:
+		return func(a, b T) T { return a - b }
+	case opMul:
+		return func(a, b T) T { return a * b }
+	case opDiv:
+		if isFloat {
+			return func(a, b T) T { return a / b }
+		}
+		return func(a, b T) T {
+			if b == 0 {
+				return 0
+			}
+			return a / b
+		}
+	case opMax:
+		return func(a, b T) T {
+			if a > b || a != a {
+				return a
+			}
+			return b
+		}
+	case opMin:
+		return func(a, b T) T {
+			if a < b || a != a {
+				return a
+			}
+			return b
+		}
+	case opPow:
+		if isFloat {
+			return func(a, b T) T { return T(math.Pow(float64(a), float64(b))) }
+		}
+		return ipow[T]
+	case opFmod:
+		if isFloat {
+			return func(a, b T) T { return T(math.Mod(float64(a), float64(b))) }
+		}
+		return func(a, b T) T {
+			if b == 0 {
+				return 0
+			}
+			return a - a/b*b // truncated remainder (% is not defined on Number)
+		}
+	case opMod:
+		if isFloat {
+			return func(a, b T) T {
+				r := math.Mod(float64(a), float64(b))
+				if r != 0 && (r < 0) != (b < 0) {
+					r += float64(b)
+				}
+				return T(r)
+			}
+		}
+		return func(a, b T) T {
+			if b == 0 {
+				return 0
+			}
+			r := a - a/b*b
+			if r != 0 && (r < 0) != (b < 0) {
+				r += b
+			}
+			return r
+		}
+	}
+	panic(fmt.Sprintf("elementwise: binary op %d", op))
+}
+
+// ipow is exact integer exponentiation (wrapping); negative exponents give
+// the truncated reciprocal (0 unless the base is ±1).
+func ipow[T tensor.Number](a, b T) T {
+	if b < 0 {
+		switch {
+		case a == 1:
+			return 1
+		case a+1 == 0: // a == -1 (b < 0 implies a signed type)
+			if int64(b)%2 == 0 {
+				return 1
+			}
+			return a
+		}
+		return 0
+	}
+	r := T(1)
+	for e := uint64(b); e > 0; e >>= 1 {
+		if e&1 == 1 {
+			r *= a
+		}
+		a *= a
+	}
+	return r
+}
+
+// arith computes a op b with broadcasting for inputs of one dtype.
+func arith(c *ops.Ctx, name string, op binop, a, b *tensor.Tensor) (*tensor.Tensor, error) {
+	if err := sameDTypes(name, []*tensor.Tensor{a, b}); err != nil {
+		return nil, err
+	}
+	d := a.DType()
+	switch d {
+	case tensor.Float32:
+		if f := fastFloat32(op); f != nil {
+			return f(c, a, b)
+		}
+		return map2(c, a, b, d, binaryFn[float32](op, true))
+	case tensor.Float64:
+		return map2(c, a, b, d, binaryFn[float64](op, true))
+	case tensor.Float16, tensor.BFloat16:
+		return halfWrap(c, []*tensor.Tensor{a, b}, func(in []*tensor.Tensor) (*tensor.Tensor, error) {
+			return arith(c, name, op, in[0], in[1])
+		})
+	case tensor.Int8:
+		return map2(c, a, b, d, binaryFn[int8](op, false))
+	case tensor.Int16:
+		return map2(c, a, b, d, binaryFn[int16](op, false))
+	case tensor.Int32:
+		return map2(c, a, b, d, binaryFn[int32](op, false))
+	case tensor.Int64:
+		return map2(c, a, b, d, binaryFn[int64](op, false))
+	case tensor.Uint8:
+		return map2(c, a, b, d, binaryFn[uint8](op, false))
+	case tensor.Uint16:
+		return map2(c, a, b, d, binaryFn[uint16](op, false))
+	case tensor.Uint32:
+		return map2(c, a, b, d, binaryFn[uint32](op, false))
+	case tensor.Uint64:
+		return map2(c, a, b, d, binaryFn[uint64](op, false))
+	}
+	return nil, unsupported(name, d)
+}
+
+// fastFloat32 returns direct loops (no per-element call) for the hottest
+// float32 ops, or nil.
+func fastFloat32(op binop) func(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
+	switch op {
+	case opAdd:
+		return fast32(op, func(o, x, y []float32) {
+			for i := range o {
+				o[i] = x[i] + y[i]
+			}
+		}, func(o, x []float32, s float32) {
+			for i := range o {
+				o[i] = x[i] + s
+			}
+		})
+	case opMul:
+		return fast32(op, func(o, x, y []float32) {
+			for i := range o {
+				o[i] = x[i] * y[i]
+			}
+		}, func(o, x []float32, s float32) {
+			for i := range o {
+				o[i] = x[i] * s
+			}
+		})
+	}
+	return nil
+}
+
+// fast32 runs same-shape and scalar cases of a commutative float32 op with
+// the given loops, and falls back to map2 for general broadcasting.
+func fast32(op binop, vv func(o, x, y []float32), vs func(o, x []float32, s float32)) func(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
+	return func(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
+		x, y := tensor.Data[float32](a), tensor.Data[float32](b)
+		switch {
+		case tensor.SameShape(a.Shape(), b.Shape()):
+			out, err := c.New(tensor.Float32, a.Shape()...)
+			if err != nil {
+				return nil, err
+			}
+			o := tensor.Data[float32](out)
+			vv(o[:len(x)], x, y[:len(x)])
+			return out, nil
+		case len(y) == 1 && b.Rank() <= a.Rank():
+			out, err := c.New(tensor.Float32, a.Shape()...)
+			if err != nil {
+				return nil, err
+			}
+			vs(tensor.Data[float32](out), x, y[0])
+			return out, nil
+		case len(x) == 1 && a.Rank() <= b.Rank():
+			out, err := c.New(tensor.Float32, b.Shape()...)
+			if err != nil {
+				return nil, err
+			}
+			vs(tensor.Data[float32](out), y, x[0])
+			return out, nil
+		}
+		return map2(c, a, b, tensor.Float32, binaryFn[float32](op, true))
+	}
+}
+
+// legacyBroadcast applies opset < 7 broadcasting: without broadcast=1 the
+// shapes must match; with it, B aligns with A's dimensions from axis (or
+// from the end when axis is absent).
+type legacyBroadcast struct {
+	on   bool
+	axis int64
+	has  bool
+}
+
+func readLegacy(n *ops.Node) legacyBroadcast {
+	if n.Opset >= 7 {
+		return legacyBroadcast{on: true}
+	}
+	return legacyBroadcast{on: n.Int("broadcast", 0) != 0, axis: n.Int("axis", 0), has: n.Has("axis")}
+}
+
+// apply returns b reshaped for numpy broadcasting against a.
+func (l legacyBroadcast) apply(a, b *tensor.Tensor) (*tensor.Tensor, error) {
+	if !l.on {
+		if !tensor.SameShape(a.Shape(), b.Shape()) {
+			return nil, fmt.Errorf("shapes %v and %v differ and broadcast is not set", a.Shape(), b.Shape())
+		}
+		return b, nil
+	}
+	if !l.has {
+		return b, nil
+	}
+	axis, err := ops.NormAxis(l.axis, a.Rank())
+	if err != nil {
+		return nil, err
+	}
+	trail := a.Rank() - axis - b.Rank()
+	if trail < 0 {
+		return nil, fmt.Errorf("B of rank %d does not fit A %v from axis %d", b.Rank(), a.Shape(), l.axis)
+	}
+	shape := append(append([]int{}, b.Shape()...), make([]int, trail)...)
+	for i := b.Rank(); i < len(shape); i++ {
+		shape[i] = 1
+	}
+	return b.Reshape(shape...)
+}
+
+// binaryOps declares a broadcasting arithmetic op.
+func binaryOps(name, doc string, op binop, since ...int) []*ops.Op {
+	return ops.Versions("", name, doc, since, ops.InferBroadcast(tensor.Undefined), func(n *ops.Node) (*ops.Kernel, error) {
+		lb := readLegacy(n)
+		if err := n.Err(); err != nil {
+			return nil, err
+		}
+		return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			if err := ops.Want(in, 2, 2); err != nil {
+				return nil, err
+			}
+			b, err := lb.apply(in[0], in[1])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			y, err := arith(c, name, op, in[0], b)
+			return []*tensor.Tensor{y}, err
+		}}, nil
+	})
+}
+
+// Mod: y = a mod b; fmod=1 takes the dividend's sign (C fmod), fmod=0 the
+// divisor's (Python). Floats need fmod=1 per the spec; fmod=0 is accepted.
+var modOps = ops.Versions("", "Mod", "y = a mod b (fmod=0: sign of b; fmod=1: sign of a)", []int{10, 13},
+	ops.InferBroadcast(tensor.Undefined), func(n *ops.Node) (*ops.Kernel, error) {
+		op := opMod
+		if n.Int("fmod", 0) != 0 {
+			op = opFmod
+		}
+		if err := n.Err(); err != nil {
+			return nil, err
+		}
+		return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			if err := ops.Want(in, 2, 2); err != nil {
+				return nil, err
+			}
+			y, err := arith(c, "Mod", op, in[0], in[1])
+			return []*tensor.Tensor{y}, err
+		}}, nil
+	})
+
+// Pow: y = a^b with the output dtype of a; b may have any numeric dtype
+// (opset 12+). Integer bases with float exponents compute in float64 and
+// truncate; integer bases with integer exponents are exact.
+var powOps = ops.Versions("", "Pow", "y = a^b (output dtype of a)", []int{1, 7, 12, 13, 15},
+	ops.InferBroadcast(tensor.Undefined), func(n *ops.Node) (*ops.Kernel, error) {
+		lb := readLegacy(n)
+		if err := n.Err(); err != nil {
+			return nil, err
+		}
+		return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			if err := ops.Want(in, 2, 2); err != nil {
+				return nil, err
+			}
+			a := in[0]
+			b, err := lb.apply(a, in[1])
+			if err != nil {
+				return nil, fmt.Errorf("Pow: %w", err)
+			}
+			y, err := pow(c, a, b)
+			return []*tensor.Tensor{y}, err
+		}}, nil
+	})
+
+func pow(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
+	da, db := a.DType(), b.DType()
+	if !(da.IsFloat() || da.IsInt()) || !(db.IsFloat() || db.IsInt()) {
+		return nil, fmt.Errorf("Pow: dtypes %v ^ %v are not supported", da, db)
+	}
+	if da == db || da.IsFloat() || db.IsInt() {
+		// Same class: bring the exponent to the base's dtype (exact for
+		// float bases; integer exponents of integer bases stay integers).
+		if da.IsInt() && db.IsInt() && da != db {
+			var err error
+			if b, err = convertTo(c, b, tensor.Int64); err != nil {
+				return nil, err
+			}
+			if a, err = convertTo(c, a, tensor.Int64); err != nil {
+				return nil, err
+			}
+			y, err := arith(c, "Pow", opPow, a, b)
+			if err != nil {
+				return nil, err
+			}
+			return convertTo(c, y, da)
+		}
+		if da.IsFloat() && da != db {
+			w, err := convertTo(c, b, tensor.Float64)
+			if err != nil {
+				return nil, err
+			}
+			x, err := convertTo(c, a, tensor.Float64)
+			if err != nil {
+				return nil, err
+			}
+			y, err := arith(c, "Pow", opPow, x, w)
+			if err != nil {
+				return nil, err
+			}
+			return convertTo(c, y, da)
+		}
+		return arith(c, "Pow", opPow, a, b)
+	}
+	// Integer base, float exponent: compute in float64, truncate to a's dtype.
+	x, err := convertTo(c, a, tensor.Float64)
+	if err != nil {
+		return nil, err
+	}
+	w, err := convertTo(c, b, tensor.Float64)
+	if err != nil {
+		return nil, err
+	}
+	y, err := arith(c, "Pow", opPow, x, w)
+	if err != nil {
+		return nil, err
+	}
+	return convertTo(c, y, da)
+}
+
+var binaryOpLists = ops.Join(
+	binaryOps("Add", "y = a + b (numpy broadcasting)", opAdd, 1, 6, 7, 13, 14),
+	binaryOps("Sub", "y = a - b (numpy broadcasting)", opSub, 1, 6, 7, 13, 14),
+	binaryOps("Mul", "y = a * b (numpy broadcasting)", opMul, 1, 6, 7, 13, 14),
+	binaryOps("Div", "y = a / b (numpy broadcasting; integers truncate toward zero)", opDiv, 1, 6, 7, 13, 14),
+	modOps, powOps,
+)

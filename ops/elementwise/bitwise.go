@@ -1,0 +1,138 @@
+package elementwise
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// bitop names a bitwise function.
+type bitop int
+
+const (
+	opBitAnd bitop = iota
+	opBitOr
+	opBitXor
+	opShiftLeft
+	opShiftRight
+	opBitNot // unary: b is ignored
+)
+
+func bitFn[T tensor.Integer](op bitop) func(a, b T) T {
+	switch op {
+	case opBitAnd:
+		return func(a, b T) T { return a & b }
+	case opBitOr:
+		return func(a, b T) T { return a | b }
+	case opBitXor:
+		return func(a, b T) T { return a ^ b }
+	case opShiftLeft:
+		return func(a, b T) T {
+			if b < 0 {
+				return 0
+			}
+			return a << b
+		}
+	case opShiftRight:
+		return func(a, b T) T {
+			if b < 0 {
+				return 0
+			}
+			return a >> b
+		}
+	}
+	return func(a, _ T) T { return ^a }
+}
+
+// bitwise computes a op b with broadcasting (b == nil for BitwiseNot) on
+// integer inputs of one dtype.
+func bitwise(c *ops.Ctx, name string, op bitop, a, b *tensor.Tensor) (*tensor.Tensor, error) {
+	if b == nil {
+		b = a
+	}
+	if err := sameDTypes(name, []*tensor.Tensor{a, b}); err != nil {
+		return nil, err
+	}
+	d := a.DType()
+	if (op == opShiftLeft || op == opShiftRight) && d.IsSigned() {
+		return nil, unsupported(name, d)
+	}
+	switch d {
+	case tensor.Int8:
+		return bitRun(c, op, a, b, bitFn[int8](op))
+	case tensor.Int16:
+		return bitRun(c, op, a, b, bitFn[int16](op))
+	case tensor.Int32:
+		return bitRun(c, op, a, b, bitFn[int32](op))
+	case tensor.Int64:
+		return bitRun(c, op, a, b, bitFn[int64](op))
+	case tensor.Uint8:
+		return bitRun(c, op, a, b, bitFn[uint8](op))
+	case tensor.Uint16:
+		return bitRun(c, op, a, b, bitFn[uint16](op))
+	case tensor.Uint32:
+		return bitRun(c, op, a, b, bitFn[uint32](op))
+	case tensor.Uint64:
+		return bitRun(c, op, a, b, bitFn[uint64](op))
+	}
+	return nil, unsupported(name, d)
+}
+
+func bitRun[T tensor.Integer](c *ops.Ctx, op bitop, a, b *tensor.Tensor, f func(a, b T) T) (*tensor.Tensor, error) {
+	if op == opBitNot {
+		return map1(c, a, a.DType(), func(v T) T { return f(v, v) })
+	}
+	return map2(c, a, b, a.DType(), f)
+}
+
+func bitwiseOps(name, doc string, op bitop, since ...int) []*ops.Op {
+	nin := 2
+	infer := ops.InferBroadcast(tensor.Undefined)
+	if op == opBitNot {
+		nin, infer = 1, ops.InferSameAs(0)
+	}
+	return ops.Versions("", name, doc, since, infer, ops.Simple(
+		func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			if err := ops.Want(in, nin, nin); err != nil {
+				return nil, err
+			}
+			var b *tensor.Tensor
+			if nin == 2 {
+				b = in[1]
+			}
+			y, err := bitwise(c, name, op, in[0], b)
+			return []*tensor.Tensor{y}, err
+		}))
+}
+
+// BitShift: y = x << s (direction "LEFT") or x >> s ("RIGHT") on unsigned
+// integers; shifts of the full width or more give 0.
+var bitShiftOps = ops.Versions("", "BitShift", "y = x << s or x >> s (direction LEFT/RIGHT, unsigned ints)", []int{11},
+	ops.InferBroadcast(tensor.Undefined), func(n *ops.Node) (*ops.Kernel, error) {
+		var op bitop
+		switch dir := strings.ToUpper(n.String("direction", "")); dir {
+		case "LEFT":
+			op = opShiftLeft
+		case "RIGHT":
+			op = opShiftRight
+		default:
+			return nil, fmt.Errorf("BitShift: direction %q must be LEFT or RIGHT", dir)
+		}
+		return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			if err := ops.Want(in, 2, 2); err != nil {
+				return nil, err
+			}
+			y, err := bitwise(c, "BitShift", op, in[0], in[1])
+			return []*tensor.Tensor{y}, err
+		}}, nil
+	})
+
+var bitwiseOpLists = ops.Join(
+	bitwiseOps("BitwiseAnd", "y = a & b (integers, numpy broadcasting)", opBitAnd, 18),
+	bitwiseOps("BitwiseOr", "y = a | b (integers, numpy broadcasting)", opBitOr, 18),
+	bitwiseOps("BitwiseXor", "y = a ^ b (integers, numpy broadcasting)", opBitXor, 18),
+	bitwiseOps("BitwiseNot", "y = ^x (integers)", opBitNot, 18),
+	bitShiftOps,
+)
