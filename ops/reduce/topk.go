@@ -1,0 +1,224 @@
+package reduce
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// TopK returns the k largest (or, with largest = 0, smallest) elements
+// along axis and their int64 indices, sorted best first; equal values keep
+// the lower index first, and NaN counts as larger than any number. k is an
+// attribute in opset 1 and the second input from opset 10.
+var TopK = ops.Versions("", "TopK", "Values, Indices = the k largest (smallest) elements along axis, best first",
+	[]int{1, 10, 11, 24}, inferTopK, compileTopK)
+
+func inferTopK(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
+	if len(in) == 0 {
+		return nil, fmt.Errorf("input 0 missing")
+	}
+	v := tensor.Type{Kind: tensor.KindTensor, DType: in[0].DType}
+	i := tensor.Type{Kind: tensor.KindTensor, DType: tensor.Int64}
+	if in[0].HasShape {
+		a, err := ops.NormAxis(n.Int("axis", -1), len(in[0].Shape))
+		if err != nil {
+			return nil, err
+		}
+		k := tensor.Dim{Size: -1}
+		if n.Opset < 10 {
+			k.Size = n.Int("k", -1)
+		}
+		v.HasShape, v.Shape = true, slices.Clone(in[0].Shape)
+		v.Shape[a] = k
+		i.HasShape, i.Shape = true, slices.Clone(v.Shape)
+	}
+	return []tensor.Type{v, i}, n.Err()
+}
+
+func compileTopK(n *ops.Node) (*ops.Kernel, error) {
+	axis := n.Int("axis", -1)
+	largest := n.Int("largest", 1) != 0
+	kAttr := n.Int("k", -1)
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
+	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		if err := ops.Want(in, 1, 2); err != nil {
+			return nil, err
+		}
+		x := in[0]
+		k := kAttr
+		if len(in) > 1 && in[1] != nil {
+			kv, err := ops.Ints64(in[1])
+			if err != nil || len(kv) != 1 {
+				return nil, fmt.Errorf("k must be a 1-element int64 tensor, got %v%v", in[1].DType(), in[1].Shape())
+			}
+			k = kv[0]
+		}
+		if x.Rank() == 0 {
+			return nil, fmt.Errorf("input is a scalar; want rank >= 1")
+		}
+		a, err := ops.NormAxis(axis, x.Rank())
+		if err != nil {
+			return nil, err
+		}
+		outer, size, inner := axisDims(x.Shape(), a)
+		if k < 0 || k > int64(size) {
+			return nil, fmt.Errorf("k = %d is outside [0, %d] (the size of axis %d)", k, size, a)
+		}
+		shape := slices.Clone(x.Shape())
+		shape[a] = int(k)
+		vals, err := c.New(x.DType(), shape...)
+		if err != nil {
+			return nil, err
+		}
+		idx, err := c.New(tensor.Int64, shape...)
+		if err != nil {
+			return nil, err
+		}
+		sel := topkSel{outer: outer, n: size, inner: inner, k: int(k), largest: largest}
+		id := tensor.Data[int64](idx)
+		switch x.DType() {
+		case tensor.Float32:
+			err = topk(c, sel, tensor.Data[float32](x), tensor.Data[float32](vals), id)
+		case tensor.Float64:
+			err = topk(c, sel, tensor.Data[float64](x), tensor.Data[float64](vals), id)
+		case tensor.Int8:
+			err = topk(c, sel, tensor.Data[int8](x), tensor.Data[int8](vals), id)
+		case tensor.Int16:
+			err = topk(c, sel, tensor.Data[int16](x), tensor.Data[int16](vals), id)
+		case tensor.Int32:
+			err = topk(c, sel, tensor.Data[int32](x), tensor.Data[int32](vals), id)
+		case tensor.Int64:
+			err = topk(c, sel, tensor.Data[int64](x), tensor.Data[int64](vals), id)
+		case tensor.Uint8:
+			err = topk(c, sel, tensor.Data[uint8](x), tensor.Data[uint8](vals), id)
+		case tensor.Uint16:
+			err = topk(c, sel, tensor.Data[uint16](x), tensor.Data[uint16](vals), id)
+		case tensor.Uint32:
+			err = topk(c, sel, tensor.Data[uint32](x), tensor.Data[uint32](vals), id)
+		case tensor.Uint64:
+			err = topk(c, sel, tensor.Data[uint64](x), tensor.Data[uint64](vals), id)
+		default:
+			v, ok := widen(x)
+			if !ok {
+				return nil, fmt.Errorf("unsupported input dtype %v", x.DType())
+			}
+			r := make([]float32, vals.Len())
+			if err = topk(c, sel, v, r, id); err == nil {
+				narrow(vals, r) // exact: r holds widened 16-bit values
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []*tensor.Tensor{vals, idx}, nil
+	}}, nil
+}
+
+type topkSel struct {
+	outer, n, inner, k int
+	largest            bool
+}
+
+// cmpNaNLast orders a before b when a < b, with NaN after every number.
+func cmpNaNLast[T tensor.Number](a, b T) int {
+	an, bn := a != a, b != b
+	switch {
+	case an || bn:
+		if an == bn {
+			return 0
+		}
+		if an {
+			return 1
+		}
+		return -1
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// topk selects along n of x (outer, n, inner) into vals and idx (outer, k, inner).
+func topk[T tensor.Number](c *ops.Ctx, s topkSel, x, vals []T, idx []int64) error {
+	if s.k == 0 {
+		return nil
+	}
+	var row []T // the current slice along n, gathered contiguously
+	// order < 0 when candidate i ranks before j: better value, then lower index.
+	order := func(i, j int) int {
+		r := cmpNaNLast(row[i], row[j])
+		if s.largest {
+			r = -r
+		}
+		if r != 0 {
+			return r
+		}
+		return i - j
+	}
+	row = make([]T, s.n)
+	heap := make([]int, 0, s.k)
+	for o := 0; o < s.outer; o++ {
+		if err := c.Check(); err != nil {
+			return err
+		}
+		for j := 0; j < s.inner; j++ {
+			base := o*s.n*s.inner + j
+			for i := range row {
+				row[i] = x[base+i*s.inner]
+			}
+			heap = selectK(heap[:0], s.n, s.k, order)
+			slices.SortFunc(heap, order)
+			ob := o*s.k*s.inner + j
+			for r, i := range heap {
+				vals[ob+r*s.inner] = row[i]
+				idx[ob+r*s.inner] = int64(i)
+			}
+		}
+	}
+	return nil
+}
+
+// selectK returns the k best of 0..n-1 under order (unsorted) using a
+// bounded heap whose root is the worst kept candidate: O(n log k).
+func selectK(h []int, n, k int, order func(i, j int) int) []int {
+	down := func(i int) {
+		for {
+			w, l, r := i, 2*i+1, 2*i+2
+			if l < len(h) && order(h[l], h[w]) > 0 {
+				w = l
+			}
+			if r < len(h) && order(h[r], h[w]) > 0 {
+				w = r
+			}
+			if w == i {
+				return
+			}
+			h[i], h[w] = h[w], h[i]
+			i = w
+		}
+	}
+	for i := 0; i < n; i++ {
+		if len(h) < k {
+			h = append(h, i)
+			for c := len(h) - 1; c > 0; { // sift up
+				p := (c - 1) / 2
+				if order(h[c], h[p]) <= 0 {
+					break
+				}
+				h[c], h[p] = h[p], h[c]
+				c = p
+			}
+			continue
+		}
+		if order(i, h[0]) < 0 {
+			h[0] = i
+			down(0)
+		}
+	}
+	return h
+}
