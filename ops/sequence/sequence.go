@@ -213,26 +213,26 @@ func inputSeq(in []tensor.Value) (*tensor.Sequence, error) {
 
 // asSeq accepts a sequence or an optional holding one.
 func asSeq(v tensor.Value, what string) (*tensor.Sequence, error) {
-	if o, ok := v.(*tensor.Optional); ok && o.V != nil {
-		v = o.V
-	}
-	s, ok := v.(*tensor.Sequence)
-	if !ok || s == nil {
-		return nil, fmt.Errorf("%s is a %s, want a sequence", what, kindOf(v))
-	}
-	return s, nil
+	return unwrap[*tensor.Sequence](v, what, "sequence")
 }
 
 // asTensor accepts a tensor or an optional holding one.
 func asTensor(v tensor.Value, what string) (*tensor.Tensor, error) {
+	return unwrap[*tensor.Tensor](v, what, "tensor")
+}
+
+func unwrap[T interface {
+	*tensor.Tensor | *tensor.Sequence
+	tensor.Value
+}](v tensor.Value, what, want string) (T, error) {
 	if o, ok := v.(*tensor.Optional); ok && o.V != nil {
 		v = o.V
 	}
-	t, ok := v.(*tensor.Tensor)
-	if !ok || t == nil {
-		return nil, fmt.Errorf("%s is a %s, want a tensor", what, kindOf(v))
+	x, ok := v.(T)
+	if !ok || x == nil {
+		return nil, fmt.Errorf("%s is a %s, want a %s", what, kindOf(v), want)
 	}
-	return t, nil
+	return x, nil
 }
 
 func kindOf(v tensor.Value) string {
