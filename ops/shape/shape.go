@@ -35,5 +35,7 @@ func Ops() []*ops.Op {
 		padOps(),
 		rangeOps(),
 		selectOps(),
+		uniqueOps(),
+		col2imOps(),
 	)
 }
