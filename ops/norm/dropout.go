@@ -119,12 +119,13 @@ func runDropout(c *ops.Ctx, p *dropout, in []*tensor.Tensor) ([]*tensor.Tensor, 
 	return res, nil
 }
 
-// randSource returns a uniform [0, 1) generator: seeded by the node's seed
-// attribute when set, else the session's Rand, else a fresh seed.
+// randSource returns a uniform [0, 1) generator: NumPy's
+// RandomState(seed) stream when the node has a seed attribute (so masks
+// equal the ONNX reference's), else the session's Rand, else a fresh seed.
 func randSource(c *ops.Ctx, seed *uint64) func() float64 {
 	switch {
 	case seed != nil:
-		return rand.New(rand.NewPCG(*seed, 0x9e3779b97f4a7c15)).Float64
+		return newMT19937(uint32(*seed)).Float64
 	case c != nil && c.Rand != nil:
 		return c.Rand.Float64
 	}
