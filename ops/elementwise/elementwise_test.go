@@ -1,0 +1,234 @@
+package elementwise
+
+import (
+	"math"
+	"testing"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// run compiles op type at the given opset with attrs and runs it once.
+func run(t *testing.T, typ string, opset int, attrs []ops.Attr, in ...*tensor.Tensor) (*tensor.Tensor, error) {
+	t.Helper()
+	reg, err := ops.NewRegistry(Ops())
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := reg.Lookup("", typ, opset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := op.Compile(&ops.Node{OpType: typ, Opset: opset, Attrs: attrs})
+	if err != nil {
+		return nil, err
+	}
+	out, err := k.Run(&ops.Ctx{}, in)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+func mustRun(t *testing.T, typ string, opset int, attrs []ops.Attr, in ...*tensor.Tensor) *tensor.Tensor {
+	t.Helper()
+	y, err := run(t, typ, opset, attrs, in...)
+	if err != nil {
+		t.Fatalf("%s: %v", typ, err)
+	}
+	return y
+}
+
+func intAttr(name string, v int64) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
+
+func f32(shape []int, v ...float32) *tensor.Tensor { return tensor.Must(shape, v) }
+
+// TestBroadcastAgainstNaive compares Add/Sub on many shape pairs with a
+// reference that computes every output index by division.
+func TestBroadcastAgainstNaive(t *testing.T) {
+	pairs := [][2][]int{
+		{{2, 3, 4}, {2, 3, 4}}, {{2, 3, 4}, {}}, {{}, {2, 3, 4}}, {{2, 3, 4}, {4}}, {{2, 3, 4}, {3, 1}},
+		{{2, 1, 4}, {1, 3, 1}}, {{1, 3, 1, 5}, {2, 1, 4, 1}}, {{5}, {3, 1}}, {{2, 3, 4}, {1, 1, 1}},
+		{{3, 1}, {1}}, {{2, 0, 3}, {3}}, {{4, 1, 1}, {4, 2, 3}},
+	}
+	for _, p := range pairs {
+		a, b := seq(p[0], 1), seq(p[1], 100)
+		for _, op := range []struct {
+			name string
+			f    func(x, y float32) float32
+		}{{"Add", func(x, y float32) float32 { return x + y }}, {"Sub", func(x, y float32) float32 { return x - y }}} {
+			got := mustRun(t, op.name, 14, nil, a, b)
+			want := naive(t, a, b, op.f)
+			if !tensor.Equal(got, want) {
+				t.Errorf("%s %v %v: got %v, want %v", op.name, p[0], p[1], got, want)
+			}
+		}
+	}
+}
+
+func seq(shape []int, start float32) *tensor.Tensor {
+	t := tensor.Zeros(tensor.Float32, shape...)
+	for i := range tensor.Data[float32](t) {
+		tensor.Data[float32](t)[i] = start + float32(i)
+	}
+	return t
+}
+
+func naive(t *testing.T, a, b *tensor.Tensor, f func(x, y float32) float32) *tensor.Tensor {
+	shape, err := tensor.BroadcastShapes(a.Shape(), b.Shape())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := tensor.Zeros(tensor.Float32, shape...)
+	o := tensor.Data[float32](out)
+	at := func(x *tensor.Tensor, idx []int) float32 {
+		off, st := len(idx)-x.Rank(), 1
+		flat := 0
+		for d := x.Rank() - 1; d >= 0; d-- {
+			if x.Shape()[d] != 1 {
+				flat += idx[off+d] * st
+			}
+			st *= x.Shape()[d]
+		}
+		return tensor.Data[float32](x)[flat]
+	}
+	idx := make([]int, len(shape))
+	for i := range o {
+		r := i
+		for d := len(shape) - 1; d >= 0; d-- {
+			idx[d] = r % shape[d]
+			r /= shape[d]
+		}
+		o[i] = f(at(a, idx), at(b, idx))
+	}
+	return out
+}
+
+func TestIntegerArithmetic(t *testing.T) {
+	a := tensor.Must([]int{6}, []int32{7, -7, 7, -7, 5, math.MinInt32})
+	b := tensor.Must([]int{6}, []int32{2, 2, -2, -2, 0, -1})
+	tests := []struct {
+		typ   string
+		attrs []ops.Attr
+		want  []int32
+	}{
+		{"Div", nil, []int32{3, -3, -3, 3, 0, math.MinInt32}},
+		{"Mod", nil, []int32{1, 1, -1, -1, 0, 0}},
+		{"Mod", []ops.Attr{intAttr("fmod", 1)}, []int32{1, -1, 1, -1, 0, 0}},
+		{"Pow", nil, []int32{49, 49, 0, 0, 1, 0}},
+		{"Max", nil, []int32{7, 2, 7, -2, 5, -1}},
+	}
+	for _, tt := range tests {
+		got := mustRun(t, tt.typ, 15, tt.attrs, a, b)
+		if w := tensor.Must([]int{6}, tt.want); !tensor.Equal(got, w) {
+			t.Errorf("%s %v: got %v, want %v", tt.typ, tt.attrs, got, w)
+		}
+	}
+}
+
+func TestFloatSpecials(t *testing.T) {
+	nan := float32(math.NaN())
+	tests := []struct {
+		name string
+		got  *tensor.Tensor
+		want *tensor.Tensor
+	}{
+		{"Round halves to even", mustRun(t, "Round", 22, nil, f32([]int{6}, 0.5, 1.5, 2.5, -2.5, 2.6, -0.4)),
+			f32([]int{6}, 0, 2, 2, -2, 3, 0)},
+		{"Mod float python sign", mustRun(t, "Mod", 13, nil, f32([]int{2}, 5.5, -5.5), f32([]int{2}, -2, 2)),
+			f32([]int{2}, -0.5, 0.5)},
+		{"Mod float fmod", mustRun(t, "Mod", 13, []ops.Attr{intAttr("fmod", 1)}, f32([]int{2}, 5.5, -5.5), f32([]int{2}, -2, 2)),
+			f32([]int{2}, 1.5, -1.5)},
+		{"Max NaN propagates", mustRun(t, "Max", 13, nil, f32([]int{2}, nan, 1), f32([]int{2}, 1, nan)), f32([]int{2}, nan, nan)},
+		{"Sign", mustRun(t, "Sign", 13, nil, f32([]int{4}, -3, 0, 2, nan)), f32([]int{4}, -1, 0, 1, nan)},
+		{"Mean", mustRun(t, "Mean", 13, nil, f32([]int{2}, 1, 2), f32([]int{2}, 3, 4), f32([]int{1}, 5)), f32([]int{2}, 3, 11.0/3)},
+		{"Clip min > max", mustRun(t, "Clip", 13, nil, f32([]int{3}, -5, 0, 5), f32(nil, 2), f32(nil, 1)), f32([]int{3}, 1, 1, 1)},
+		{"Clip legacy attrs", mustRun(t, "Clip", 6, []ops.Attr{{Name: "min", Type: ops.AttrFloat, F: -1}}, f32([]int{3}, -5, nan, 5)),
+			f32([]int{3}, -1, nan, 5)},
+		{"Pow float^int", mustRun(t, "Pow", 15, nil, f32([]int{2}, 2, 9), tensor.Must([]int{2}, []int64{3, -1})), f32([]int{2}, 8, 1.0/9)},
+		{"Pow int^float", mustRun(t, "Pow", 15, nil, tensor.Must([]int{2}, []int64{2, 9}), f32([]int{2}, 0.5, 0.5)),
+			tensor.Must([]int{2}, []int64{1, 3})},
+	}
+	for _, tt := range tests {
+		if !tensor.Equal(tt.got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestHalfPrecision(t *testing.T) {
+	h := func(v ...float32) *tensor.Tensor {
+		d := make([]tensor.Float16Bits, len(v))
+		for i, x := range v {
+			d[i] = tensor.Float16FromFloat32(x)
+		}
+		return tensor.Must([]int{len(v)}, d)
+	}
+	// 2049 is not a float16: 2048 + 1 rounds to 2048 (ties to even).
+	if got, want := mustRun(t, "Add", 14, nil, h(2048, 1), h(1, 1)), h(2048, 2); !tensor.Equal(got, want) {
+		t.Errorf("float16 Add: got %v, want %v", got, want)
+	}
+	if got := mustRun(t, "Less", 13, nil, h(1, 3), h(2, 2)); !tensor.Equal(got, tensor.Must([]int{2}, []bool{true, false})) {
+		t.Errorf("float16 Less: got %v", got)
+	}
+}
+
+func TestLegacyBroadcast(t *testing.T) {
+	a := seq([]int{2, 3, 2}, 0)
+	b := f32([]int{3}, 10, 20, 30)
+	got := mustRun(t, "Add", 6, []ops.Attr{intAttr("broadcast", 1), intAttr("axis", 1)}, a, b)
+	want := f32([]int{2, 3, 2}, 10, 11, 22, 23, 34, 35, 16, 17, 28, 29, 40, 41)
+	if !tensor.Equal(got, want) {
+		t.Errorf("Add-6 axis=1: got %v, want %v", got, want)
+	}
+	if _, err := run(t, "Add", 6, nil, a, b); err == nil {
+		t.Error("Add-6 without broadcast accepted differing shapes")
+	}
+}
+
+func TestWhereBitsPath(t *testing.T) {
+	cond := tensor.Must([]int{2, 1}, []bool{true, false})
+	x := tensor.Must([]int{2}, []tensor.F8E4M3FN{0x38, 0x40})
+	z := tensor.Must([]int{1}, []tensor.F8E4M3FN{0x7e})
+	got := mustRun(t, "Where", 16, nil, cond, x, z)
+	want := tensor.Must([]int{2, 2}, []tensor.F8E4M3FN{0x38, 0x40, 0x7e, 0x7e})
+	if !tensor.Equal(got, want) {
+		t.Errorf("Where float8: got %v, want %v", got, want)
+	}
+}
+
+func TestBitwise(t *testing.T) {
+	a := tensor.Must([]int{3}, []uint8{1, 0x80, 0xff})
+	s := tensor.Must([]int{3}, []uint8{3, 1, 8})
+	left := mustRun(t, "BitShift", 11, []ops.Attr{{Name: "direction", Type: ops.AttrString, S: []byte("LEFT")}}, a, s)
+	if w := tensor.Must([]int{3}, []uint8{8, 0, 0}); !tensor.Equal(left, w) {
+		t.Errorf("BitShift LEFT: got %v, want %v", left, w)
+	}
+	not := mustRun(t, "BitwiseNot", 18, nil, tensor.Must([]int{2}, []int16{0, -1}))
+	if w := tensor.Must([]int{2}, []int16{-1, 0}); !tensor.Equal(not, w) {
+		t.Errorf("BitwiseNot: got %v, want %v", not, w)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	cases := []struct {
+		typ string
+		in  []*tensor.Tensor
+	}{
+		{"Add", []*tensor.Tensor{f32([]int{2}, 1, 2), tensor.Must([]int{2}, []int32{1, 2})}},
+		{"Add", []*tensor.Tensor{f32([]int{2}, 1, 2), f32([]int{3}, 1, 2, 3)}},
+		{"Sqrt", []*tensor.Tensor{tensor.Must([]int{1}, []int32{4})}},
+		{"Neg", []*tensor.Tensor{tensor.Must([]int{1}, []uint8{4})}},
+		{"Where", []*tensor.Tensor{f32([]int{1}, 1), f32([]int{1}, 1), f32([]int{1}, 1)}},
+		{"Clip", []*tensor.Tensor{f32([]int{1}, 1), f32([]int{2}, 0, 1)}},
+		{"And", []*tensor.Tensor{f32([]int{1}, 1), f32([]int{1}, 1)}},
+	}
+	for _, tt := range cases {
+		if _, err := run(t, tt.typ, 16, nil, tt.in...); err == nil {
+			t.Errorf("%s accepted invalid inputs %v", tt.typ, tt.in)
+		}
+	}
+	if _, err := run(t, "BitCast", 26, []ops.Attr{intAttr("to", int64(tensor.Int64))}, f32([]int{1}, 1)); err == nil {
+		t.Error("BitCast float32 -> int64 accepted")
+	}
+}
