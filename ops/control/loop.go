@@ -148,7 +148,9 @@ type stacker struct {
 }
 
 // add appends iteration it's value of scan output k, checking that its shape
-// matches the earlier ones and that the total stays within c's limit.
+// matches the earlier ones and that the total stays within c's limit (an
+// empty value counts as one element, so a loop cannot pile up unbounded
+// numbers of them).
 func (s *stacker) add(c *ops.Ctx, v tensor.Value, k int, it int64) error {
 	if o, ok := v.(*tensor.Optional); ok && o.V != nil {
 		v = o.V
@@ -167,10 +169,11 @@ func (s *stacker) add(c *ops.Ctx, v tensor.Value, k int, it int64) error {
 	if c != nil && c.MaxElements > 0 {
 		limit = c.MaxElements
 	}
-	if t.Len() > limit-s.elems {
+	cost := max(t.Len(), 1)
+	if cost > limit-s.elems {
 		return fmt.Errorf("%w: scan output %d would exceed %d elements after %d iterations (raise runtime.Options.MaxTensorElements)", ops.ErrLimit, k, limit, it+1)
 	}
-	s.elems += t.Len()
+	s.elems += cost
 	s.items = append(s.items, t)
 	return nil
 }

@@ -305,7 +305,7 @@ func (s *scanSpec) runBatched(c *ops.Ctx, in []tensor.Value) ([]tensor.Value, er
 			lens[b] = int(v)
 		}
 	}
-	perBatch := make([][]*tensor.Tensor, s.nState+s.nSc) // [output][batch]
+	perBatch := make([]stacker, s.nState+s.nSc) // output k over the batch
 	for b := 0; b < batch; b++ {
 		bs := make([]tensor.Value, len(st))
 		for j, t := range st {
@@ -328,21 +328,19 @@ func (s *scanSpec) runBatched(c *ops.Ctx, in []tensor.Value) ([]tensor.Value, er
 			return nil, fmt.Errorf("batch %d: %w", b, err)
 		}
 		for k, v := range outs {
-			t, ok := v.(*tensor.Tensor)
-			if !ok {
-				return nil, fmt.Errorf("batch %d: output %d is a %T, want a tensor", b, k, v)
-			}
-			if k >= s.nState && lens[b] < T {
-				if t, err = padTo(c, t, T); err != nil {
+			if t, ok := v.(*tensor.Tensor); ok && k >= s.nState && lens[b] < T {
+				if v, err = padTo(c, t, T); err != nil {
 					return nil, err
 				}
 			}
-			perBatch[k] = append(perBatch[k], t)
+			if err := perBatch[k].add(c, v, k, int64(b)); err != nil {
+				return nil, fmt.Errorf("batch %d: %w", b, err)
+			}
 		}
 	}
 	res := make([]tensor.Value, len(perBatch))
-	for k, ts := range perBatch {
-		out, err := sequence.Concat(c, ts, 0, true)
+	for k := range perBatch {
+		out, err := perBatch[k].stack(c, 0, false, tensor.Type{})
 		if err != nil {
 			return nil, fmt.Errorf("output %d: %w", k, err)
 		}

@@ -245,6 +245,18 @@ func TestSplitToSequence(t *testing.T) {
 	}
 }
 
+// TestSplitToSequenceCount: an empty tensor with a huge dimension must not
+// become a huge sequence.
+func TestSplitToSequenceCount(t *testing.T) {
+	x := tensor.Zeros(tensor.Float32, 1<<30, 0)
+	c := &ops.Ctx{MaxElements: 1000}
+	for _, split := range []tensor.Value{nil, tensor.Scalar(int64(2))} {
+		if _, err := kernel(t, SplitToSequence, 2).RunValues(c, []tensor.Value{x, split}); !errors.Is(err, ops.ErrLimit) {
+			t.Errorf("split %v: got %v, want ErrLimit", split, err)
+		}
+	}
+}
+
 func TestConcatFromSequence(t *testing.T) {
 	s := seqOf(f32s([]int{2}, 1, 2), f32s([]int{2}, 3, 4))
 	out, err := kernel(t, ConcatFromSequence, 1, iattr("axis", 0)).RunValues(nil, []tensor.Value{s})

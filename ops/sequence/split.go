@@ -44,10 +44,13 @@ var SplitToSequence = ops.Versions("", "SplitToSequence",
 			var sizes []int
 			drop := false
 			if len(in) > 1 && in[1] != nil {
-				if sizes, err = splitSizes(in[1], dim); err != nil {
+				if sizes, err = splitSizes(c, in[1], dim); err != nil {
 					return nil, err
 				}
 			} else {
+				if err := checkCount(c, dim); err != nil {
+					return nil, err
+				}
 				sizes = make([]int, dim)
 				for i := range sizes {
 					sizes[i] = 1
@@ -72,7 +75,7 @@ var SplitToSequence = ops.Versions("", "SplitToSequence",
 	})
 
 // splitSizes reads SplitToSequence's split input for a dimension of size dim.
-func splitSizes(v tensor.Value, dim int) ([]int, error) {
+func splitSizes(c *ops.Ctx, v tensor.Value, dim int) ([]int, error) {
 	t, err := asTensor(v, "input 1 (split)")
 	if err != nil {
 		return nil, err
@@ -86,6 +89,9 @@ func splitSizes(v tensor.Value, dim int) ([]int, error) {
 		s := vals[0]
 		if s <= 0 {
 			return nil, fmt.Errorf("split is %d, want a positive chunk size", s)
+		}
+		if err := checkCount(c, int((int64(dim)+s-1)/s)); err != nil {
+			return nil, err
 		}
 		var sizes []int
 		for rest := int64(dim); rest > 0; rest -= s {
@@ -148,3 +154,18 @@ var ConcatFromSequence = ops.Versions("", "ConcatFromSequence",
 			return []tensor.Value{out}, nil
 		}}, nil
 	})
+
+// checkCount bounds the number of elements of a sequence a kernel is about to
+// build by the session's element limit, each counting as at least one
+// element: a tensor of shape (2^40, 0) holds nothing but would split into
+// 2^40 tensors.
+func checkCount(c *ops.Ctx, n int) error {
+	limit := tensor.MaxElements
+	if c != nil && c.MaxElements > 0 {
+		limit = c.MaxElements
+	}
+	if n > limit {
+		return fmt.Errorf("%w: the result would have %d tensors, the session allows %d elements (raise runtime.Options.MaxTensorElements)", ops.ErrLimit, n, limit)
+	}
+	return nil
+}
