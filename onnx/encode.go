@@ -33,8 +33,9 @@ func marshalModel(mp *onnxpb.ModelProto) ([]byte, error) {
 	return b, nil
 }
 
-// maxProtoSize is the largest message protobuf implementations accept (2 GiB - 1).
-const maxProtoSize = 1<<31 - 1
+// maxProtoSize is the largest message protobuf implementations accept (2 GiB - 1);
+// a variable so tests can exercise the switch to external data.
+var maxProtoSize = 1<<31 - 1
 
 // ModelToProto converts m to a ModelProto with every tensor inline.
 func ModelToProto(m *ir.Model) (*onnxpb.ModelProto, error) {

@@ -241,7 +241,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	mp.Graph.Initializer[0].Dims = []int64{2, 3}
 	short, _ := proto.Marshal(mp)
-	newer, _ := proto.Marshal(&onnxpb.ModelProto{IrVersion: proto.Int64(14), Graph: &onnxpb.GraphProto{}})
+	newer, _ := proto.Marshal(&onnxpb.ModelProto{IrVersion: proto.Int64(15), Graph: &onnxpb.GraphProto{}})
 	noGraph, _ := proto.Marshal(&onnxpb.ModelProto{IrVersion: proto.Int64(8)})
 	cases := []struct {
 		name string
@@ -251,7 +251,7 @@ func TestParseErrors(t *testing.T) {
 		{"truncated", good[:len(good)/2], "not a valid ONNX protobuf"},
 		{"garbage", []byte("this is not a model\xff\xff\xff"), "not a valid ONNX protobuf"},
 		{"raw size", short, `onnx: model.onnx: graph "main": initializer "w": dims [2 3] need 24 bytes, raw_data has 20`},
-		{"ir version", newer, "IR version 14 is newer than the newest gort reads (13)"},
+		{"ir version", newer, "IR version 15 is newer than the newest gort reads (14)"},
 		{"no graph", noGraph, "model has no graph"},
 	}
 	dir := t.TempDir()
@@ -289,5 +289,33 @@ func TestSmallModelRoundTrip(t *testing.T) {
 	x := back.Graph.Inputs[0].Type
 	if x.Shape[0].Param != "batch" || x.Shape[1].Size != 3 {
 		t.Errorf("symbolic shape lost: %+v", x.Shape)
+	}
+}
+
+// TestSaveAutoExternal checks that a model over the protobuf size limit is
+// saved with external data without being asked, and Marshal refuses it.
+func TestSaveAutoExternal(t *testing.T) {
+	defer func(old int) { maxProtoSize = old }(maxProtoSize)
+	maxProtoSize = 2000
+	m := smallModel()
+	m.Graph.Initializers = append(m.Graph.Initializers, &ir.Initializer{Name: "big", T: tensor.Zeros(tensor.Float32, 1024)})
+	if _, err := Marshal(m); err == nil || !strings.Contains(err.Error(), "over protobuf's 2 GB limit") {
+		t.Fatalf("Marshal of an oversized model: %v", err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "big.onnx")
+	if err := Save(m, path, SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "big.onnx.data"))
+	if err != nil || st.Size() < 4096 {
+		t.Fatalf("external data file: %v %v", st, err)
+	}
+	back, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tensor.Equal(initializer(t, back.Graph, "big"), tensor.Zeros(tensor.Float32, 1024)) {
+		t.Error("big initializer differs")
 	}
 }

@@ -76,11 +76,21 @@ func TestLoadNodeTests(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if _, _, err := ParseValue(data, typ); err != nil {
+					name, v, err := ParseValue(data, typ)
+					if err != nil {
 						t.Errorf("%s: %v", f, err)
 						continue
 					}
 					values++
+					b, err := MarshalValue(name, v)
+					if err != nil {
+						t.Errorf("%s: MarshalValue: %v", f, err)
+						continue
+					}
+					name2, v2, err := ParseValue(b, typ)
+					if err != nil || name2 != name || !valueEqual(v, v2) {
+						t.Errorf("%s: value changed by MarshalValue/ParseValue (%v)", f, err)
+					}
 				}
 			}
 		}
@@ -100,4 +110,34 @@ func inputsWithoutInit(g *ir.Graph) []*ir.ValueInfo {
 		}
 	}
 	return out
+}
+
+// valueEqual compares values of any kind element by element.
+func valueEqual(a, b tensor.Value) bool {
+	switch x := a.(type) {
+	case *tensor.Tensor:
+		y, ok := b.(*tensor.Tensor)
+		return ok && tensor.Equal(x, y)
+	case *tensor.Sequence:
+		y, ok := b.(*tensor.Sequence)
+		if !ok || len(x.Items) != len(y.Items) || x.Elem.Kind != y.Elem.Kind {
+			return false
+		}
+		for i := range x.Items {
+			if !valueEqual(x.Items[i], y.Items[i]) {
+				return false
+			}
+		}
+		return true
+	case *tensor.Optional:
+		y, ok := b.(*tensor.Optional)
+		if !ok || (x.V == nil) != (y.V == nil) || x.Elem.Kind != y.Elem.Kind {
+			return false
+		}
+		return x.V == nil || valueEqual(x.V, y.V)
+	case *tensor.Map:
+		y, ok := b.(*tensor.Map)
+		return ok && tensor.Equal(x.Keys, y.Keys) && valueEqual(x.Values, y.Values)
+	}
+	return false
 }

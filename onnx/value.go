@@ -119,6 +119,9 @@ func elemTypeFor(declared *tensor.Type, et int32) tensor.Type {
 }
 
 func seqFromProto(sp *onnxpb.SequenceProto, elem *tensor.Type) (*tensor.Sequence, error) {
+	if sp == nil {
+		sp = &onnxpb.SequenceProto{} // a map with no values field: empty
+	}
 	et := sp.GetElemType()
 	s := &tensor.Sequence{Elem: elemTypeFor(elem, et)}
 	if len(sp.SparseTensorValues) > 0 || et == elemSparse {
