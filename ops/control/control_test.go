@@ -310,3 +310,25 @@ func TestLoopBadBody(t *testing.T) {
 		t.Fatal("a body with too few outputs compiled")
 	}
 }
+
+// TestVersions: the schema in force at each opset (the registry picks the
+// greatest since-version <= the model's opset).
+func TestVersions(t *testing.T) {
+	r := testRegistry(t)
+	for _, tc := range []struct {
+		op          string
+		opset, want int
+	}{
+		{"If", 1, 1}, {"If", 12, 11}, {"If", 18, 16}, {"If", 27, 25},
+		{"Loop", 10, 1}, {"Loop", 13, 13}, {"Loop", 22, 21}, {"Loop", 27, 25},
+		{"Scan", 8, 8}, {"Scan", 10, 9}, {"Scan", 15, 11}, {"Scan", 24, 24}, {"Scan", 27, 25},
+	} {
+		op, err := r.Lookup("", tc.op, tc.opset)
+		if err != nil || op.Since != tc.want {
+			t.Errorf("%s at opset %d: got %v %v, want since %d", tc.op, tc.opset, op, err, tc.want)
+		}
+	}
+	if _, err := r.Lookup("", "Scan", 7); err == nil {
+		t.Error("Scan at opset 7 resolved; Scan starts at 8")
+	}
+}
