@@ -17,29 +17,26 @@ func widen(c *ops.Ctx, t *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	switch t.DType() {
 	case tensor.Float16:
-		src := tensor.Data[tensor.Float16Bits](t)
-		out, err := c.New(tensor.Float32, t.Shape()...)
-		if err != nil {
-			return nil, err
-		}
-		dst := tensor.Data[float32](out)
-		for i, v := range src {
-			dst[i] = v.Float32()
-		}
-		return out, nil
+		return widenHalf[tensor.Float16Bits](c, t)
 	case tensor.BFloat16:
-		src := tensor.Data[tensor.BFloat16Bits](t)
-		out, err := c.New(tensor.Float32, t.Shape()...)
-		if err != nil {
-			return nil, err
-		}
-		dst := tensor.Data[float32](out)
-		for i, v := range src {
-			dst[i] = v.Float32()
-		}
-		return out, nil
+		return widenHalf[tensor.BFloat16Bits](c, t)
 	}
 	return t, nil
+}
+
+func widenHalf[H interface {
+	tensor.Float16Bits | tensor.BFloat16Bits
+	Float32() float32
+}](c *ops.Ctx, t *tensor.Tensor) (*tensor.Tensor, error) {
+	out, err := c.New(tensor.Float32, t.Shape()...)
+	if err != nil {
+		return nil, err
+	}
+	dst := tensor.Data[float32](out)
+	for i, v := range tensor.Data[H](t) {
+		dst[i] = v.Float32()
+	}
+	return out, nil
 }
 
 // widenAll widens every tensor of in (see widen).
@@ -79,6 +76,30 @@ func narrow(c *ops.Ctx, t *tensor.Tensor, d tensor.DType) (*tensor.Tensor, error
 	}
 	return out, nil
 }
+
+// widened runs a kernel on in with float16/bfloat16 inputs widened to
+// float32 and rounds its result back to in[0]'s dtype: the shared frame of
+// every single-output kernel in this package.
+func widened(c *ops.Ctx, in []*tensor.Tensor, run func(w []*tensor.Tensor) (*tensor.Tensor, error)) ([]*tensor.Tensor, error) {
+	dt := in[0].DType()
+	w, err := widenAll(c, in)
+	if err != nil {
+		return nil, err
+	}
+	y, err := run(w)
+	if err != nil {
+		return nil, err
+	}
+	y, err = narrow(c, y, dt)
+	return []*tensor.Tensor{y}, err
+}
+
+// unsupported is the error for an input dtype a kernel does not handle.
+func unsupported(d tensor.DType, supported string) error {
+	return fmt.Errorf("dtype %v not supported (%s); insert a Cast", d, supported)
+}
+
+const floatTypes = "float16/32/64, bfloat16"
 
 // sameDType checks that every non-nil input has the dtype of in[0].
 func sameDType(in []*tensor.Tensor, names ...string) error {
@@ -197,4 +218,12 @@ func (e *firstError) get() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.err
+}
+
+// optional returns in[i], or nil when the optional input i is absent.
+func optional(in []*tensor.Tensor, i int) *tensor.Tensor {
+	if i < len(in) {
+		return in[i]
+	}
+	return nil
 }

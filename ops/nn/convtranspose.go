@@ -147,47 +147,28 @@ func floorDiv(a, b int) int {
 }
 
 func (a convTransposeAttrs) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	if err := ops.Want(in, 2, 3); err != nil {
+	if err := convInputs(in); err != nil {
 		return nil, err
 	}
-	if err := sameDType(in, "X", "W", "B"); err != nil {
-		return nil, err
-	}
-	var b *tensor.Tensor
-	if len(in) > 2 {
-		b = in[2]
-	}
-	g, err := a.geometry(in[0].Shape(), in[1].Shape(), b)
+	g, err := a.geometry(in[0].Shape(), in[1].Shape(), optional(in, 2))
 	if err != nil {
 		return nil, err
 	}
-	dt := in[0].DType()
-	w, err := widenAll(c, in)
-	if err != nil {
-		return nil, err
-	}
-	if len(w) < 3 {
-		w = append(w, nil)
-	}
-	var y *tensor.Tensor
-	switch w[0].DType() {
-	case tensor.Float32:
-		y, err = convTransposeTyped[float32](c, a.group, g, w[0], w[1], w[2])
-	case tensor.Float64:
-		y, err = convTransposeTyped[float64](c, a.group, g, w[0], w[1], w[2])
-	default:
-		return nil, fmt.Errorf("dtype %v not supported (float16/32/64, bfloat16)", dt)
-	}
-	if err != nil {
-		return nil, err
-	}
-	y, err = narrow(c, y, dt)
-	return []*tensor.Tensor{y}, err
+	return widened(c, in, func(w []*tensor.Tensor) (*tensor.Tensor, error) {
+		switch w[0].DType() {
+		case tensor.Float32:
+			return convTransposeTyped[float32](c, a.group, g, w)
+		case tensor.Float64:
+			return convTransposeTyped[float64](c, a.group, g, w)
+		}
+		return nil, unsupported(in[0].DType(), floatTypes)
+	})
 }
 
 // convTransposeTyped computes, per image n and group g, col = W_gᵀ X_g
 // ((M/G)*K, D) and scatters col into Y (N, M, out...).
-func convTransposeTyped[T tensor.Float](c *ops.Ctx, group int, g *geometry, xt, wt, bt *tensor.Tensor) (*tensor.Tensor, error) {
+func convTransposeTyped[T tensor.Float](c *ops.Ctx, group int, g *geometry, in []*tensor.Tensor) (*tensor.Tensor, error) {
+	xt, wt, bt := in[0], in[1], optional(in, 2)
 	xs, ws := xt.Shape(), wt.Shape()
 	nImg, ch := xs[0], xs[1]
 	cg, mg := ch/group, ws[1]

@@ -50,12 +50,11 @@ func (a deformAttrs) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	if err := sameDType(in, "X", "W", "offset", "B", "mask"); err != nil {
 		return nil, err
 	}
-	in = append(in, nil, nil)[:5]
 	xs := in[0].Shape()
 	if len(xs) != 4 {
 		return nil, fmt.Errorf("X %v must be 4-D (N, C, H, W); gort implements 2-D DeformConv only", xs)
 	}
-	g, err := a.convShape(xs, in[1].Shape(), in[3])
+	g, err := a.convShape(xs, in[1].Shape(), optional(in, 3))
 	if err != nil {
 		return nil, err
 	}
@@ -67,31 +66,21 @@ func (a deformAttrs) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	if !tensor.SameShape(in[2].Shape(), want) {
 		return nil, fmt.Errorf("offset %v must be (N, offset_group*kH*kW*2, oH, oW) = %v", in[2].Shape(), want)
 	}
-	if in[4] != nil {
+	if mask := optional(in, 4); mask != nil {
 		want[1] = a.offsetGroup * kSize
-		if !tensor.SameShape(in[4].Shape(), want) {
-			return nil, fmt.Errorf("mask %v must be (N, offset_group*kH*kW, oH, oW) = %v", in[4].Shape(), want)
+		if !tensor.SameShape(mask.Shape(), want) {
+			return nil, fmt.Errorf("mask %v must be (N, offset_group*kH*kW, oH, oW) = %v", mask.Shape(), want)
 		}
 	}
-	dt := in[0].DType()
-	w, err := widenAll(c, in)
-	if err != nil {
-		return nil, err
-	}
-	var y *tensor.Tensor
-	switch w[0].DType() {
-	case tensor.Float32:
-		y, err = deformTyped[float32](c, a, g, w)
-	case tensor.Float64:
-		y, err = deformTyped[float64](c, a, g, w)
-	default:
-		return nil, fmt.Errorf("dtype %v not supported (float16/32/64, bfloat16)", dt)
-	}
-	if err != nil {
-		return nil, err
-	}
-	y, err = narrow(c, y, dt)
-	return []*tensor.Tensor{y}, err
+	return widened(c, in, func(w []*tensor.Tensor) (*tensor.Tensor, error) {
+		switch w[0].DType() {
+		case tensor.Float32:
+			return deformTyped[float32](c, a, g, w)
+		case tensor.Float64:
+			return deformTyped[float64](c, a, g, w)
+		}
+		return nil, unsupported(in[0].DType(), floatTypes)
+	})
 }
 
 // deformTyped fills, per image and group, col ((C/G)*kH*kW, oH*oW) with
@@ -107,8 +96,8 @@ func deformTyped[T tensor.Float](c *ops.Ctx, a deformAttrs, g *geometry, in []*t
 	}
 	x, w, off, y := tensor.Data[T](in[0]), tensor.Data[T](in[1]), tensor.Data[T](in[2]), tensor.Data[T](yt)
 	var mask []T
-	if in[4] != nil {
-		mask = tensor.Data[T](in[4])
+	if mt := optional(in, 4); mt != nil {
+		mask = tensor.Data[T](mt)
 	}
 	cg, mg := ch/a.group, m/a.group
 	kSize, nPos := kh*kw, oh*ow
@@ -151,8 +140,8 @@ func deformTyped[T tensor.Float](c *ops.Ctx, a deformAttrs, g *geometry, in []*t
 			gemm(threadsOf(c), false, false, mg, nPos, rows, 1, w[gi*mg*rows:], rows, col, nPos, 0, y[(n*m+gi*mg)*nPos:], nPos)
 		}
 	}
-	if in[3] != nil {
-		addBias(y, tensor.Data[T](in[3]), nImg, nPos)
+	if bt := optional(in, 3); bt != nil {
+		addBias(y, tensor.Data[T](bt), nImg, nPos)
 	}
 	return yt, nil
 }

@@ -23,25 +23,15 @@ func runDet(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	if len(s) < 2 || s[len(s)-1] != s[len(s)-2] {
 		return nil, fmt.Errorf("X %v must be (..., M, M) square matrices", s)
 	}
-	dt := in[0].DType()
-	x, err := widen(c, in[0])
-	if err != nil {
-		return nil, err
-	}
-	var y *tensor.Tensor
-	switch x.DType() {
-	case tensor.Float32:
-		y, err = detTyped[float32](c, x)
-	case tensor.Float64:
-		y, err = detTyped[float64](c, x)
-	default:
-		return nil, fmt.Errorf("dtype %v not supported (float16/32/64, bfloat16)", dt)
-	}
-	if err != nil {
-		return nil, err
-	}
-	y, err = narrow(c, y, dt)
-	return []*tensor.Tensor{y}, err
+	return widened(c, in, func(w []*tensor.Tensor) (*tensor.Tensor, error) {
+		switch w[0].DType() {
+		case tensor.Float32:
+			return detTyped[float32](c, w[0])
+		case tensor.Float64:
+			return detTyped[float64](c, w[0])
+		}
+		return nil, unsupported(in[0].DType(), floatTypes)
+	})
 }
 
 func detTyped[T tensor.Float](c *ops.Ctx, xt *tensor.Tensor) (*tensor.Tensor, error) {

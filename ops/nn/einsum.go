@@ -118,41 +118,31 @@ func (e einsumEq) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error)
 	if err := sameDType(in, names...); err != nil {
 		return nil, err
 	}
-	dt := in[0].DType()
-	w, err := widenAll(c, in)
-	if err != nil {
-		return nil, err
-	}
-	var y *tensor.Tensor
-	switch w[0].DType() {
-	case tensor.Float32:
-		y, err = einsumTyped[float32](c, e, w)
-	case tensor.Float64:
-		y, err = einsumTyped[float64](c, e, w)
-	case tensor.Int32:
-		y, err = einsumTyped[int32](c, e, w)
-	case tensor.Int64:
-		y, err = einsumTyped[int64](c, e, w)
-	case tensor.Uint32:
-		y, err = einsumTyped[uint32](c, e, w)
-	case tensor.Uint64:
-		y, err = einsumTyped[uint64](c, e, w)
-	case tensor.Int8:
-		y, err = einsumTyped[int8](c, e, w)
-	case tensor.Int16:
-		y, err = einsumTyped[int16](c, e, w)
-	case tensor.Uint8:
-		y, err = einsumTyped[uint8](c, e, w)
-	case tensor.Uint16:
-		y, err = einsumTyped[uint16](c, e, w)
-	default:
-		return nil, fmt.Errorf("dtype %v not supported (numeric types)", dt)
-	}
-	if err != nil {
-		return nil, err
-	}
-	y, err = narrow(c, y, dt)
-	return []*tensor.Tensor{y}, err
+	return widened(c, in, func(w []*tensor.Tensor) (*tensor.Tensor, error) {
+		switch w[0].DType() {
+		case tensor.Float32:
+			return einsumTyped[float32](c, e, w)
+		case tensor.Float64:
+			return einsumTyped[float64](c, e, w)
+		case tensor.Int32:
+			return einsumTyped[int32](c, e, w)
+		case tensor.Int64:
+			return einsumTyped[int64](c, e, w)
+		case tensor.Uint32:
+			return einsumTyped[uint32](c, e, w)
+		case tensor.Uint64:
+			return einsumTyped[uint64](c, e, w)
+		case tensor.Int8:
+			return einsumTyped[int8](c, e, w)
+		case tensor.Int16:
+			return einsumTyped[int16](c, e, w)
+		case tensor.Uint8:
+			return einsumTyped[uint8](c, e, w)
+		case tensor.Uint16:
+			return einsumTyped[uint16](c, e, w)
+		}
+		return nil, unsupported(in[0].DType(), "numeric types")
+	})
 }
 
 func einsumTyped[T tensor.Number](c *ops.Ctx, e einsumEq, in []*tensor.Tensor) (*tensor.Tensor, error) {

@@ -73,33 +73,23 @@ func (g gemmAttrs) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error
 			return nil, fmt.Errorf("C %v does not broadcast to (M, N) = (%d, %d)", cShape, m, n)
 		}
 	}
-	dt := in[0].DType()
-	w, err := widenAll(c, in)
-	if err != nil {
-		return nil, err
-	}
-	var y *tensor.Tensor
-	switch w[0].DType() {
-	case tensor.Float32:
-		y, err = gemmTyped[float32](c, g, m, k, n, w)
-	case tensor.Float64:
-		y, err = gemmTyped[float64](c, g, m, k, n, w)
-	case tensor.Int32:
-		y, err = gemmTyped[int32](c, g, m, k, n, w)
-	case tensor.Int64:
-		y, err = gemmTyped[int64](c, g, m, k, n, w)
-	case tensor.Uint32:
-		y, err = gemmTyped[uint32](c, g, m, k, n, w)
-	case tensor.Uint64:
-		y, err = gemmTyped[uint64](c, g, m, k, n, w)
-	default:
-		return nil, fmt.Errorf("dtype %v not supported (float16/32/64, bfloat16, int32/64, uint32/64)", dt)
-	}
-	if err != nil {
-		return nil, err
-	}
-	y, err = narrow(c, y, dt)
-	return []*tensor.Tensor{y}, err
+	return widened(c, in, func(w []*tensor.Tensor) (*tensor.Tensor, error) {
+		switch w[0].DType() {
+		case tensor.Float32:
+			return gemmTyped[float32](c, g, m, k, n, w)
+		case tensor.Float64:
+			return gemmTyped[float64](c, g, m, k, n, w)
+		case tensor.Int32:
+			return gemmTyped[int32](c, g, m, k, n, w)
+		case tensor.Int64:
+			return gemmTyped[int64](c, g, m, k, n, w)
+		case tensor.Uint32:
+			return gemmTyped[uint32](c, g, m, k, n, w)
+		case tensor.Uint64:
+			return gemmTyped[uint64](c, g, m, k, n, w)
+		}
+		return nil, unsupported(in[0].DType(), "float16/32/64, bfloat16, int32/64, uint32/64")
+	})
 }
 
 // gemmTyped fills Y (M, N) with C broadcast, then accumulates the product

@@ -67,33 +67,23 @@ func runMatMul(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	dt := in[0].DType()
-	w, err := widenAll(c, in)
-	if err != nil {
-		return nil, err
-	}
-	var y *tensor.Tensor
-	switch w[0].DType() {
-	case tensor.Float32:
-		y, err = matmulTyped[float32](c, p, w[0], w[1])
-	case tensor.Float64:
-		y, err = matmulTyped[float64](c, p, w[0], w[1])
-	case tensor.Int32:
-		y, err = matmulTyped[int32](c, p, w[0], w[1])
-	case tensor.Int64:
-		y, err = matmulTyped[int64](c, p, w[0], w[1])
-	case tensor.Uint32:
-		y, err = matmulTyped[uint32](c, p, w[0], w[1])
-	case tensor.Uint64:
-		y, err = matmulTyped[uint64](c, p, w[0], w[1])
-	default:
-		return nil, fmt.Errorf("dtype %v not supported (float16/32/64, bfloat16, int32/64, uint32/64)", dt)
-	}
-	if err != nil {
-		return nil, err
-	}
-	y, err = narrow(c, y, dt)
-	return []*tensor.Tensor{y}, err
+	return widened(c, in, func(w []*tensor.Tensor) (*tensor.Tensor, error) {
+		switch w[0].DType() {
+		case tensor.Float32:
+			return matmulTyped[float32](c, p, w[0], w[1])
+		case tensor.Float64:
+			return matmulTyped[float64](c, p, w[0], w[1])
+		case tensor.Int32:
+			return matmulTyped[int32](c, p, w[0], w[1])
+		case tensor.Int64:
+			return matmulTyped[int64](c, p, w[0], w[1])
+		case tensor.Uint32:
+			return matmulTyped[uint32](c, p, w[0], w[1])
+		case tensor.Uint64:
+			return matmulTyped[uint64](c, p, w[0], w[1])
+		}
+		return nil, unsupported(in[0].DType(), "float16/32/64, bfloat16, int32/64, uint32/64")
+	})
 }
 
 // matmulTyped computes the planned product; Y is (batch..., M, N) in memory.

@@ -132,7 +132,7 @@ func (a *poolAttrs) run(c *ops.Ctx, in []*tensor.Tensor, wantIndices bool) ([]*t
 	}
 	dt := x.DType()
 	if a.kind != poolMax && !isFloatKernel(dt) {
-		return nil, fmt.Errorf("dtype %v not supported (float16/32/64, bfloat16)", dt)
+		return nil, unsupported(dt, floatTypes)
 	}
 	if x, err = widen(c, x); err != nil {
 		return nil, err
@@ -148,7 +148,7 @@ func (a *poolAttrs) run(c *ops.Ctx, in []*tensor.Tensor, wantIndices bool) ([]*t
 	case tensor.Uint8:
 		y, ind, err = poolTyped[uint8](c, a, g, x, wantIndices)
 	default:
-		return nil, fmt.Errorf("dtype %v not supported (float16/32/64, bfloat16, int8, uint8)", dt)
+		return nil, unsupported(dt, floatTypes+", int8, uint8")
 	}
 	if err != nil {
 		return nil, err
@@ -384,29 +384,18 @@ func runGlobalPool(c *ops.Ctx, in []*tensor.Tensor, kind poolKind, p float64) ([
 	if err := ops.Want(in, 1, 1); err != nil {
 		return nil, err
 	}
-	x := in[0]
-	if _, err := spatialOf("X", x.Shape()); err != nil {
+	if _, err := spatialOf("X", in[0].Shape()); err != nil {
 		return nil, err
 	}
-	dt := x.DType()
-	x, err := widen(c, x)
-	if err != nil {
-		return nil, err
-	}
-	var y *tensor.Tensor
-	switch x.DType() {
-	case tensor.Float32:
-		y, err = globalPoolTyped[float32](c, x, kind, p)
-	case tensor.Float64:
-		y, err = globalPoolTyped[float64](c, x, kind, p)
-	default:
-		return nil, fmt.Errorf("dtype %v not supported (float16/32/64, bfloat16)", dt)
-	}
-	if err != nil {
-		return nil, err
-	}
-	y, err = narrow(c, y, dt)
-	return []*tensor.Tensor{y}, err
+	return widened(c, in, func(w []*tensor.Tensor) (*tensor.Tensor, error) {
+		switch w[0].DType() {
+		case tensor.Float32:
+			return globalPoolTyped[float32](c, w[0], kind, p)
+		case tensor.Float64:
+			return globalPoolTyped[float64](c, w[0], kind, p)
+		}
+		return nil, unsupported(in[0].DType(), floatTypes)
+	})
 }
 
 // globalPoolTyped reduces every (n, c) plane of X to one value; Y is (N, C, 1...).
