@@ -158,14 +158,19 @@ func TestLoopWhile(t *testing.T) {
 	}
 	wantTensor(t, "is", out["is"], []int{3}, []int64{0, 1, 2})
 
-	// With the cond input omitted the body's condition is ignored (the
-	// spec's "for loop" mode): M bounds the loop.
+	// With the cond input omitted the body's condition still ends the loop
+	// (as in ONNX Runtime), before M does.
 	g = loopModel(body, "M", "", nil, []*ir.ValueInfo{vi("is", tensor.Type{Kind: tensor.KindTensor, DType: i64})})
 	out, err = run(t, g, 13, map[string]tensor.Value{"M": tensor.Scalar(int64(5))}, runtime.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantTensor(t, "is", out["is"], []int{5}, []int64{0, 1, 2, 3, 4})
+	wantTensor(t, "is", out["is"], []int{3}, []int64{0, 1, 2})
+	out, err = run(t, g, 13, map[string]tensor.Value{"M": tensor.Scalar(int64(2))}, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTensor(t, "is", out["is"], []int{2}, []int64{0, 1})
 }
 
 // TestLoopNestedCaptures: an If inside the Loop body reads the body's
@@ -330,5 +335,28 @@ func TestVersions(t *testing.T) {
 	}
 	if _, err := r.Lookup("", "Scan", 7); err == nil {
 		t.Error("Scan at opset 7 resolved; Scan starts at 8")
+	}
+}
+
+// TestLoopZeroIterationShapes: empty scan outputs take the body's declared
+// shape (symbolic dimensions as 0), or [0] when the rank is unknown.
+func TestLoopZeroIterationShapes(t *testing.T) {
+	for _, tc := range []struct {
+		decl tensor.Type
+		want []int
+	}{
+		{tensor.TensorType(f32, 1000), []int{0, 1000}},
+		{tensor.Type{Kind: tensor.KindTensor, DType: f32, HasShape: true, Shape: []tensor.Dim{{Size: -1, Param: "N"}, {Size: 2}}}, []int{0, 0, 2}},
+		{tensor.Type{Kind: tensor.KindTensor, DType: f32}, []int{0}},
+	} {
+		body := foreverBody()
+		body.Outputs[1].Type = tc.decl
+		g := loopModel(body, "M", "", nil, []*ir.ValueInfo{vi("all", tensor.Type{Kind: tensor.KindTensor, DType: f32})})
+		g.Initializers = []*ir.Initializer{{Name: "big", T: tensor.Zeros(f32, 1000)}}
+		out, err := run(t, g, 13, map[string]tensor.Value{"M": tensor.Scalar(int64(0))}, runtime.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTensor(t, "all", out["all"], tc.want, []float32{})
 	}
 }

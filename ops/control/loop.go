@@ -10,18 +10,23 @@ import (
 
 // Loop runs body while i < M (when M is given) and cond (when cond is given):
 //
-//	v = v_initial
+//	v, cond = v_initial, cond_input (true when omitted)
 //	for i := 0; (M absent || i < M) && cond; i++ {
-//		cond', v, scan_i = body(i, cond, v)
-//		cond = cond' (only when the cond input is given; otherwise ignored)
+//		cond, v, scan_i = body(i, cond, v)
 //	}
 //	outputs = v, stack(scan_0, scan_1, ...) along a new axis 0
+//
+// The body's condition output ends the loop even when the cond input is
+// omitted: the spec's table calls it ignored in that case, but ONNX Runtime
+// and the ONNX reference implementation both honour it, and models are
+// written against them.
 //
 // Loop-carried values may be tensors, sequences or optionals; they are passed
 // through unchanged when the body never runs (outputs alias the inputs, like
 // Identity). Scan outputs must keep one shape across iterations; with zero
-// iterations they are empty tensors (shape [0, body output shape...] when the
-// body declares it). Versions differ only in the types allowed.
+// iterations they are empty tensors of shape [0, body output shape...], a
+// symbolic dimension counting as 0 and an unknown rank giving [0], as ONNX
+// Runtime does. Versions differ only in the types allowed.
 var Loop = ops.Versions("", "Loop", "v, scans = iterate body(i, cond, v) while i < M && cond",
 	[]int{1, 11, 13, 16, 19, 21, 23, 24, 25}, nil,
 	func(n *ops.Node) (*ops.Kernel, error) {
@@ -50,7 +55,6 @@ var Loop = ops.Versions("", "Loop", "v, scans = iterate body(i, cond, v) while i
 			var (
 				maxTrip = int64(-1) // -1: no bound
 				cond    = true
-				useCond = len(in) > 1 && in[1] != nil
 				err     error
 			)
 			if len(in) > 0 && in[0] != nil {
@@ -58,7 +62,7 @@ var Loop = ops.Versions("", "Loop", "v, scans = iterate body(i, cond, v) while i
 					return nil, err
 				}
 			}
-			if useCond {
+			if len(in) > 1 && in[1] != nil {
 				if cond, err = truth(in[1], "input 1 (cond)"); err != nil {
 					return nil, err
 				}
@@ -88,10 +92,8 @@ var Loop = ops.Versions("", "Loop", "v, scans = iterate body(i, cond, v) while i
 				if err != nil {
 					return nil, fmt.Errorf("iteration %d: %w", i, err)
 				}
-				if useCond {
-					if cond, err = truth(res[0], "body output 0 (condition)"); err != nil {
-						return nil, fmt.Errorf("iteration %d: %w", i, err)
-					}
+				if cond, err = truth(res[0], "body output 0 (condition)"); err != nil {
+					return nil, fmt.Errorf("iteration %d: %w", i, err)
 				}
 				copy(carried, res[1:1+nCarried])
 				for k := range scans {
@@ -180,8 +182,8 @@ func (s *stacker) add(c *ops.Ctx, v tensor.Value, k int, it int64) error {
 
 // stack joins the accumulated values along a new axis (reversed when
 // reverse). With no values it returns an empty tensor typed from the body's
-// declared output type: its shape with a 0 inserted at axis when fully known,
-// else shape [0].
+// declared output type: its shape (symbolic dimensions as 0) with a 0
+// inserted at axis, or shape [0] when the rank is unknown.
 func (s *stacker) stack(c *ops.Ctx, axis int64, reverse bool, typ tensor.Type) (*tensor.Tensor, error) {
 	if len(s.items) == 0 {
 		d := typ.DType
@@ -190,16 +192,12 @@ func (s *stacker) stack(c *ops.Ctx, axis int64, reverse bool, typ tensor.Type) (
 		}
 		shape := []int{0}
 		if typ.Kind == tensor.KindTensor && typ.HasShape {
-			known := make([]int, 0, len(typ.Shape)+1)
-			for _, dim := range typ.Shape {
-				if !dim.Known() {
-					known = nil
-					break
-				}
-				known = append(known, int(dim.Size))
+			dims := make([]int, len(typ.Shape))
+			for i, dim := range typ.Shape {
+				dims[i] = int(max(dim.Size, 0))
 			}
-			if a, err := ops.NormAxis(axis, len(typ.Shape)+1); err == nil && known != nil {
-				shape = append(append(append([]int{}, known[:a]...), 0), known[a:]...)
+			if a, err := ops.NormAxis(axis, len(dims)+1); err == nil {
+				shape = append(append(append([]int{}, dims[:a]...), 0), dims[a:]...)
 			}
 		}
 		return c.New(d, shape...)
