@@ -76,7 +76,7 @@ func compileGather(n *ops.Node) (*ops.Kernel, error) {
 // has shape relShape, which replaces axis a in the output shape.
 func takeAlong(c *ctx, x *tensor.Tensor, a int, rel []int, relShape []int) (*tensor.Tensor, error) {
 	shape := gatherShape(x.Shape(), relShape, a)
-	if _, err := tensor.NumElements(shape); err != nil {
+	if err := checkSize(c, x.DType(), shape); err != nil {
 		return nil, err
 	}
 	// x is (outer, d, inner); y is (outer, len(rel), inner)
@@ -244,6 +244,9 @@ func compileGatherND(n *ops.Node) (*ops.Kernel, error) {
 		}
 		k := ishape[len(ishape)-1]
 		shape := append(append([]int{}, grid...), x.Shape()[int(b)+k:]...)
+		if err := checkSize(c, x.DType(), shape); err != nil {
+			return nil, err
+		}
 		if run == 0 {
 			return one(c.New(x.DType(), shape...))
 		}

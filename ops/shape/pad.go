@@ -19,11 +19,7 @@ func padOps() []*ops.Op {
 // padMap returns, for every output position of an axis of size d padded by
 // (before, after), the input position it reads, or -1 for the fill value.
 func padMap(d, before, after int, mode string) ([]int, error) {
-	n := d + before + after
-	if n < 0 {
-		return nil, fmt.Errorf("pads (%d, %d) remove more than the %d elements of the axis", before, after, d)
-	}
-	m := make([]int, n)
+	m := make([]int, d+before+after)
 	for i := range m {
 		j := i - before
 		if j >= 0 && j < d {
@@ -59,26 +55,31 @@ func padMap(d, before, after int, mode string) ([]int, error) {
 func padTensor(c *ctx, x *tensor.Tensor, before, after []int, mode string, fill *tensor.Tensor) (*tensor.Tensor, error) {
 	r := x.Rank()
 	shape := make([]int, r)
+	for k, d := range x.Shape() {
+		shape[k] = d + before[k] + after[k]
+		if shape[k] < 0 {
+			return nil, fmt.Errorf("axis %d: pads (%d, %d) remove more than the %d elements of the axis", k, before[k], after[k], d)
+		}
+	}
+	if err := checkSize(c, x.DType(), shape); err != nil {
+		return nil, err
+	}
+	total := prod(shape)
+	if total == 0 {
+		return c.New(x.DType(), shape...)
+	}
 	maps := make([][]int, r)
 	for k, d := range x.Shape() {
 		var err error
 		if maps[k], err = padMap(d, before[k], after[k], mode); err != nil {
 			return nil, fmt.Errorf("axis %d: %w", k, err)
 		}
-		shape[k] = len(maps[k])
-	}
-	total, err := tensor.NumElements(shape)
-	if err != nil {
-		return nil, err
-	}
-	if c != nil && c.MaxElements > 0 && total > c.MaxElements {
-		return c.New(x.DType(), shape...) // reports the limit
 	}
 	// y is gathered element by element: starts[i] is the flat input index
 	// of output element i, -1 where the fill value goes.
 	st := tensor.Strides(x.Shape())
 	starts := make([]int, total)
-	if total > 0 {
+	{
 		ctr := make([]int, r)
 		for i := range starts {
 			o := 0
@@ -100,11 +101,9 @@ func padTensor(c *ctx, x *tensor.Tensor, before, after []int, mode string, fill 
 		}
 	}
 	if fill == nil {
-		if fill, err = valueOf(x.DType(), 0); err != nil && x.DType() != tensor.String {
+		var err error
+		if fill, err = zeroOf(x.DType()); err != nil {
 			return nil, err
-		}
-		if x.DType() == tensor.String {
-			fill = tensor.Scalar("")
 		}
 	}
 	return gather(c, x, shape, starts, 1, fill)

@@ -140,12 +140,10 @@ func compileTrilu(n *ops.Node) (*ops.Kernel, error) {
 	}}, nil
 }
 
-// zeroOf returns a scalar zero ("" for strings) of dtype d.
+// zeroOf returns a scalar of dtype d holding the zero value (all bits
+// zero: 0, false, "").
 func zeroOf(d tensor.DType) (*tensor.Tensor, error) {
-	if d == tensor.String {
-		return tensor.Scalar(""), nil
-	}
-	return valueOf(d, 0)
+	return tensor.New(d)
 }
 
 func compileOneHot(n *ops.Node) (*ops.Kernel, error) {

@@ -2,7 +2,6 @@ package shape
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
@@ -110,4 +109,16 @@ func known(t tensor.Type) bool {
 	return true
 }
 
-var _ = math.MaxInt64
+// checkSize refuses an output shape that overflows or exceeds the session
+// limit, as Ctx.New would, for kernels that build index tables of the
+// output's size before allocating it.
+func checkSize(c *ctx, d tensor.DType, shape []int) error {
+	n, err := tensor.NumElements(shape)
+	if err != nil {
+		return err
+	}
+	if c != nil && c.MaxElements > 0 && n > c.MaxElements {
+		return fmt.Errorf("%w: output %v %v has %d elements, the session allows %d (raise runtime.Options.MaxTensorElements)", ops.ErrLimit, d, shape, n, c.MaxElements)
+	}
+	return nil
+}
