@@ -129,95 +129,31 @@ func arith(c *ops.Ctx, name string, op binop, a, b *tensor.Tensor) (*tensor.Tens
 	d := a.DType()
 	switch d {
 	case tensor.Float32:
-		if f := fastFloat32(op); f != nil {
-			return f(c, a, b)
-		}
-		return map2(c, a, b, d, binaryFn[float32](op, true))
+		return arithT[float32](c, op, true, a, b)
 	case tensor.Float64:
-		return map2(c, a, b, d, binaryFn[float64](op, true))
+		return arithT[float64](c, op, true, a, b)
 	case tensor.Float16, tensor.BFloat16:
 		return halfWrap(c, []*tensor.Tensor{a, b}, func(in []*tensor.Tensor) (*tensor.Tensor, error) {
 			return arith(c, name, op, in[0], in[1])
 		})
 	case tensor.Int8:
-		return map2(c, a, b, d, binaryFn[int8](op, false))
+		return arithT[int8](c, op, false, a, b)
 	case tensor.Int16:
-		return map2(c, a, b, d, binaryFn[int16](op, false))
+		return arithT[int16](c, op, false, a, b)
 	case tensor.Int32:
-		return map2(c, a, b, d, binaryFn[int32](op, false))
+		return arithT[int32](c, op, false, a, b)
 	case tensor.Int64:
-		return map2(c, a, b, d, binaryFn[int64](op, false))
+		return arithT[int64](c, op, false, a, b)
 	case tensor.Uint8:
-		return map2(c, a, b, d, binaryFn[uint8](op, false))
+		return arithT[uint8](c, op, false, a, b)
 	case tensor.Uint16:
-		return map2(c, a, b, d, binaryFn[uint16](op, false))
+		return arithT[uint16](c, op, false, a, b)
 	case tensor.Uint32:
-		return map2(c, a, b, d, binaryFn[uint32](op, false))
+		return arithT[uint32](c, op, false, a, b)
 	case tensor.Uint64:
-		return map2(c, a, b, d, binaryFn[uint64](op, false))
+		return arithT[uint64](c, op, false, a, b)
 	}
 	return nil, unsupported(name, d)
-}
-
-// fastFloat32 returns direct loops (no per-element call) for the hottest
-// float32 ops, or nil.
-func fastFloat32(op binop) func(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
-	switch op {
-	case opAdd:
-		return fast32(op, func(o, x, y []float32) {
-			for i := range o {
-				o[i] = x[i] + y[i]
-			}
-		}, func(o, x []float32, s float32) {
-			for i := range o {
-				o[i] = x[i] + s
-			}
-		})
-	case opMul:
-		return fast32(op, func(o, x, y []float32) {
-			for i := range o {
-				o[i] = x[i] * y[i]
-			}
-		}, func(o, x []float32, s float32) {
-			for i := range o {
-				o[i] = x[i] * s
-			}
-		})
-	}
-	return nil
-}
-
-// fast32 runs same-shape and scalar cases of a commutative float32 op with
-// the given loops, and falls back to map2 for general broadcasting.
-func fast32(op binop, vv func(o, x, y []float32), vs func(o, x []float32, s float32)) func(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
-	return func(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
-		x, y := tensor.Data[float32](a), tensor.Data[float32](b)
-		switch {
-		case tensor.SameShape(a.Shape(), b.Shape()):
-			out, err := c.New(tensor.Float32, a.Shape()...)
-			if err != nil {
-				return nil, err
-			}
-			o := tensor.Data[float32](out)
-			vv(o[:len(x)], x, y[:len(x)])
-			return out, nil
-		case len(y) == 1 && b.Rank() <= a.Rank():
-			out, err := c.New(tensor.Float32, a.Shape()...)
-			if err != nil {
-				return nil, err
-			}
-			vs(tensor.Data[float32](out), x, y[0])
-			return out, nil
-		case len(x) == 1 && a.Rank() <= b.Rank():
-			out, err := c.New(tensor.Float32, b.Shape()...)
-			if err != nil {
-				return nil, err
-			}
-			vs(tensor.Data[float32](out), y, x[0])
-			return out, nil
-		}
-		return map2(c, a, b, tensor.Float32, binaryFn[float32](op, true))
-	}
 }
 
 // legacyBroadcast applies opset < 7 broadcasting: without broadcast=1 the

@@ -14,11 +14,11 @@ import (
 // saturate (opset 19+) applies to float8 targets, round_mode (24+) to
 // float8e8m0 targets.
 var castOps = ops.Versions("", "Cast", "y = Cast(x, to): convert each element to dtype `to` (float8 saturate, e8m0 round_mode)",
-	[]int{1, 6, 9, 13, 19, 21, 23, 24, 25}, inferCast, compileCast)
+	[]int{1, 6, 9, 13, 19, 21, 23, 24, 25, 28}, inferCast, compileCast)
 
 // CastLike: y = Cast(x, to = dtype(target_type)); target's values are not read.
 var castLikeOps = ops.Versions("", "CastLike", "y = CastLike(x, target): Cast x to target's dtype",
-	[]int{15, 19, 21, 23, 24, 25}, ops.InferSameAs(0), compileCastLike)
+	[]int{15, 19, 21, 23, 24, 25}, inferCastLike, compileCastLike)
 
 // BitCast: y has x's shape and bits, reinterpreted as dtype `to` of equal bit width.
 var bitCastOps = ops.Versions("", "BitCast", "y = BitCast(x, to): reinterpret each element's bits as dtype `to` (same bit width)",
@@ -68,6 +68,17 @@ func inferCast(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 	t := in[0]
 	t.Kind = tensor.KindTensor
 	t.DType = d
+	return []tensor.Type{t}, nil
+}
+
+// inferCastLike: input 0's shape with input 1's dtype.
+func inferCastLike(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
+	if len(in) < 2 {
+		return nil, fmt.Errorf("CastLike needs 2 inputs, got %d", len(in))
+	}
+	t := in[0]
+	t.Kind = tensor.KindTensor
+	t.DType = in[1].DType
 	return []tensor.Type{t}, nil
 }
 

@@ -232,3 +232,25 @@ func TestErrors(t *testing.T) {
 		t.Error("BitCast float32 -> int64 accepted")
 	}
 }
+
+// TestParallelChunks checks the multi-goroutine flat path against the
+// naive reference.
+func TestParallelChunks(t *testing.T) {
+	a, b := seq([]int{3, 1 << 16}, 0), seq([]int{3, 1 << 16}, 5)
+	reg, err := ops.NewRegistry(Ops())
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, _ := reg.Lookup("", "Sub", 14)
+	k, err := op.Compile(&ops.Node{OpType: "Sub", Opset: 14})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := k.Run(&ops.Ctx{Threads: 4}, []*tensor.Tensor{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := naive(t, a, b, func(x, y float32) float32 { return x - y }); !tensor.Equal(out[0], want) {
+		t.Error("parallel Sub differs from the reference")
+	}
+}

@@ -1,0 +1,156 @@
+package elementwise
+
+import (
+	"sync"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// Direct loops for Add, Sub, Mul and float Div: no per-element function
+// call. Rows of a broadcast are vector-vector, vector-scalar or
+// scalar-vector slices; large flat outputs are split across c.Threads.
+
+// hasLoops reports whether op has direct loops for the dtype class.
+func hasLoops(op binop, isFloat bool) bool {
+	return op == opAdd || op == opSub || op == opMul || op == opDiv && isFloat
+}
+
+// arithT computes a op b for dtype T with broadcasting.
+func arithT[T tensor.Number](c *ops.Ctx, op binop, isFloat bool, a, b *tensor.Tensor) (*tensor.Tensor, error) {
+	if !hasLoops(op, isFloat) {
+		return map2(c, a, b, a.DType(), binaryFn[T](op, isFloat))
+	}
+	shape, err := tensor.BroadcastShapes(a.Shape(), b.Shape())
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.New(a.DType(), shape...)
+	if err != nil {
+		return nil, err
+	}
+	o, x, y := tensor.Data[T](out), tensor.Data[T](a), tensor.Data[T](b)
+	switch {
+	case len(o) == 0:
+	case len(x) == len(o) && len(y) == len(o):
+		parallel(c, len(o), func(lo, hi int) { vv(op, o[lo:hi], x[lo:hi], y[lo:hi]) })
+	case len(y) == 1 && len(x) == len(o):
+		parallel(c, len(o), func(lo, hi int) { vs(op, o[lo:hi], x[lo:hi], y[0]) })
+	case len(x) == 1 && len(y) == len(o):
+		parallel(c, len(o), func(lo, hi int) { sv(op, o[lo:hi], x[0], y[lo:hi]) })
+	default:
+		err = rows(c, shape, [][]int{a.Shape(), b.Shape()}, func(r int, off, st []int, n int) {
+			ia, ib := off[0], off[1]
+			switch {
+			case st[0] == 1 && st[1] == 1:
+				vv(op, o[r:r+n], x[ia:ia+n], y[ib:ib+n])
+			case st[0] == 1:
+				vs(op, o[r:r+n], x[ia:ia+n], y[ib])
+			case st[1] == 1:
+				sv(op, o[r:r+n], x[ia], y[ib:ib+n])
+			default:
+				v := binaryFn[T](op, isFloat)(x[ia], y[ib])
+				for j := r; j < r+n; j++ {
+					o[j] = v
+				}
+			}
+		})
+	}
+	return out, err
+}
+
+// vv: o = x op y.
+func vv[T tensor.Number](op binop, o, x, y []T) {
+	x, y = x[:len(o)], y[:len(o)]
+	switch op {
+	case opAdd:
+		for i := range o {
+			o[i] = x[i] + y[i]
+		}
+	case opSub:
+		for i := range o {
+			o[i] = x[i] - y[i]
+		}
+	case opMul:
+		for i := range o {
+			o[i] = x[i] * y[i]
+		}
+	case opDiv:
+		for i := range o {
+			o[i] = x[i] / y[i]
+		}
+	}
+}
+
+// vs: o = x op s.
+func vs[T tensor.Number](op binop, o, x []T, s T) {
+	x = x[:len(o)]
+	switch op {
+	case opAdd:
+		for i := range o {
+			o[i] = x[i] + s
+		}
+	case opSub:
+		for i := range o {
+			o[i] = x[i] - s
+		}
+	case opMul:
+		for i := range o {
+			o[i] = x[i] * s
+		}
+	case opDiv:
+		for i := range o {
+			o[i] = x[i] / s
+		}
+	}
+}
+
+// sv: o = s op y.
+func sv[T tensor.Number](op binop, o []T, s T, y []T) {
+	y = y[:len(o)]
+	switch op {
+	case opAdd:
+		for i := range o {
+			o[i] = s + y[i]
+		}
+	case opSub:
+		for i := range o {
+			o[i] = s - y[i]
+		}
+	case opMul:
+		for i := range o {
+			o[i] = s * y[i]
+		}
+	case opDiv:
+		for i := range o {
+			o[i] = s / y[i]
+		}
+	}
+}
+
+// parallelMin is the element count below which a flat loop stays on one goroutine.
+const parallelMin = 1 << 16
+
+// parallel runs fn over [0, n) in up to c.Threads contiguous chunks.
+func parallel(c *ops.Ctx, n int, fn func(lo, hi int)) {
+	t := 1
+	if c != nil {
+		t = c.Threads
+	}
+	if t <= 1 || n < parallelMin {
+		fn(0, n)
+		return
+	}
+	t = min(t, n/(parallelMin/4))
+	var wg sync.WaitGroup
+	chunk := (n + t - 1) / t
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
