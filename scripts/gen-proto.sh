@@ -48,15 +48,21 @@ if ! "$gobin/protoc-gen-go" --version 2>/dev/null | grep -q "$PROTOC_GEN_GO_VERS
 	go install "google.golang.org/protobuf/cmd/protoc-gen-go@$PROTOC_GEN_GO_VERSION"
 fi
 
-rm -rf "$out"
 mkdir -p "$out"
 files=(onnx/onnx-ml.proto onnx/onnx-data.proto onnx/onnx-operators-ml.proto)
 mopts=""
 for f in "${files[@]}"; do
 	mopts="$mopts --go_opt=M$f=$pkg"
 done
-# shellcheck disable=SC2086
 mkdir -p "$work/gen"
+# shellcheck disable=SC2086
 PATH="$gobin:$PATH" protoc -I "$work/src" --go_out="$work/gen" --go_opt=paths=source_relative $mopts "${files[@]}"
+# Replace the files in place (no window without a package for concurrent builds)
+# and drop stale ones.
+for f in "$out"/*.pb.go; do
+	if [ -e "$f" ] && [ ! -e "$work/gen/onnx/$(basename "$f")" ]; then
+		rm -f "$f"
+	fi
+done
 cp "$work"/gen/onnx/*.pb.go "$out/"
 echo "gen-proto: wrote $(ls "$out" | tr '\n' ' ')(onnx $ONNX_VERSION, protoc $(protoc --version | cut -d' ' -f2), protoc-gen-go $PROTOC_GEN_GO_VERSION)"
