@@ -8,15 +8,7 @@ import (
 )
 
 func benchOp(b *testing.B, typ string, opset int, attrs []ops.Attr, in ...*tensor.Tensor) {
-	reg, err := ops.NewRegistry(Ops())
-	if err != nil {
-		b.Fatal(err)
-	}
-	op, err := reg.Lookup("", typ, opset)
-	if err != nil {
-		b.Fatal(err)
-	}
-	k, err := op.Compile(&ops.Node{OpType: typ, Opset: opset, Attrs: attrs})
+	k, err := compile(b, typ, opset, attrs)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,18 +8,24 @@ import (
 	"github.com/gort-ml/gort/tensor"
 )
 
-// run compiles op type at the given opset with attrs and runs it once.
-func run(t *testing.T, typ string, opset int, attrs []ops.Attr, in ...*tensor.Tensor) (*tensor.Tensor, error) {
-	t.Helper()
+// compile looks up op type at the given opset and compiles it with attrs.
+func compile(tb testing.TB, typ string, opset int, attrs []ops.Attr) (*ops.Kernel, error) {
+	tb.Helper()
 	reg, err := ops.NewRegistry(Ops())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	op, err := reg.Lookup("", typ, opset)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	k, err := op.Compile(&ops.Node{OpType: typ, Opset: opset, Attrs: attrs})
+	return op.Compile(&ops.Node{OpType: typ, Opset: opset, Attrs: attrs})
+}
+
+// run compiles op type at the given opset with attrs and runs it once.
+func run(t *testing.T, typ string, opset int, attrs []ops.Attr, in ...*tensor.Tensor) (*tensor.Tensor, error) {
+	t.Helper()
+	k, err := compile(t, typ, opset, attrs)
 	if err != nil {
 		return nil, err
 	}
@@ -237,12 +243,7 @@ func TestErrors(t *testing.T) {
 // naive reference.
 func TestParallelChunks(t *testing.T) {
 	a, b := seq([]int{3, 1 << 16}, 0), seq([]int{3, 1 << 16}, 5)
-	reg, err := ops.NewRegistry(Ops())
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, _ := reg.Lookup("", "Sub", 14)
-	k, err := op.Compile(&ops.Node{OpType: "Sub", Opset: 14})
+	k, err := compile(t, "Sub", 14, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
