@@ -32,6 +32,9 @@ func ModelFromProto(mp *onnxpb.ModelProto, baseDir string) (*ir.Model, error) {
 }
 
 func (d *decoder) model(mp *onnxpb.ModelProto) (*ir.Model, error) {
+	if mp == nil {
+		return nil, fmt.Errorf("nil model")
+	}
 	if v := mp.GetIrVersion(); v > MaxIRVersion {
 		return nil, fmt.Errorf("IR version %d is newer than the newest gort reads (%d); re-export the model with an older onnx or upgrade gort", v, MaxIRVersion)
 	}

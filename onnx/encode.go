@@ -60,7 +60,7 @@ func optString(s string) *string {
 }
 
 func (e *encoder) model(m *ir.Model) (*onnxpb.ModelProto, error) {
-	if m.Graph == nil {
+	if m == nil || m.Graph == nil {
 		return nil, fmt.Errorf("model has no graph")
 	}
 	mp := &onnxpb.ModelProto{
