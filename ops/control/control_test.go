@@ -360,3 +360,22 @@ func TestLoopZeroIterationShapes(t *testing.T) {
 		wantTensor(t, "all", out["all"], tc.want, []float32{})
 	}
 }
+
+// TestLoopRank1Counters: a body that declares its iteration number and
+// condition as shape [1] gets them so.
+func TestLoopRank1Counters(t *testing.T) {
+	body := &ir.Graph{Name: "body",
+		Inputs: []*ir.ValueInfo{vi("i", tensor.TensorType(i64, 1)), vi("c", tensor.TensorType(tensor.Bool, 1))},
+		Nodes: []*ir.Node{
+			nd("Identity", []string{"i"}, []string{"is"}),
+			nd("Identity", []string{"c"}, []string{"cs"}),
+		},
+		Outputs: []*ir.ValueInfo{vi("c", tensor.TensorType(tensor.Bool, 1)), vi("is", tensor.TensorType(i64, 1)), vi("cs", tensor.TensorType(tensor.Bool, 1))}}
+	g := loopModel(body, "M", "cond", nil, []*ir.ValueInfo{vi("is", tensor.TensorType(i64, 3, 1)), vi("cs", tensor.TensorType(tensor.Bool, 3, 1))})
+	out, err := run(t, g, 13, map[string]tensor.Value{"M": tensor.Scalar(int64(3)), "cond": tensor.Scalar(true)}, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTensor(t, "is", out["is"], []int{3, 1}, []int64{0, 1, 2})
+	wantTensor(t, "cs", out["cs"], []int{3, 1}, []bool{true, true, true})
+}

@@ -51,6 +51,9 @@ var Loop = ops.Versions("", "Loop", "v, scans = iterate body(i, cond, v) while i
 		}
 		inTypes := body.InputTypes()
 		outTypes := sequence.OutputTypes(body)
+		// Like ONNX Runtime, pass the iteration number and condition as
+		// shape [1] to a body that declares them rank 1, else as scalars.
+		iterShape, condShape := counterShape(inTypes[0]), counterShape(inTypes[1])
 		return &ops.Kernel{RunValues: func(c *ops.Ctx, in []tensor.Value) ([]tensor.Value, error) {
 			var (
 				maxTrip = int64(-1) // -1: no bound
@@ -85,8 +88,8 @@ var Loop = ops.Versions("", "Loop", "v, scans = iterate body(i, cond, v) while i
 				if err := c.Check(); err != nil {
 					return nil, fmt.Errorf("loop cancelled at iteration %d: %w", i, err)
 				}
-				args[0] = tensor.Scalar(i)
-				args[1] = tensor.Scalar(cond)
+				args[0] = tensor.Must(iterShape, []int64{i})
+				args[1] = tensor.Must(condShape, []bool{cond})
 				copy(args[2:], carried)
 				res, err := body.Run(c, args)
 				if err != nil {
@@ -134,6 +137,13 @@ func tripCount(v tensor.Value) (int64, error) {
 		return 0, fmt.Errorf("input 0 (M): %w", err)
 	}
 	return max(m[0], 0), nil
+}
+
+func counterShape(t tensor.Type) []int {
+	if t.Kind == tensor.KindTensor && t.HasShape && len(t.Shape) == 1 {
+		return []int{1}
+	}
+	return []int{}
 }
 
 func elemOf(t tensor.Type) tensor.Type {
