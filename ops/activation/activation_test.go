@@ -280,3 +280,34 @@ func TestSoftmax(t *testing.T) {
 		t.Error("axis 3 at opset 13: no error")
 	}
 }
+
+// TestParallel checks that splitting over threads gives the serial result.
+func TestParallel(t *testing.T) {
+	const n = 1 << 17
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)) * 5)
+	}
+	for _, c := range []struct {
+		list  []*ops.Op
+		shape []int
+	}{{Gelu, []int{n}}, {Softmax, []int{256, 512}}, {LogSoftmax, []int{64, 16, 128}}} {
+		op := c.list[len(c.list)-1]
+		k, err := op.Compile(&ops.Node{OpType: op.Type, Opset: op.Since})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := []*tensor.Tensor{tensor.Must(c.shape, x)}
+		a, err := k.Run(&ops.Ctx{Threads: 1}, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := k.Run(&ops.Ctx{Threads: 7}, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tensor.Equal(a[0], b[0]) {
+			t.Errorf("%s: 7 threads differ from 1", op.Type)
+		}
+	}
+}

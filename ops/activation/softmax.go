@@ -58,15 +58,15 @@ func softmaxOps(typ, doc string, mode softmaxMode) []*ops.Op {
 			}
 			switch x.DType() {
 			case tensor.Float32:
-				err = softmax(c, tensor.Data[float32](out), tensor.Data[float32](x), outer, n, inner, mode)
+				err = softmaxPar(c, tensor.Data[float32](out), tensor.Data[float32](x), outer, n, inner, mode)
 			case tensor.Float64:
-				err = softmax(c, tensor.Data[float64](out), tensor.Data[float64](x), outer, n, inner, mode)
+				err = softmaxPar(c, tensor.Data[float64](out), tensor.Data[float64](x), outer, n, inner, mode)
 			default:
 				var v []float64
 				if v, err = floats(x); err != nil {
 					return nil, err
 				}
-				if err = softmax(c, v, v, outer, n, inner, mode); err != nil {
+				if err = softmaxPar(c, v, v, outer, n, inner, mode); err != nil {
 					return nil, err
 				}
 				storeFloats(out, v)
@@ -110,6 +110,14 @@ func softmaxDims(shape []int, axis int64, coerce bool) (outer, n, inner int, err
 		inner *= d
 	}
 	return outer, n, inner, nil
+}
+
+// softmaxPar is softmax with the outer dimension split over c.Threads.
+func softmaxPar[T tensor.Float](c *ops.Ctx, dst, x []T, outer, n, inner int, mode softmaxMode) error {
+	row := n * inner
+	return parallel(c, outer, grain/row+1, func(lo, hi int) error {
+		return softmax(c, dst[lo*row:hi*row], x[lo*row:hi*row], hi-lo, n, inner, mode)
+	})
 }
 
 // softmax computes along n of x viewed as (outer, n, inner) into dst, in

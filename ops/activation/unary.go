@@ -54,33 +54,42 @@ func floatOK(d tensor.DType) bool {
 	return false
 }
 
-// applyFloat writes f(x) into out (same dtype and size as x).
+// grain is the least number of elements worth a goroutine.
+const grain = 1 << 15
+
+// applyFloat writes f(x) into out (same dtype and size as x), on up to
+// c.Threads goroutines for large tensors.
 func applyFloat(c *ops.Ctx, out, x *tensor.Tensor, f floatFn) error {
+	return parallel(c, x.Len(), grain, func(lo, hi int) error { return applyRange(c, out, x, f, lo, hi) })
+}
+
+// applyRange is applyFloat on elements [lo, hi).
+func applyRange(c *ops.Ctx, out, x *tensor.Tensor, f floatFn, lo, hi int) error {
 	switch x.DType() {
 	case tensor.Float32:
-		return chunked(c, tensor.Data[float32](out), tensor.Data[float32](x), f.f32)
+		return chunked(c, tensor.Data[float32](out)[lo:hi], tensor.Data[float32](x)[lo:hi], f.f32)
 	case tensor.Float64:
-		return chunked(c, tensor.Data[float64](out), tensor.Data[float64](x), f.f64)
+		return chunked(c, tensor.Data[float64](out)[lo:hi], tensor.Data[float64](x)[lo:hi], f.f64)
 	case tensor.Float16:
-		return viaF32(c, tensor.Data[tensor.Float16Bits](out), tensor.Data[tensor.Float16Bits](x), f.f32, f16in, f16out)
+		return viaF32(c, tensor.Data[tensor.Float16Bits](out)[lo:hi], tensor.Data[tensor.Float16Bits](x)[lo:hi], f.f32, f16in, f16out)
 	case tensor.BFloat16:
-		return viaF32(c, tensor.Data[tensor.BFloat16Bits](out), tensor.Data[tensor.BFloat16Bits](x), f.f32, bf16in, bf16out)
+		return viaF32(c, tensor.Data[tensor.BFloat16Bits](out)[lo:hi], tensor.Data[tensor.BFloat16Bits](x)[lo:hi], f.f32, bf16in, bf16out)
 	case tensor.Int8:
-		return viaF64(c, tensor.Data[int8](out), tensor.Data[int8](x), f.f64)
+		return viaF64(c, tensor.Data[int8](out)[lo:hi], tensor.Data[int8](x)[lo:hi], f.f64)
 	case tensor.Int16:
-		return viaF64(c, tensor.Data[int16](out), tensor.Data[int16](x), f.f64)
+		return viaF64(c, tensor.Data[int16](out)[lo:hi], tensor.Data[int16](x)[lo:hi], f.f64)
 	case tensor.Int32:
-		return viaF64(c, tensor.Data[int32](out), tensor.Data[int32](x), f.f64)
+		return viaF64(c, tensor.Data[int32](out)[lo:hi], tensor.Data[int32](x)[lo:hi], f.f64)
 	case tensor.Int64:
-		return viaF64(c, tensor.Data[int64](out), tensor.Data[int64](x), f.f64)
+		return viaF64(c, tensor.Data[int64](out)[lo:hi], tensor.Data[int64](x)[lo:hi], f.f64)
 	case tensor.Uint8:
-		return viaF64(c, tensor.Data[uint8](out), tensor.Data[uint8](x), f.f64)
+		return viaF64(c, tensor.Data[uint8](out)[lo:hi], tensor.Data[uint8](x)[lo:hi], f.f64)
 	case tensor.Uint16:
-		return viaF64(c, tensor.Data[uint16](out), tensor.Data[uint16](x), f.f64)
+		return viaF64(c, tensor.Data[uint16](out)[lo:hi], tensor.Data[uint16](x)[lo:hi], f.f64)
 	case tensor.Uint32:
-		return viaF64(c, tensor.Data[uint32](out), tensor.Data[uint32](x), f.f64)
+		return viaF64(c, tensor.Data[uint32](out)[lo:hi], tensor.Data[uint32](x)[lo:hi], f.f64)
 	case tensor.Uint64:
-		return viaF64(c, tensor.Data[uint64](out), tensor.Data[uint64](x), f.f64)
+		return viaF64(c, tensor.Data[uint64](out)[lo:hi], tensor.Data[uint64](x)[lo:hi], f.f64)
 	}
 	return fmt.Errorf("unsupported input dtype %v", x.DType())
 }

@@ -148,19 +148,7 @@ func topk[T tensor.Number](c *ops.Ctx, s topkSel, x, vals []T, idx []int64) erro
 	if s.k == 0 {
 		return nil
 	}
-	var row []T // the current slice along n, gathered contiguously
-	// order < 0 when candidate i ranks before j: better value, then lower index.
-	order := func(i, j int) int {
-		r := cmpNaNLast(row[i], row[j])
-		if s.largest {
-			r = -r
-		}
-		if r != 0 {
-			return r
-		}
-		return i - j
-	}
-	row = make([]T, s.n)
+	row := make([]T, s.n) // the current slice along n, gathered contiguously
 	heap := make([]int, 0, s.k)
 	for o := 0; o < s.outer; o++ {
 		if err := c.Check(); err != nil {
@@ -171,8 +159,8 @@ func topk[T tensor.Number](c *ops.Ctx, s topkSel, x, vals []T, idx []int64) erro
 			for i := range row {
 				row[i] = x[base+i*s.inner]
 			}
-			heap = selectK(heap[:0], s.n, s.k, order)
-			slices.SortFunc(heap, order)
+			heap = selectK(heap[:0], row, s.k, s.largest)
+			slices.SortFunc(heap, func(a, b int) int { return rank(row, a, b, s.largest) })
 			ob := o*s.k*s.inner + j
 			for r, i := range heap {
 				vals[ob+r*s.inner] = row[i]
@@ -183,16 +171,29 @@ func topk[T tensor.Number](c *ops.Ctx, s topkSel, x, vals []T, idx []int64) erro
 	return nil
 }
 
-// selectK returns the k best of 0..n-1 under order (unsorted) using a
-// bounded heap whose root is the worst kept candidate: O(n log k).
-func selectK(h []int, n, k int, order func(i, j int) int) []int {
+// rank is < 0 when candidate a ranks before b: a better value (larger when
+// largest is set), then the lower index.
+func rank[T tensor.Number](row []T, a, b int, largest bool) int {
+	r := cmpNaNLast(row[a], row[b])
+	if largest {
+		r = -r
+	}
+	if r != 0 {
+		return r
+	}
+	return a - b
+}
+
+// selectK returns the k best indices of row (unsorted) using a bounded
+// heap whose root is the worst kept candidate: O(n log k).
+func selectK[T tensor.Number](h []int, row []T, k int, largest bool) []int {
 	down := func(i int) {
 		for {
 			w, l, r := i, 2*i+1, 2*i+2
-			if l < len(h) && order(h[l], h[w]) > 0 {
+			if l < len(h) && rank(row, h[l], h[w], largest) > 0 {
 				w = l
 			}
-			if r < len(h) && order(h[r], h[w]) > 0 {
+			if r < len(h) && rank(row, h[r], h[w], largest) > 0 {
 				w = r
 			}
 			if w == i {
@@ -202,12 +203,12 @@ func selectK(h []int, n, k int, order func(i, j int) int) []int {
 			i = w
 		}
 	}
-	for i := 0; i < n; i++ {
+	for i, v := range row {
 		if len(h) < k {
 			h = append(h, i)
 			for c := len(h) - 1; c > 0; { // sift up
 				p := (c - 1) / 2
-				if order(h[c], h[p]) <= 0 {
+				if rank(row, h[c], h[p], largest) <= 0 {
 					break
 				}
 				h[c], h[p] = h[p], h[c]
@@ -215,7 +216,12 @@ func selectK(h []int, n, k int, order func(i, j int) int) []int {
 			}
 			continue
 		}
-		if order(i, h[0]) < 0 {
+		// Every kept index is below i, so a tie with the root keeps the root.
+		d := cmpNaNLast(v, row[h[0]])
+		if largest {
+			d = -d
+		}
+		if d < 0 {
 			h[0] = i
 			down(0)
 		}
