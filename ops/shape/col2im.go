@@ -9,7 +9,7 @@ import (
 
 func col2imOps() []*ops.Op {
 	return ops.Versions("", "Col2Im", "Col2Im: image[n, c, p] = sum of input[n, c*B + b, l] over block offsets b and positions l with p = o(l)*strides - pads_begin + b*dilations (inverse of im2col).",
-		[]int{18}, nil, compileCol2Im)
+		[]int{18}, inferDTypeOf(0, false), compileCol2Im)
 }
 
 // col2imGeom is the geometry of one Col2Im call over S spatial axes.
@@ -17,10 +17,13 @@ type col2imGeom struct {
 	image, block, dil, padB, stride, outPos []int
 }
 
-func col2imAccumulate[T tensor.Float](dst, src []T, batchC, B, L int, g col2imGeom, imgSize int) {
+func col2imAccumulate[T tensor.Float](c *ctx, dst, src []T, batchC, B, L int, g col2imGeom, imgSize int) error {
 	S := len(g.image)
 	bIdx, lIdx := make([]int, S), make([]int, S)
 	for nc := 0; nc < batchC; nc++ {
+		if err := c.Check(); err != nil {
+			return err
+		}
 		img := dst[nc*imgSize : (nc+1)*imgSize]
 		col := src[nc*B*L : (nc+1)*B*L]
 		clear(bIdx)
@@ -44,6 +47,7 @@ func col2imAccumulate[T tensor.Float](dst, src []T, batchC, B, L int, g col2imGe
 			odometer(bIdx, g.block)
 		}
 	}
+	return nil
 }
 
 // odometer advances a row-major multi-index over shape.
@@ -141,9 +145,12 @@ func compileCol2Im(n *ops.Node) (*ops.Kernel, error) {
 		}
 		imgSize := prod(g.image)
 		if x.DType() == tensor.Float32 {
-			col2imAccumulate(tensor.Data[float32](y), tensor.Data[float32](x), N*C, B, L, g, imgSize)
+			err = col2imAccumulate(c, tensor.Data[float32](y), tensor.Data[float32](x), N*C, B, L, g, imgSize)
 		} else {
-			col2imAccumulate(tensor.Data[float64](y), tensor.Data[float64](x), N*C, B, L, g, imgSize)
+			err = col2imAccumulate(c, tensor.Data[float64](y), tensor.Data[float64](x), N*C, B, L, g, imgSize)
+		}
+		if err != nil {
+			return nil, err
 		}
 		return one(converted(c, y, d))
 	}}, nil

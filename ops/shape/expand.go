@@ -10,9 +10,9 @@ import (
 func expandOps() []*ops.Op {
 	return ops.Join(
 		ops.Versions("", "Expand", "Expand: y = x broadcast (numpy rules) with shape; y.shape = broadcast(x.shape, shape).",
-			[]int{8, 13}, nil, compileExpand),
+			[]int{8, 13}, inferDTypeOf(0, false), compileExpand),
 		ops.Versions("", "Tile", "Tile: y[i_0, ..., i_r] = x[i_0 mod d_0, ..., i_r mod d_r], y.shape[k] = x.shape[k] * repeats[k].",
-			[]int{1, 6, 13}, nil, compileTile),
+			[]int{1, 6, 13}, inferDTypeOf(0, true), compileTile),
 	)
 }
 

@@ -14,7 +14,7 @@ func gatherOps() []*ops.Op {
 		ops.Versions("", "GatherElements", "GatherElements: y[i_0, ..., i_r] = x[i_0, ..., indices[i_0, ..., i_r], ..., i_r] with the index replacing position axis.",
 			[]int{11, 13}, inferGatherElements, compileGatherElements),
 		ops.Versions("", "GatherND", "GatherND: y[b..., j...] = x[b..., indices[b..., j..., :], ...] (the last index dimension addresses leading data axes after batch_dims).",
-			[]int{11, 12, 13}, nil, compileGatherND),
+			[]int{11, 12, 13}, inferDTypeOf(0, false), compileGatherND),
 	)
 }
 

@@ -10,9 +10,9 @@ import (
 func padOps() []*ops.Op {
 	return ops.Join(
 		ops.Versions("", "Pad", "Pad: y = x with pads[k] elements before and pads[k+r] after axis k (negative pads crop), filled per mode: constant value, reflect, edge or wrap.",
-			[]int{1, 2, 11, 13, 18, 19, 21, 23, 24, 25}, nil, compilePad),
+			[]int{1, 2, 11, 13, 18, 19, 21, 23, 24, 25}, inferDTypeOf(0, true), compilePad),
 		ops.Versions("", "CenterCropPad", "CenterCropPad: y = x center-cropped or zero-padded on the listed axes to shape (crop starts at (d-s)/2, padding before is (s-d)/2).",
-			[]int{18}, nil, compileCenterCropPad),
+			[]int{18}, inferDTypeOf(0, true), compileCenterCropPad),
 	)
 }
 
@@ -82,6 +82,11 @@ func padTensor(c *ctx, x *tensor.Tensor, before, after []int, mode string, fill 
 	{
 		ctr := make([]int, r)
 		for i := range starts {
+			if i&0xffff == 0xffff {
+				if err := c.Check(); err != nil {
+					return nil, err
+				}
+			}
 			o := 0
 			for k := 0; k < r; k++ {
 				j := maps[k][ctr[k]]

@@ -11,7 +11,7 @@ import (
 
 func rangeOps() []*ops.Op {
 	return ops.Versions("", "Range", "Range: y[i] = start + i*delta for i < max(ceil((limit-start)/delta), 0).",
-		[]int{11, 27}, nil, compileRange)
+		[]int{11, 27}, inferVector(tensor.Undefined), compileRange)
 }
 
 // scalarFloat reads a one-element numeric tensor as float64.

@@ -10,13 +10,13 @@ import (
 func selectOps() []*ops.Op {
 	return ops.Join(
 		ops.Versions("", "NonZero", "NonZero: y[:, j] = the coordinates of the j-th non-zero element of x in row-major order; y is int64 (rank, count).",
-			[]int{9, 13}, nil, compileNonZero),
+			[]int{9, 13}, inferNonZero, compileNonZero),
 		ops.Versions("", "Compress", "Compress: y = the slices of x along axis (of flattened x when axis is absent) whose condition is true.",
-			[]int{9, 11}, nil, compileCompress),
+			[]int{9, 11}, inferDTypeOf(0, false), compileCompress),
 		ops.Versions("", "Trilu", "Trilu: y[..., i, j] = x[..., i, j] if j - i >= k (upper) or j - i <= k (lower), else 0.",
 			[]int{14}, ops.InferSameAs(0), compileTrilu),
 		ops.Versions("", "OneHot", "OneHot: y[..., j, ...] = values[1] if indices[...] (negative + depth) == j else values[0], j < depth inserted at axis.",
-			[]int{9, 11}, nil, compileOneHot),
+			[]int{9, 11}, inferOneHot, compileOneHot),
 		ops.Versions("", "ReverseSequence", "ReverseSequence: y[t, b, ...] = x[lens[b]-1-t, b, ...] for t < lens[b], else x[t, b, ...] (time and batch axes per attributes).",
 			[]int{10}, ops.InferSameAs(0), compileReverseSequence),
 	)

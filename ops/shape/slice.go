@@ -9,7 +9,7 @@ import (
 
 func sliceOps() []*ops.Op {
 	return ops.Versions("", "Slice", "Slice: y = x[starts[i]:ends[i]:steps[i]] on the listed axes, numpy semantics (negative indices count from the end, out-of-range bounds clamp).",
-		[]int{1, 10, 11, 13}, nil, compileSlice)
+		[]int{1, 10, 11, 13}, inferDTypeOf(0, true), compileSlice)
 }
 
 // sliceAxis is the resolved range of one axis: start index, count and step.

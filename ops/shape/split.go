@@ -9,7 +9,7 @@ import (
 
 func splitOps() []*ops.Op {
 	return ops.Versions("", "Split", "Split: y_i = x[..., s_i:s_i+split[i], ...] along axis; equal parts (the last one smaller with num_outputs) when split is absent.",
-		[]int{1, 2, 11, 13, 18}, nil, compileSplit)
+		[]int{1, 2, 11, 13, 18}, inferDTypeOf(0, true), compileSplit)
 }
 
 func compileSplit(n *ops.Node) (*ops.Kernel, error) {

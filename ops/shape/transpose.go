@@ -12,9 +12,9 @@ func transposeOps() []*ops.Op {
 		ops.Versions("", "Transpose", "Transpose: y[i_perm[0], ..., i_perm[r-1]] = x[i_0, ..., i_r-1], y.shape[k] = x.shape[perm[k]] (perm defaults to reversed axes).",
 			[]int{1, 13, 21, 23, 24, 25}, inferTranspose, compileTranspose),
 		ops.Versions("", "DepthToSpace", "DepthToSpace: (N, C, H, W) -> (N, C/b², H*b, W*b), moving channel blocks into space (mode DCR or CRD).",
-			[]int{1, 11, 13}, nil, compileDepthToSpace),
+			[]int{1, 11, 13}, inferBlocks(true), compileDepthToSpace),
 		ops.Versions("", "SpaceToDepth", "SpaceToDepth: (N, C, H, W) -> (N, C*b², H/b, W/b), moving b×b spatial blocks into channels.",
-			[]int{1, 13}, nil, compileSpaceToDepth),
+			[]int{1, 13}, inferBlocks(false), compileSpaceToDepth),
 	)
 }
 

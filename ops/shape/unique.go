@@ -11,7 +11,7 @@ import (
 
 func uniqueOps() []*ops.Op {
 	return ops.Versions("", "Unique", "Unique: Y = the distinct elements (or slices along axis) of X, sorted or in order of first occurrence; indices = first occurrences, inverse_indices maps X to Y, counts = occurrences.",
-		[]int{11}, nil, compileUnique)
+		[]int{11}, inferUnique, compileUnique)
 }
 
 // slicesCompare returns a comparison of slices j1, j2 of x viewed as
