@@ -14,14 +14,23 @@ import (
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/activation"
 	"github.com/gort-ml/gort/ops/attention"
+	"github.com/gort-ml/gort/ops/contrib"
 	"github.com/gort-ml/gort/ops/control"
 	"github.com/gort-ml/gort/ops/elementwise"
+	"github.com/gort-ml/gort/ops/image"
 	"github.com/gort-ml/gort/ops/loss"
+	"github.com/gort-ml/gort/ops/ml"
 	"github.com/gort-ml/gort/ops/nn"
 	"github.com/gort-ml/gort/ops/norm"
+	"github.com/gort-ml/gort/ops/quant"
+	"github.com/gort-ml/gort/ops/random"
 	"github.com/gort-ml/gort/ops/reduce"
+	"github.com/gort-ml/gort/ops/rnn"
 	"github.com/gort-ml/gort/ops/sequence"
 	"github.com/gort-ml/gort/ops/shape"
+	"github.com/gort-ml/gort/ops/signal"
+	"github.com/gort-ml/gort/ops/text"
+	"github.com/gort-ml/gort/ops/training"
 )
 
 // Lists returns every family's op list.
@@ -37,6 +46,15 @@ func Lists() [][]*ops.Op {
 		loss.Ops(),
 		control.Ops(),
 		sequence.Ops(),
+		image.Ops(),
+		signal.Ops(),
+		rnn.Ops(),
+		quant.Ops(),
+		text.Ops(),
+		ml.Ops(),
+		random.Ops(),
+		training.Ops(),
+		contrib.Ops(),
 	}
 }
 
