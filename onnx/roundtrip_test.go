@@ -119,3 +119,40 @@ func firstDiff(a, b proto.Message) string {
 	}
 	return "(text forms equal; difference in field presence or unknown fields)"
 }
+
+// TestUnmodeledFields checks that fields ir does not model (training_info,
+// configuration, device_configurations, unknown fields) survive a round trip.
+func TestUnmodeledFields(t *testing.T) {
+	mp, err := ModelToProto(smallModel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp.TrainingInfo = []*onnxpb.TrainingInfoProto{{Initialization: &onnxpb.GraphProto{Name: proto.String("init")}}}
+	mp.Configuration = []*onnxpb.DeviceConfigurationProto{{Name: proto.String("cfg"), NumDevices: proto.Int32(2), Device: []string{"a", "b"}}}
+	mp.Graph.Node[0].DeviceConfigurations = []*onnxpb.NodeDeviceConfigurationProto{{ConfigurationId: proto.String("cfg"), PipelineStage: proto.Int32(1)}}
+	// Field 99 is unknown to onnx 1.23: a varint 7.
+	mp.ProtoReflect().SetUnknown([]byte{0x98, 0x06, 0x07})
+	data, err := proto.Marshal(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Parse(data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back onnxpb.ModelProto
+	if err := proto.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	var orig onnxpb.ModelProto
+	if err := proto.Unmarshal(data, &orig); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(&orig, &back) {
+		t.Fatalf("unmodeled fields lost:\n%s", firstDiff(&orig, &back))
+	}
+}
