@@ -317,6 +317,8 @@ func pow(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
 	return convertTo(c, y, da)
 }
 
+// binaryOpLists: y = a op b with numpy broadcasting (opset >= 7; legacy
+// broadcast/axis attributes before), every numeric dtype.
 var binaryOpLists = ops.Join(
 	binaryOps("Add", "y = a + b (numpy broadcasting)", opAdd, 1, 6, 7, 13, 14),
 	binaryOps("Sub", "y = a - b (numpy broadcasting)", opSub, 1, 6, 7, 13, 14),

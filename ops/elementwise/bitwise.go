@@ -129,6 +129,7 @@ var bitShiftOps = ops.Versions("", "BitShift", "y = x << s or x >> s (direction 
 		}}, nil
 	})
 
+// bitwiseOpLists: y = a & b, a | b, a ^ b, ^x on integers; BitShift on unsigned.
 var bitwiseOpLists = ops.Join(
 	bitwiseOps("BitwiseAnd", "y = a & b (integers, numpy broadcasting)", opBitAnd, 18),
 	bitwiseOps("BitwiseOr", "y = a | b (integers, numpy broadcasting)", opBitOr, 18),

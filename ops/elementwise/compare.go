@@ -105,6 +105,7 @@ func compareOps(name, doc string, op cmpop, since ...int) []*ops.Op {
 	})
 }
 
+// compareOpLists: y = a cmp b (bool) with numpy broadcasting.
 var compareOpLists = ops.Join(
 	compareOps("Equal", "y = (a == b), bool (numpy broadcasting)", opEqual, 1, 7, 11, 13, 19),
 	compareOps("Less", "y = (a < b), bool (numpy broadcasting)", opLess, 1, 7, 9, 13),

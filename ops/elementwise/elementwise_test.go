@@ -255,3 +255,32 @@ func TestParallelChunks(t *testing.T) {
 		t.Error("parallel Sub differs from the reference")
 	}
 }
+
+func TestCastAttributes(t *testing.T) {
+	x := f32([]int{3}, 1.7, -2.2, 300)
+	// Cast-1 names the target type with a string.
+	got := mustRun(t, "Cast", 1, []ops.Attr{{Name: "to", Type: ops.AttrString, S: []byte("INT32")}}, x)
+	if w := tensor.Must([]int{3}, []int32{1, -2, 300}); !tensor.Equal(got, w) {
+		t.Errorf("Cast-1 to INT32: got %v, want %v", got, w)
+	}
+	// 500 is past E4M3FN's 448 (rounding to 512): NaN without saturation.
+	got = mustRun(t, "Cast", 19, []ops.Attr{intAttr("to", int64(tensor.Float8E4M3FN)), intAttr("saturate", 0)}, f32([]int{3}, 1.7, -2.2, 500))
+	if w := tensor.Must([]int{3}, []tensor.F8E4M3FN{0x3e, 0xc1, 0x7f}); !tensor.Equal(got, w) {
+		t.Errorf("Cast-19 saturate=0: got %v, want %v", got, w)
+	}
+	got = mustRun(t, "CastLike", 25, []ops.Attr{{Name: "round_mode", Type: ops.AttrString, S: []byte("down")}},
+		f32([]int{2}, 3, 0.3), tensor.Must([]int{1}, []tensor.F8E8M0{0}))
+	if w := tensor.Must([]int{2}, []tensor.F8E8M0{0x80, 0x7d}); !tensor.Equal(got, w) {
+		t.Errorf("CastLike round_mode=down: got %v, want %v", got, w)
+	}
+	if _, err := run(t, "Cast", 25, []ops.Attr{intAttr("to", 99)}, x); err == nil {
+		t.Error("Cast to dtype 99 accepted")
+	}
+	if _, err := run(t, "Cast", 25, []ops.Attr{intAttr("to", 1), {Name: "round_mode", Type: ops.AttrString, S: []byte("sideways")}}, x); err == nil {
+		t.Error("round_mode sideways accepted")
+	}
+	ty, err := inferCastLike(nil, []tensor.Type{tensor.TensorType(tensor.Float32, 2, 3), tensor.TensorType(tensor.Int8)})
+	if err != nil || ty[0].DType != tensor.Int8 || len(ty[0].Shape) != 2 {
+		t.Errorf("CastLike infer: %v, %v", ty, err)
+	}
+}

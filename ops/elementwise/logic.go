@@ -42,6 +42,7 @@ var notOps = ops.Versions("", "Not", "y = !x (bool)", []int{1}, ops.InferSameAs(
 		return []*tensor.Tensor{y}, err
 	}))
 
+// logicOpLists: boolean And/Or/Xor with numpy broadcasting, and Not.
 var logicOpLists = ops.Join(
 	logicOps("And", "y = a && b (bool, numpy broadcasting)", func(a, b bool) bool { return a && b }, 1, 7),
 	logicOps("Or", "y = a || b (bool, numpy broadcasting)", func(a, b bool) bool { return a || b }, 1, 7),

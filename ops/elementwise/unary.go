@@ -128,6 +128,8 @@ func unaryOps(name, doc string, op unop, since ...int) []*ops.Op {
 		}))
 }
 
+// unaryOpLists: y = f(x) elementwise, same shape and dtype. Abs and Sign
+// take every numeric dtype, Neg signed ones, the rest floats only.
 var unaryOpLists = ops.Join(
 	unaryOps("Abs", "y = |x|", opAbs, 1, 6, 13),
 	unaryOps("Neg", "y = -x", opNeg, 1, 6, 13),

@@ -52,6 +52,7 @@ func variadicOps(name, doc string, op binop, mean bool, since ...int) []*ops.Op 
 		}))
 }
 
+// variadicOpLists: y = fold(op, x1..xN) with numpy broadcasting (N >= 1).
 var variadicOpLists = ops.Join(
 	variadicOps("Max", "y = max(x1, ..., xN) elementwise (NaN propagates; numpy broadcasting)", opMax, false, 1, 6, 8, 12, 13),
 	variadicOps("Min", "y = min(x1, ..., xN) elementwise (NaN propagates; numpy broadcasting)", opMin, false, 1, 6, 8, 12, 13),
