@@ -47,33 +47,21 @@ func argOps(typ, doc string, isMax bool) []*ops.Op {
 					return nil, err
 				}
 				idx := tensor.Data[int64](out)
-				switch x.DType() {
-				case tensor.Float32:
-					argReduce(tensor.Data[float32](x), idx, outer, size, inner, isMax, last)
-				case tensor.Float64:
-					argReduce(tensor.Data[float64](x), idx, outer, size, inner, isMax, last)
-				case tensor.Int8:
-					argReduce(tensor.Data[int8](x), idx, outer, size, inner, isMax, last)
-				case tensor.Int16:
-					argReduce(tensor.Data[int16](x), idx, outer, size, inner, isMax, last)
-				case tensor.Int32:
-					argReduce(tensor.Data[int32](x), idx, outer, size, inner, isMax, last)
-				case tensor.Int64:
-					argReduce(tensor.Data[int64](x), idx, outer, size, inner, isMax, last)
-				case tensor.Uint8:
-					argReduce(tensor.Data[uint8](x), idx, outer, size, inner, isMax, last)
-				case tensor.Uint16:
-					argReduce(tensor.Data[uint16](x), idx, outer, size, inner, isMax, last)
-				case tensor.Uint32:
-					argReduce(tensor.Data[uint32](x), idx, outer, size, inner, isMax, last)
-				case tensor.Uint64:
-					argReduce(tensor.Data[uint64](x), idx, outer, size, inner, isMax, last)
-				default:
-					v, ok := widen(x)
-					if !ok {
-						return nil, fmt.Errorf("unsupported input dtype %v", x.DType())
-					}
+				xs, err := canonical(x)
+				if err != nil {
+					return nil, err
+				}
+				switch v := xs.(type) {
+				case []float32:
 					argReduce(v, idx, outer, size, inner, isMax, last)
+				case []float64:
+					argReduce(v, idx, outer, size, inner, isMax, last)
+				case []int64:
+					argReduce(v, idx, outer, size, inner, isMax, last)
+				case []uint64:
+					argReduce(v, idx, outer, size, inner, isMax, last)
+				default:
+					return nil, fmt.Errorf("unsupported input dtype %v", x.DType())
 				}
 				return []*tensor.Tensor{out}, nil
 			}}, nil

@@ -17,42 +17,6 @@ func axisDims(shape []int, a int) (outer, n, inner int) {
 	return outer, shape[a], inner
 }
 
-// widen returns float16/bfloat16 data as float32 (ok false for other dtypes).
-func widen(x *tensor.Tensor) (v []float32, ok bool) {
-	switch x.DType() {
-	case tensor.Float16:
-		d := tensor.Data[tensor.Float16Bits](x)
-		v = make([]float32, len(d))
-		for i, h := range d {
-			v[i] = h.Float32()
-		}
-		return v, true
-	case tensor.BFloat16:
-		d := tensor.Data[tensor.BFloat16Bits](x)
-		v = make([]float32, len(d))
-		for i, h := range d {
-			v[i] = h.Float32()
-		}
-		return v, true
-	}
-	return nil, false
-}
-
-// narrow rounds v into out, a float16 or bfloat16 tensor.
-func narrow(out *tensor.Tensor, v []float32) {
-	if out.DType() == tensor.Float16 {
-		d := tensor.Data[tensor.Float16Bits](out)
-		for i, f := range v {
-			d[i] = tensor.Float16FromFloat32(f)
-		}
-		return
-	}
-	d := tensor.Data[tensor.BFloat16Bits](out)
-	for i, f := range v {
-		d[i] = tensor.BFloat16FromFloat32(f)
-	}
-}
-
 // axisInfer returns an Infer function for an op whose output replaces
 // dimension axis of input 0 by size (keep) or drops it, with dtype out
 // (tensor.Undefined: the input's).

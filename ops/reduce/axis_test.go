@@ -145,3 +145,36 @@ func TestTopKHeap(t *testing.T) {
 		}
 	}
 }
+
+// TestNarrowTypes runs the narrower dtypes through their canonical widening.
+func TestNarrowTypes(t *testing.T) {
+	// int8 CumSum wraps like int8 arithmetic.
+	out, err := run(t, CumSum, 14, nil, tensor.Must([]int{3}, []int8{100, 27, 1}), tensor.Scalar(int64(0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := tensor.Data[int8](out[0]); !slices.Equal(g, []int8{100, 127, -128}) {
+		t.Errorf("int8 cumsum = %v", g)
+	}
+	// uint8 ArgMax and TopK compare unsigned.
+	xu := tensor.Must([]int{4}, []uint8{3, 250, 7, 250})
+	out, err = run(t, ArgMax, 13, []ops.Attr{intA("keepdims", 0)}, xu)
+	if err != nil || tensor.Data[int64](out[0])[0] != 1 {
+		t.Errorf("uint8 argmax = %v, %v", out, err)
+	}
+	out, err = run(t, TopK, 11, nil, xu, tensor.Must([]int{1}, []int64{3}))
+	if err != nil || !slices.Equal(tensor.Data[uint8](out[0]), []uint8{250, 250, 7}) || !slices.Equal(tensor.Data[int64](out[1]), []int64{1, 3, 2}) {
+		t.Errorf("uint8 topk = %v, %v", out, err)
+	}
+	// An empty int8 max gives the dtype's lowest value.
+	out, err = run(t, ReduceMax, 20, nil, tensor.Must([]int{2, 0}, []int8{}), tensor.Must([]int{1}, []int64{1}))
+	if err != nil || !slices.Equal(tensor.Data[int8](out[0]), []int8{-128, -128}) {
+		t.Errorf("empty int8 max = %v, %v", out, err)
+	}
+	// bfloat16 TopK returns the input's own values.
+	b := []tensor.BFloat16Bits{tensor.BFloat16FromFloat32(1.5), tensor.BFloat16FromFloat32(-2), tensor.BFloat16FromFloat32(3.25)}
+	out, err = run(t, TopK, 24, []ops.Attr{intA("largest", 0)}, tensor.Must([]int{3}, b), tensor.Must([]int{1}, []int64{2}))
+	if err != nil || !slices.Equal(tensor.Data[tensor.BFloat16Bits](out[0]), []tensor.BFloat16Bits{b[1], b[0]}) {
+		t.Errorf("bfloat16 topk = %v, %v", out, err)
+	}
+}

@@ -45,36 +45,23 @@ func cumOps(typ, doc string, prod bool, since []int) []*ops.Op {
 			}
 			outer, size, inner := axisDims(x.Shape(), a)
 			cf := cumConf{outer: outer, n: size, inner: inner, prod: prod, excl: excl, rev: rev}
-			switch x.DType() {
-			case tensor.Float32:
-				cum(cf, tensor.Data[float32](x), tensor.Data[float32](out))
-			case tensor.Float64:
-				cum(cf, tensor.Data[float64](x), tensor.Data[float64](out))
-			case tensor.Int8:
-				cum(cf, tensor.Data[int8](x), tensor.Data[int8](out))
-			case tensor.Int16:
-				cum(cf, tensor.Data[int16](x), tensor.Data[int16](out))
-			case tensor.Int32:
-				cum(cf, tensor.Data[int32](x), tensor.Data[int32](out))
-			case tensor.Int64:
-				cum(cf, tensor.Data[int64](x), tensor.Data[int64](out))
-			case tensor.Uint8:
-				cum(cf, tensor.Data[uint8](x), tensor.Data[uint8](out))
-			case tensor.Uint16:
-				cum(cf, tensor.Data[uint16](x), tensor.Data[uint16](out))
-			case tensor.Uint32:
-				cum(cf, tensor.Data[uint32](x), tensor.Data[uint32](out))
-			case tensor.Uint64:
-				cum(cf, tensor.Data[uint64](x), tensor.Data[uint64](out))
-			default:
-				v, ok := widen(x)
-				if !ok {
-					return nil, fmt.Errorf("unsupported input dtype %v", x.DType())
-				}
-				r := make([]float32, len(v))
-				cum(cf, v, r)
-				narrow(out, r)
+			xs, ys, done, err := canonIO(x, out)
+			if err != nil {
+				return nil, err
 			}
+			switch v := xs.(type) {
+			case []float32:
+				cum(cf, v, ys.([]float32))
+			case []float64:
+				cum(cf, v, ys.([]float64))
+			case []int64:
+				cum(cf, v, ys.([]int64))
+			case []uint64:
+				cum(cf, v, ys.([]uint64))
+			default:
+				return nil, fmt.Errorf("unsupported input dtype %v", x.DType())
+			}
+			done()
 			return []*tensor.Tensor{out}, nil
 		}}, nil
 	})

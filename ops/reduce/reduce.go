@@ -150,68 +150,28 @@ func (r *reduceConf) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, err
 	if err != nil {
 		return nil, err
 	}
-	switch x.DType() {
-	case tensor.Float32:
-		err = reduceFloat(c, p, r.k, tensor.Data[float32](x), tensor.Data[float32](out))
-	case tensor.Float64:
-		err = reduceFloat(c, p, r.k, tensor.Data[float64](x), tensor.Data[float64](out))
-	case tensor.Float16, tensor.BFloat16:
-		err = reduceHalf(c, p, r.k, x, out)
-	case tensor.Int8:
-		err = reduceInt(c, p, r.k, tensor.Data[int8](x), tensor.Data[int8](out))
-	case tensor.Int16:
-		err = reduceInt(c, p, r.k, tensor.Data[int16](x), tensor.Data[int16](out))
-	case tensor.Int32:
-		err = reduceInt(c, p, r.k, tensor.Data[int32](x), tensor.Data[int32](out))
-	case tensor.Int64:
-		err = reduceInt(c, p, r.k, tensor.Data[int64](x), tensor.Data[int64](out))
-	case tensor.Uint8:
-		err = reduceInt(c, p, r.k, tensor.Data[uint8](x), tensor.Data[uint8](out))
-	case tensor.Uint16:
-		err = reduceInt(c, p, r.k, tensor.Data[uint16](x), tensor.Data[uint16](out))
-	case tensor.Uint32:
-		err = reduceInt(c, p, r.k, tensor.Data[uint32](x), tensor.Data[uint32](out))
-	case tensor.Uint64:
-		err = reduceInt(c, p, r.k, tensor.Data[uint64](x), tensor.Data[uint64](out))
-	case tensor.Bool:
-		err = reduceBool(c, p, r.k, tensor.Data[bool](x), tensor.Data[bool](out))
-	default:
-		err = fmt.Errorf("unsupported input dtype %v", x.DType())
+	xs, ys, done, err := canonIO(x, out)
+	if err != nil {
+		return nil, err
+	}
+	switch v := xs.(type) {
+	case []float32:
+		err = reduceFloat(c, p, r.k, v, ys.([]float32))
+	case []float64:
+		err = reduceFloat(c, p, r.k, v, ys.([]float64))
+	case []int64:
+		lo, hi := intLimits(x.DType())
+		err = reduceInt(c, p, r.k, v, ys.([]int64), lo, hi)
+	case []uint64:
+		err = reduceInt(c, p, r.k, v, ys.([]uint64), 0, 1<<64-1)
+	case []bool:
+		err = reduceBool(c, p, r.k, v, ys.([]bool))
 	}
 	if err != nil {
 		return nil, err
 	}
+	done()
 	return []*tensor.Tensor{out}, nil
-}
-
-// reduceHalf widens float16/bfloat16 to float32, reduces and rounds back.
-func reduceHalf(c *ops.Ctx, p *plan, k kind, x, out *tensor.Tensor) error {
-	xs := make([]float32, x.Len())
-	ys := make([]float32, out.Len())
-	if x.DType() == tensor.Float16 {
-		for i, v := range tensor.Data[tensor.Float16Bits](x) {
-			xs[i] = v.Float32()
-		}
-	} else {
-		for i, v := range tensor.Data[tensor.BFloat16Bits](x) {
-			xs[i] = v.Float32()
-		}
-	}
-	if err := reduceFloat(c, p, k, xs, ys); err != nil {
-		return err
-	}
-	if x.DType() == tensor.Float16 {
-		d := tensor.Data[tensor.Float16Bits](out)
-		for i, v := range ys {
-			d[i] = tensor.Float16FromFloat32(v)
-		}
-	} else {
-		d := tensor.Data[tensor.BFloat16Bits](out)
-		for i, v := range ys {
-			d[i] = tensor.BFloat16FromFloat32(v)
-		}
-	}
-	return nil
 }
 
 // reduceFloat reduces float x into dst, accumulating in float64.
@@ -266,10 +226,10 @@ func reduceFloat[T tensor.Float](c *ops.Ctx, p *plan, k kind, x, dst []T) error 
 // reduceInt reduces integer x into dst: sums and products wrap in int64
 // (numpy's result after the cast back to T); Mean truncates toward zero; L2,
 // LogSum and LogSumExp go through float64 and truncate.
-func reduceInt[T tensor.Integer](c *ops.Ctx, p *plan, k kind, x, dst []T) error {
+// Empty Max and Min reductions give lo and hi, the limits of the input dtype.
+func reduceInt[T int64 | uint64](c *ops.Ctx, p *plan, k kind, x, dst []T, lo, hi T) error {
 	switch k {
 	case kMax, kMin:
-		lo, hi := intRange[T]()
 		return extreme(c, p, k == kMax, x, dst, lo, hi)
 	case kLogSumExp:
 		xf := make([]float64, len(x))
@@ -305,27 +265,14 @@ func reduceInt[T tensor.Integer](c *ops.Ctx, p *plan, k kind, x, dst []T) error 
 	return nil
 }
 
-// intRange returns the smallest and largest values of T.
-func intRange[T tensor.Integer]() (lo, hi T) {
-	hi = ^T(0)
-	if hi < 0 { // signed: all bits set is -1
-		hi = T(uint64(1)<<(8*sizeOf[T]()-1) - 1)
-		lo = -hi - 1
+// intLimits returns the smallest and largest values of the integer dtype d
+// (64-bit unsigned excluded).
+func intLimits(d tensor.DType) (lo, hi int64) {
+	bits := 8 * d.Size()
+	if d.IsSigned() {
+		return -1 << (bits - 1), 1<<(bits-1) - 1
 	}
-	return lo, hi
-}
-
-func sizeOf[T tensor.Integer]() int {
-	var z T
-	switch any(z).(type) {
-	case int8, uint8:
-		return 1
-	case int16, uint16:
-		return 2
-	case int32, uint32:
-		return 4
-	}
-	return 8
+	return 0, 1<<bits - 1
 }
 
 // accumulate folds x into one accumulator per output element for the

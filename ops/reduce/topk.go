@@ -80,37 +80,23 @@ func compileTopK(n *ops.Node) (*ops.Kernel, error) {
 		}
 		sel := topkSel{outer: outer, n: size, inner: inner, k: int(k), largest: largest}
 		id := tensor.Data[int64](idx)
-		switch x.DType() {
-		case tensor.Float32:
-			err = topk(c, sel, tensor.Data[float32](x), tensor.Data[float32](vals), id)
-		case tensor.Float64:
-			err = topk(c, sel, tensor.Data[float64](x), tensor.Data[float64](vals), id)
-		case tensor.Int8:
-			err = topk(c, sel, tensor.Data[int8](x), tensor.Data[int8](vals), id)
-		case tensor.Int16:
-			err = topk(c, sel, tensor.Data[int16](x), tensor.Data[int16](vals), id)
-		case tensor.Int32:
-			err = topk(c, sel, tensor.Data[int32](x), tensor.Data[int32](vals), id)
-		case tensor.Int64:
-			err = topk(c, sel, tensor.Data[int64](x), tensor.Data[int64](vals), id)
-		case tensor.Uint8:
-			err = topk(c, sel, tensor.Data[uint8](x), tensor.Data[uint8](vals), id)
-		case tensor.Uint16:
-			err = topk(c, sel, tensor.Data[uint16](x), tensor.Data[uint16](vals), id)
-		case tensor.Uint32:
-			err = topk(c, sel, tensor.Data[uint32](x), tensor.Data[uint32](vals), id)
-		case tensor.Uint64:
-			err = topk(c, sel, tensor.Data[uint64](x), tensor.Data[uint64](vals), id)
-		default:
-			v, ok := widen(x)
-			if !ok {
-				return nil, fmt.Errorf("unsupported input dtype %v", x.DType())
-			}
-			r := make([]float32, vals.Len())
-			if err = topk(c, sel, v, r, id); err == nil {
-				narrow(vals, r) // exact: r holds widened 16-bit values
-			}
+		xs, vs, done, err := canonIO(x, vals)
+		if err != nil {
+			return nil, err
 		}
+		switch v := xs.(type) {
+		case []float32:
+			err = topk(c, sel, v, vs.([]float32), id)
+		case []float64:
+			err = topk(c, sel, v, vs.([]float64), id)
+		case []int64:
+			err = topk(c, sel, v, vs.([]int64), id)
+		case []uint64:
+			err = topk(c, sel, v, vs.([]uint64), id)
+		default:
+			err = fmt.Errorf("unsupported input dtype %v", x.DType())
+		}
+		done()
 		if err != nil {
 			return nil, err
 		}
