@@ -255,3 +255,58 @@ func TestConvertErrors(t *testing.T) {
 		t.Error("complex to float accepted")
 	}
 }
+
+// TestConvertEveryPair converts special values between every pair of
+// supported dtypes: every pair except complex <-> real must succeed, and
+// integer values must survive a round trip through any wider type.
+func TestConvertEveryPair(t *testing.T) {
+	var dtypes []DType
+	for d := DType(1); d <= Float6E3M2; d++ {
+		if d.Supported() {
+			dtypes = append(dtypes, d)
+		}
+	}
+	vals := []float64{0, 1, -1, 2, 0.5, -3.75, 100, 1e6, -1e30, math.Inf(1), math.NaN()}
+	for _, from := range dtypes {
+		if from == String || from == Complex64 || from == Complex128 {
+			continue
+		}
+		src := Zeros(from, len(vals))
+		if err := Convert(src, Must([]int{len(vals)}, vals), true); err != nil {
+			t.Fatalf("float64 -> %v: %v", from, err)
+		}
+		for _, to := range dtypes {
+			dst := Zeros(to, len(vals))
+			err := Convert(dst, src, false)
+			complexPair := (to == Complex64 || to == Complex128) != (from == Complex64 || from == Complex128)
+			if (err != nil) != complexPair {
+				t.Errorf("%v -> %v: err = %v", from, to, err)
+			}
+		}
+	}
+	strs := Must([]int{4}, []string{"1", "-2.5", "inf", "nan"})
+	for _, to := range dtypes {
+		err := Convert(Zeros(to, 4), strs, true)
+		if (err != nil) != (to == Complex64 || to == Complex128) {
+			t.Errorf("string -> %v: err = %v", to, err)
+		}
+	}
+	// Small integers round-trip through every numeric dtype that holds them.
+	ints := Must([]int{3}, []int8{1, 0, -1})
+	for _, via := range dtypes {
+		if via == Bool || via == String || via == Complex64 || via == Complex128 || !via.IsSigned() && via.IsInt() || via == Float8E8M0 {
+			continue
+		}
+		mid := Zeros(via, 3)
+		back := Zeros(Int8, 3)
+		if err := Convert(mid, ints, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := Convert(back, mid, true); err != nil {
+			t.Fatal(err)
+		}
+		if !Equal(back, ints) {
+			t.Errorf("int8 through %v: got %v", via, back)
+		}
+	}
+}
