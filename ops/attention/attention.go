@@ -351,7 +351,7 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attnParams, in []*tensor.Tensor
 		hk := h / group
 		s := make([]float64, total)
 		bs := make([]float64, total)
-		acc := make([]float64, dv)
+		acc := make([]F, dv)
 		kBase := (b*hkv + hk) * total
 		for i := 0; i < sq; i++ {
 			qrow := q[qv.at(b, h, i):][:dk]
@@ -361,13 +361,18 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attnParams, in []*tensor.Tensor
 				qkRow = qk.Buf[((b*hq+h)*sq+i)*total:][:total]
 			}
 			mx := math.Inf(-1)
+			// Scores of keys the bias masks out are not needed unless the
+			// raw scores are an output.
+			skip := qkRow == nil || p.mode >= 2
 			for j := 0; j < total; j++ {
-				krow := kAll[(kBase+j)*dk:][:dk]
-				var d F
-				for x, qx := range qrow {
-					d += qx * krow[x]
+				if skip && math.IsInf(bs[j], -1) {
+					s[j] = bs[j]
+					if qkRow != nil {
+						qkRow[j] = F(bs[j])
+					}
+					continue
 				}
-				sc := float64(d) * scale
+				sc := float64(dot(qrow, kAll[(kBase+j)*dk:][:dk])) * scale
 				if p.softcap > 0 {
 					sc = p.softcap * math.Tanh(sc/p.softcap)
 				}
@@ -387,22 +392,13 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attnParams, in []*tensor.Tensor
 					qkRow[j] = F(v)
 				}
 			}
-			for x := range acc {
-				acc[x] = 0
-			}
+			clear(acc)
 			for j, pj := range s {
-				if pj == 0 {
-					continue
-				}
-				vrow := vAll[(kBase+j)*dv:][:dv]
-				for x, vx := range vrow {
-					acc[x] += pj * float64(vx)
+				if pj != 0 {
+					axpy(acc, F(pj), vAll[(kBase+j)*dv:][:dv])
 				}
 			}
-			out := y.Buf[yv.at(b, h, i):][:dv]
-			for x, a := range acc {
-				out[x] = F(a)
-			}
+			copy(y.Buf[yv.at(b, h, i):][:dv], acc)
 		}
 	})
 	if err != nil {
@@ -419,6 +415,31 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attnParams, in []*tensor.Tensor
 		res[3] = qk.Done()
 	}
 	return res[:max(1, min(4, len(p.outputs)))], nil
+}
+
+// dot returns sum a[i]*b[i] (len(b) >= len(a)) with four partial sums.
+func dot[F tensor.Float](a, b []F) F {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 F
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// axpy adds alpha*x to y (len(x) >= len(y)).
+func axpy[F tensor.Float](y []F, alpha F, x []F) {
+	x = x[:len(y)]
+	for i, v := range x {
+		y[i] += alpha * v
+	}
 }
 
 // softmaxRow replaces s by softmax(s) given its max; a row whose every
