@@ -38,5 +38,9 @@ test: ort testdata
 demo: build ort
 	bin/gort demo
 
+# Every fuzz target for FUZZTIME each (a bounded run; corpora also run in make test).
+fuzz:
+	scripts/fuzz.sh
+
 conformance: build ort testdata
 	bin/gort conformance --report conformance/REPORT.md "$(ONNX_NODE)"
