@@ -284,3 +284,26 @@ func TestCastAttributes(t *testing.T) {
 		t.Errorf("CastLike infer: %v, %v", ty, err)
 	}
 }
+
+// TestParallelMatchesSerial runs generic-kernel ops on one and on four
+// goroutines and wants identical results.
+func TestParallelMatchesSerial(t *testing.T) {
+	a, b := seq([]int{1 << 17}, -1000), seq(nil, 3)
+	for _, tc := range []struct {
+		typ string
+		in  []*tensor.Tensor
+	}{{"Exp", []*tensor.Tensor{a}}, {"Less", []*tensor.Tensor{a, b}}, {"Max", []*tensor.Tensor{b, a}}} {
+		k, err := compile(t, tc.typ, 13, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		one, err1 := k.Run(&ops.Ctx{Threads: 1}, tc.in)
+		four, err4 := k.Run(&ops.Ctx{Threads: 4}, tc.in)
+		if err1 != nil || err4 != nil {
+			t.Fatal(err1, err4)
+		}
+		if !tensor.Equal(one[0], four[0]) {
+			t.Errorf("%s differs between 1 and 4 threads", tc.typ)
+		}
+	}
+}

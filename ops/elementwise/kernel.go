@@ -19,9 +19,11 @@ func map1[T, O tensor.Elem](c *ops.Ctx, x *tensor.Tensor, dt tensor.DType, f fun
 		return nil, err
 	}
 	o, xs := tensor.Data[O](out), tensor.Data[T](x)
-	for i, v := range xs {
-		o[i] = f(v)
-	}
+	parallel(c, len(o), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			o[i] = f(xs[i])
+		}
+	})
 	return out, nil
 }
 
@@ -40,19 +42,25 @@ func map2[A, B, O tensor.Elem](c *ops.Ctx, a, b *tensor.Tensor, dt tensor.DType,
 	switch {
 	case len(o) == 0:
 	case len(x) == len(o) && len(y) == len(o):
-		for i := range o {
-			o[i] = f(x[i], y[i])
-		}
+		parallel(c, len(o), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				o[i] = f(x[i], y[i])
+			}
+		})
 	case len(y) == 1 && len(x) == len(o):
 		s := y[0]
-		for i := range o {
-			o[i] = f(x[i], s)
-		}
+		parallel(c, len(o), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				o[i] = f(x[i], s)
+			}
+		})
 	case len(x) == 1 && len(y) == len(o):
 		s := x[0]
-		for i := range o {
-			o[i] = f(s, y[i])
-		}
+		parallel(c, len(o), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				o[i] = f(s, y[i])
+			}
+		})
 	default:
 		err = rows(c, shape, [][]int{a.Shape(), b.Shape()}, func(r int, off, st []int, n int) {
 			ia, ib, sa, sb := off[0], off[1], st[0], st[1]
