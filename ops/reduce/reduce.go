@@ -64,11 +64,13 @@ var (
 	ReduceL1 = reduceOps("ReduceL1", "y = sum(|x|) over axes", kL1, 18, []int{1, 11, 13, 18})
 	// ReduceL2 is y = sqrt(sum(x^2)) over axes.
 	ReduceL2 = reduceOps("ReduceL2", "y = sqrt(sum(x^2)) over axes", kL2, 18, []int{1, 11, 13, 18})
-	// ReduceLogSum is y = log(sum(x)) over axes.
-	ReduceLogSum = reduceOps("ReduceLogSum", "y = log(sum(x)) over axes", kLogSum, 18, []int{1, 11, 13, 18})
+	// ReduceLogSum is y = log(sum(x)) over axes. Version 28 only drops
+	// integer inputs from the schema; gort keeps accepting them.
+	ReduceLogSum = reduceOps("ReduceLogSum", "y = log(sum(x)) over axes", kLogSum, 18, []int{1, 11, 13, 18, 28})
 	// ReduceLogSumExp is y = log(sum(exp(x))) over axes, computed as
 	// m + log(sum(exp(x-m))) with m = max(x) so that it does not overflow.
-	ReduceLogSumExp = reduceOps("ReduceLogSumExp", "y = log(sum(exp(x))) over axes", kLogSumExp, 18, []int{1, 11, 13, 18})
+	// Version 28 only drops integer inputs; gort keeps accepting them.
+	ReduceLogSumExp = reduceOps("ReduceLogSumExp", "y = log(sum(exp(x))) over axes", kLogSumExp, 18, []int{1, 11, 13, 18, 28})
 	// ReduceSumSquare is y = sum(x^2) over axes.
 	ReduceSumSquare = reduceOps("ReduceSumSquare", "y = sum(x^2) over axes", kSumSquare, 18, []int{1, 11, 13, 18})
 )
