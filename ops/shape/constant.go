@@ -22,20 +22,22 @@ func constantOps() []*ops.Op {
 	)
 }
 
-// constantValue builds the tensor a Constant node holds.
-func constantValue(n *ops.Node) (*tensor.Tensor, error) {
+// constantValue returns the tensor a Constant node holds, or its sparse
+// value, which is expanded at run time so that the session's size limit
+// applies to the dense shape the model claims.
+func constantValue(n *ops.Node) (*tensor.Tensor, *ops.SparseTensor, error) {
 	var found []string
 	var t *tensor.Tensor
+	var sp *ops.SparseTensor
 	var err error
 	for _, a := range n.Attrs {
 		switch a.Name {
 		case "value":
 			t = a.T
 		case "sparse_value":
-			if a.Sparse == nil {
-				return nil, fmt.Errorf("sparse_value is not a sparse tensor")
+			if sp = a.Sparse; sp == nil || sp.Values == nil {
+				return nil, nil, fmt.Errorf("sparse_value is not a sparse tensor with values")
 			}
-			t, err = densify(a.Sparse)
 		case "value_float":
 			t = tensor.Scalar(a.F)
 		case "value_floats":
@@ -56,29 +58,26 @@ func constantValue(n *ops.Node) (*tensor.Tensor, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("attribute %s: %w", a.Name, err)
+			return nil, nil, fmt.Errorf("attribute %s: %w", a.Name, err)
 		}
 		found = append(found, a.Name)
 	}
 	if len(found) != 1 {
-		return nil, fmt.Errorf("constant needs exactly one value attribute, has %v", found)
+		return nil, nil, fmt.Errorf("constant needs exactly one value attribute, has %v", found)
 	}
-	if t == nil {
-		return nil, fmt.Errorf("attribute %s holds no tensor", found[0])
+	if t == nil && sp == nil {
+		return nil, nil, fmt.Errorf("attribute %s holds no tensor", found[0])
 	}
-	return t, nil
+	return t, sp, nil
 }
 
 // densify expands a COO sparse tensor: indices are (NNZ, rank) or linear (NNZ).
-func densify(sp *ops.SparseTensor) (*tensor.Tensor, error) {
-	if sp.Values == nil {
-		return nil, fmt.Errorf("sparse tensor has no values")
-	}
+func densify(c *ctx, sp *ops.SparseTensor) (*tensor.Tensor, error) {
 	dims, err := dimsOf(sp.Dims, "dims")
 	if err != nil {
 		return nil, err
 	}
-	k, out, err := newLike(nil, sp.Values.DType(), dims)
+	k, out, err := newLike(c, sp.Values.DType(), dims)
 	if err != nil {
 		return nil, err
 	}
@@ -122,9 +121,14 @@ func densify(sp *ops.SparseTensor) (*tensor.Tensor, error) {
 }
 
 func compileConstant(n *ops.Node) (*ops.Kernel, error) {
-	t, err := constantValue(n)
+	t, sp, err := constantValue(n)
 	if err != nil {
 		return nil, err
+	}
+	if sp != nil {
+		return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			return one(densify(c, sp))
+		}}, nil
 	}
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		// a copy, so that a caller changing an output cannot change the model
@@ -133,9 +137,16 @@ func compileConstant(n *ops.Node) (*ops.Kernel, error) {
 }
 
 func inferConstant(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
-	t, err := constantValue(n)
+	t, sp, err := constantValue(n)
 	if err != nil {
 		return nil, err
+	}
+	if sp != nil {
+		dims, err := dimsOf(sp.Dims, "dims")
+		if err != nil {
+			return nil, err
+		}
+		return []tensor.Type{tensor.TensorType(sp.Values.DType(), dims...)}, nil
 	}
 	return []tensor.Type{tensor.TensorType(t.DType(), t.Shape()...)}, nil
 }

@@ -172,6 +172,14 @@ func TestOutputs(t *testing.T) {
 		{"shape start end", call{op: "Shape", attrs: []ops.Attr{intAttr("start", -2), intAttr("end", 100)}, in: []*tensor.Tensor{iota32(2, 3, 4)}},
 			[]*tensor.Tensor{i64(3, 4)}},
 		{"constant value_ints", call{op: "Constant", attrs: []ops.Attr{ints("value_ints", 4, 5)}}, []*tensor.Tensor{i64(4, 5)}},
+		{"constant value_strings", call{op: "Constant", attrs: []ops.Attr{{Name: "value_strings", Type: ops.AttrStrings, Strings: [][]byte{[]byte("a"), []byte("")}}}},
+			[]*tensor.Tensor{tensor.Must([]int{2}, []string{"a", ""})}},
+		{"constant sparse coordinates", call{op: "Constant", attrs: []ops.Attr{{Name: "sparse_value", Type: ops.AttrSparseTensor, Sparse: &ops.SparseTensor{
+			Values: f32([]int{2}, 5, 6), Indices: tensor.Must([]int{2, 2}, []int64{0, 1, 1, 2}), Dims: []int64{2, 3}}}}},
+			[]*tensor.Tensor{f32([]int{2, 3}, 0, 5, 0, 0, 0, 6)}},
+		{"constant sparse linear", call{op: "Constant", attrs: []ops.Attr{{Name: "sparse_value", Type: ops.AttrSparseTensor, Sparse: &ops.SparseTensor{
+			Values: f32([]int{2}, 5, 6), Indices: i64(1, 5), Dims: []int64{2, 3}}}}},
+			[]*tensor.Tensor{f32([]int{2, 3}, 0, 5, 0, 0, 0, 6)}},
 		{"eyelike k=1 int", call{op: "EyeLike", attrs: []ops.Attr{intAttr("k", 1), intAttr("dtype", int64(tensor.Int64))}, in: []*tensor.Tensor{iota32(2, 3)}},
 			[]*tensor.Tensor{tensor.Must([]int{2, 3}, []int64{0, 1, 0, 0, 0, 1})}},
 	}
@@ -242,6 +250,10 @@ func TestErrors(t *testing.T) {
 		{"reversesequence lens", call{op: "ReverseSequence", in: []*tensor.Tensor{iota32(2, 2), i64(3, 1)}}, "out of range [0, 2]", false},
 		{"compress condition too long", call{op: "Compress", attrs: []ops.Attr{intAttr("axis", 0)}, in: []*tensor.Tensor{iota32(2), tensor.Must([]int{3}, []bool{false, false, true})}}, "beyond the 2 slices", false},
 		{"constant without value", call{op: "Constant"}, "exactly one value attribute", false},
+		{"constant sparse index", call{op: "Constant", attrs: []ops.Attr{{Name: "sparse_value", Type: ops.AttrSparseTensor, Sparse: &ops.SparseTensor{
+			Values: f32([]int{1}, 5), Indices: i64(6), Dims: []int64{2, 3}}}}}, "sparse index 6 out of range [0, 6)", false},
+		{"constant sparse bomb", call{op: "Constant", max: 1000, attrs: []ops.Attr{{Name: "sparse_value", Type: ops.AttrSparseTensor, Sparse: &ops.SparseTensor{
+			Values: f32([]int{1}, 5), Indices: i64(0), Dims: []int64{1 << 20, 1 << 20}}}}}, "the session allows 1000", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
