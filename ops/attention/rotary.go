@@ -50,8 +50,8 @@ func runRotary[F tensor.Float](c *ops.Ctx, p *rotary, in []*tensor.Tensor) ([]*t
 	if rd == 0 {
 		rd = xv.d
 	}
-	if rd > xv.d {
-		return nil, fmt.Errorf("rotary_embedding_dim %d exceeds the head size %d", rd, xv.d)
+	if rd > xv.d || rd%2 != 0 {
+		return nil, fmt.Errorf("rotary dimension %d must be even and at most the head size %d", rd, xv.d)
 	}
 	half := rd / 2
 	if !tensor.SameShape(cosT.Shape(), sinT.Shape()) {

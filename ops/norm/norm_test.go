@@ -286,3 +286,42 @@ func TestBadInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestHalfPrecision runs LayerNormalization on float16 and RMSNormalization
+// on bfloat16 and compares with the float32 results rounded once.
+func TestHalfPrecision(t *testing.T) {
+	x := []float32{0.5, -1.25, 2, 3.5, -0.75, 1}
+	f16 := make([]tensor.Float16Bits, len(x))
+	bf := make([]tensor.BFloat16Bits, len(x))
+	for i, v := range x {
+		f16[i], bf[i] = tensor.Float16FromFloat32(v), tensor.BFloat16FromFloat32(v)
+	}
+	ones16 := []tensor.Float16Bits{tensor.Float16FromFloat32(1), tensor.Float16FromFloat32(1), tensor.Float16FromFloat32(1)}
+	onesBF := []tensor.BFloat16Bits{tensor.BFloat16FromFloat32(1), tensor.BFloat16FromFloat32(1), tensor.BFloat16FromFloat32(1)}
+	ref, err := run(t, "LayerNormalization", 17, nil, 1, tensor.Must([]int{2, 3}, x), tensor.Must([]int{3}, []float32{1, 1, 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := run(t, "LayerNormalization", 17, nil, 1, tensor.Must([]int{2, 3}, f16), tensor.Must([]int{3}, ones16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range tensor.Data[tensor.Float16Bits](got[0]) {
+		if want := tensor.Float16FromFloat32(tensor.Data[float32](ref[0])[i]); v != want {
+			t.Errorf("float16 LayerNorm[%d] = %v, want %v", i, v.Float32(), want.Float32())
+		}
+	}
+	ref, err = run(t, "RMSNormalization", 23, nil, 1, tensor.Must([]int{2, 3}, x), tensor.Must([]int{3}, []float32{1, 1, 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = run(t, "RMSNormalization", 23, nil, 1, tensor.Must([]int{2, 3}, bf), tensor.Must([]int{3}, onesBF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range tensor.Data[tensor.BFloat16Bits](got[0]) {
+		if want := tensor.BFloat16FromFloat32(tensor.Data[float32](ref[0])[i]); v != want {
+			t.Errorf("bfloat16 RMSNorm[%d] = %v, want %v", i, v.Float32(), want.Float32())
+		}
+	}
+}
