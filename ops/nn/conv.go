@@ -59,6 +59,9 @@ func (a convAttrs) convShape(xs, ws []int, b *tensor.Tensor) (*geometry, error) 
 		return nil, fmt.Errorf("W's output channels M=%d are not divisible by group=%d", ws[0], a.group)
 	}
 	kernel := ws[2:]
+	if err := checkKernel(ws); err != nil {
+		return nil, err
+	}
 	if a.kernel != nil && !tensor.SameShape(a.kernel, kernel) {
 		return nil, fmt.Errorf("kernel_shape %v does not match W's spatial dims %v", a.kernel, kernel)
 	}
@@ -154,6 +157,16 @@ func convTyped[T tensor.Float](c *ops.Ctx, group int, g *geometry, in []*tensor.
 		addBias(y, tensor.Data[T](bt), nImg, nPos)
 	}
 	return yt, nil
+}
+
+// checkKernel rejects a weight (M, C, K...) with an empty kernel axis.
+func checkKernel(ws []int) error {
+	for i, k := range ws[2:] {
+		if k < 1 {
+			return fmt.Errorf("W %v has an empty kernel along spatial axis %d", ws, i)
+		}
+	}
+	return nil
 }
 
 // convInputs checks the X, W and optional B inputs of Conv and ConvTranspose.

@@ -76,6 +76,9 @@ func (a convTransposeAttrs) geometry(xs, ws []int, b *tensor.Tensor) (*geometry,
 		return nil, fmt.Errorf("X's channels C=%d are not divisible by group=%d", xs[1], a.group)
 	}
 	kernel := ws[2:]
+	if err := checkKernel(ws); err != nil {
+		return nil, err
+	}
 	if a.kernel != nil && !tensor.SameShape(a.kernel, kernel) {
 		return nil, fmt.Errorf("kernel_shape %v does not match W's spatial dims %v", a.kernel, kernel)
 	}

@@ -308,10 +308,21 @@ func contractPair[T tensor.Number](c *ops.Ctx, a, b einsumOperand[T], need map[i
 		return p
 	}
 	nb, m, n, k := sz(batch), sz(ms), sz(ns), sz(ks)
-	total := nb * m * n
-	if c != nil && c.MaxElements > 0 && total > c.MaxElements {
-		return a, fmt.Errorf("%w: einsum intermediate has %d elements, the session allows %d", ops.ErrLimit, total, c.MaxElements)
+	// Every buffer of the contraction must fit the session's limits.
+	for _, ls := range [][]int{slices.Concat(batch, ms, ks), slices.Concat(batch, ks, ns), slices.Concat(batch, ms, ns)} {
+		dims := make([]int, len(ls))
+		for i, l := range ls {
+			dims[i] = size[l]
+		}
+		cnt, err := tensor.NumElements(dims)
+		if err == nil && c != nil && c.MaxElements > 0 && cnt > c.MaxElements {
+			err = fmt.Errorf("%w: einsum intermediate %v has %d elements, the session allows %d", ops.ErrLimit, dims, cnt, c.MaxElements)
+		}
+		if err != nil {
+			return a, err
+		}
 	}
+	total := nb * m * n
 	aLabels := slices.Concat(batch, ms, ks)
 	bLabels := slices.Concat(batch, ks, ns)
 	ad := make([]T, nb*m*k)

@@ -113,6 +113,12 @@ func scaleC[T tensor.Number](m, n int, beta T, c []T, ldc int) {
 }
 
 func sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m < gemmMR || n < gemmNR {
+		// Too thin for register tiles (matrix-vector, depthwise conv): the
+		// packing would cost more than it saves.
+		gemmGeneric(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	scaleC(m, n, beta, c, ldc)
 	if k == 0 || alpha == 0 {
 		return
