@@ -289,9 +289,12 @@ func runLayerNorm[F tensor.Float](c *ops.Ctx, p *layerNorm, in []*tensor.Tensor)
 // ---- InstanceNormalization and GroupNormalization ----
 
 type groupNorm struct {
-	groups   int // 0 for InstanceNormalization (one group per channel)
-	perGroup bool
-	eps      float64
+	groups int // 0 for InstanceNormalization (one group per channel)
+	// groupParams: opset 18 declares scale and bias per group; a model at
+	// that opset giving them per channel (as exporters that target opset
+	// 21 semantics do) is read per channel.
+	groupParams bool
+	eps         float64
 }
 
 func compileInstanceNorm(n *ops.Node) (*ops.Kernel, error) {
@@ -301,9 +304,9 @@ func compileInstanceNorm(n *ops.Node) (*ops.Kernel, error) {
 
 func compileGroupNorm(n *ops.Node) (*ops.Kernel, error) {
 	p := &groupNorm{
-		groups:   int(n.Int("num_groups", 0)),
-		perGroup: n.Opset < 21,
-		eps:      float64(n.Float("epsilon", 1e-5)),
+		groups:      int(n.Int("num_groups", 0)),
+		groupParams: n.Opset < 21,
+		eps:         float64(n.Float("epsilon", 1e-5)),
 	}
 	if !n.Has("num_groups") || p.groups <= 0 {
 		return nil, fmt.Errorf("num_groups must be set to a positive value, got %d", p.groups)
@@ -332,8 +335,9 @@ func runGroupNorm[F tensor.Float](c *ops.Ctx, p *groupNorm, in []*tensor.Tensor)
 	if ch%g != 0 {
 		return nil, fmt.Errorf("%d channels are not divisible by num_groups %d", ch, g)
 	}
+	perGroup := p.groupParams && in[1].Len() == g
 	plen := ch
-	if p.perGroup {
+	if perGroup {
 		plen = g
 	}
 	scale, err := perChannel[F]("scale", in[1], plen, 1)
@@ -360,7 +364,7 @@ func runGroupNorm[F tensor.Float](c *ops.Ctx, p *groupNorm, in []*tensor.Tensor)
 		gi := i % g
 		for k := 0; k < cpg; k++ {
 			pi := gi*cpg + k
-			if p.perGroup {
+			if perGroup {
 				pi = gi
 			}
 			sc, b := scale[pi], bias[pi]

@@ -162,6 +162,12 @@ func TestGroupNormalizationVersions(t *testing.T) {
 		want[i] = z[i]*float64(sc[i/2]) + float64(bs[i/2])
 	}
 	near(t, "opset 21", tensor.Data[float32](out[0]), want, 1e-5)
+	out, err = run(t, "GroupNormalization", 18, attrs, 1, tensor.Must([]int{1, 4, 2}, x),
+		tensor.Must([]int{4}, sc), tensor.Must([]int{4}, bs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, "opset 18 with per-channel parameters", tensor.Data[float32](out[0]), want, 1e-5)
 
 	if _, err := run(t, "GroupNormalization", 21, attrs, 1, tensor.Must([]int{1, 4, 2}, x),
 		tensor.Must([]int{2}, []float32{1, 1}), tensor.Must([]int{2}, []float32{0, 0})); err == nil {
