@@ -319,3 +319,37 @@ func TestSaveAutoExternal(t *testing.T) {
 		t.Error("big initializer differs")
 	}
 }
+
+// TestSaveExternalNodeTests saves every node-test model with all its
+// initializers external and checks that loading it back gives the same model.
+func TestSaveExternalNodeTests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes every node-test model")
+	}
+	dir := t.TempDir()
+	for _, path := range nodeTestModels(t) {
+		m, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, "model.onnx")
+		if err := Save(m, out, SaveOptions{ExternalDataFile: "model.data", ExternalThreshold: 0}); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		back, err := Load(out)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		a, err := Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Marshal(back)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(a) != string(b) {
+			t.Errorf("%s: model changed by Save with external data and Load", path)
+		}
+	}
+}
