@@ -1,7 +1,9 @@
 package reduce
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
@@ -105,13 +107,42 @@ func newPlan(shape []int, red []bool, keep bool) *plan {
 	return p
 }
 
+// grain is the least number of input elements worth a goroutine.
+const grain = 1 << 15
+
 // each calls f(in, out) for every run: in is the input offset of the run's
 // first element and out the output offset it reduces into (for a kept inner
 // group, the run's elements map to out, out+1, ...). It checks for
 // cancellation about every 64k elements.
+//
+// When only the innermost group is reduced, run r reduces into output r
+// alone, so the runs are split over c.Threads goroutines; f must then only
+// touch output out.
 func (p *plan) each(c *ops.Ctx, f func(in, out int)) error {
 	if p.inLen == 0 {
 		return nil
+	}
+	if w := p.workers(c); w > 1 {
+		errs := make([]error, w)
+		var wg sync.WaitGroup
+		for k := range w {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				lo, hi := k*p.runs/w, (k+1)*p.runs/w
+				every := max(1, (1<<16)/p.inner)
+				for r := lo; r < hi; r++ {
+					if (r-lo)%every == 0 {
+						if errs[k] = c.Check(); errs[k] != nil {
+							return
+						}
+					}
+					f(r*p.inner, r)
+				}
+			}()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
 	}
 	ctr := make([]int, len(p.sizes)-1)
 	every := max(1, (1<<16)/p.inner)
@@ -134,6 +165,20 @@ func (p *plan) each(c *ops.Ctx, f func(in, out int)) error {
 		}
 	}
 	return nil
+}
+
+// workers is the number of goroutines each may use: more than one only
+// when the inner group is the sole reduced one and the input is large.
+func (p *plan) workers(c *ops.Ctx) int {
+	if c == nil || c.Threads <= 1 || !p.innerRed || p.runs < 2 {
+		return 1
+	}
+	for g := range len(p.sizes) - 1 {
+		if p.outStr[g] == 0 {
+			return 1
+		}
+	}
+	return min(c.Threads, p.runs, p.inLen/grain)
 }
 
 // inferReduced gives the output type when the reduced axes are known.

@@ -333,3 +333,34 @@ func equalType(a, b tensor.Type) bool {
 	}
 	return true
 }
+
+// TestReduceParallel checks that splitting runs over threads gives the
+// serial result, for plans that qualify (trailing axes) and ones that do not.
+func TestReduceParallel(t *testing.T) {
+	shape := []int{64, 3, 512}
+	x := make([]float32, 64*3*512)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)))
+	}
+	for _, name := range []string{"ReduceSum", "ReduceMax", "ReduceLogSumExp", "ReduceL2"} {
+		for _, axes := range [][]int64{{2}, {1, 2}, {0}, {0, 2}} {
+			in := []*tensor.Tensor{tensor.Must(shape, x), tensor.Must([]int{len(axes)}, axes)}
+			op := lists[name][len(lists[name])-1]
+			k, err := op.Compile(&ops.Node{OpType: op.Type, Opset: op.Since})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := k.Run(&ops.Ctx{Threads: 1}, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := k.Run(&ops.Ctx{Threads: 7}, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tensor.Equal(a[0], b[0]) {
+				t.Errorf("%s axes %v: 7 threads differ from 1", name, axes)
+			}
+		}
+	}
+}
