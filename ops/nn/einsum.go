@@ -333,12 +333,8 @@ func contractPair[T tensor.Number](c *ops.Ctx, a, b einsumOperand[T], need map[i
 	for _, l := range out.labels {
 		out.shape = append(out.shape, size[l])
 	}
-	threads := threadsOf(c)
-	for i := range nb {
-		if err := c.Check(); err != nil {
-			return a, err
-		}
-		gemm(threads, false, false, m, n, k, 1, ad[i*m*k:], k, bd[i*k*n:], n, 0, out.data[i*m*n:], n)
+	if err := batchedGemm(c, nb, m, n, k, ad, nil, bd, nil, out.data); err != nil {
+		return a, err
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package nn
 import (
 	"sync"
 
+	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -352,4 +353,37 @@ func gemm[T tensor.Number](threads int, transA, transB bool, m, n, k int, alpha 
 		gemmGeneric(transA, transB, r1-r0, c1-c0, k, alpha,
 			a[offA(transA, r0, lda):], lda, b[offB(transB, c0, ldb):], ldb, beta, c[r0*ldc+c0:], ldc)
 	})
+}
+
+// batchedGemm computes C_i = A_i * B_i for nb row-major products (m x k
+// times k x n) starting at aOff[i], bOff[i] and i*m*n in c (nil offsets
+// mean densely packed matrices). Many small products run one per
+// goroutine; large ones parallelize inside the GEMM.
+func batchedGemm[T tensor.Number](c *ops.Ctx, nb, m, n, k int, a []T, aOff []int, b []T, bOff []int, y []T) error {
+	threads := threadsOf(c)
+	one := func(i, threads int) {
+		ao, bo := i*m*k, i*k*n
+		if aOff != nil {
+			ao = aOff[i]
+		}
+		if bOff != nil {
+			bo = bOff[i]
+		}
+		gemm(threads, false, false, m, n, k, 1, a[ao:], k, b[bo:], n, 0, y[i*m*n:], n)
+	}
+	if threads > 1 && nb >= threads && m*n*max(k, 1) < 4*parallelGemmFlops {
+		parallelFor(threads, nb, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				one(i, 1)
+			}
+		})
+		return c.Check()
+	}
+	for i := range nb {
+		if err := c.Check(); err != nil {
+			return err
+		}
+		one(i, threads)
+	}
+	return nil
 }

@@ -109,23 +109,8 @@ func matmulTyped[T tensor.Number](c *ops.Ctx, p *matmulPlan, at, bt *tensor.Tens
 		aOff = append(aOff, idx[0]*p.aStride)
 		bOff = append(bOff, idx[1]*p.bStride)
 	})
-	one := func(i, threads int) {
-		gemm(threads, false, false, p.m, p.n, p.k, 1, a[aOff[i]:], p.k, b[bOff[i]:], p.n, 0, y[i*p.m*p.n:], p.n)
-	}
-	if threads > 1 && nb >= threads && p.m*p.n*max(p.k, 1) < 4*parallelGemmFlops {
-		// Many small products: one goroutine per band of batches.
-		parallelFor(threads, nb, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				one(i, 1)
-			}
-		})
-		return yt, nil
-	}
-	for i := range nb {
-		if err := c.Check(); err != nil {
-			return nil, err
-		}
-		one(i, threads)
+	if err := batchedGemm(c, nb, p.m, p.n, p.k, a, aOff, b, bOff, y); err != nil {
+		return nil, err
 	}
 	return yt, nil
 }

@@ -585,3 +585,84 @@ func sameType(a, b tensor.Type) bool {
 	}
 	return true
 }
+
+func TestMaxPoolColumnMajorIndices(t *testing.T) {
+	// One 2x3 plane; a 2x2 window at stride 1 gives maxima at (1,1) and (1,2).
+	x := tensor.Must([]int{1, 1, 2, 3}, []float32{1, 2, 3, 4, 6, 5})
+	attrs := []ops.Attr{ints("kernel_shape", 2, 2), intAttr("storage_order", 1)}
+	got, err := runOp(t, MaxPool, 2, attrs, 1, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Column-major offsets in a 2x3 plane: (h, w) -> h + 2*w.
+	if ind := tensor.Data[int64](got[1]); ind[0] != 1+2*1 || ind[1] != 1+2*1 {
+		t.Fatalf("indices %v, want [3 3]", ind)
+	}
+	got, err = runOp(t, MaxPool, 2, attrs[:1], 1, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ind := tensor.Data[int64](got[1]); ind[0] != 4 || ind[1] != 4 {
+		t.Fatalf("row-major indices %v, want [4 4]", ind)
+	}
+}
+
+func TestMaxUnpoolInvertsMaxPool(t *testing.T) {
+	x := tensor.Must([]int{1, 1, 4}, []float32{1, 5, 2, 3})
+	attrs := []ops.Attr{ints("kernel_shape", 2), ints("strides", 2)}
+	p, err := runOp(t, MaxPool, 2, attrs, 1, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := runOp(t, MaxUnpool, 1, attrs, 1, p[0], p[1], tensor.Must([]int{3}, []int64{1, 1, 6}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "maxunpool", got[0], []float64{0, 5, 0, 3, 0, 0}, []int{1, 1, 6}, 0)
+}
+
+func TestLpPools(t *testing.T) {
+	x := tensor.Must([]int{1, 1, 4}, []float64{1, -2, 3, -4})
+	got, err := runOp(t, LpPool, 1, []ops.Attr{ints("kernel_shape", 2), intAttr("p", 3)}, 1, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := func(a, b float64) float64 { return math.Cbrt(math.Abs(a*a*a) + math.Abs(b*b*b)) }
+	closeTo(t, "lppool p=3", got[0], []float64{c(1, 2), c(2, 3), c(3, 4)}, []int{1, 1, 3}, 1e-12)
+	got, err = runOp(t, GlobalLpPool, 1, nil, 1, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "globallppool", got[0], []float64{math.Sqrt(30)}, []int{1, 1, 1}, 1e-12)
+}
+
+func TestHalfPrecisionRoundsOnce(t *testing.T) {
+	h := func(v ...float32) []tensor.Float16Bits {
+		out := make([]tensor.Float16Bits, len(v))
+		for i, f := range v {
+			out[i] = tensor.Float16FromFloat32(f)
+		}
+		return out
+	}
+	// [1 2; 3 4] x [0.5; 0.25] = [1; 2.5], exact in float16.
+	a := tensor.Must([]int{2, 2}, h(1, 2, 3, 4))
+	b := tensor.Must([]int{2}, h(0.5, 0.25))
+	got, err := runOp(t, MatMul, 1, nil, 1, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].DType() != tensor.Float16 {
+		t.Fatalf("dtype %v, want float16", got[0].DType())
+	}
+	if y := tensor.Data[tensor.Float16Bits](got[0]); y[0].Float32() != 1 || y[1].Float32() != 2.5 {
+		t.Fatalf("got %v %v, want 1 2.5", y[0].Float32(), y[1].Float32())
+	}
+	bf := tensor.Must([]int{1, 1, 2}, []tensor.BFloat16Bits{tensor.BFloat16FromFloat32(1), tensor.BFloat16FromFloat32(3)})
+	got, err = runOp(t, GlobalAveragePool, 1, nil, 1, bf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y := tensor.Data[tensor.BFloat16Bits](got[0]); y[0].Float32() != 2 {
+		t.Fatalf("bfloat16 mean %v, want 2", y[0].Float32())
+	}
+}
