@@ -178,3 +178,33 @@ func TestNarrowTypes(t *testing.T) {
 		t.Errorf("bfloat16 topk = %v, %v", out, err)
 	}
 }
+
+func TestAxisInfer(t *testing.T) {
+	in := []tensor.Type{tensor.TensorType(tensor.Float16, 2, 3, 4)}
+	cases := []struct {
+		op    *ops.Op
+		attrs []ops.Attr
+		want  []tensor.Type
+	}{
+		{ArgMax[len(ArgMax)-1], []ops.Attr{intA("axis", -2)}, []tensor.Type{tensor.TensorType(tensor.Int64, 2, 1, 4)}},
+		{ArgMin[0], []ops.Attr{intA("axis", 0), intA("keepdims", 0)}, []tensor.Type{tensor.TensorType(tensor.Int64, 3, 4)}},
+		{TopK[0], []ops.Attr{intA("k", 2)}, []tensor.Type{tensor.TensorType(tensor.Float16, 2, 3, 2), tensor.TensorType(tensor.Int64, 2, 3, 2)}},
+		{CumSum[1], nil, in},
+	}
+	for _, c := range cases {
+		got, err := c.op.Infer(&ops.Node{Opset: c.op.Since, Attrs: c.attrs}, in)
+		if err != nil {
+			t.Fatal(c.op.Type, err)
+		}
+		for i := range c.want {
+			if !equalType(got[i], c.want[i]) {
+				t.Errorf("%s-%d output %d: %+v, want %+v", c.op.Type, c.op.Since, i, got[i], c.want[i])
+			}
+		}
+	}
+	// TopK from opset 10 takes k at run time: that dimension is unknown.
+	got, err := TopK[len(TopK)-1].Infer(&ops.Node{Opset: 24}, in)
+	if err != nil || got[0].Shape[2].Known() || got[1].DType != tensor.Int64 {
+		t.Errorf("TopK-24 infer = %+v, %v", got, err)
+	}
+}
