@@ -162,26 +162,62 @@ func inferAttention(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 	if len(in) < 3 {
 		return nil, fmt.Errorf("want Q, K and V")
 	}
-	q, v := in[0], in[2]
-	y := tensor.Type{Kind: tensor.KindTensor, DType: q.DType}
-	if q.HasShape && v.HasShape && len(q.Shape) == len(v.Shape) {
-		y.HasShape = true
-		y.Shape = append([]tensor.Dim{}, q.Shape...)
-		last := len(y.Shape) - 1
-		switch {
-		case len(q.Shape) == 4:
-			y.Shape[last] = v.Shape[3]
-		case len(q.Shape) == 3 && v.Shape[2].Known() && n.Int("kv_num_heads", 0) > 0:
-			y.Shape[last] = tensor.Dim{Size: v.Shape[2].Size / n.Int("kv_num_heads", 0) * n.Int("q_num_heads", 0)}
-		default:
-			y.Shape[last] = tensor.Dim{Size: -1}
+	unknown := tensor.Dim{Size: -1}
+	typ := func(dims ...tensor.Dim) tensor.Type {
+		t := tensor.Type{Kind: tensor.KindTensor, DType: in[0].DType}
+		if dims != nil {
+			t.HasShape, t.Shape = true, dims
+		}
+		return t
+	}
+	q, ok1 := dims4(in[0], n.Int("q_num_heads", 0))
+	k, ok2 := dims4(in[1], n.Int("kv_num_heads", 0))
+	v, ok3 := dims4(in[2], n.Int("kv_num_heads", 0))
+	if !ok1 || !ok2 || !ok3 {
+		out := make([]tensor.Type, max(1, len(n.Outputs)))
+		for i := range out {
+			out[i] = typ()
+		}
+		return out, nil
+	}
+	// total is the present sequence length: past + new when both are known.
+	total := k[2]
+	if len(n.Inputs) > 4 && n.Inputs[4] != "" {
+		total = unknown
+		if len(in) > 4 && in[4].HasShape && len(in[4].Shape) == 4 && in[4].Shape[2].Known() && k[2].Known() {
+			total = tensor.Dim{Size: in[4].Shape[2].Size + k[2].Size}
 		}
 	}
-	out := []tensor.Type{y}
-	for i := 1; i < len(n.Outputs); i++ {
-		out = append(out, tensor.Type{Kind: tensor.KindTensor, DType: q.DType})
+	y := typ(q[0], q[1], q[2], v[3])
+	if len(in[0].Shape) == 3 {
+		hid := unknown
+		if q[1].Known() && v[3].Known() {
+			hid = tensor.Dim{Size: q[1].Size * v[3].Size}
+		}
+		y = typ(q[0], q[2], hid)
 	}
-	return out, nil
+	out := []tensor.Type{y, typ(k[0], k[1], total, k[3]), typ(v[0], v[1], total, v[3]), typ(q[0], q[1], q[2], total)}
+	return out[:max(1, min(len(out), len(n.Outputs)))], nil
+}
+
+// dims4 gives the (B, H, S, D) dimensions of a 4-D type, or of a 3-D
+// (B, S, H*D) type given its head count.
+func dims4(t tensor.Type, heads int64) ([]tensor.Dim, bool) {
+	if !t.HasShape {
+		return nil, false
+	}
+	s := t.Shape
+	switch {
+	case len(s) == 4:
+		return s, true
+	case len(s) == 3 && heads > 0:
+		d := tensor.Dim{Size: -1}
+		if s[2].Known() {
+			d = tensor.Dim{Size: s[2].Size / heads}
+		}
+		return []tensor.Dim{s[0], {Size: heads}, s[1], d}, true
+	}
+	return nil, false
 }
 
 // bias computes the additive bias of one (b, h, i) row over T keys.

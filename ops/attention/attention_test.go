@@ -323,3 +323,33 @@ func TestCausalConvWithState(t *testing.T) {
 	near(t, "y", tensor.Data[float32](out[0]), []float64{7 + 80 + 100, 8 + 10 + 200, 1 + 20 + 300}, 0)
 	near(t, "state", tensor.Data[float32](out[1]), []float64{2, 3}, 0)
 }
+
+func TestAttentionInfer(t *testing.T) {
+	reg, _ := ops.NewRegistry(Ops())
+	schema, _ := reg.Lookup("", "Attention", 23)
+	n := &ops.Node{OpType: "Attention", Opset: 23, Outputs: []string{"y", "pk", "pv", "qk"},
+		Inputs: []string{"q", "k", "v", "", "past_key", "past_value"},
+		Attrs:  []ops.Attr{ints("q_num_heads", 4), ints("kv_num_heads", 2)}}
+	in := []tensor.Type{tensor.TensorType(tensor.Float32, 2, 3, 32), tensor.TensorType(tensor.Float32, 2, 5, 16),
+		tensor.TensorType(tensor.Float32, 2, 5, 12), {}, tensor.TensorType(tensor.Float32, 2, 2, 7, 8), tensor.TensorType(tensor.Float32, 2, 2, 7, 6)}
+	out, err := schema.Infer(n, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]int64{{2, 3, 24}, {2, 2, 12, 8}, {2, 2, 12, 6}, {2, 4, 3, 12}}
+	for i, w := range want {
+		var got []int64
+		for _, d := range out[i].Shape {
+			got = append(got, d.Size)
+		}
+		if len(got) != len(w) {
+			t.Fatalf("output %d shape %v, want %v", i, got, w)
+		}
+		for j := range w {
+			if got[j] != w[j] {
+				t.Errorf("output %d shape %v, want %v", i, got, w)
+				break
+			}
+		}
+	}
+}
