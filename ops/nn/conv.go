@@ -145,7 +145,7 @@ func convTyped[T tensor.Float](c *ops.Ctx, group int, g *geometry, in []*tensor.
 			}
 			for p0 := 0; p0 < nPos; p0 += band {
 				p1 := min(p0+band, nPos)
-				imcol(g, cg, xImg, col, p1-p0, p0, p1, false)
+				imcol(inner, g, cg, xImg, col, p1-p0, p0, p1, false)
 				gemm(inner, false, false, mg, p1-p0, rows, 1, wg, rows, col, p1-p0, 0, yg[p0:], nPos)
 			}
 		}

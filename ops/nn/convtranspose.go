@@ -215,7 +215,7 @@ func convTransposeTyped[T tensor.Float](c *ops.Ctx, group int, g *geometry, in [
 			for p0 := 0; p0 < nIn; p0 += band {
 				p1 := min(p0+band, nIn)
 				gemm(inner, true, false, rows, p1-p0, cg, 1, wg, rows, xg[p0:], nIn, 0, col, p1-p0)
-				imcol(g, mg, yg, col, p1-p0, p0, p1, true)
+				imcol(inner, g, mg, yg, col, p1-p0, p0, p1, true)
 			}
 		}
 	})

@@ -157,7 +157,18 @@ func (w windowAttrs) resolve(img, kernel []int) (*geometry, error) {
 // positions [p0, p1), the column rows having stride ld. gather (im2col)
 // writes col from the image with zeros where the window leaves it; scatter
 // (col2im) adds col into the image, dropping values that fall outside.
-func imcol[T tensor.Number](g *geometry, channels int, image, col []T, ld, p0, p1 int, scatter bool) {
+// Channels are split over up to threads goroutines (each channel's rows
+// touch only that channel of the image, so scatters do not race).
+func imcol[T tensor.Number](threads int, g *geometry, channels int, image, col []T, ld, p0, p1 int, scatter bool) {
+	if channels*prod(g.kernel)*(p1-p0) < 1<<16 {
+		threads = 1
+	}
+	parallelFor(threads, channels, func(c0, c1 int) {
+		imcolChannels(g, c0, c1, image, col, ld, p0, p1, scatter)
+	})
+}
+
+func imcolChannels[T tensor.Number](g *geometry, c0, c1 int, image, col []T, ld, p0, p1 int, scatter bool) {
 	nd := len(g.img)
 	kSize := prod(g.kernel)
 	imgSize := prod(g.img)
@@ -171,9 +182,8 @@ func imcol[T tensor.Number](g *geometry, channels int, image, col []T, ld, p0, p
 	pstr = append(pstr, tensor.Strides(g.pos)...)
 	last := nd - 1
 	sl, dl, pbl, inl, outl := g.strides[last], g.dilations[last], g.padBegin[last], g.img[last], g.pos[last]
-	rows := channels * kSize
 	width := p1 - p0
-	for r := range rows {
+	for r := c0 * kSize; r < c1*kSize; r++ {
 		ch, kk := r/kSize, r%kSize
 		for i := last; i >= 0; i-- {
 			kcoord[i] = kk % g.kernel[i]
