@@ -330,7 +330,7 @@ func runGroupNorm[F tensor.Float](c *ops.Ctx, p *groupNorm, in []*tensor.Tensor)
 	}
 	g := p.groups
 	if g == 0 {
-		g = ch
+		g = max(ch, 1) // InstanceNormalization: one group per channel
 	}
 	if ch%g != 0 {
 		return nil, fmt.Errorf("%d channels are not divisible by num_groups %d", ch, g)
