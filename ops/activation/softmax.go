@@ -170,7 +170,7 @@ func softmax[T tensor.Float](c *ops.Ctx, dst, x []T, outer, n, inner int, mode s
 		if mode == modeLogSoftmax {
 			for i := 0; i < n; i++ {
 				for j, v := range x[base+i*inner : base+(i+1)*inner] {
-					s[j] += math.Exp(float64(v) - m[j])
+					s[j] += expFor[T](float64(v) - m[j])
 				}
 			}
 			for j := range s {
@@ -189,7 +189,7 @@ func softmax[T tensor.Float](c *ops.Ctx, dst, x []T, outer, n, inner int, mode s
 		for i := 0; i < n; i++ {
 			row := dst[base+i*inner : base+(i+1)*inner]
 			for j, v := range x[base+i*inner : base+(i+1)*inner] {
-				e := math.Exp(float64(v) - m[j])
+				e := expFor[T](float64(v) - m[j])
 				s[j] += e
 				row[j] = T(e)
 			}
@@ -224,7 +224,7 @@ func softmaxRow[T tensor.Float](dst, row []T, mode softmaxMode) {
 	case modeLogSoftmax:
 		s := 0.0
 		for _, v := range row {
-			s += math.Exp(float64(v) - m)
+			s += expFor[T](float64(v) - m)
 		}
 		ls := math.Log(s)
 		for i, v := range row {
@@ -233,7 +233,7 @@ func softmaxRow[T tensor.Float](dst, row []T, mode softmaxMode) {
 	default:
 		s := 0.0
 		for i, v := range row {
-			e := math.Exp(float64(v) - m)
+			e := expFor[T](float64(v) - m)
 			s += e
 			dst[i] = T(e)
 		}
@@ -242,4 +242,15 @@ func softmaxRow[T tensor.Float](dst, row []T, mode softmaxMode) {
 			dst[i] = T(float64(v) * r)
 		}
 	}
+}
+
+// expFor is exp(d) for d = x - max(x) <= 0 (or NaN): expNeg for float32
+// results, whose error it keeps far below float32 rounding, math.Exp for
+// float64 ones.
+func expFor[T tensor.Float](d float64) float64 {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return expNeg(d)
+	}
+	return math.Exp(d)
 }
