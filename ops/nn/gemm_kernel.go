@@ -245,15 +245,24 @@ func sgemmMacro(mc, nc, kc int, pa, pb []float32, c []float32, ldc int) {
 }
 
 // kernel4x4 adds the product of a 4 x kc A panel and a kc x 4 B panel into
-// the 4 x 4 tile of c at row stride ldc.
+// the 4 x 4 tile of c at row stride ldc. It runs as two 2 x 4 passes: 16
+// accumulators plus operands exceed the 15 float registers Go's amd64 ABI
+// leaves free, and the spills cost twice the extra loads of B.
 func kernel4x4(kc int, a, b []float32, c []float32, ldc int) {
-	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+	kernel2x4(kc, 0, a, b, c, ldc)
+	kernel2x4(kc, 2, a, b, c, ldc)
+}
+
+// kernel2x4 adds rows off and off+1 of the 4-row A panel times the B panel
+// into rows off and off+1 of the tile.
+func kernel2x4(kc, off int, a, b []float32, c []float32, ldc int) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	a = a[:kc*4]
 	b = b[:kc*4]
 	for p := 0; p+4 <= len(a); p += 4 {
-		aa := a[p : p+4 : p+4]
+		aa := a[p+off : p+off+2 : p+off+2]
 		bb := b[p : p+4 : p+4]
-		a0, a1, a2, a3 := aa[0], aa[1], aa[2], aa[3]
+		a0, a1 := aa[0], aa[1]
 		b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
 		c00 += a0 * b0
 		c01 += a0 * b1
@@ -263,35 +272,17 @@ func kernel4x4(kc int, a, b []float32, c []float32, ldc int) {
 		c11 += a1 * b1
 		c12 += a1 * b2
 		c13 += a1 * b3
-		c20 += a2 * b0
-		c21 += a2 * b1
-		c22 += a2 * b2
-		c23 += a2 * b3
-		c30 += a3 * b0
-		c31 += a3 * b1
-		c32 += a3 * b2
-		c33 += a3 * b3
 	}
-	r := c[0:4:4]
+	r := c[off*ldc : off*ldc+4 : off*ldc+4]
 	r[0] += c00
 	r[1] += c01
 	r[2] += c02
 	r[3] += c03
-	r = c[ldc : ldc+4 : ldc+4]
+	r = c[(off+1)*ldc : (off+1)*ldc+4 : (off+1)*ldc+4]
 	r[0] += c10
 	r[1] += c11
 	r[2] += c12
 	r[3] += c13
-	r = c[2*ldc : 2*ldc+4 : 2*ldc+4]
-	r[0] += c20
-	r[1] += c21
-	r[2] += c22
-	r[3] += c23
-	r = c[3*ldc : 3*ldc+4 : 3*ldc+4]
-	r[0] += c30
-	r[1] += c31
-	r[2] += c32
-	r[3] += c33
 }
 
 // gemmGeneric is the plain triple loop for dtypes without a tuned kernel
