@@ -8,21 +8,22 @@ import (
 	"github.com/gort-ml/gort/tensor"
 )
 
-// sigmoid is 1/(1+exp(-v)), evaluated without overflow for either sign.
-func sigmoid(v float64) float64 {
+// sigmoid is 1/(1+exp(-v)), evaluated without overflow for either sign;
+// exp only sees arguments <= 0, so float32 results use the fast expNeg.
+func sigmoid[T tensor.Float](v float64) float64 {
 	if v >= 0 {
-		return 1 / (1 + math.Exp(-v))
+		return 1 / (1 + expFor[T](-v))
 	}
-	e := math.Exp(v)
+	e := expFor[T](v)
 	return e / (1 + e)
 }
 
 // softplus is log(1+exp(v)), evaluated without overflow for large v.
-func softplus(v float64) float64 {
+func softplus[T tensor.Float](v float64) float64 {
 	if v > 0 {
-		return v + math.Log1p(math.Exp(-v))
+		return v + math.Log1p(expFor[T](-v))
 	}
-	return math.Log1p(math.Exp(v))
+	return math.Log1p(expFor[T](v))
 }
 
 // Sigmoid is y = 1/(1+exp(-x)).
@@ -31,7 +32,7 @@ var Sigmoid = ops.Versions("", "Sigmoid", "y = 1/(1+exp(-x))", []int{1, 6, 13},
 
 func sigmoidK[T tensor.Float](dst, src []T) {
 	for i, x := range src {
-		dst[i] = T(sigmoid(float64(x)))
+		dst[i] = T(sigmoid[T](float64(x)))
 	}
 }
 
@@ -74,7 +75,7 @@ var Softplus = ops.Versions("", "Softplus", "y = log(1 + exp(x))", []int{1, 22},
 
 func softplusK[T tensor.Float](dst, src []T) {
 	for i, x := range src {
-		dst[i] = T(softplus(float64(x)))
+		dst[i] = T(softplus[T](float64(x)))
 	}
 }
 
@@ -96,7 +97,7 @@ var Mish = ops.Versions("", "Mish", "y = x * tanh(log(1 + exp(x)))", []int{18, 2
 func mish[T tensor.Float](dst, src []T) {
 	for i, x := range src {
 		v := float64(x)
-		dst[i] = T(v * math.Tanh(softplus(v)))
+		dst[i] = T(v * math.Tanh(softplus[T](v)))
 	}
 }
 
@@ -116,7 +117,7 @@ var Swish = ops.Versions("", "Swish", "y = x * sigmoid(alpha*x) (alpha = 1)", []
 func swish[T tensor.Float](dst, src []T, alpha float64) {
 	for i, x := range src {
 		v := float64(x)
-		dst[i] = T(v * sigmoid(alpha*v))
+		dst[i] = T(v * sigmoid[T](alpha*v))
 	}
 }
 
@@ -136,47 +137,36 @@ var SwiGLU = ops.Versions("", "SwiGLU", "Y = Swish_alpha(A) * B, A and B of iden
 			if ga.DType() != b.DType() || !tensor.SameShape(ga.Shape(), b.Shape()) {
 				return nil, fmt.Errorf("A (%v%v) and B (%v%v) must have the same dtype and shape", ga.DType(), ga.Shape(), b.DType(), b.Shape())
 			}
-			out, err := binaryFloat(c, ga, b, func(x, y float64) float64 { return x * sigmoid(a*x) * y })
+			out, err := c.New(ga.DType(), ga.Shape()...)
 			if err != nil {
 				return nil, err
+			}
+			switch ga.DType() {
+			case tensor.Float32:
+				swiglu(tensor.Data[float32](out), tensor.Data[float32](ga), tensor.Data[float32](b), a)
+			case tensor.Float64:
+				swiglu(tensor.Data[float64](out), tensor.Data[float64](ga), tensor.Data[float64](b), a)
+			default:
+				x, err := floats(ga)
+				if err != nil {
+					return nil, err
+				}
+				y, err := floats(b)
+				if err != nil {
+					return nil, err
+				}
+				swiglu(x, x, y, a)
+				storeFloats(out, x)
 			}
 			return []*tensor.Tensor{out}, nil
 		}}, nil
 	})
 
-// binaryFloat computes f(a, b) elementwise in float64 for same-shaped float
-// tensors. It is for the rare two-input activations; the call per element is
-// cheap next to the exp inside f.
-func binaryFloat(c *ops.Ctx, a, b *tensor.Tensor, f func(x, y float64) float64) (*tensor.Tensor, error) {
-	out, err := c.New(a.DType(), a.Shape()...)
-	if err != nil {
-		return nil, err
+// swiglu sets dst = a * sigmoid(alpha*a) * b; dst may be a.
+func swiglu[T tensor.Float](dst, a, b []T, alpha float64) {
+	b = b[:len(a)]
+	for i, x := range a {
+		v := float64(x)
+		dst[i] = T(v * sigmoid[T](alpha*v) * float64(b[i]))
 	}
-	switch a.DType() {
-	case tensor.Float32:
-		x, y, o := tensor.Data[float32](a), tensor.Data[float32](b), tensor.Data[float32](out)
-		for i := range o {
-			o[i] = float32(f(float64(x[i]), float64(y[i])))
-		}
-		return out, nil
-	case tensor.Float64:
-		x, y, o := tensor.Data[float64](a), tensor.Data[float64](b), tensor.Data[float64](out)
-		for i := range o {
-			o[i] = f(x[i], y[i])
-		}
-		return out, nil
-	}
-	x, err := floats(a)
-	if err != nil {
-		return nil, err
-	}
-	y, err := floats(b)
-	if err != nil {
-		return nil, err
-	}
-	for i := range x {
-		x[i] = f(x[i], y[i])
-	}
-	storeFloats(out, x)
-	return out, nil
 }
