@@ -6,7 +6,9 @@
 // loop per op, instantiated for float32 and float64; float16 and bfloat16
 // inputs go through a float32 scratch buffer chunk by chunk and are rounded
 // to nearest even. Transcendental functions are evaluated in float64, so
-// float32 results are correctly rounded or within one ulp. Softmax,
+// float32 results are within about one ulp; exponentials of non-positive
+// arguments (Softmax, Sigmoid and the ops built on it) use a range-reduced
+// polynomial with relative error below 1e-8 for float32 outputs. Softmax,
 // LogSoftmax and Hardmax view the input as (outer, n, inner) and reduce over
 // n with the running maximum subtracted first, so large inputs do not
 // overflow.
