@@ -6,30 +6,16 @@ import (
 	"testing"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/optest"
 	"github.com/gort-ml/gort/tensor"
 )
 
-// run compiles op (domain "") at opset with the given attributes and number
-// of outputs and runs it on in.
 func run(t *testing.T, op string, opset int, attrs []ops.Attr, outputs []string, in ...*tensor.Tensor) ([]*tensor.Tensor, error) {
 	t.Helper()
-	reg, err := ops.NewRegistry(Ops())
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema, err := reg.Lookup("", op, opset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := schema.Compile(&ops.Node{OpType: op, Opset: opset, Attrs: attrs, Outputs: outputs})
-	if err != nil {
-		return nil, err
-	}
-	return k.Run(&ops.Ctx{Threads: 3}, in)
+	return optest.Run(t, Ops(), op, opset, attrs, outputs, in...)
 }
 
-func ints(name string, v int64) ops.Attr  { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
-func flt(name string, v float32) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrFloat, F: v} }
+var ints, flt = optest.Int, optest.Float
 
 func randT(r *rand.Rand, shape ...int) *tensor.Tensor {
 	n := 1

@@ -5,25 +5,13 @@ import (
 	"testing"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/optest"
 	"github.com/gort-ml/gort/tensor"
 )
 
 func runOp(t *testing.T, op string, attrs []ops.Attr, outputs int, in ...*tensor.Tensor) ([]*tensor.Tensor, error) {
 	t.Helper()
-	reg, err := ops.NewRegistry(Ops())
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema, err := reg.Lookup("", op, 22)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &ops.Node{OpType: op, Opset: 22, Attrs: attrs, Outputs: []string{"loss", "log_prob"}[:outputs]}
-	k, err := schema.Compile(n)
-	if err != nil {
-		return nil, err
-	}
-	return k.Run(&ops.Ctx{}, in)
+	return optest.Run(t, Ops(), op, 22, attrs, []string{"loss", "log_prob"}[:outputs], in...)
 }
 
 func reductionAttr(r string) ops.Attr {

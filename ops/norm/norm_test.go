@@ -7,33 +7,17 @@ import (
 	"testing"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/optest"
 	"github.com/gort-ml/gort/tensor"
 )
 
-// run compiles the newest schema of op at opset and runs it.
+// run runs op at opset with n outputs.
 func run(t *testing.T, op string, opset int, attrs []ops.Attr, outputs int, in ...*tensor.Tensor) ([]*tensor.Tensor, error) {
 	t.Helper()
-	reg, err := ops.NewRegistry(Ops())
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema, err := reg.Lookup("", op, opset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &ops.Node{OpType: op, Opset: opset, Attrs: attrs}
-	for i := 0; i < outputs; i++ {
-		n.Outputs = append(n.Outputs, "out"+string(rune('0'+i)))
-	}
-	k, err := schema.Compile(n)
-	if err != nil {
-		return nil, err
-	}
-	return k.Run(&ops.Ctx{Threads: 1}, in)
+	return optest.Run(t, Ops(), op, opset, attrs, []string{"o0", "o1", "o2", "o3", "o4"}[:outputs], in...)
 }
 
-func ints(name string, v int64) ops.Attr  { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
-func flt(name string, v float32) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrFloat, F: v} }
+var ints, flt = optest.Int, optest.Float
 
 func randData(r *rand.Rand, n int) []float32 {
 	d := make([]float32, n)

@@ -1,0 +1,34 @@
+// Package optest runs one operator schema from an op list in unit tests.
+package optest
+
+import (
+	"testing"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// Run compiles the schema of (domain "", op) in force at opset from list,
+// with the given attributes and output names, and runs it on in with a
+// two-thread context. Compile and run errors are returned; a missing
+// schema fails the test.
+func Run(t testing.TB, list []*ops.Op, op string, opset int, attrs []ops.Attr, outputs []string, in ...*tensor.Tensor) ([]*tensor.Tensor, error) {
+	t.Helper()
+	reg, err := ops.NewRegistry(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := reg.Lookup("", op, opset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := schema.Compile(&ops.Node{OpType: op, Opset: opset, Attrs: attrs, Outputs: outputs})
+	if err != nil {
+		return nil, err
+	}
+	return k.Run(&ops.Ctx{Threads: 2}, in)
+}
+
+// Int and Float make attributes.
+func Int(name string, v int64) ops.Attr     { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
+func Float(name string, v float32) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrFloat, F: v} }
