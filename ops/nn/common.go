@@ -227,3 +227,34 @@ func optional(in []*tensor.Tensor, i int) *tensor.Tensor {
 	}
 	return nil
 }
+
+// Scratch buffers (im2col columns) are recycled across runs: a CNN
+// allocates one per Conv per inference otherwise.
+var scratch32, scratch64 sync.Pool
+
+// getScratch returns a slice of n elements with unspecified contents.
+func getScratch[T tensor.Number](n int) []T {
+	var p *sync.Pool
+	switch any(*new(T)).(type) {
+	case float32:
+		p = &scratch32
+	case float64:
+		p = &scratch64
+	default:
+		return make([]T, n)
+	}
+	if v, ok := p.Get().(*[]T); ok && cap(*v) >= n {
+		return (*v)[:n]
+	}
+	return make([]T, n)
+}
+
+// putScratch hands a buffer from getScratch back for reuse.
+func putScratch[T tensor.Number](s []T) {
+	switch any(s).(type) {
+	case []float32:
+		scratch32.Put(&s)
+	case []float64:
+		scratch64.Put(&s)
+	}
+}

@@ -128,7 +128,8 @@ func convTyped[T tensor.Float](c *ops.Ctx, group int, g *geometry, in []*tensor.
 	parallelFor(outer, units, func(lo, hi int) {
 		var col []T
 		if !direct {
-			col = make([]T, rows*min(band, nPos))
+			col = getScratch[T](rows * min(band, nPos))
+			defer putScratch(col)
 		}
 		for u := lo; u < hi; u++ {
 			if err := c.Check(); err != nil {

@@ -202,7 +202,8 @@ func convTransposeTyped[T tensor.Float](c *ops.Ctx, group int, g *geometry, in [
 	}
 	var ferr firstError
 	parallelFor(outer, units, func(lo, hi int) {
-		col := make([]T, rows*min(band, nIn))
+		col := getScratch[T](rows * min(band, nIn))
+		defer putScratch(col)
 		for u := lo; u < hi; u++ {
 			if err := c.Check(); err != nil {
 				ferr.set(err)

@@ -103,7 +103,8 @@ func deformTyped[T tensor.Float](c *ops.Ctx, a deformAttrs, g *geometry, in []*t
 	kSize, nPos := kh*kw, oh*ow
 	rows := cg * kSize
 	chPerOG := ch / a.offsetGroup
-	col := make([]T, rows*nPos)
+	col := getScratch[T](rows * nPos)
+	defer putScratch(col)
 	for n := range nImg {
 		for gi := range a.group {
 			if err := c.Check(); err != nil {
