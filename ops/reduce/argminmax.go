@@ -29,14 +29,10 @@ func argOps(typ, doc string, isMax bool) []*ops.Op {
 					return nil, err
 				}
 				x := in[0]
-				if x.Rank() == 0 {
-					return nil, fmt.Errorf("input is a scalar; want rank >= 1")
-				}
-				a, err := ops.NormAxis(axis, x.Rank())
+				a, outer, size, inner, err := axisDims(x.Shape(), axis)
 				if err != nil {
 					return nil, err
 				}
-				outer, size, inner := axisDims(x.Shape(), a)
 				if size == 0 {
 					return nil, fmt.Errorf("axis %d has size 0: no %s of an empty set", a, typ)
 				}

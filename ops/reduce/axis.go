@@ -1,12 +1,21 @@
 package reduce
 
 import (
+	"fmt"
+
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
 )
 
-// axisDims views shape as (outer, n, inner) around axis; a must be normalized.
-func axisDims(shape []int, a int) (outer, n, inner int) {
+// axisDims normalizes axis for shape (rank >= 1) and views shape as
+// (outer, n, inner) around it.
+func axisDims(shape []int, axis int64) (a, outer, n, inner int, err error) {
+	if len(shape) == 0 {
+		return 0, 0, 0, 0, fmt.Errorf("input is a scalar; want rank >= 1")
+	}
+	if a, err = ops.NormAxis(axis, len(shape)); err != nil {
+		return 0, 0, 0, 0, err
+	}
 	outer, inner = 1, 1
 	for _, d := range shape[:a] {
 		outer *= d
@@ -14,7 +23,7 @@ func axisDims(shape []int, a int) (outer, n, inner int) {
 	for _, d := range shape[a+1:] {
 		inner *= d
 	}
-	return outer, shape[a], inner
+	return a, outer, shape[a], inner, nil
 }
 
 // axisInfer returns an Infer function for an op whose output replaces

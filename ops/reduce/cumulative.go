@@ -32,10 +32,7 @@ func cumOps(typ, doc string, prod bool, since []int) []*ops.Op {
 			if err != nil || len(av) != 1 || in[1].Rank() > 1 {
 				return nil, fmt.Errorf("axis must be an int32 or int64 scalar (or 1-element tensor), got %v%v", in[1].DType(), in[1].Shape())
 			}
-			if x.Rank() == 0 {
-				return nil, fmt.Errorf("input is a scalar; want rank >= 1")
-			}
-			a, err := ops.NormAxis(av[0], x.Rank())
+			_, outer, size, inner, err := axisDims(x.Shape(), av[0])
 			if err != nil {
 				return nil, err
 			}
@@ -43,7 +40,6 @@ func cumOps(typ, doc string, prod bool, since []int) []*ops.Op {
 			if err != nil {
 				return nil, err
 			}
-			outer, size, inner := axisDims(x.Shape(), a)
 			cf := cumConf{outer: outer, n: size, inner: inner, prod: prod, excl: excl, rev: rev}
 			xs, ys, done, err := canonIO(x, out)
 			if err != nil {

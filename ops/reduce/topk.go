@@ -57,14 +57,10 @@ func compileTopK(n *ops.Node) (*ops.Kernel, error) {
 			}
 			k = kv[0]
 		}
-		if x.Rank() == 0 {
-			return nil, fmt.Errorf("input is a scalar; want rank >= 1")
-		}
-		a, err := ops.NormAxis(axis, x.Rank())
+		a, outer, size, inner, err := axisDims(x.Shape(), axis)
 		if err != nil {
 			return nil, err
 		}
-		outer, size, inner := axisDims(x.Shape(), a)
 		if k < 0 || k > int64(size) {
 			return nil, fmt.Errorf("k = %d is outside [0, %d] (the size of axis %d)", k, size, a)
 		}
