@@ -208,10 +208,11 @@ func inferConv(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 		kernel = make([]int, len(wd)-2)
 		for i, d := range wd[2:] {
 			if d < 0 {
-				return []tensor.Type{{Kind: tensor.KindTensor, DType: in[0].DType}}, nil
+				kernel = nil // spatial output sizes stay unknown
+				break
 			}
 			kernel[i] = int(d)
 		}
 	}
-	return []tensor.Type{inferWindowShape(w, in[0], kernel, wd[0])}, nil
+	return []tensor.Type{inferWindowShape(w, in[0], kernel, &in[1].Shape[0])}, nil
 }

@@ -91,9 +91,10 @@ func inferDet(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 	if len(in) < 1 {
 		return nil, fmt.Errorf("Det needs input X")
 	}
-	dims, ok := dimsOf(in[0])
-	if !ok || len(dims) < 2 {
-		return []tensor.Type{{Kind: tensor.KindTensor, DType: in[0].DType}}, nil
+	out := tensor.Type{Kind: tensor.KindTensor, DType: in[0].DType}
+	if !in[0].HasShape || len(in[0].Shape) < 2 {
+		return []tensor.Type{out}, nil
 	}
-	return []tensor.Type{typeOf(in[0].DType, dims[:len(dims)-2])}, nil
+	out.HasShape, out.Shape = true, append([]tensor.Dim{}, in[0].Shape[:len(in[0].Shape)-2]...)
+	return []tensor.Type{out}, nil
 }

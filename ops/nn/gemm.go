@@ -118,22 +118,23 @@ func gemmTyped[T tensor.Number](c *ops.Ctx, g gemmAttrs, m, k, n int, in []*tens
 	return yt, nil
 }
 
-// inferGemm gives Y's dtype and (M, N) where A's and B's shapes are known.
+// inferGemm gives Y's dtype and (M, N) where A's and B's ranks are known.
 func inferGemm(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 	if len(in) < 2 {
 		return nil, fmt.Errorf("Gemm needs at least 2 inputs, got %d", len(in))
 	}
-	a, okA := dimsOf(in[0])
-	b, okB := dimsOf(in[1])
-	if !okA || !okB || len(a) != 2 || len(b) != 2 {
-		return []tensor.Type{{Kind: tensor.KindTensor, DType: in[0].DType}}, nil
+	out := tensor.Type{Kind: tensor.KindTensor, DType: in[0].DType}
+	a, b := in[0].Shape, in[1].Shape
+	if !in[0].HasShape || !in[1].HasShape || len(a) != 2 || len(b) != 2 {
+		return []tensor.Type{out}, nil
 	}
-	m, n2 := a[0], b[1]
+	m, nn := a[0], b[1]
 	if n.Int("transA", 0) != 0 {
 		m = a[1]
 	}
 	if n.Int("transB", 0) != 0 {
-		n2 = b[0]
+		nn = b[0]
 	}
-	return []tensor.Type{typeOf(in[0].DType, []int64{m, n2})}, nil
+	out.HasShape, out.Shape = true, []tensor.Dim{m, nn}
+	return []tensor.Type{out}, nil
 }

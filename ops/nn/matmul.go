@@ -115,30 +115,31 @@ func matmulTyped[T tensor.Number](c *ops.Ctx, p *matmulPlan, at, bt *tensor.Tens
 	return yt, nil
 }
 
-// inferMatMul gives Y's dtype and, when both ranks are known, its shape.
+// inferMatMul gives Y's dtype and, when both ranks are known, its shape
+// (symbolic dimensions such as "batch" carry over).
 func inferMatMul(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 	if len(in) < 2 {
 		return nil, fmt.Errorf("MatMul needs 2 inputs, got %d", len(in))
 	}
 	out := tensor.Type{Kind: tensor.KindTensor, DType: in[0].DType}
-	a, okA := dimsOf(in[0])
-	b, okB := dimsOf(in[1])
-	if !okA || !okB {
+	if !in[0].HasShape || !in[1].HasShape {
 		return []tensor.Type{out}, nil
 	}
+	a, b := in[0].Shape, in[1].Shape
 	if len(a) == 0 || len(b) == 0 {
 		return nil, fmt.Errorf("MatMul inputs must have rank >= 1")
 	}
+	one := tensor.Dim{Size: 1}
 	ra, rb := len(a), len(b)
 	if ra == 1 {
-		a = []int64{1, a[0]}
+		a = []tensor.Dim{one, a[0]}
 	}
 	if rb == 1 {
-		b = []int64{b[0], 1}
+		b = []tensor.Dim{b[0], one}
 	}
 	ka, kb := a[len(a)-1], b[len(b)-2]
-	if ka >= 0 && kb >= 0 && ka != kb {
-		return nil, fmt.Errorf("MatMul inner dimensions differ: A has K=%d, B has K=%d", ka, kb)
+	if ka.Known() && kb.Known() && ka.Size != kb.Size {
+		return nil, fmt.Errorf("MatMul inner dimensions differ: A has K=%d, B has K=%d", ka.Size, kb.Size)
 	}
 	dims, err := broadcastDims(a[:len(a)-2], b[:len(b)-2])
 	if err != nil {
@@ -150,15 +151,16 @@ func inferMatMul(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 	if rb > 1 {
 		dims = append(dims, b[len(b)-1])
 	}
-	return []tensor.Type{typeOf(in[0].DType, dims)}, nil
+	out.HasShape, out.Shape = true, dims
+	return []tensor.Type{out}, nil
 }
 
-// broadcastDims broadcasts two partially known shapes (-1 = unknown).
-func broadcastDims(x, y []int64) ([]int64, error) {
+// broadcastDims broadcasts two partially known shapes.
+func broadcastDims(x, y []tensor.Dim) ([]tensor.Dim, error) {
 	r := max(len(x), len(y))
-	out := make([]int64, r)
+	out := make([]tensor.Dim, r)
 	for i := range out {
-		dx, dy := int64(1), int64(1)
+		dx, dy := tensor.Dim{Size: 1}, tensor.Dim{Size: 1}
 		if j := i - (r - len(x)); j >= 0 {
 			dx = x[j]
 		}
@@ -166,19 +168,21 @@ func broadcastDims(x, y []int64) ([]int64, error) {
 			dy = y[j]
 		}
 		switch {
-		case dx == 1:
+		case dx.Known() && dx.Size == 1:
 			out[i] = dy
-		case dy == 1:
+		case dy.Known() && dy.Size == 1:
 			out[i] = dx
-		case dx < 0 || dy < 0:
-			out[i] = max(dx, dy)
-			if dx < 0 && dy < 0 {
-				out[i] = -1
+		case dx.Known() && dy.Known():
+			if dx.Size != dy.Size {
+				return nil, fmt.Errorf("batch dimensions do not broadcast (%d vs %d)", dx.Size, dy.Size)
 			}
-		case dx != dy:
-			return nil, fmt.Errorf("batch dimensions do not broadcast (%d vs %d)", dx, dy)
-		default:
 			out[i] = dx
+		case dx.Known():
+			out[i] = dx
+		case dy.Known() || dx.Param == dy.Param:
+			out[i] = dy
+		default:
+			out[i] = tensor.Dim{Size: -1}
 		}
 	}
 	return out, nil

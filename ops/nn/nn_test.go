@@ -567,6 +567,18 @@ func TestInfer(t *testing.T) {
 	if err != nil || !sameType(got[0], tt(2, 7)) {
 		t.Fatalf("Gemm infer = %+v, %v", got, err)
 	}
+	// Symbolic dimensions carry over.
+	sym := tensor.Type{Kind: tensor.KindTensor, DType: tensor.Float32, HasShape: true,
+		Shape: []tensor.Dim{{Size: -1, Param: "batch"}, {Size: 3}, {Size: 9}, {Size: 9}}}
+	got, err = Conv[0].Infer(n, []tensor.Type{sym, tt(8, 3, 3, 3)})
+	if err != nil || got[0].Shape[0].Param != "batch" || got[0].Shape[1].Size != 8 || got[0].Shape[3].Size != 5 {
+		t.Fatalf("Conv symbolic infer = %+v, %v", got, err)
+	}
+	sym.Shape = []tensor.Dim{{Size: -1, Param: "batch"}, {Size: -1, Param: "seq"}, {Size: 4}}
+	got, err = MatMul[0].Infer(&ops.Node{}, []tensor.Type{sym, tt(4, 6)})
+	if err != nil || got[0].Shape[0].Param != "batch" || got[0].Shape[1].Param != "seq" || got[0].Shape[2].Size != 6 {
+		t.Fatalf("MatMul symbolic infer = %+v, %v", got, err)
+	}
 	pn := &ops.Node{Attrs: []ops.Attr{ints("kernel_shape", 2, 2), ints("strides", 2, 2)}}
 	got, err = MaxPool[0].Infer(pn, []tensor.Type{tt(1, 3, 7, 6)})
 	if err != nil || !sameType(got[0], tt(1, 3, 3, 3)) {

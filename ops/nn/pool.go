@@ -359,7 +359,7 @@ func inferPool(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 	if err != nil {
 		return nil, err
 	}
-	y := inferWindowShape(w, in[0], w.kernel, -1)
+	y := inferWindowShape(w, in[0], w.kernel, nil)
 	ind := y
 	ind.DType = tensor.Int64
 	return []tensor.Type{y, ind}, nil
@@ -447,15 +447,15 @@ func inferGlobalPool(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 	if len(in) < 1 {
 		return nil, fmt.Errorf("global pool needs input X")
 	}
-	dims, ok := dimsOf(in[0])
-	if !ok || len(dims) < 3 {
-		return []tensor.Type{{Kind: tensor.KindTensor, DType: in[0].DType}}, nil
+	out := tensor.Type{Kind: tensor.KindTensor, DType: in[0].DType}
+	if !in[0].HasShape || len(in[0].Shape) < 3 {
+		return []tensor.Type{out}, nil
 	}
-	out := append([]int64{}, dims...)
-	for i := 2; i < len(out); i++ {
-		out[i] = 1
+	out.HasShape, out.Shape = true, append([]tensor.Dim{}, in[0].Shape...)
+	for i := 2; i < len(out.Shape); i++ {
+		out.Shape[i] = tensor.Dim{Size: 1}
 	}
-	return []tensor.Type{typeOf(in[0].DType, out)}, nil
+	return []tensor.Type{out}, nil
 }
 
 // MaxUnpool inverts MaxPool: Y is zero except Y.flat[I[i]] = X.flat[i],

@@ -257,45 +257,33 @@ func spatialOf(name string, shape []int) ([]int, error) {
 }
 
 // inferWindowShape gives the (N, C', pos...) output type of a window op
-// when X's shape and the kernel are statically known; channels is C' (-1
-// to keep X's C).
-func inferWindowShape(w windowAttrs, x tensor.Type, kernel []int, channels int64) tensor.Type {
-	dims, ok := dimsOf(x)
+// when X's rank is known; the spatial sizes need X's spatial dims and the
+// kernel. channels is C' (nil keeps X's C). N carries over, symbolic or not.
+func inferWindowShape(w windowAttrs, x tensor.Type, kernel []int, channels *tensor.Dim) tensor.Type {
 	out := tensor.Type{Kind: tensor.KindTensor, DType: x.DType}
-	if !ok || len(dims) < 3 {
+	if !x.HasShape || len(x.Shape) < 3 {
 		return out
 	}
-	for _, d := range dims[2:] {
-		if d < 0 {
-			res := make([]int64, len(dims))
-			for i := range res {
-				res[i] = -1
-			}
-			res[0] = dims[0]
-			res[1] = dims[1]
-			if channels >= 0 {
-				res[1] = channels
-			}
-			return typeOf(x.DType, res)
-		}
+	dims := append([]tensor.Dim{}, x.Shape...)
+	if channels != nil {
+		dims[1] = *channels
 	}
 	img := make([]int, len(dims)-2)
-	for i, d := range dims[2:] {
-		img[i] = int(d)
+	known := kernel != nil
+	for i, d := range x.Shape[2:] {
+		img[i] = int(d.Size)
+		known = known && d.Known()
 	}
-	if kernel == nil {
-		return out
+	var g *geometry
+	if known {
+		g, _ = w.resolve(img, kernel)
 	}
-	g, err := w.resolve(img, kernel)
-	if err != nil {
-		return out
+	for i := range img {
+		dims[2+i] = tensor.Dim{Size: -1}
+		if g != nil {
+			dims[2+i] = tensor.Dim{Size: int64(g.pos[i])}
+		}
 	}
-	res := []int64{dims[0], dims[1]}
-	if channels >= 0 {
-		res[1] = channels
-	}
-	for _, p := range g.pos {
-		res = append(res, int64(p))
-	}
-	return typeOf(x.DType, res)
+	out.HasShape, out.Shape = true, dims
+	return out
 }
