@@ -325,10 +325,8 @@ func contractPair[T tensor.Number](c *ops.Ctx, a, b einsumOperand[T], need map[i
 	total := nb * m * n
 	aLabels := slices.Concat(batch, ms, ks)
 	bLabels := slices.Concat(batch, ks, ns)
-	ad := make([]T, nb*m*k)
-	bd := make([]T, nb*k*n)
-	relabel(a, aLabels, size, ad)
-	relabel(b, bLabels, size, bd)
+	ad := laidOut(a, aLabels, size, nb*m*k)
+	bd := laidOut(b, bLabels, size, nb*k*n)
 	out := einsumOperand[T]{data: make([]T, total), labels: slices.Concat(batch, ms, ns)}
 	for _, l := range out.labels {
 		out.shape = append(out.shape, size[l])
@@ -337,6 +335,17 @@ func contractPair[T tensor.Number](c *ops.Ctx, a, b einsumOperand[T], need map[i
 		return a, err
 	}
 	return out, nil
+}
+
+// laidOut returns op's data in the layout want (n elements), sharing it when
+// op already has that layout.
+func laidOut[T tensor.Number](op einsumOperand[T], want []int, size map[int]int, n int) []T {
+	if slices.Equal(op.labels, want) && len(op.data) == n {
+		return op.data
+	}
+	d := make([]T, n)
+	relabel(op, want, size, d)
+	return d
 }
 
 func uniqueLabels(ls []int) []int {

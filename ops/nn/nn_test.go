@@ -678,3 +678,19 @@ func TestHalfPrecisionRoundsOnce(t *testing.T) {
 		t.Fatalf("bfloat16 mean %v, want 2", y[0].Float32())
 	}
 }
+
+func TestEinsumEllipsisBroadcast(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	a, b := randTensor(r, 2, 1, 3, 4), randTensor(r, 5, 4, 2)
+	got, err := runOp(t, Einsum, 1, []ops.Attr{strAttr("equation", "...ij,...jk->...ik")}, 2, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// numpy matmul broadcasts the batch dimensions the same way (checked
+	// against a direct loop in TestMatMulBroadcast).
+	want, err := runOp(t, MatMul, 1, nil, 1, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "ellipsis broadcast", got[0], tensor.Data[float64](want[0]), []int{2, 5, 3, 2}, 1e-12)
+}
