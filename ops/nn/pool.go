@@ -168,21 +168,24 @@ func axisWindows(g *geometry) [][]axisWindow {
 		s, d, k, in := g.strides[i], g.dilations[i], g.kernel[i], g.img[i]
 		out[i] = make([]axisWindow, g.pos[i])
 		for o := range out[i] {
+			// Taps t with 0 <= start + t*d < in (and < in + padEnd for ph),
+			// computed directly: kernels may be huge, windows are not.
 			start := o*s - g.padBegin[i]
-			lo, hi, ph := 0, k, k
-			for lo < k && start+lo*d < 0 {
-				lo++
+			lo := 0
+			if start < 0 {
+				lo = min(k, (-start+d-1)/d)
 			}
-			for hi > lo && start+(hi-1)*d >= in {
-				hi--
-			}
-			for ph > 0 && start+(ph-1)*d >= in+g.padEnd[i] {
-				ph--
-			}
+			hi := max(lo, min(k, ceilDiv(in-start, d)))
+			ph := max(0, min(k, ceilDiv(in+g.padEnd[i]-start, d)))
 			out[i][o] = axisWindow{lo, hi, ph}
 		}
 	}
 	return out
+}
+
+// ceilDiv is ceil(a/b) for b > 0 and any a.
+func ceilDiv(a, b int) int {
+	return -floorDiv(-a, b)
 }
 
 // poolTyped pools every (n, c) plane of X; Y is (N, C, pos...).
