@@ -50,5 +50,8 @@
 // input names when it is created. The small C file in this package
 // (shim.c, over the ONNX Runtime C API headers in include/, copied from
 // onnxruntime_go v1.27.0) builds tensors, runs the session onnxruntime_go
-// created and reads its outputs instead.
+// created and reads its outputs instead. It also probes, once, how the
+// loaded library numbers float8e8m0, uint2 and int2 (ONNX Runtime's C API
+// enum departs from onnx.proto's there, and 1.30 reads inputs by the
+// onnx.proto numbers while reporting outputs by the C API ones).
 package ort

@@ -76,6 +76,11 @@ func initEnv(path string) error {
 	if err := cError(C.gort_init(cpath)); err != nil {
 		return unavailable("%s: %v", path, err)
 	}
+	var wire C.int
+	if err := cError(C.gort_wire_inputs(&wire)); err != nil {
+		return unavailable("%s: probing element type numbering: %v", path, err)
+	}
+	wireInputs = wire != 0
 	env.lib = path
 	return nil
 }

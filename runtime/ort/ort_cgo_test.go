@@ -218,8 +218,9 @@ func TestDTypesRoundTrip(t *testing.T) {
 	}
 }
 
-// ORT packs 4-bit integers two to a byte, low nibble first; it has no
-// Identity for them, so Cast carries them in and out.
+// ORT packs 4-bit integers two to a byte and 2-bit ones four to a byte, low
+// bits first; it has no Identity for them, so Cast carries them in and out.
+// int2 and uint2 also pin down the element type numbering (see wireInputs).
 func TestSubByteIntegers(t *testing.T) {
 	needORT(t)
 	for _, c := range []struct {
@@ -229,9 +230,11 @@ func TestSubByteIntegers(t *testing.T) {
 	}{
 		{tensor.Int4, tensor.Must([]int{5}, []tensor.I4{-8, 7, -1, 0, 3}), []int8{-8, 7, -1, 0, 3}},
 		{tensor.Uint4, tensor.Must([]int{5}, []tensor.U4{0, 15, 9, 1, 8}), []int8{0, 15, 9, 1, 8}},
+		{tensor.Int2, tensor.Must([]int{5}, []tensor.I2{-2, 1, -1, 0, 1}), []int8{-2, 1, -1, 0, 1}},
+		{tensor.Uint2, tensor.Must([]int{5}, []tensor.U2{3, 0, 2, 1, 3}), []int8{3, 0, 2, 1, 3}},
 	} {
 		t.Run(c.d.String(), func(t *testing.T) {
-			m := model(21, []*ir.Node{
+			m := model(25, []*ir.Node{ // Cast takes 2-bit types since opset 25
 				node("Cast", []string{"x"}, []string{"wide"}, intAttr("to", int64(tensor.Int8))),
 				node("Cast", []string{"wide"}, []string{"back"}, intAttr("to", int64(c.d))),
 			}, []*ir.ValueInfo{vi("x", c.d, 5)}, []*ir.ValueInfo{out("wide", tensor.Int8), out("back", c.d)})
@@ -246,6 +249,36 @@ func TestSubByteIntegers(t *testing.T) {
 				t.Errorf("Cast back: got %v, want %v", got["back"], c.x)
 			}
 		})
+	}
+}
+
+// float8e8m0 is the third type whose C API number differs from onnx.proto's.
+func TestFloat8E8M0(t *testing.T) {
+	needORT(t)
+	x := tensor.Must([]int{4}, []float32{0.25, 1, 4, 1024})
+	m := model(24, []*ir.Node{
+		node("Cast", []string{"x"}, []string{"e"}, intAttr("to", int64(tensor.Float8E8M0))),
+		node("Cast", []string{"e"}, []string{"back"}, intAttr("to", int64(tensor.Float32))),
+	}, []*ir.ValueInfo{vi("x", tensor.Float32, 4)}, []*ir.ValueInfo{out("e", tensor.Float8E8M0), out("back", tensor.Float32)})
+	s := ortSession(t, m, ort.Options{})
+	got, err := s.Run(context.Background(), map[string]*tensor.Tensor{"x": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// e8m0 holds 2^(e-127): the exponent byte is log2(x) + 127.
+	e := tensor.Must([]int{4}, []tensor.F8E8M0{125, 127, 129, 137})
+	if !tensor.Equal(got["e"], e) || !tensor.Equal(got["back"], x) {
+		t.Errorf("got %v and %v, want %v and %v", got["e"], got["back"], e, x)
+	}
+	// And as an input: a model fed e8m0 directly.
+	m2 := model(24, []*ir.Node{node("Cast", []string{"e"}, []string{"y"}, intAttr("to", int64(tensor.Float32)))},
+		[]*ir.ValueInfo{vi("e", tensor.Float8E8M0, 4)}, []*ir.ValueInfo{out("y", tensor.Float32)})
+	got, err = ortSession(t, m2, ort.Options{}).Run(context.Background(), map[string]*tensor.Tensor{"e": e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tensor.Equal(got["y"], x) {
+		t.Errorf("e8m0 input: got %v, want %v", got["y"], x)
 	}
 }
 

@@ -50,6 +50,31 @@ char *gort_init(const char *library_path) {
 	return NULL;
 }
 
+// C API element types after FLOAT4E2M1 (23) differ from onnx.proto's:
+// UINT2 = 24, INT2 = 25, FLOAT8E8M0 = 26 against FLOAT8E8M0 = 24, UINT2 = 25,
+// INT2 = 26. Some releases (1.30 among them) read the element type given to
+// CreateTensorWithDataAsOrtValue as an onnx.proto number while reporting
+// C API numbers for tensors they return. gort_wire_inputs tells which: a
+// one-byte tensor created as 24 reads back as 26 when inputs take onnx.proto
+// numbers, and as 24 when they take C API numbers.
+char *gort_wire_inputs(int *wire) {
+	static uint8_t byte;
+	int64_t shape[1] = {1};
+	OrtValue *v = NULL;
+	char *err = status(api->CreateTensorWithDataAsOrtValue(cpu, &byte, 1, shape, 1, (ONNXTensorElementDataType)24, &v));
+	if (err) return err;
+	OrtTensorTypeAndShapeInfo *info = NULL;
+	ONNXTensorElementDataType et = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+	err = status(api->GetTensorTypeAndShape(v, &info));
+	if (!err) {
+		err = status(api->GetTensorElementType(info, &et));
+		api->ReleaseTensorTypeAndShapeInfo(info);
+	}
+	api->ReleaseValue(v);
+	*wire = et != 24;
+	return err;
+}
+
 char *gort_available_providers(char **joined) {
 	char **names = NULL;
 	int n = 0;

@@ -12,6 +12,7 @@
 #include "include/onnxruntime_c_api.h"
 
 char *gort_init(const char *library_path);
+char *gort_wire_inputs(int *wire);
 char *gort_available_providers(char **joined);
 char *gort_tensor_from_data(void *data, size_t nbytes, const int64_t *shape, size_t rank, int elem_type, OrtValue **out);
 char *gort_string_tensor(const int64_t *shape, size_t rank, const char *buf, const size_t *offsets, size_t n, OrtValue **out);

@@ -17,34 +17,48 @@ import (
 	"github.com/gort-ml/gort/tensor"
 )
 
-// ONNX Runtime numbers element types as onnx.proto does up to FLOAT4E2M1
-// (23); after that its enum has UINT2 = 24 and INT2 = 25, and no float8e8m0
-// in C API version 24.
+// ONNX Runtime's C API numbers element types as onnx.proto does up to
+// FLOAT4E2M1 (23); then it has UINT2 = 24, INT2 = 25, FLOAT8E8M0 = 26 where
+// onnx.proto has FLOAT8E8M0 = 24, UINT2 = 25, INT2 = 26. Outputs report C API
+// numbers. Inputs take them too, except in releases (1.30 among them) that
+// read an input's element type as an onnx.proto number; initEnv probes which
+// (gort_wire_inputs) and sets wireInputs. gort's DType is the onnx.proto number.
+var wireInputs bool
+
 const (
-	ortUint2 = 24
-	ortInt2  = 25
+	apiUint2      = 24
+	apiInt2       = 25
+	apiFloat8E8M0 = 26
 )
 
-// ortElemType maps a gort dtype to ONNX Runtime's element type.
+// ortElemType maps a gort dtype to the element type to create an input with.
 func ortElemType(d tensor.DType) (C.int, bool) {
-	switch {
-	case d == tensor.Uint2:
-		return ortUint2, true
-	case d == tensor.Int2:
-		return ortInt2, true
-	case d >= tensor.Float32 && d <= tensor.Float4E2M1:
+	if d < tensor.Float32 || d > tensor.Int2 {
+		return 0, false
+	}
+	if wireInputs {
 		return C.int(d), true
 	}
-	return 0, false
+	switch d {
+	case tensor.Float8E8M0:
+		return apiFloat8E8M0, true
+	case tensor.Uint2:
+		return apiUint2, true
+	case tensor.Int2:
+		return apiInt2, true
+	}
+	return C.int(d), true
 }
 
-// gortDType maps ONNX Runtime's element type to a gort dtype.
+// gortDType maps the C API element type of an output to a gort dtype.
 func gortDType(et C.int) (tensor.DType, bool) {
 	switch {
-	case et == ortUint2:
+	case et == apiUint2:
 		return tensor.Uint2, true
-	case et == ortInt2:
+	case et == apiInt2:
 		return tensor.Int2, true
+	case et == apiFloat8E8M0:
+		return tensor.Float8E8M0, true
 	case et >= C.int(tensor.Float32) && et <= C.int(tensor.Float4E2M1):
 		return tensor.DType(et), true
 	}
