@@ -1,9 +1,35 @@
-// Package contrib holds gort's kernels for the contrib operator family.
+// Package contrib holds gort's kernels for the ONNX Runtime contrib
+// operators (domain "com.microsoft", version 1) that transformer models
+// optimized by ONNX Runtime contain, so such models run natively.
+//
+// # Overview
+//
+// The ops follow ONNX Runtime's CPU kernels, against which the tests check
+// them on random inputs: fused activations (Gelu, BiasGelu, FastGelu,
+// QuickGelu), FusedMatMul, BiasSoftmax, the fused normalizations
+// (SkipLayerNormalization, SkipSimplifiedLayerNormalization,
+// EmbedLayerNormalization, and SimplifiedLayerNormalization and
+// LayerNormalization-1, which ONNX Runtime declares in the default domain),
+// and the attention family (Attention, MultiHeadAttention,
+// GroupQueryAttention, RotaryEmbedding).
+//
+// Float16 and bfloat16 compute in float32, float64 in float64. Attention
+// masks follow ONNX Runtime: masked keys get mask_filter_value (default
+// -10000) added to their score rather than -inf, so a fully masked row
+// averages every value instead of producing zeros.
 package contrib
 
 import "github.com/gort-ml/gort/ops"
 
+// ms is ONNX Runtime's contrib operator domain.
+const ms = "com.microsoft"
+
 // Ops lists every operator schema of this family.
 func Ops() []*ops.Op {
-	return ops.Join()
+	return ops.Join(
+		activationOps(),
+		matmulOps(),
+		normOps(),
+		attentionOps(),
+	)
 }

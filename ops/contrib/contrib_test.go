@@ -1,0 +1,417 @@
+package contrib_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gort-ml/gort/ir/irbuild"
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/runtime"
+	"github.com/gort-ml/gort/runtime/ort"
+	"github.com/gort-ml/gort/tensor"
+)
+
+const ms = "com.microsoft"
+
+// tol is the agreement required with ONNX Runtime: |got - want| <= tol +
+// tol*|want|.
+const tol = 1e-4
+
+// needORT skips without the ONNX Runtime library, except under CI where
+// its absence is a failure.
+func needORT(t *testing.T) {
+	t.Helper()
+	lib := ort.DefaultLibrary()
+	if _, err := os.Stat(lib); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("ONNX Runtime library %s not found; run `make ort` or set GORT_ORT_LIB", lib)
+		}
+		t.Fatalf("ONNX Runtime library %s not found under CI: %v", lib, err)
+	}
+}
+
+// in is a named node input; a nil tensor is an omitted optional input.
+type in struct {
+	name string
+	t    *tensor.Tensor
+}
+
+// out is a named node output; an empty name is an omitted optional one.
+type out struct {
+	name  string
+	dtype tensor.DType
+}
+
+// tc is one node run natively and through ONNX Runtime.
+type tc struct {
+	name    string
+	domain  string // ms unless set; "-" for the default domain
+	op      string
+	attrs   []ops.Attr
+	inputs  []in
+	outputs []out
+	// ortOp, when set, replaces the node for the ONNX Runtime run by an
+	// equivalent graph of other ops (for contrib ops its CPU build lacks).
+	ortOp func(b *irbuild.Builder, inputs []string) []string
+}
+
+func f32(r *rand.Rand, shape ...int) *tensor.Tensor {
+	x := tensor.Zeros(tensor.Float32, shape...)
+	d := tensor.Data[float32](x)
+	for i := range d {
+		d[i] = float32(r.NormFloat64())
+	}
+	return x
+}
+
+func i32(shape []int, v ...int32) *tensor.Tensor { return tensor.Must(shape, v) }
+
+func randIDs(r *rand.Rand, n, shape0, shape1 int) *tensor.Tensor {
+	v := make([]int32, shape0*shape1)
+	for i := range v {
+		v[i] = int32(r.IntN(n))
+	}
+	return i32([]int{shape0, shape1}, v...)
+}
+
+func y(dt tensor.DType) []out { return []out{{"y", dt}} }
+
+var (
+	attrInt   = irbuild.Int
+	attrFloat = irbuild.Float
+	attrInts  = irbuild.Ints
+)
+
+// stats collects the largest error against ONNX Runtime per op.
+var stats = struct {
+	sync.Mutex
+	maxErr map[string]float64
+}{maxErr: map[string]float64{}}
+
+func record(op string, e float64) {
+	stats.Lock()
+	defer stats.Unlock()
+	if e > stats.maxErr[op] || !(stats.maxErr[op] > 0) {
+		stats.maxErr[op] = max(e, stats.maxErr[op])
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if len(stats.maxErr) > 0 && testing.Verbose() {
+		var keys []string
+		for k := range stats.maxErr {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Println("max |gort - ORT| per op:")
+		for _, k := range keys {
+			fmt.Printf("  %-34s %.3g\n", k, stats.maxErr[k])
+		}
+	}
+	os.Exit(code)
+}
+
+func session(t *testing.T, c tc, alt bool, p runtime.Provider) *runtime.Session {
+	t.Helper()
+	b := irbuild.New(c.name, irbuild.Opset{Domain: "", Version: 17}, irbuild.Opset{Domain: ms, Version: 1})
+	names := make([]string, len(c.inputs))
+	for i, x := range c.inputs {
+		if x.t == nil {
+			continue
+		}
+		dims := make([]any, x.t.Rank())
+		for j, d := range x.t.Shape() {
+			dims[j] = d
+		}
+		names[i] = b.Input(x.name, x.t.DType(), dims...)
+	}
+	if alt {
+		outs := c.ortOp(b, names)
+		for i, o := range c.outputs {
+			if o.name != "" {
+				b.Output(b.Rename(outs[i], o.name), o.dtype)
+			}
+		}
+	} else {
+		domain := c.domain
+		switch domain {
+		case "":
+			domain = ms
+		case "-":
+			domain = ""
+		}
+		n := b.OpN(c.op, len(c.outputs), names...).Domain(domain).With(c.attrs...)
+		for i, o := range c.outputs {
+			n.Named(i, o.name)
+			if o.name != "" {
+				b.Output(o.name, o.dtype)
+			}
+		}
+	}
+	s, err := runtime.NewSession(b.Model(), runtime.Options{Provider: p})
+	if err != nil {
+		t.Fatalf("%s session: %v", map[bool]string{true: "ort", false: "native"}[p != nil], err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func floats(x *tensor.Tensor) []float64 {
+	var v []float64
+	switch d := x.Raw().(type) {
+	case []float32:
+		for _, e := range d {
+			v = append(v, float64(e))
+		}
+	case []float64:
+		v = d
+	case []int32:
+		for _, e := range d {
+			v = append(v, float64(e))
+		}
+	case []int64:
+		for _, e := range d {
+			v = append(v, float64(e))
+		}
+	}
+	return v
+}
+
+// check runs c natively and with ONNX Runtime and compares every output.
+func check(t *testing.T, c tc) {
+	t.Helper()
+	needORT(t)
+	t.Run(c.name, func(t *testing.T) {
+		feeds := map[string]*tensor.Tensor{}
+		for _, x := range c.inputs {
+			if x.t != nil {
+				feeds[x.name] = x.t
+			}
+		}
+		native := session(t, c, false, nil)
+		got, err := native.Run(context.Background(), feeds)
+		if err != nil {
+			t.Fatalf("native: %v", err)
+		}
+		ref := session(t, c, c.ortOp != nil, ort.New(ort.Options{}))
+		want, err := ref.Run(context.Background(), feeds)
+		if err != nil {
+			t.Fatalf("ort: %v", err)
+		}
+		for _, o := range c.outputs {
+			if o.name == "" {
+				continue
+			}
+			g, w := got[o.name], want[o.name]
+			if g == nil || w == nil {
+				t.Fatalf("output %s: native %v, ort %v", o.name, g, w)
+			}
+			if !tensor.SameShape(g.Shape(), w.Shape()) || g.DType() != w.DType() {
+				t.Fatalf("output %s: native %v%v, ort %v%v", o.name, g.DType(), g.Shape(), w.DType(), w.Shape())
+			}
+			gv, wv := floats(g), floats(w)
+			worst, at := 0.0, -1
+			for i := range gv {
+				e := math.Abs(gv[i] - wv[i])
+				if math.IsNaN(e) && !(math.IsNaN(gv[i]) && math.IsNaN(wv[i])) {
+					e = math.Inf(1)
+				}
+				if e > worst {
+					worst = e
+				}
+				if e > tol+tol*math.Abs(wv[i]) && at < 0 {
+					at = i
+				}
+			}
+			record(c.op, worst)
+			if at >= 0 {
+				t.Errorf("output %s %v: element %d native %g, ort %g (max error %.3g)", o.name, w.Shape(), at, gv[at], wv[at], worst)
+			}
+		}
+	})
+}
+
+func TestActivations(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, sh := range [][]int{{7}, {2, 3, 8}, {3, 1, 5, 16}} {
+		d := sh[len(sh)-1]
+		name := strings.Trim(strings.ReplaceAll(fmt.Sprint(sh), " ", "x"), "[]")
+		x, bias := f32(r, sh...), f32(r, d)
+		check(t, tc{name: "Gelu/" + name, op: "Gelu", inputs: []in{{"x", x}}, outputs: y(tensor.Float32)})
+		check(t, tc{name: "BiasGelu/" + name, op: "BiasGelu", inputs: []in{{"x", x}, {"b", bias}}, outputs: y(tensor.Float32)})
+		check(t, tc{name: "FastGelu/" + name, op: "FastGelu", inputs: []in{{"x", x}}, outputs: y(tensor.Float32)})
+		check(t, tc{name: "FastGelu/bias/" + name, op: "FastGelu", inputs: []in{{"x", x}, {"b", bias}}, outputs: y(tensor.Float32)})
+		check(t, tc{name: "QuickGelu/" + name, op: "QuickGelu", inputs: []in{{"x", x}}, outputs: y(tensor.Float32)})
+		check(t, tc{name: "QuickGelu/alpha/" + name, op: "QuickGelu", attrs: []ops.Attr{attrFloat("alpha", 1.2)},
+			inputs: []in{{"x", x}}, outputs: y(tensor.Float32)})
+	}
+}
+
+func TestFusedMatMul(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 1))
+	type mm struct {
+		a, b             []int
+		ta, tb, tba, tbb int64
+		alpha            float32
+	}
+	for _, m := range []mm{
+		{a: []int{3, 4}, b: []int{4, 5}, alpha: 1},
+		{a: []int{4, 3}, b: []int{4, 5}, ta: 1, alpha: 0.5},
+		{a: []int{3, 4}, b: []int{5, 4}, tb: 1, alpha: 2},
+		{a: []int{2, 3, 4}, b: []int{2, 5, 4}, tb: 1, alpha: 0.125},
+		{a: []int{2, 1, 4, 3}, b: []int{3, 4, 5}, ta: 1, alpha: 1},
+		{a: []int{4}, b: []int{2, 4, 5}, alpha: 1},
+		{a: []int{2, 3, 4}, b: []int{4}, alpha: 1.5},
+		// transBatchA: A (3, 2, 4) is used as (2, 3, 4).
+		{a: []int{3, 2, 4}, b: []int{2, 4, 5}, tba: 1, alpha: 1},
+		{a: []int{3, 2, 4}, b: []int{2, 3, 5}, tba: 1, ta: 1, alpha: 1},
+		{a: []int{2, 3, 4}, b: []int{5, 2, 4}, tbb: 1, alpha: 1},
+		{a: []int{2, 3, 4}, b: []int{5, 2, 4}, tbb: 1, tb: 0, alpha: 0.7},
+		{a: []int{2, 2, 3, 4}, b: []int{5, 2, 2, 4}, tbb: 1, tb: 1, tba: 0, alpha: 1},
+		{a: []int{3, 2, 2, 4}, b: []int{2, 2, 4, 5}, tba: 1, alpha: 1},
+	} {
+		if m.tbb == 1 && m.tb == 0 && len(m.b) == 3 {
+			m.b = []int{4, 2, 5}
+		}
+		check(t, tc{name: fmt.Sprintf("%v%v_t%d%d_tb%d%d", m.a, m.b, m.ta, m.tb, m.tba, m.tbb), op: "FusedMatMul",
+			attrs:  []ops.Attr{attrFloat("alpha", m.alpha), attrInt("transA", m.ta), attrInt("transB", m.tb), attrInt("transBatchA", m.tba), attrInt("transBatchB", m.tbb)},
+			inputs: []in{{"a", f32(r, m.a...)}, {"b", f32(r, m.b...)}}, outputs: y(tensor.Float32)})
+	}
+}
+
+func TestBiasSoftmax(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 1))
+	for _, c := range []struct {
+		x, b  []int
+		axis  int64
+		inner int64
+	}{
+		{[]int{2, 3, 4, 5}, []int{2, 1, 1, 5}, 3, 1},
+		{[]int{2, 3, 4, 5}, []int{1, 3, 4, 5}, 3, 0},
+		{[]int{4, 6}, []int{4, 6}, 1, 0},
+	} {
+		check(t, tc{name: fmt.Sprint(c.x, c.b), op: "BiasSoftmax",
+			attrs:  []ops.Attr{attrInt("axis", c.axis), attrInt("is_inner_broadcast", c.inner)},
+			inputs: []in{{"x", f32(r, c.x...)}, {"b", f32(r, c.b...)}}, outputs: y(tensor.Float32),
+			ortOp: func(b *irbuild.Builder, in []string) []string {
+				return []string{b.OpA("Softmax", []ops.Attr{attrInt("axis", c.axis)}, b.Op("Add", in[0], in[1]))}
+			}})
+	}
+}
+
+func TestSkipLayerNorm(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 1))
+	for _, simplified := range []bool{false, true} {
+		op := "SkipLayerNormalization"
+		if simplified {
+			op = "SkipSimplifiedLayerNormalization"
+		}
+		for _, c := range []struct {
+			x, skip          []int
+			beta, bias, outs bool
+		}{
+			{[]int{2, 3, 8}, []int{2, 3, 8}, true, true, true},
+			{[]int{2, 3, 8}, []int{2, 3, 8}, false, false, false},
+			{[]int{2, 5, 16}, []int{1, 5, 16}, true, false, true},
+			{[]int{3, 4, 6}, []int{4, 6}, false, true, true},
+			{[]int{6, 8}, []int{6, 8}, true, true, true},
+		} {
+			h := c.x[len(c.x)-1]
+			ins := []in{{"x", f32(r, c.x...)}, {"skip", f32(r, c.skip...)}, {"gamma", f32(r, h)}}
+			if !simplified {
+				var beta *tensor.Tensor
+				if c.beta {
+					beta = f32(r, h)
+				}
+				ins = append(ins, in{"beta", beta})
+			}
+			if c.bias {
+				ins = append(ins, in{"bias", f32(r, h)})
+			}
+			outs := y(tensor.Float32)
+			if c.outs {
+				outs = append(outs, out{"", tensor.Float32}, out{"", tensor.Float32}, out{"sum", tensor.Float32})
+			}
+			check(t, tc{name: fmt.Sprintf("%s/%v%v_beta%v_bias%v", op, c.x, c.skip, c.beta, c.bias), op: op,
+				attrs: []ops.Attr{attrFloat("epsilon", 1e-5)}, inputs: ins, outputs: outs})
+		}
+	}
+	// mean and inv_std_var outputs.
+	x := f32(r, 2, 3, 8)
+	for _, op := range []string{"SkipLayerNormalization", "SkipSimplifiedLayerNormalization"} {
+		ins := []in{{"x", x}, {"skip", f32(r, 2, 3, 8)}, {"gamma", f32(r, 8)}}
+		check(t, tc{name: op + "/stats", op: op, inputs: ins,
+			outputs: []out{{"y", tensor.Float32}, {"mean", tensor.Float32}, {"inv", tensor.Float32}, {"sum", tensor.Float32}}})
+	}
+}
+
+func TestSimplifiedLayerNorm(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 1))
+	for _, c := range []struct {
+		x    []int
+		axis int64
+	}{{[]int{2, 3, 8}, -1}, {[]int{2, 3, 4}, 1}, {[]int{5, 16}, -1}} {
+		x := f32(r, c.x...)
+		axis, _ := ops.NormAxis(c.axis, len(c.x))
+		check(t, tc{name: fmt.Sprint("Simplified", c.x, c.axis), domain: "-", op: "SimplifiedLayerNormalization",
+			attrs: []ops.Attr{attrInt("axis", c.axis), attrFloat("epsilon", 1e-6)}, inputs: []in{{"x", x}, {"scale", f32(r, c.x[axis:]...)}},
+			outputs: []out{{"y", tensor.Float32}, {"inv", tensor.Float32}}})
+		check(t, tc{name: fmt.Sprint("LayerNorm1", c.x, c.axis), domain: "-", op: "LayerNormalization",
+			attrs:   []ops.Attr{attrInt("axis", c.axis)},
+			inputs:  []in{{"x", x}, {"scale", f32(r, c.x[axis:]...)}, {"bias", f32(r, c.x[axis:]...)}},
+			outputs: []out{{"y", tensor.Float32}, {"mean", tensor.Float32}, {"inv", tensor.Float32}}})
+	}
+}
+
+func TestEmbedLayerNorm(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 1))
+	const vocab, maxPos, types, hidden = 11, 9, 2, 8
+	for _, c := range []struct {
+		b, s                int
+		seg, mask, pos, sum bool
+		posBatch            bool
+	}{
+		{1, 5, true, true, false, false, false},
+		{2, 4, true, true, false, true, false},
+		{3, 6, false, false, false, false, false},
+		{2, 7, true, true, true, true, true},
+		{2, 3, false, true, true, false, false},
+	} {
+		ins := []in{{"ids", randIDs(r, vocab, c.b, c.s)}, {"seg", nil}, {"word", f32(r, vocab, hidden)},
+			{"posemb", f32(r, maxPos, hidden)}, {"segemb", nil}, {"gamma", f32(r, hidden)}, {"beta", f32(r, hidden)}, {"mask", nil}, {"posids", nil}}
+		if c.seg {
+			ins[1].t, ins[4].t = randIDs(r, types, c.b, c.s), f32(r, types, hidden)
+		}
+		if c.mask {
+			m := make([]int32, c.b*c.s)
+			for b := 0; b < c.b; b++ {
+				n := 1 + r.IntN(c.s)
+				for s := 0; s < n; s++ {
+					m[b*c.s+s] = 1
+				}
+			}
+			ins[7].t = i32([]int{c.b, c.s}, m...)
+		}
+		if c.pos {
+			rows := 1
+			if c.posBatch {
+				rows = c.b
+			}
+			ins[8].t = randIDs(r, maxPos, rows, c.s)
+		}
+		outs := []out{{"y", tensor.Float32}, {"mask_index", tensor.Int32}}
+		if c.sum {
+			outs = append(outs, out{"sum", tensor.Float32})
+		}
+		check(t, tc{name: fmt.Sprintf("b%d_s%d_seg%v_mask%v_pos%v", c.b, c.s, c.seg, c.mask, c.pos), op: "EmbedLayerNormalization",
+			attrs: []ops.Attr{attrFloat("epsilon", 1e-5)}, inputs: ins, outputs: outs})
+	}
+}
