@@ -1,0 +1,326 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// MatMulInteger: Y[..., i, j] = sum_k (A[..., i, k] - a_zero_point[i]) *
+// (B[..., k, j] - b_zero_point[j]) in int32, with numpy matmul shapes (1-D
+// promotion, broadcast batch dimensions). Zero points are scalars, per row
+// of A ([M] or [..., M, 1]) and per column of B ([N] or [..., 1, N]).
+var matMulIntegerOps = ops.Versions("", "MatMulInteger",
+	"Y = (A - a_zero_point) @ (B - b_zero_point), int8/uint8 inputs accumulated in int32",
+	[]int{10}, inferMatMulInteger, ops.Simple(runMatMulInteger))
+
+// QLinearMatMul: Y = saturate(round(((a - a_zp) @ (b - b_zp)) * (a_scale *
+// b_scale / y_scale)) + y_zp): the product accumulates in int32, the
+// multiplier is computed in the scales' dtype, the result rounds half to
+// even and saturates to y_zero_point's dtype. Scales and zero points are
+// per tensor, per row of a and per column of b.
+var qlinearMatMulOps = ops.Versions("", "QLinearMatMul",
+	"y = saturate(round((a - a_zp) @ (b - b_zp) * a_scale * b_scale / y_scale) + y_zp), int32 accumulation",
+	[]int{10, 21}, inferQLinearMatMul, ops.Simple(runQLinearMatMul))
+
+// mmPlan is the shape bookkeeping of a numpy matmul.
+type mmPlan struct {
+	m, k, n        int
+	aBatch, bBatch []int // each operand's batch shape
+	batch          []int // broadcast batch shape
+	out            []int
+}
+
+func planMM(sa, sb []int) (*mmPlan, error) {
+	if len(sa) == 0 || len(sb) == 0 {
+		return nil, fmt.Errorf("inputs must have rank >= 1, got %v and %v", sa, sb)
+	}
+	a, b := sa, sb
+	if len(a) == 1 {
+		a = []int{1, a[0]}
+	}
+	if len(b) == 1 {
+		b = []int{b[0], 1}
+	}
+	p := &mmPlan{m: a[len(a)-2], k: a[len(a)-1], n: b[len(b)-1], aBatch: a[:len(a)-2], bBatch: b[:len(b)-2]}
+	if kb := b[len(b)-2]; kb != p.k {
+		return nil, fmt.Errorf("inner dimensions differ: %v has K=%d, %v has K=%d", sa, p.k, sb, kb)
+	}
+	batch, err := tensor.BroadcastShapes(p.aBatch, p.bBatch)
+	if err != nil {
+		return nil, fmt.Errorf("batch dimensions: %w", err)
+	}
+	p.batch = batch
+	p.out = append([]int{}, batch...)
+	if len(sa) > 1 {
+		p.out = append(p.out, p.m)
+	}
+	if len(sb) > 1 {
+		p.out = append(p.out, p.n)
+	}
+	return p, nil
+}
+
+func count(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// vecParams is how a per-row (or per-column) parameter tensor indexes: the
+// value for matrix b of the operand's batch and row r is at b*batchStride + r*rowStride.
+type vecParams struct{ batchStride, rowStride int }
+
+// rowParams checks the shape of a scale or zero point of an operand with
+// `batch` matrices of `rows` rows (or columns, when col): a scalar, a vector
+// of `rows`, or [..., rows, 1] ([..., 1, rows] when col) over the batch.
+func rowParams(name string, t *tensor.Tensor, batch, rows int, col bool) (vecParams, error) {
+	if t == nil || t.Len() == 1 {
+		return vecParams{}, nil
+	}
+	sh := t.Shape()
+	if len(sh) == 1 && sh[0] == rows {
+		return vecParams{0, 1}, nil
+	}
+	if len(sh) >= 2 && t.Len() == batch*rows {
+		r, one := sh[len(sh)-2], sh[len(sh)-1]
+		if col {
+			r, one = one, r
+		}
+		if r == rows && one == 1 {
+			return vecParams{rows, 1}, nil
+		}
+	}
+	what := "row"
+	if col {
+		what = "column"
+	}
+	return vecParams{}, fmt.Errorf("%s has shape %v; want a scalar or one value per %s (%d)", name, sh, what, rows)
+}
+
+// centered returns x - zp as int32, x an int8/uint8 tensor of `batch`
+// matrices of rows x cols (cols x rows when col); zp indexes as p.
+func centered(x *tensor.Tensor, zp []float64, p vecParams, rows, cols int, col bool) []int32 {
+	out := make([]int32, x.Len())
+	var buf [chunk]float64
+	src := x.Raw()
+	for off := 0; off < len(out); off += chunk {
+		b := buf[:min(chunk, len(out)-off)]
+		readF64(b, src, off)
+		for j, v := range b {
+			i := off + j
+			mat, within := i/(rows*cols), i%(rows*cols)
+			r := within / cols // row of an a-like operand
+			if col {
+				r = within % rows // column of a b-like operand (stored rows=N as last dim)
+			}
+			out[i] = int32(v) - int32(zp[mat*p.batchStride+r*p.rowStride])
+		}
+	}
+	return out
+}
+
+// int8Input checks that t is int8 or uint8.
+func int8Input(name string, t *tensor.Tensor) error {
+	if d := t.DType(); d != tensor.Int8 && d != tensor.Uint8 {
+		return fmt.Errorf("%s is %v, want int8 or uint8", name, d)
+	}
+	return nil
+}
+
+// zeroPoint checks that a zero point has its operand's dtype.
+func zeroPoint(name string, zp *tensor.Tensor, of string, x *tensor.Tensor) error {
+	if zp != nil && zp.DType() != x.DType() {
+		return fmt.Errorf("%s is %v but %s is %v; they must match", name, zp.DType(), of, x.DType())
+	}
+	return nil
+}
+
+// intMM is an int32 matmul of centered operands: acc is (batch..., M, N).
+type intMM struct {
+	p          *mmPlan
+	a, b       []int32
+	aIdx, bIdx []int // matrix index of a and b for each output matrix
+}
+
+func newIntMM(c *ops.Ctx, p *mmPlan, a, b, acc []int32) (*intMM, error) {
+	nb := count(p.batch)
+	mm := &intMM{p: p, a: a, b: b, aIdx: make([]int, 0, nb), bIdx: make([]int, 0, nb)}
+	tensor.BroadcastIndex(p.batch, [][]int{p.aBatch, p.bBatch}, func(_ int, idx []int) {
+		mm.aIdx = append(mm.aIdx, idx[0])
+		mm.bIdx = append(mm.bIdx, idx[1])
+	})
+	if len(p.batch) == 0 {
+		mm.aIdx, mm.bIdx = []int{0}, []int{0}
+	}
+	m, k, n := p.m, p.k, p.n
+	for bi := range mm.aIdx {
+		if err := c.Check(); err != nil {
+			return nil, err
+		}
+		am := a[mm.aIdx[bi]*m*k:]
+		bm := b[mm.bIdx[bi]*k*n:]
+		cm := acc[bi*m*n:]
+		for i := 0; i < m; i++ {
+			row := cm[i*n : (i+1)*n]
+			for kk := 0; kk < k; kk++ {
+				av := am[i*k+kk]
+				if av == 0 {
+					continue
+				}
+				brow := bm[kk*n : (kk+1)*n]
+				for j, bv := range brow {
+					row[j] += av * bv
+				}
+			}
+		}
+	}
+	return mm, nil
+}
+
+func inferMatMulInteger(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
+	return []tensor.Type{{Kind: tensor.KindTensor, DType: tensor.Int32}}, nil
+}
+
+func inferQLinearMatMul(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
+	d := tensor.Undefined
+	if len(in) > 7 {
+		d = in[7].DType
+	}
+	return []tensor.Type{{Kind: tensor.KindTensor, DType: d}}, nil
+}
+
+// operands validates and centers the two int8/uint8 operands of an integer
+// matmul (names gives a, b, a_zero_point, b_zero_point) and runs the int32 product.
+func operands(c *ops.Ctx, names [4]string, a, b, azp, bzp *tensor.Tensor) (*intMM, *tensor.Tensor, error) {
+	for i, t := range []*tensor.Tensor{a, b} {
+		if err := int8Input(names[i], t); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := zeroPoint(names[2], azp, names[0], a); err != nil {
+		return nil, nil, err
+	}
+	if err := zeroPoint(names[3], bzp, names[1], b); err != nil {
+		return nil, nil, err
+	}
+	p, err := planMM(a.Shape(), b.Shape())
+	if err != nil {
+		return nil, nil, err
+	}
+	accT, err := c.New(tensor.Int32, p.out...) // checks the size before the int32 copies
+	if err != nil {
+		return nil, nil, err
+	}
+	na, nb := count(p.aBatch), count(p.bBatch)
+	ap, err := rowParams(names[2], azp, na, p.m, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	bp, err := rowParams(names[3], bzp, nb, p.n, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	ac := centered(a, params(azp), ap, p.m, p.k, false)
+	bc := centered(b, params(bzp), bp, p.n, p.k, true)
+	mm, err := newIntMM(c, p, ac, bc, tensor.Data[int32](accT))
+	return mm, accT, err
+}
+
+func runMatMulInteger(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	names := [4]string{"A", "B", "a_zero_point", "b_zero_point"}
+	if err := needInputs(in, names[:], 2); err != nil {
+		return nil, err
+	}
+	_, acc, err := operands(c, names, in[0], in[1], opt(in, 2), opt(in, 3))
+	if err != nil {
+		return nil, err
+	}
+	return []*tensor.Tensor{acc}, nil
+}
+
+func runQLinearMatMul(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	names := []string{"a", "a_scale", "a_zero_point", "b", "b_scale", "b_zero_point", "y_scale", "y_zero_point"}
+	if err := needInputs(in, names, 8); err != nil {
+		return nil, err
+	}
+	a, as, azp, b, bs, bzp, ys, yzp := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7]
+	for i, s := range []*tensor.Tensor{as, bs, ys} {
+		if !floatOut(s.DType()) {
+			return nil, fmt.Errorf("%s is %v, want float32, float16 or bfloat16", names[1+3*i], s.DType())
+		}
+	}
+	if err := int8Input("y_zero_point", yzp); err != nil {
+		return nil, err
+	}
+	if ys.Len() != 1 || yzp.Len() != 1 {
+		return nil, fmt.Errorf("y_scale %v and y_zero_point %v must be scalars", ys.Shape(), yzp.Shape())
+	}
+	if err := sameShapeParams("a_scale", as, "a_zero_point", azp); err != nil {
+		return nil, err
+	}
+	if err := sameShapeParams("b_scale", bs, "b_zero_point", bzp); err != nil {
+		return nil, err
+	}
+	mm, accT, err := operands(c, [4]string{"a", "b", "a_zero_point", "b_zero_point"}, a, b, azp, bzp)
+	if err != nil {
+		return nil, err
+	}
+	acc := tensor.Data[int32](accT)
+	p := mm.p
+	ap, err := rowParams("a_scale", as, count(p.aBatch), p.m, false)
+	if err != nil {
+		return nil, err
+	}
+	bp, err := rowParams("b_scale", bs, count(p.bBatch), p.n, true)
+	if err != nil {
+		return nil, err
+	}
+	asv, bsv, ysv := params(as), params(bs), params(ys)
+	if err := checkScales("y_scale", ysv); err != nil {
+		return nil, err
+	}
+	y, err := c.New(yzp.DType(), p.out...)
+	if err != nil {
+		return nil, err
+	}
+	rq := requant{scaleType: as.DType(), ys: ysv[0], yzp: params(yzp)[0]}
+	dst := y.Raw()
+	var buf [chunk]float64
+	for bi := range mm.aIdx {
+		for i := 0; i < p.m; i++ {
+			sa := asv[mm.aIdx[bi]*ap.batchStride+i*ap.rowStride]
+			row := acc[(bi*p.m+i)*p.n:]
+			for j0 := 0; j0 < p.n; j0 += chunk {
+				bb := buf[:min(chunk, p.n-j0)]
+				for j := range bb {
+					sb := bsv[mm.bIdx[bi]*bp.batchStride+(j0+j)*bp.rowStride]
+					bb[j] = rq.apply(row[j0+j], rq.multiplier(sa, sb))
+				}
+				storeQuant(dst, (bi*p.m+i)*p.n+j0, bb, true)
+			}
+		}
+	}
+	return []*tensor.Tensor{y}, nil
+}
+
+// requant turns an int32 accumulator into the output's quantized value.
+type requant struct {
+	scaleType tensor.DType
+	ys, yzp   float64
+}
+
+// multiplier is x_scale * w_scale / y_scale, each step rounded to the scales' dtype.
+func (r requant) multiplier(sa, sb float64) float64 {
+	m := roundTo(r.scaleType, float32(sa)*float32(sb))
+	return float64(roundTo(r.scaleType, m/float32(r.ys)))
+}
+
+// apply is round(acc * mult) + y_zero_point (saturated later by storeQuant).
+func (r requant) apply(acc int32, mult float64) float64 {
+	return math.RoundToEven(float64(acc)*mult) + r.yzp
+}
