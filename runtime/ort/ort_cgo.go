@@ -391,26 +391,29 @@ func (p *program) Run(ctx context.Context, feeds map[string]tensor.Value) (map[s
 		vals = append(vals, ov)
 	}
 
+	// Run options exist only to terminate the run when ctx can be cancelled.
 	var ro *C.OrtRunOptions
-	if err := cError(C.gort_run_options(&ro)); err != nil {
-		return nil, fmt.Errorf("ort: run options: %w", err)
-	}
-	// Terminating from ctx's goroutine must not race with releasing ro.
-	var roMu sync.Mutex
-	stop := context.AfterFunc(ctx, func() {
-		roMu.Lock()
-		defer roMu.Unlock()
-		if ro != nil {
-			C.gort_terminate(ro)
+	if ctx.Done() != nil {
+		if err := cError(C.gort_run_options(&ro)); err != nil {
+			return nil, fmt.Errorf("ort: run options: %w", err)
 		}
-	})
-	defer func() {
-		stop()
-		roMu.Lock()
-		C.gort_release_run_options(ro)
-		ro = nil
-		roMu.Unlock()
-	}()
+		// Terminating from ctx's goroutine must not race with releasing ro.
+		var roMu sync.Mutex
+		stop := context.AfterFunc(ctx, func() {
+			roMu.Lock()
+			defer roMu.Unlock()
+			if ro != nil {
+				C.gort_terminate(ro)
+			}
+		})
+		defer func() {
+			stop()
+			roMu.Lock()
+			C.gort_release_run_options(ro)
+			ro = nil
+			roMu.Unlock()
+		}()
+	}
 
 	outs := make([]*C.OrtValue, len(p.outputs))
 	defer func() {

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/gort-ml/gort/ir"
-	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/runtime"
 	"github.com/gort-ml/gort/runtime/ort"
 	"github.com/gort-ml/gort/tensor"
@@ -146,6 +145,39 @@ func TestMatchesNative(t *testing.T) {
 				"a": tensor.Must([]int{3}, []tensor.Float16Bits{0x3c00, 0x4000, 0x7bff}),
 				"b": tensor.Must([]int{3}, []tensor.Float16Bits{0x3800, 0xc000, 0x7bff}),
 			}},
+		{"Gemm transB alpha beta",
+			model(13, []*ir.Node{node("Gemm", []string{"a", "b", "c"}, []string{"y"},
+				intAttr("transB", 1), floatAttr("alpha", 0.5), floatAttr("beta", 2))},
+				[]*ir.ValueInfo{vi("a", tensor.Float32, 3, 4), vi("b", tensor.Float32, 5, 4), vi("c", tensor.Float32, 5)},
+				[]*ir.ValueInfo{out("y", tensor.Float32)}),
+			map[string]*tensor.Tensor{"a": randF32(r, 3, 4), "b": randF32(r, 5, 4), "c": randF32(r, 5)}},
+		{"Conv strided padded",
+			model(11, []*ir.Node{node("Conv", []string{"x", "k", "bias"}, []string{"y"},
+				intsAttr("pads", 1, 0, 1, 2), intsAttr("strides", 2, 1))},
+				[]*ir.ValueInfo{vi("x", tensor.Float32, 2, 3, 7, 6), vi("k", tensor.Float32, 4, 3, 3, 2), vi("bias", tensor.Float32, 4)},
+				[]*ir.ValueInfo{out("y", tensor.Float32)}),
+			map[string]*tensor.Tensor{"x": randF32(r, 2, 3, 7, 6), "k": randF32(r, 4, 3, 3, 2), "bias": randF32(r, 4)}},
+		{"LayerNormalization",
+			model(17, []*ir.Node{node("LayerNormalization", []string{"x", "g", "b"}, []string{"y"}, intAttr("axis", -1))},
+				[]*ir.ValueInfo{vi("x", tensor.Float32, 2, 3, 8), vi("g", tensor.Float32, 8), vi("b", tensor.Float32, 8)},
+				[]*ir.ValueInfo{out("y", tensor.Float32)}),
+			map[string]*tensor.Tensor{"x": randF32(r, 2, 3, 8), "g": randF32(r, 8), "b": randF32(r, 8)}},
+		{"Gather negative indices, Transpose, Concat",
+			model(13, []*ir.Node{
+				node("Gather", []string{"x", "i"}, []string{"g"}, intAttr("axis", 1)),
+				node("Transpose", []string{"g"}, []string{"t"}, intsAttr("perm", 1, 0, 2)),
+				node("Concat", []string{"t", "t"}, []string{"y"}, intAttr("axis", 2)),
+			}, []*ir.ValueInfo{vi("x", tensor.Float32, 2, 5, 3), vi("i", tensor.Int64, 4)},
+				[]*ir.ValueInfo{out("y", tensor.Float32)}),
+			map[string]*tensor.Tensor{"x": randF32(r, 2, 5, 3), "i": tensor.Must([]int{4}, []int64{0, -1, 2, -5})}},
+		{"MaxPool, Sigmoid, Tanh",
+			model(13, []*ir.Node{
+				node("MaxPool", []string{"x"}, []string{"p"}, intsAttr("kernel_shape", 2, 2), intsAttr("strides", 2, 2)),
+				node("Sigmoid", []string{"p"}, []string{"s"}),
+				node("Tanh", []string{"p"}, []string{"y"}),
+			}, []*ir.ValueInfo{vi("x", tensor.Float32, 1, 2, 4, 6)},
+				[]*ir.ValueInfo{out("s", tensor.Float32), out("y", tensor.Float32)}),
+			map[string]*tensor.Tensor{"x": randF32(r, 1, 2, 4, 6)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -507,5 +539,3 @@ func TestRuntimeVersion(t *testing.T) {
 		t.Error("empty version")
 	}
 }
-
-var _ = ops.AttrInt

@@ -29,6 +29,14 @@ func node(op string, in, outs []string, attrs ...ops.Attr) *ir.Node {
 
 func intAttr(name string, v int64) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
 
+func intsAttr(name string, v ...int64) ops.Attr {
+	return ops.Attr{Name: name, Type: ops.AttrInts, Ints: v}
+}
+
+func floatAttr(name string, v float32) ops.Attr {
+	return ops.Attr{Name: name, Type: ops.AttrFloat, F: v}
+}
+
 func model(opset int64, nodes []*ir.Node, inputs, outputs []*ir.ValueInfo, inits ...*ir.Initializer) *ir.Model {
 	return &ir.Model{
 		IRVersion: 8,
