@@ -61,12 +61,15 @@ type nativeProgram struct {
 func (p *nativeProgram) Close() error { return nil }
 
 func (p *nativeProgram) Run(ctx context.Context, feeds map[string]tensor.Value) (map[string]tensor.Value, error) {
-	n := p.runs.Add(1)
+	seed, stream := p.seed, p.runs.Add(1)
+	if s, ok := ctx.Value(seedKey{}).(uint64); ok {
+		seed, stream = s, 0
+	}
 	c := &ops.Ctx{
 		Context:     ctx,
 		MaxElements: p.maxEl,
 		Threads:     p.threads,
-		Rand:        rand.New(rand.NewPCG(p.seed, n)),
+		Rand:        rand.New(rand.NewPCG(seed, stream)),
 	}
 	in := make([]tensor.Value, len(p.plan.inputNames))
 	for i, name := range p.plan.inputNames {

@@ -259,3 +259,13 @@ func recoverTo(err *error, what string) {
 		*err = fmt.Errorf("runtime: %w during %s: %v\n%s", ErrInternal, what, r, debug.Stack())
 	}
 }
+
+type seedKey struct{}
+
+// WithSeed makes the random ops of one Run draw from a generator seeded with
+// seed, so a run is reproducible (training derives the seed from its own
+// seed and the step number, which makes resumed runs bit-identical).
+// Without it each Run draws from the session's seed and a run counter.
+func WithSeed(ctx context.Context, seed uint64) context.Context {
+	return context.WithValue(ctx, seedKey{}, seed)
+}
