@@ -26,6 +26,8 @@ const (
 	// npyMaxStringWidth bounds the width of a 'U'/'S' dtype, so one element
 	// cannot claim gigabytes.
 	npyMaxStringWidth = 1 << 24
+	// npyMaxRank is numpy's limit on dimensions (NPY_MAXDIMS).
+	npyMaxRank = 64
 )
 
 // ErrNPY is wrapped by every error about a malformed or unsupported .npy file.
@@ -437,8 +439,8 @@ func (p *pyLit) intTuple() ([]int, error) {
 			return nil, fmt.Errorf("dimension %s too large", p.s[start:p.i])
 		}
 		shape = append(shape, int(v))
-		if len(shape) > 64 {
-			return nil, fmt.Errorf("more than 64 dimensions")
+		if len(shape) > npyMaxRank {
+			return nil, fmt.Errorf("more than %d dimensions", npyMaxRank)
 		}
 		p.eat('L')
 		p.space()
@@ -451,8 +453,8 @@ func (p *pyLit) intTuple() ([]int, error) {
 	}
 }
 
-// WriteNPY writes t in NumPy's .npy format: version 1.0 (2.0 when the header
-// needs it), little-endian, row-major. Strings are written as numpy unicode
+// WriteNPY writes t in NumPy's .npy format: version 1.0, little-endian,
+// row-major, byte for byte what numpy.save writes for the same array. Strings are written as numpy unicode
 // ('<U' of the longest string's length in code points). bfloat16, float8 and
 // the sub-byte types have no numpy dtype: WriteNPY fails on them, and the
 // caller should Cast to float32 (or a wider integer) first.
@@ -460,6 +462,9 @@ func WriteNPY(w io.Writer, t *Tensor) error {
 	descr, width, err := npyDescrOf(t)
 	if err != nil {
 		return err
+	}
+	if t.Rank() > npyMaxRank {
+		return npyErrorf("rank %d exceeds the %d dimensions numpy arrays can have", t.Rank(), npyMaxRank)
 	}
 	var shape strings.Builder
 	shape.WriteByte('(')
@@ -476,23 +481,16 @@ func WriteNPY(w io.Writer, t *Tensor) error {
 	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape.String())
 	// Pad with spaces so the data starts at a multiple of 64 bytes, ending
 	// the header with a newline, as numpy does.
-	major, lenBytes := 1, 2
-	if len(dict)+1+10 > math.MaxUint16 {
-		major, lenBytes = 2, 4
-	}
-	pre := len(npyMagic) + 2 + lenBytes
-	total := pre + len(dict) + 1
+	// With at most 64 dimensions the header always fits version 1.0's
+	// 16-bit length.
+	total := len(npyMagic) + 4 + len(dict) + 1
 	pad := (64 - total%64) % 64
 	hlen := len(dict) + pad + 1
 
 	bw := bufio.NewWriterSize(w, 1<<16)
 	bw.WriteString(npyMagic)
-	bw.Write([]byte{byte(major), 0})
-	if major == 1 {
-		binary.Write(bw, binary.LittleEndian, uint16(hlen))
-	} else {
-		binary.Write(bw, binary.LittleEndian, uint32(hlen))
-	}
+	bw.Write([]byte{1, 0})
+	binary.Write(bw, binary.LittleEndian, uint16(hlen))
 	bw.WriteString(dict)
 	bw.WriteString(strings.Repeat(" ", pad))
 	bw.WriteByte('\n')

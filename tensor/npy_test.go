@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -37,6 +38,7 @@ func TestNPYRoundTrip(t *testing.T) {
 		{"empty", Zeros(Float32, 0, 4)},
 		{"empty string", Zeros(String, 2, 0)},
 		{"rank5", Zeros(Int32, 1, 2, 1, 2, 1)},
+		{"rank64", Zeros(Uint8, slices.Repeat([]int{1}, 64)...)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -237,6 +239,9 @@ func TestNPYErrors(t *testing.T) {
 }
 
 func TestWriteNPYUnsupported(t *testing.T) {
+	if err := WriteNPY(&bytes.Buffer{}, Zeros(Float32, slices.Repeat([]int{1}, 65)...)); err == nil || !strings.Contains(err.Error(), "rank 65") {
+		t.Errorf("rank 65: got %v", err)
+	}
 	for _, x := range []*Tensor{
 		Must([]int{1}, []BFloat16Bits{0x3f80}),
 		Must([]int{1}, []F8E4M3FN{1}),
