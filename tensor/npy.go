@@ -218,11 +218,11 @@ func fortranToC(data []byte, shape []int, size int) []byte {
 // parseNPYHeader parses the header dict, e.g.
 // {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }.
 func parseNPYHeader(h string) (d npyDescr, fortran bool, shape []int, err error) {
-	p := &pyLit{s: h}
+	p := &npyLit{s: h}
 	seen := map[string]bool{}
 	p.space()
 	if !p.eat('{') {
-		return d, false, nil, npyErrorf("header does not start with '{': %q", clip(h))
+		return d, false, nil, npyErrorf("header does not start with '{': %q", npyClip(h))
 	}
 	for {
 		p.space()
@@ -231,7 +231,7 @@ func parseNPYHeader(h string) (d npyDescr, fortran bool, shape []int, err error)
 		}
 		key, err := p.str()
 		if err != nil {
-			return d, false, nil, npyErrorf("header key: %v in %q", err, clip(h))
+			return d, false, nil, npyErrorf("header key: %v in %q", err, npyClip(h))
 		}
 		p.space()
 		if !p.eat(':') {
@@ -261,11 +261,11 @@ func parseNPYHeader(h string) (d npyDescr, fortran bool, shape []int, err error)
 			case p.word("False"):
 				fortran = false
 			default:
-				return d, false, nil, npyErrorf("fortran_order is not True or False in %q", clip(h))
+				return d, false, nil, npyErrorf("fortran_order is not True or False in %q", npyClip(h))
 			}
 		case "shape":
 			if shape, err = p.intTuple(); err != nil {
-				return d, false, nil, npyErrorf("shape: %v in %q", err, clip(h))
+				return d, false, nil, npyErrorf("shape: %v in %q", err, npyClip(h))
 			}
 		default:
 			return d, false, nil, npyErrorf("unexpected header key %q", key)
@@ -275,7 +275,7 @@ func parseNPYHeader(h string) (d npyDescr, fortran bool, shape []int, err error)
 			break
 		}
 		if !p.eat(',') {
-			return d, false, nil, npyErrorf("header: expected ',' or '}' at offset %d of %q", p.i, clip(h))
+			return d, false, nil, npyErrorf("header: expected ',' or '}' at offset %d of %q", p.i, npyClip(h))
 		}
 	}
 	p.space()
@@ -290,7 +290,7 @@ func parseNPYHeader(h string) (d npyDescr, fortran bool, shape []int, err error)
 	return d, fortran, shape, nil
 }
 
-func clip(s string) string {
+func npyClip(s string) string {
 	if len(s) > 100 {
 		return s[:97] + "..."
 	}
@@ -363,26 +363,26 @@ func parseNPYDescr(s string) (npyDescr, error) {
 	return d, nil
 }
 
-// pyLit scans the small subset of Python literal syntax .npy headers use.
-type pyLit struct {
+// npyLit scans the small subset of Python literal syntax .npy headers use.
+type npyLit struct {
 	s string
 	i int
 }
 
-func (p *pyLit) space() {
+func (p *npyLit) space() {
 	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\t' || p.s[p.i] == '\n' || p.s[p.i] == '\r') {
 		p.i++
 	}
 }
 
-func (p *pyLit) peek() byte {
+func (p *npyLit) peek() byte {
 	if p.i < len(p.s) {
 		return p.s[p.i]
 	}
 	return 0
 }
 
-func (p *pyLit) eat(c byte) bool {
+func (p *npyLit) eat(c byte) bool {
 	if p.peek() == c {
 		p.i++
 		return true
@@ -390,7 +390,7 @@ func (p *pyLit) eat(c byte) bool {
 	return false
 }
 
-func (p *pyLit) word(w string) bool {
+func (p *npyLit) word(w string) bool {
 	if strings.HasPrefix(p.s[p.i:], w) {
 		p.i += len(w)
 		return true
@@ -399,7 +399,7 @@ func (p *pyLit) word(w string) bool {
 }
 
 // str reads a quoted string without escapes (none occur in valid headers).
-func (p *pyLit) str() (string, error) {
+func (p *npyLit) str() (string, error) {
 	q := p.peek()
 	if q != '\'' && q != '"' {
 		return "", fmt.Errorf("expected a quoted string at offset %d", p.i)
@@ -417,7 +417,7 @@ func (p *pyLit) str() (string, error) {
 }
 
 // intTuple reads (), (3,), (2, 3) or (2L, 3L) as written by Python 2.
-func (p *pyLit) intTuple() ([]int, error) {
+func (p *npyLit) intTuple() ([]int, error) {
 	if !p.eat('(') {
 		return nil, fmt.Errorf("expected '(' at offset %d", p.i)
 	}
