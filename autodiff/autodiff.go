@@ -132,15 +132,13 @@ func Gradients(m *ir.Model, loss string, wrt []string) (map[string]string, error
 	out := map[string]string{}
 	b.prefix = ""
 	for _, w := range wrt {
-		name := "d/" + w
+		var g string
 		if c := grads[w]; len(c) > 0 {
-			s := b.sum(w, c)
-			b.g.Nodes = append(b.g.Nodes, &ir.Node{Name: b.fresh("grad"), OpType: "Identity", Inputs: []string{s}, Outputs: []string{b.reserve(name)}})
+			g = b.sum(w, c)
 		} else {
-			zero := b.Op("ConstantOfShape", []ops.Attr{tensorAttr("value", zeroOf(b.dtype(w)))}, b.Op("Shape", nil, w))
-			b.g.Nodes = append(b.g.Nodes, &ir.Node{Name: b.fresh("grad"), OpType: "Identity", Inputs: []string{zero}, Outputs: []string{b.reserve(name)}})
+			g = b.Op("ConstantOfShape", []ops.Attr{tensorAttr("value", zeroOf(b.dtype(w)))}, b.Op("Shape", nil, w))
 		}
-		out[w] = b.last()
+		out[w] = b.Alias("d/"+w, g)
 	}
 	return out, nil
 }
@@ -175,6 +173,24 @@ func usedNames(g *ir.Graph) map[string]bool {
 	return used
 }
 
+// NewBuilder returns a Builder that appends nodes to m's main graph with
+// names under prefix, for graph pieces other than gradients (losses,
+// optimizer updates). Types of existing values are inferred once.
+func NewBuilder(m *ir.Model, prefix string) *Builder {
+	return &Builder{g: m.Graph, opset: m.Opset(""), types: InferTypes(m), used: usedNames(m.Graph), prefix: prefix, depends: map[string]bool{}}
+}
+
+// Alias emits Identity(src) whose output is called name (suffixed _2, _3,
+// ... if taken) and returns the output name.
+func (b *Builder) Alias(name, src string) string {
+	out := b.reserve(name)
+	b.g.Nodes = append(b.g.Nodes, &ir.Node{Name: b.fresh("Identity"), OpType: "Identity", Inputs: []string{src}, Outputs: []string{out}})
+	return out
+}
+
+// SetPrefix changes the prefix of generated names.
+func (b *Builder) SetPrefix(p string) { b.prefix = p }
+
 // Builder emits backward nodes with fresh, readable names.
 type Builder struct {
 	g       *ir.Graph
@@ -184,7 +200,6 @@ type Builder struct {
 	depends map[string]bool
 	prefix  string
 	count   int
-	lastOut string
 }
 
 // Needs reports whether value x needs a gradient (it depends on a trainable value).
@@ -220,11 +235,8 @@ func (b *Builder) reserve(name string) string {
 		name = fmt.Sprintf("%s_%d", base, k)
 	}
 	b.used[name] = true
-	b.lastOut = name
 	return name
 }
-
-func (b *Builder) last() string { return b.lastOut }
 
 // Op emits a single-output node and returns its output name.
 func (b *Builder) Op(opType string, attrs []ops.Attr, inputs ...string) string {
