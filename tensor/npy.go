@@ -125,7 +125,7 @@ func ReadNPY(r io.Reader) (*Tensor, error) {
 			shape, descr.dtype, need, len(data))
 	}
 	if fortran && len(shape) > 1 {
-		data = fortranToC(data, shape, descr.itemsize)
+		data = npyFortranToC(data, shape, descr.itemsize)
 	}
 	t, err := New(descr.dtype, shape...)
 	if err != nil {
@@ -152,7 +152,7 @@ func decodeNPY(t *Tensor, data []byte, d npyDescr) error {
 				x[i] = string(bytes.TrimRight(item, "\x00"))
 				continue
 			}
-			x[i] = decodeUTF32(item, d.order)
+			x[i] = npyDecodeUTF32(item, d.order)
 		}
 	default:
 		// Fixed-size numeric, bool and complex slices.
@@ -163,9 +163,9 @@ func decodeNPY(t *Tensor, data []byte, d npyDescr) error {
 	return nil
 }
 
-// decodeUTF32 decodes one fixed-width numpy unicode element, dropping the
+// npyDecodeUTF32 decodes one fixed-width numpy unicode element, dropping the
 // trailing NUL padding. Invalid code points become U+FFFD.
-func decodeUTF32(item []byte, order binary.ByteOrder) string {
+func npyDecodeUTF32(item []byte, order binary.ByteOrder) string {
 	n := len(item) / 4
 	for n > 0 && order.Uint32(item[4*(n-1):]) == 0 {
 		n--
@@ -182,9 +182,9 @@ func decodeUTF32(item []byte, order binary.ByteOrder) string {
 	return b.String()
 }
 
-// fortranToC reorders column-major elements (each size bytes) into row-major
+// npyFortranToC reorders column-major elements (each size bytes) into row-major
 // order for the given shape.
-func fortranToC(data []byte, shape []int, size int) []byte {
+func npyFortranToC(data []byte, shape []int, size int) []byte {
 	out := make([]byte, len(data))
 	if len(out) == 0 {
 		return out
@@ -574,7 +574,7 @@ func encodeNPY(w io.Writer, t *Tensor, width int) error {
 			}
 		default:
 			var err error
-			if buf, err = binary.Append(buf, binary.LittleEndian, sliceRange(t.data, lo, hi)); err != nil {
+			if buf, err = binary.Append(buf, binary.LittleEndian, npySliceRange(t.data, lo, hi)); err != nil {
 				return npyErrorf("encoding %v: %v", t.dtype, err)
 			}
 		}
@@ -585,9 +585,9 @@ func encodeNPY(w io.Writer, t *Tensor, width int) error {
 	return nil
 }
 
-// sliceRange returns data[lo:hi] for the fixed-size slice types binary
+// npySliceRange returns data[lo:hi] for the fixed-size slice types binary
 // encodes directly.
-func sliceRange(data any, lo, hi int) any {
+func npySliceRange(data any, lo, hi int) any {
 	switch d := data.(type) {
 	case []float32:
 		return d[lo:hi]
@@ -616,7 +616,7 @@ func sliceRange(data any, lo, hi int) any {
 	case []complex128:
 		return d[lo:hi]
 	}
-	panic(fmt.Sprintf("tensor: sliceRange of %T", data))
+	panic(fmt.Sprintf("tensor: npySliceRange of %T", data))
 }
 
 // LoadNPY reads a .npy file.
