@@ -1,0 +1,73 @@
+package linalg
+
+// A kernel is one register-tile micro-kernel and the cache blocking tuned for
+// it. fn computes the mr x nr tile C = A·B (load == 0) or C = A·B + beta·C
+// (load != 0) from a packed A panel (kc steps of mr values) and a packed B
+// panel (kc steps of nr values); c starts at the tile's top-left element and
+// has row stride ldc. The driver only calls fn on whole tiles: edge tiles go
+// through a scratch tile.
+type kernel struct {
+	name   string
+	mr, nr int
+	// mc, kc, nc block op(A) in mc x kc panels (kept in L2) and op(B) in
+	// kc x nc panels (L2/L3); mc is a multiple of mr and nc of nr.
+	mc, kc, nc int
+	fn         func(kc int, a, b, c []float32, ldc int, beta float32, load int)
+}
+
+// genericKernel is the pure-Go micro-kernel: every CPU runs it, and tests
+// force it on amd64 to check it against the reference too.
+var genericKernel = &kernel{
+	name: "generic",
+	mr:   4, nr: 4,
+	mc: 128, kc: 256, nc: 1024,
+	fn: sgemmKernelGeneric,
+}
+
+// sgemmKernelGeneric is the 4 x 4 Go micro-kernel.
+func sgemmKernelGeneric(kc int, a, b, c []float32, ldc int, beta float32, load int) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	var c20, c21, c22, c23, c30, c31, c32, c33 float32
+	a = a[:kc*4]
+	b = b[:kc*4]
+	for p := 0; p+4 <= len(a); p += 4 {
+		aa := a[p : p+4 : p+4]
+		bb := b[p : p+4 : p+4]
+		b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
+		a0 := aa[0]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		a1 := aa[1]
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		a2 := aa[2]
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		a3 := aa[3]
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	storeRow4(c[:4:4], c00, c01, c02, c03, beta, load)
+	storeRow4(c[ldc:ldc+4:ldc+4], c10, c11, c12, c13, beta, load)
+	storeRow4(c[2*ldc:2*ldc+4:2*ldc+4], c20, c21, c22, c23, beta, load)
+	storeRow4(c[3*ldc:3*ldc+4:3*ldc+4], c30, c31, c32, c33, beta, load)
+}
+
+// storeRow4 writes one row of a 4-wide tile: r = v or r = v + beta·r.
+func storeRow4(r []float32, v0, v1, v2, v3, beta float32, load int) {
+	if load != 0 {
+		v0 += beta * r[0]
+		v1 += beta * r[1]
+		v2 += beta * r[2]
+		v3 += beta * r[3]
+	}
+	r[0], r[1], r[2], r[3] = v0, v1, v2, v3
+}

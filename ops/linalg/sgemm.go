@@ -1,0 +1,342 @@
+package linalg
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Sgemm computes
+//
+//	C = alpha·op(A)·op(B) + beta·C
+//
+// for row-major float32 matrices (like cblas_sgemm with CblasRowMajor), where
+// op(X) is X, or Xᵀ when transX is true:
+//
+//	op(A) is m x k: A is stored m x k (transA false) or k x m (transA true)
+//	op(B) is k x n: B is stored k x n (transB false) or n x k (transB true)
+//	C     is m x n
+//
+// lda, ldb and ldc are the row strides (in elements) of A, B and C as
+// stored; each is at least the stored row length (any value when the
+// matrix is empty). When beta is 0, C is
+// only written, never read, so NaNs in C do not propagate. Sgemm runs on
+// the package's DefaultPool.
+//
+// Sgemm panics when a size is negative, a stride is too small or a slice is
+// too short for the sizes: those are caller bugs, and the assembly kernels
+// must never touch memory outside the slices.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	SgemmEx(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Epilogue{}, DefaultPool())
+}
+
+// SgemmEx is Sgemm followed by the epilogue ep, on pool's threads (nil pool:
+// the calling goroutine only):
+//
+//	C = act(alpha·op(A)·op(B) + beta·C + 1·biasᵀ)
+//
+// where bias (length n, or nil) is added to every row of C. The epilogue
+// runs on each block of C while it is still in cache.
+func SgemmEx(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue, pool *Pool) {
+	sgemm(kernels[0], pool, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep)
+}
+
+// KernelName names the micro-kernel Sgemm uses on this CPU ("avx512",
+// "avx2" or "generic").
+func KernelName() string { return kernels[0].name }
+
+// minThreadWork is the m·n·k below which a product runs on one thread:
+// waking a worker costs a few microseconds.
+const minThreadWork = 1 << 18
+
+func sgemm(kern *kernel, pool *Pool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue) {
+	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, ep)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		for i := range m {
+			row := c[i*ldc : i*ldc+n]
+			scale(row, beta)
+			ep.apply(row, ep.Bias)
+		}
+		return
+	}
+	j := jobPool.Get().(*gemmJob)
+	*j = gemmJob{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, ep: ep}
+	threads := min(pool.Threads(), max(1, m*n*k/minThreadWork))
+	tm, tn := grid(threads, m, n, kern.mr, kern.nr)
+	j.rowStep = roundUp(ceilDiv(m, tm), kern.mr)
+	j.colStep = roundUp(ceilDiv(n, tn), kern.nr)
+	j.tn = tn
+	pool.RunChunks(tm*tn, tm*tn, j)
+	*j = gemmJob{}
+	jobPool.Put(j)
+}
+
+// checkSgemm panics unless the sizes, strides and slices are consistent.
+func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, ep Epilogue) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("linalg: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMatrix("A", ar, ac, a, lda)
+	checkMatrix("B", br, bc, b, ldb)
+	checkMatrix("C", m, n, c, ldc)
+	if ep.Bias != nil && len(ep.Bias) < n {
+		panic(fmt.Sprintf("linalg: bias has %d values, want n=%d", len(ep.Bias), n))
+	}
+}
+
+// checkMatrix panics unless x holds a rows x cols matrix with row stride ld.
+func checkMatrix(name string, rows, cols int, x []float32, ld int) {
+	if rows == 0 || cols == 0 {
+		return // nothing is read or written
+	}
+	if ld < cols {
+		panic(fmt.Sprintf("linalg: ld%s=%d is less than the row length %d", name, ld, cols))
+	}
+	if len(x) < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("linalg: %s has %d values, want at least %d for %d x %d with stride %d",
+			name, len(x), (rows-1)*ld+cols, rows, cols, ld))
+	}
+}
+
+// grid picks the tm x tn split of C over threads that minimises the
+// per-thread cost: the padded tile area plus the packing it repeats.
+func grid(threads, m, n, mr, nr int) (tm, tn int) {
+	best := -1
+	for t := 1; t <= threads; t++ {
+		if threads%t != 0 {
+			continue
+		}
+		rows := roundUp(ceilDiv(m, threads/t), mr)
+		cols := roundUp(ceilDiv(n, t), nr)
+		// Packing one value costs about as much as 16 multiply-adds.
+		cost := rows*cols + 16*(rows+cols)
+		if best < 0 || cost <= best {
+			best, tm, tn = cost, threads/t, t
+		}
+	}
+	return tm, tn
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+func roundUp(a, b int) int { return ceilDiv(a, b) * b }
+
+// scale computes x = beta·x (beta 0 clears, so NaNs do not survive).
+func scale(x []float32, beta float32) {
+	switch beta {
+	case 1:
+	case 0:
+		clear(x)
+	default:
+		for i := range x {
+			x[i] *= beta
+		}
+	}
+}
+
+// gemmJob is one Sgemm call split into a grid of sub-products of C, each
+// rowStep x colStep; Do runs grid cells [lo, hi).
+type gemmJob struct {
+	kern             *kernel
+	transA, transB   bool
+	m, n, k          int
+	alpha, beta      float32
+	a, b, c          []float32
+	lda, ldb, ldc    int
+	ep               Epilogue
+	tn               int
+	rowStep, colStep int
+}
+
+var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
+
+func (j *gemmJob) Do(lo, hi int) {
+	s := getScratch(j.kern)
+	defer scratchPool.Put(s)
+	for t := lo; t < hi; t++ {
+		r0, c0 := t/j.tn*j.rowStep, t%j.tn*j.colStep
+		r1, c1 := min(r0+j.rowStep, j.m), min(c0+j.colStep, j.n)
+		if r0 >= r1 || c0 >= c1 {
+			continue
+		}
+		ao, bo := r0*j.lda, c0
+		if j.transA {
+			ao = r0
+		}
+		if j.transB {
+			bo = c0 * j.ldb
+		}
+		ep := j.ep
+		if ep.Bias != nil {
+			ep.Bias = ep.Bias[c0:]
+		}
+		j.kern.block(s, j.transA, j.transB, r1-r0, c1-c0, j.k, j.alpha,
+			j.a[ao:], j.lda, j.b[bo:], j.ldb, j.beta, j.c[r0*j.ldc+c0:], j.ldc, ep)
+	}
+}
+
+// scratch holds one thread's packing buffers.
+type scratch struct {
+	a, b, tile []float32
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func getScratch(kern *kernel) *scratch {
+	s := scratchPool.Get().(*scratch)
+	if n := kern.mc * kern.kc; len(s.a) < n {
+		s.a = make([]float32, n)
+	}
+	if n := kern.kc * kern.nc; len(s.b) < n {
+		s.b = make([]float32, n)
+	}
+	if n := kern.mr * kern.nr; len(s.tile) < n {
+		s.tile = make([]float32, n)
+	}
+	return s
+}
+
+// block computes C = alpha·op(A)·op(B) + beta·C and the epilogue for one
+// thread's m x n part of C, in GotoBLAS order: op(B) in kc x nc blocks
+// packed into nr-column panels, op(A) in mc x kc blocks packed into mr-row
+// panels, the micro-kernel over every mr x nr tile.
+func (kern *kernel) block(s *scratch, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue) {
+	for jc := 0; jc < n; jc += kern.nc {
+		nc := min(kern.nc, n-jc)
+		for pc := 0; pc < k; pc += kern.kc {
+			kc := min(kern.kc, k-pc)
+			packB(kern.nr, transB, b, ldb, pc, jc, kc, nc, s.b)
+			// The first k block applies beta; later ones accumulate.
+			bk, load := beta, 1
+			if pc > 0 {
+				bk = 1
+			} else if beta == 0 {
+				load = 0
+			}
+			for ic := 0; ic < m; ic += kern.mc {
+				mc := min(kern.mc, m-ic)
+				packA(kern.mr, transA, a, lda, ic, pc, mc, kc, alpha, s.a)
+				cb := c[ic*ldc+jc:]
+				kern.macro(s, mc, nc, kc, cb, ldc, bk, load)
+				if pc+kc == k && !ep.none() {
+					var bias []float32
+					if ep.Bias != nil {
+						bias = ep.Bias[jc : jc+nc]
+					}
+					for i := range mc {
+						ep.apply(cb[i*ldc:i*ldc+nc], bias)
+					}
+				}
+			}
+		}
+	}
+}
+
+// macro runs the micro-kernel over the mc x nc block of C from packed
+// panels; partial edge tiles are computed into s.tile and merged.
+func (kern *kernel) macro(s *scratch, mc, nc, kc int, c []float32, ldc int, beta float32, load int) {
+	mr, nr := kern.mr, kern.nr
+	tile := s.tile[:mr*nr]
+	for jr := 0; jr < nc; jr += nr {
+		w := min(nr, nc-jr)
+		bp := s.b[jr*kc : jr*kc+kc*nr]
+		for ir := 0; ir < mc; ir += mr {
+			h := min(mr, mc-ir)
+			ap := s.a[ir*kc : ir*kc+kc*mr]
+			ct := c[ir*ldc+jr:]
+			if w == nr && h == mr {
+				kern.fn(kc, ap, bp, ct, ldc, beta, load)
+				continue
+			}
+			kern.fn(kc, ap, bp, tile, nr, 0, 0)
+			for i := range h {
+				dst := ct[i*ldc : i*ldc+w]
+				src := tile[i*nr : i*nr+w]
+				if load == 0 {
+					copy(dst, src)
+					continue
+				}
+				for j, v := range src {
+					dst[j] = v + beta*dst[j]
+				}
+			}
+		}
+	}
+}
+
+// packB copies op(B)[pc:pc+kc, jc:jc+nc] into dst as nr-column panels, each
+// kc rows of nr values; columns past nc are zero.
+func packB(nr int, trans bool, b []float32, ldb, pc, jc, kc, nc int, dst []float32) {
+	for jp := 0; jp < nc; jp += nr {
+		w := min(nr, nc-jp)
+		panel := dst[jp*kc : jp*kc+kc*nr]
+		if !trans {
+			// op(B) rows are B rows: copy w contiguous values per k step.
+			src := b[pc*ldb+jc+jp:]
+			for p := range kc {
+				d := panel[p*nr : p*nr+nr]
+				copy(d, src[p*ldb:p*ldb+w])
+				clear(d[w:])
+			}
+			continue
+		}
+		// op(B) columns are B rows: transpose w rows of kc values.
+		for j := range w {
+			src := b[(jc+jp+j)*ldb+pc:]
+			src = src[:kc]
+			for p, v := range src {
+				panel[p*nr+j] = v
+			}
+		}
+		if w < nr {
+			for p := range kc {
+				clear(panel[p*nr+w : p*nr+nr])
+			}
+		}
+	}
+}
+
+// packA copies alpha·op(A)[ic:ic+mc, pc:pc+kc] into dst as mr-row panels,
+// each kc columns of mr values; rows past mc are zero.
+func packA(mr int, trans bool, a []float32, lda, ic, pc, mc, kc int, alpha float32, dst []float32) {
+	for ip := 0; ip < mc; ip += mr {
+		h := min(mr, mc-ip)
+		panel := dst[ip*kc : ip*kc+kc*mr]
+		if trans {
+			// op(A) columns are A rows: copy h contiguous values per k step.
+			src := a[pc*lda+ic+ip:]
+			for p := range kc {
+				d := panel[p*mr : p*mr+mr]
+				s := src[p*lda : p*lda+h]
+				for i, v := range s {
+					d[i] = alpha * v
+				}
+				clear(d[h:])
+			}
+			continue
+		}
+		// op(A) rows are A rows: transpose h rows of kc values.
+		for i := range h {
+			src := a[(ic+ip+i)*lda+pc:]
+			src = src[:kc]
+			for p, v := range src {
+				panel[p*mr+i] = alpha * v
+			}
+		}
+		if h < mr {
+			for p := range kc {
+				clear(panel[p*mr+h : p*mr+mr])
+			}
+		}
+	}
+}

@@ -1,0 +1,38 @@
+package linalg
+
+import "golang.org/x/sys/cpu"
+
+//go:noescape
+func sgemmKernelAVX2(kc int, a, b, c []float32, ldc int, beta float32, load int)
+
+//go:noescape
+func sgemmKernelAVX512(kc int, a, b, c []float32, ldc int, beta float32, load int)
+
+var (
+	avx2Kernel = &kernel{
+		name: "avx2",
+		mr:   6, nr: 16,
+		mc: 144, kc: 256, nc: 1024,
+		fn: sgemmKernelAVX2,
+	}
+	avx512Kernel = &kernel{
+		name: "avx512",
+		mr:   8, nr: 48,
+		mc: 128, kc: 256, nc: 768,
+		fn: sgemmKernelAVX512,
+	}
+)
+
+// kernels lists the micro-kernels this CPU can run, best first.
+var kernels = availableKernels()
+
+func availableKernels() []*kernel {
+	var ks []*kernel
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL {
+		ks = append(ks, avx512Kernel)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, avx2Kernel)
+	}
+	return append(ks, genericKernel)
+}

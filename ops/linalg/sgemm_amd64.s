@@ -1,0 +1,230 @@
+#include "textflag.h"
+
+// Micro-kernels: C[mr x nr] = A·B (+ beta·C when load != 0) for one register
+// tile. a is a packed A panel (kc steps of mr values), b a packed B panel (kc
+// steps of nr values), c the tile's top-left element with row stride ldc
+// (elements). kc >= 1.
+//
+// func sgemmKernelAVX2(kc int, a, b, c []float32, ldc int, beta float32, load int)
+// func sgemmKernelAVX512(kc int, a, b, c []float32, ldc int, beta float32, load int)
+
+// AVX2/FMA 6 x 16: accumulators Y0..Y11 (row r in Y(2r), Y(2r+1)), B in
+// Y12, Y13, broadcasts of A in Y14, Y15.
+#define FMA6x16ROW(off, bc, r0, r1) \
+	VBROADCASTSS off(SI), bc \
+	VFMADD231PS  Y12, bc, r0 \
+	VFMADD231PS  Y13, bc, r1
+
+#define FMA6x16STEP(aoff, boff) \
+	VMOVUPS boff(DI), Y12 \
+	VMOVUPS boff+32(DI), Y13 \
+	FMA6x16ROW(aoff+0, Y14, Y0, Y1) \
+	FMA6x16ROW(aoff+4, Y15, Y2, Y3) \
+	FMA6x16ROW(aoff+8, Y14, Y4, Y5) \
+	FMA6x16ROW(aoff+12, Y15, Y6, Y7) \
+	FMA6x16ROW(aoff+16, Y14, Y8, Y9) \
+	FMA6x16ROW(aoff+20, Y15, Y10, Y11)
+
+#define STORE2Y(r0, r1) \
+	VMOVUPS r0, (DX) \
+	VMOVUPS r1, 32(DX) \
+	ADDQ    R8, DX
+
+#define LOADSTORE2Y(r0, r1) \
+	VFMADD231PS (DX), Y14, r0 \
+	VFMADD231PS 32(DX), Y14, r1 \
+	VMOVUPS     r0, (DX) \
+	VMOVUPS     r1, 32(DX) \
+	ADDQ        R8, DX
+
+TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-104
+	MOVQ kc+0(FP), CX
+	MOVQ a_base+8(FP), SI
+	MOVQ b_base+32(FP), DI
+	MOVQ c_base+56(FP), DX
+	MOVQ ldc+80(FP), R8
+	SHLQ $2, R8
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	CMPQ CX, $4
+	JLT  avx2tail
+
+avx2loop4:
+	FMA6x16STEP(0, 0)
+	FMA6x16STEP(24, 64)
+	FMA6x16STEP(48, 128)
+	FMA6x16STEP(72, 192)
+	ADDQ $96, SI
+	ADDQ $256, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  avx2loop4
+
+avx2tail:
+	TESTQ CX, CX
+	JZ    avx2store
+
+avx2loop1:
+	FMA6x16STEP(0, 0)
+	ADDQ $24, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  avx2loop1
+
+avx2store:
+	MOVQ  load+96(FP), AX
+	TESTQ AX, AX
+	JNZ   avx2load
+	STORE2Y(Y0, Y1)
+	STORE2Y(Y2, Y3)
+	STORE2Y(Y4, Y5)
+	STORE2Y(Y6, Y7)
+	STORE2Y(Y8, Y9)
+	STORE2Y(Y10, Y11)
+	VZEROUPPER
+	RET
+
+avx2load:
+	VBROADCASTSS beta+88(FP), Y14
+	LOADSTORE2Y(Y0, Y1)
+	LOADSTORE2Y(Y2, Y3)
+	LOADSTORE2Y(Y4, Y5)
+	LOADSTORE2Y(Y6, Y7)
+	LOADSTORE2Y(Y8, Y9)
+	LOADSTORE2Y(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// AVX-512 8 x 48: accumulators Z0..Z23 (row r in Z(3r)..Z(3r+2)), B in
+// Z24..Z26, broadcasts of A in Z27, Z28.
+#define FMA8x48ROW(off, bc, r0, r1, r2) \
+	VBROADCASTSS off(SI), bc \
+	VFMADD231PS  Z24, bc, r0 \
+	VFMADD231PS  Z25, bc, r1 \
+	VFMADD231PS  Z26, bc, r2
+
+#define FMA8x48STEP(aoff, boff) \
+	VMOVUPS boff(DI), Z24 \
+	VMOVUPS boff+64(DI), Z25 \
+	VMOVUPS boff+128(DI), Z26 \
+	FMA8x48ROW(aoff+0, Z27, Z0, Z1, Z2) \
+	FMA8x48ROW(aoff+4, Z28, Z3, Z4, Z5) \
+	FMA8x48ROW(aoff+8, Z27, Z6, Z7, Z8) \
+	FMA8x48ROW(aoff+12, Z28, Z9, Z10, Z11) \
+	FMA8x48ROW(aoff+16, Z27, Z12, Z13, Z14) \
+	FMA8x48ROW(aoff+20, Z28, Z15, Z16, Z17) \
+	FMA8x48ROW(aoff+24, Z27, Z18, Z19, Z20) \
+	FMA8x48ROW(aoff+28, Z28, Z21, Z22, Z23)
+
+#define STORE3Z(r0, r1, r2) \
+	VMOVUPS r0, (DX) \
+	VMOVUPS r1, 64(DX) \
+	VMOVUPS r2, 128(DX) \
+	ADDQ    R8, DX
+
+#define LOADSTORE3Z(r0, r1, r2) \
+	VFMADD231PS (DX), Z27, r0 \
+	VFMADD231PS 64(DX), Z27, r1 \
+	VFMADD231PS 128(DX), Z27, r2 \
+	VMOVUPS     r0, (DX) \
+	VMOVUPS     r1, 64(DX) \
+	VMOVUPS     r2, 128(DX) \
+	ADDQ        R8, DX
+
+TEXT ·sgemmKernelAVX512(SB), NOSPLIT, $0-104
+	MOVQ kc+0(FP), CX
+	MOVQ a_base+8(FP), SI
+	MOVQ b_base+32(FP), DI
+	MOVQ c_base+56(FP), DX
+	MOVQ ldc+80(FP), R8
+	SHLQ $2, R8
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+	CMPQ CX, $4
+	JLT  avx512tail
+
+avx512loop4:
+	FMA8x48STEP(0, 0)
+	FMA8x48STEP(32, 192)
+	FMA8x48STEP(64, 384)
+	FMA8x48STEP(96, 576)
+	ADDQ $128, SI
+	ADDQ $768, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  avx512loop4
+
+avx512tail:
+	TESTQ CX, CX
+	JZ    avx512store
+
+avx512loop1:
+	FMA8x48STEP(0, 0)
+	ADDQ $32, SI
+	ADDQ $192, DI
+	DECQ CX
+	JNZ  avx512loop1
+
+avx512store:
+	MOVQ  load+96(FP), AX
+	TESTQ AX, AX
+	JNZ   avx512load
+	STORE3Z(Z0, Z1, Z2)
+	STORE3Z(Z3, Z4, Z5)
+	STORE3Z(Z6, Z7, Z8)
+	STORE3Z(Z9, Z10, Z11)
+	STORE3Z(Z12, Z13, Z14)
+	STORE3Z(Z15, Z16, Z17)
+	STORE3Z(Z18, Z19, Z20)
+	STORE3Z(Z21, Z22, Z23)
+	VZEROUPPER
+	RET
+
+avx512load:
+	VBROADCASTSS beta+88(FP), Z27
+	LOADSTORE3Z(Z0, Z1, Z2)
+	LOADSTORE3Z(Z3, Z4, Z5)
+	LOADSTORE3Z(Z6, Z7, Z8)
+	LOADSTORE3Z(Z9, Z10, Z11)
+	LOADSTORE3Z(Z12, Z13, Z14)
+	LOADSTORE3Z(Z15, Z16, Z17)
+	LOADSTORE3Z(Z18, Z19, Z20)
+	LOADSTORE3Z(Z21, Z22, Z23)
+	VZEROUPPER
+	RET

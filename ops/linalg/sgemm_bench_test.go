@@ -1,0 +1,38 @@
+package linalg
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchShapes are m x n x k: BERT-base FFN and projection products, a square
+// one and a GEMV-like one.
+var benchShapes = [][3]int{{128, 768, 3072}, {128, 768, 768}, {512, 512, 512}, {1, 768, 3072}}
+
+// benchGemm times C = A·B (A m x k, B k x n, row-major, no transposes) and
+// reports GFLOP/s.
+func benchGemm(b *testing.B, m, n, k int, run func(a, bm, c []float32)) {
+	r := rand.New(rand.NewPCG(1, 1))
+	a, bm, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+	run(a, bm, c)
+	b.ResetTimer()
+	for b.Loop() {
+		run(a, bm, c)
+	}
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func BenchmarkSgemm(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		pool := NewPool(threads)
+		for _, s := range benchShapes {
+			m, n, k := s[0], s[1], s[2]
+			b.Run(fmt.Sprintf("%dx%dx%d/threads=%d", m, n, k, threads), func(b *testing.B) {
+				benchGemm(b, m, n, k, func(a, bm, c []float32) {
+					SgemmEx(false, false, m, n, k, 1, a, k, bm, n, 0, c, n, Epilogue{}, pool)
+				})
+			})
+		}
+	}
+}

@@ -1,0 +1,235 @@
+package linalg
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// refGemm is C = alpha·op(A)·op(B) + beta·C in float64 (beta 0 ignores C),
+// then the epilogue, also in float64.
+func refGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue) []float64 {
+	out := make([]float64, m*n)
+	for i := range m {
+		for j := range n {
+			var s float64
+			for p := range k {
+				ai, bi := i*lda+p, p*ldb+j
+				if transA {
+					ai = p*lda + i
+				}
+				if transB {
+					bi = j*ldb + p
+				}
+				av, bv := a[ai], b[bi]
+				s += float64(av) * float64(bv)
+			}
+			v := float64(alpha) * s
+			if beta != 0 {
+				v += float64(beta) * float64(c[i*ldc+j])
+			}
+			if ep.Bias != nil {
+				v += float64(ep.Bias[j])
+			}
+			switch ep.Act {
+			case ActRelu:
+				v = math.Max(v, 0)
+			case ActGelu:
+				v = 0.5 * v * (1 + math.Erf(v/math.Sqrt2))
+			case ActGeluTanh:
+				v = 0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v)))
+			}
+			out[i*n+j] = v
+		}
+	}
+	return out
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	return x
+}
+
+type gemmCase struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	pad            int // extra elements per row of A, B and C
+	ep             Epilogue
+}
+
+// check runs one case on kern with pool and compares it to refGemm:
+// |got - want| <= 1e-5·k·(|alpha|·Σ|a||b| + |beta·c| + |bias| + 1).
+func check(t *testing.T, r *rand.Rand, kern *kernel, pool *Pool, tc gemmCase) {
+	t.Helper()
+	ar, ac := tc.m, tc.k
+	if tc.transA {
+		ar, ac = tc.k, tc.m
+	}
+	br, bc := tc.k, tc.n
+	if tc.transB {
+		br, bc = tc.n, tc.k
+	}
+	lda, ldb, ldc := ac+tc.pad, bc+tc.pad, tc.n+tc.pad
+	a := randSlice(r, max(ar*lda, 1))
+	b := randSlice(r, max(br*ldb, 1))
+	c := randSlice(r, max(tc.m*ldc, 1))
+	if tc.beta == 0 {
+		for i := range c {
+			c[i] = float32(math.NaN())
+		}
+	}
+	ep := tc.ep
+	if ep.Bias != nil {
+		ep.Bias = randSlice(r, tc.n)
+	}
+	want := refGemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc, ep)
+	// The error scale: the same product on absolute values.
+	absA, absB, absC := absOf(a), absOf(b), absOf(c)
+	mag := refGemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, float32(math.Abs(float64(tc.alpha))), absA, lda, absB, ldb,
+		float32(math.Abs(float64(tc.beta))), absC, ldc, Epilogue{})
+	got := append([]float32(nil), c...)
+	sgemm(kern, pool, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc, ep)
+	tol := 1e-5 * float64(max(tc.k, 1))
+	for i := range tc.m {
+		for j := range ldc {
+			g := got[i*ldc+j]
+			if j >= tc.n {
+				// Padding past the row must be untouched.
+				if math.Float32bits(g) != math.Float32bits(c[i*ldc+j]) {
+					t.Fatalf("%+v: padding C[%d][%d] changed", tc, i, j)
+				}
+				continue
+			}
+			w := want[i*tc.n+j]
+			scale := mag[i*tc.n+j] + 1
+			if ep.Bias != nil {
+				scale += math.Abs(float64(ep.Bias[j]))
+			}
+			if d := math.Abs(float64(g) - w); !(d <= tol*scale) {
+				t.Fatalf("%s %+v: C[%d][%d] = %v, want %v (error %.3g > %.3g)", kern.name, tc, i, j, g, w, d, tol*scale)
+			}
+		}
+	}
+}
+
+func absOf(x []float32) []float32 {
+	y := make([]float32, len(x))
+	for i, v := range x {
+		if math.IsNaN(float64(v)) {
+			v = 0
+		}
+		y[i] = float32(math.Abs(float64(v)))
+	}
+	return y
+}
+
+var testSizes = []int{1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 33, 64, 65, 127, 129}
+
+// TestSgemmKernels checks every kernel this CPU runs against the float64
+// reference: all transpose combinations, sizes around the tile and block
+// edges, alpha/beta variants (beta 0 on a NaN-poisoned C) and padded strides.
+func TestSgemmKernels(t *testing.T) {
+	pool := NewPool(3)
+	for _, kern := range kernels {
+		t.Run(kern.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, 2))
+			n := 0
+			for _, m := range testSizes {
+				for _, nn := range testSizes {
+					for _, k := range testSizes {
+						// -short runs a deterministic third of the grid.
+						if testing.Short() && (m+nn+k)%3 != 0 {
+							continue
+						}
+						tc := gemmCase{transA: n&1 != 0, transB: n&2 != 0, m: m, n: nn, k: k,
+							alpha: []float32{1, -0.5, 2}[n%3], beta: []float32{0, 1, 0.75, 0}[n%4], pad: n % 5 % 3}
+						var p *Pool
+						if n%2 == 0 {
+							p = pool
+						}
+						check(t, r, kern, p, tc)
+						n++
+					}
+				}
+			}
+			large := [][3]int{{300, 200, 700}, {513, 97, 259}, {64, 1100, 300}, {1, 768, 3072}, {200, 1, 513}}
+			for i, s := range large {
+				for tr := range 4 {
+					check(t, r, kern, pool, gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: s[0], n: s[1], k: s[2],
+						alpha: 1.5, beta: []float32{0, 0.5}[i%2], pad: i % 2 * 3})
+				}
+			}
+		})
+	}
+}
+
+func TestSgemmDegenerate(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, kern := range kernels {
+		for _, tc := range []gemmCase{
+			{m: 5, n: 7, k: 0, alpha: 1, beta: 0},
+			{m: 5, n: 7, k: 0, alpha: 1, beta: 0.5},
+			{m: 5, n: 7, k: 9, alpha: 0, beta: 2},
+			{m: 0, n: 7, k: 9, alpha: 1, beta: 0},
+			{m: 5, n: 0, k: 9, alpha: 1, beta: 0},
+			{m: 5, n: 7, k: 0, alpha: 1, beta: 0, ep: Epilogue{Bias: []float32{}, Act: ActRelu}},
+		} {
+			check(t, r, kern, DefaultPool(), tc)
+		}
+	}
+}
+
+func TestSgemmEpilogue(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, kern := range kernels {
+		for _, act := range []Activation{ActNone, ActRelu, ActGelu, ActGeluTanh} {
+			for _, bias := range []bool{false, true} {
+				for _, s := range [][3]int{{1, 1, 1}, {9, 50, 17}, {130, 300, 300}} {
+					ep := Epilogue{Act: act}
+					if bias {
+						ep.Bias = []float32{}
+					}
+					check(t, r, kern, NewPool(2), gemmCase{m: s[0], n: s[1], k: s[2], alpha: 0.3, beta: 0.5, pad: 1, ep: ep})
+				}
+			}
+		}
+	}
+}
+
+func TestFastFunctions(t *testing.T) {
+	for x := -12.0; x <= 12; x += 1.0 / 1024 {
+		if d := math.Abs(float64(erf32(float32(x))) - math.Erf(x)); d > 5e-7 {
+			t.Fatalf("erf32(%v) off by %g", x, d)
+		}
+		if d := math.Abs(float64(tanh32(float32(x))) - math.Tanh(x)); d > 5e-7 {
+			t.Fatalf("tanh32(%v) off by %g", x, d)
+		}
+	}
+}
+
+func TestSgemmPanics(t *testing.T) {
+	for i, f := range []func(){
+		func() { Sgemm(false, false, 2, 2, 2, 1, make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2) },
+		func() { Sgemm(false, false, 2, 2, 2, 1, make([]float32, 4), 1, make([]float32, 4), 2, 0, make([]float32, 4), 2) },
+		func() { Sgemm(false, true, 2, 3, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 6), 3) },
+		func() { Sgemm(false, false, -1, 2, 2, 1, nil, 2, nil, 2, 0, nil, 2) },
+		func() {
+			SgemmEx(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2,
+				Epilogue{Bias: []float32{1}}, nil)
+		},
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			f()
+		})
+	}
+}
