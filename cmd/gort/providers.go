@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gort-ml/gort/runtime"
+	"github.com/gort-ml/gort/runtime/ort"
 )
 
 // provider maps a --provider name to a runtime.Provider.
@@ -12,11 +13,7 @@ func provider(name string) (runtime.Provider, error) {
 	case "", "native":
 		return runtime.Native(), nil
 	case "ort":
-		return ortProvider()
+		return ort.New(ort.Options{}), nil
 	}
 	return nil, fmt.Errorf("unknown provider %q (want native or ort)", name)
-}
-
-func ortProvider() (runtime.Provider, error) {
-	return nil, fmt.Errorf("%w: the ort provider is not built yet", runtime.ErrUnavailable)
 }
