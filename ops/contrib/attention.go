@@ -1,5 +1,347 @@
 package contrib
 
-import "github.com/gort-ml/gort/ops"
+import (
+	"fmt"
+	"math"
 
-func attentionOps() []*ops.Op { return nil }
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/floatio"
+	"github.com/gort-ml/gort/tensor"
+)
+
+func attentionOps() []*ops.Op {
+	return ops.Join(
+		// Attention: Q, K, V = input @ weights + bias split by
+		// qkv_hidden_sizes into num_heads heads; past (2, B, N, P, H) is
+		// prepended to K and V and returned as present;
+		// output = softmax(scale Q K^T + mask + attention_bias) V.
+		ops.Versions(ms, "Attention", "output = softmax(scale*Q K^T + mask + attention_bias) V, Q|K|V = input @ weights + bias", []int{1},
+			nil, compileAttention),
+		// MultiHeadAttention: like Attention with Q, K and V given
+		// (separate, or packed KV or QKV), bias added to each, past_key and
+		// past_value (B, N, P, H) prepended.
+		ops.Versions(ms, "MultiHeadAttention", "output = softmax(scale*Q K^T + key_padding_mask + attention_bias) V", []int{1},
+			nil, compileMHA),
+		ops.Versions(ms, "RotaryEmbedding", "rotate (x1, x2) pairs of each head by cos/sin_cache[position]: [x1 cos - x2 sin, x1 sin + x2 cos]", []int{1},
+			ops.InferSameAs(0), compileRotary),
+		ops.Versions(ms, "GroupQueryAttention", "output = softmax(softcap(scale*Q K^T) over the causal, windowed keys) V with a KV cache shared by head groups", []int{1},
+			nil, compileGQA),
+	)
+}
+
+// keyMask is the additive mask of Attention's mask_index or
+// MultiHeadAttention's key_padding_mask (int32), and the causal mask:
+// masked keys get filter added to their score.
+type keyMask struct {
+	kind   maskKind
+	v      []int32
+	b, s   int // batch and query length
+	t      int // total key length
+	past   int
+	m      int // 4-D mask's max sequence length
+	filter float64
+	causal bool
+}
+
+type maskKind int
+
+const (
+	maskNone     maskKind = iota
+	maskEnd               // (B): keys at or past the end are masked
+	maskEndStart          // (2B): also keys before the start
+	mask2D                // (B, T): 0 masks
+	mask3D                // (B, S, T): 0 masks
+	mask4D                // (B, 1, M, M): 0 masks; query i reads row past+i
+)
+
+func newKeyMask(t *tensor.Tensor, bsz, s, total, past int, filter float64, causal bool) (*keyMask, error) {
+	m := &keyMask{b: bsz, s: s, t: total, past: past, filter: filter, causal: causal}
+	if t == nil {
+		return m, nil
+	}
+	if t.DType() != tensor.Int32 {
+		return nil, fmt.Errorf("mask is %v, want int32", t.DType())
+	}
+	m.v = tensor.Data[int32](t)
+	sh := t.Shape()
+	switch {
+	case len(sh) == 1 && sh[0] == bsz:
+		m.kind = maskEnd
+	case len(sh) == 1 && sh[0] == 2*bsz:
+		m.kind = maskEndStart
+	case len(sh) == 2 && sh[0] == bsz && sh[1] == total:
+		m.kind = mask2D
+	case len(sh) == 3 && sh[0] == bsz && sh[1] == s && sh[2] == total:
+		m.kind = mask3D
+	case len(sh) == 4 && sh[0] == bsz && sh[1] == 1 && sh[2] == sh[3] && sh[2] >= total:
+		m.kind, m.m = mask4D, sh[2]
+	default:
+		return nil, fmt.Errorf("mask has shape %v; want (%d), (%d), (%d, %d), (%d, %d, %d) or (%d, 1, M, M) with M >= %d",
+			sh, bsz, 2*bsz, bsz, total, bsz, s, total, bsz, total)
+	}
+	return m, nil
+}
+
+// add adds the mask of query i of batch b to row (T keys).
+func (m *keyMask) add(b, i int, row []float64) {
+	f := m.filter
+	switch m.kind {
+	case maskEnd, maskEndStart:
+		end := int(m.v[b])
+		for j := max(end, 0); j < len(row); j++ {
+			row[j] += f
+		}
+		if m.kind == maskEndStart {
+			start := min(int(m.v[b+m.b]), len(row))
+			for j := 0; j < start; j++ {
+				row[j] += f
+			}
+		}
+	case mask2D, mask3D, mask4D:
+		var raw []int32
+		switch m.kind {
+		case mask2D:
+			raw = m.v[b*m.t:]
+		case mask3D:
+			raw = m.v[(b*m.s+i)*m.t:]
+		default:
+			raw = m.v[(b*m.m+m.past+i)*m.m:]
+		}
+		for j := range row {
+			if raw[j] <= 0 {
+				row[j] += f
+			}
+		}
+	}
+	if m.causal {
+		for j := m.past + i + 1; j < len(row); j++ {
+			row[j] += f
+		}
+	}
+}
+
+// attnBias is an additive (B or 1, N or 1, S, T) bias.
+type attnBias[F tensor.Float] struct {
+	v      []F
+	sb, sh int // strides of batch and head (0 when broadcast)
+	s, t   int
+}
+
+func newAttnBias[F tensor.Float](t *tensor.Tensor, bsz, n, s, total int) (*attnBias[F], error) {
+	if t == nil {
+		return nil, nil
+	}
+	sh := t.Shape()
+	if len(sh) != 4 || (sh[0] != 1 && sh[0] != bsz) || (sh[1] != 1 && sh[1] != n) || sh[2] != s || sh[3] != total {
+		return nil, fmt.Errorf("attention_bias has shape %v, want (%d or 1, %d or 1, %d, %d)", sh, bsz, n, s, total)
+	}
+	v, err := floatio.Load[F](t)
+	if err != nil {
+		return nil, fmt.Errorf("attention_bias: %w", err)
+	}
+	a := &attnBias[F]{v: v, s: s, t: total}
+	if sh[0] != 1 {
+		a.sb = sh[1] * s * total
+	}
+	if sh[1] != 1 {
+		a.sh = s * total
+	}
+	return a, nil
+}
+
+func (a *attnBias[F]) add(b, h, i int, row []float64) {
+	for j, e := range a.v[b*a.sb+h*a.sh+i*a.t:][:len(row)] {
+		row[j] += float64(e)
+	}
+}
+
+// biasFn combines a key mask and an attention bias into attend's bias.
+func biasFn[F tensor.Float](m *keyMask, ab *attnBias[F]) func(b, h, i int, row []float64) {
+	return func(b, h, i int, row []float64) {
+		m.add(b, i, row)
+		if ab != nil {
+			ab.add(b, h, i, row)
+		}
+	}
+}
+
+func allKeys(t int) func(b, i int) (int, int) { return func(int, int) (int, int) { return 0, t } }
+
+type attention struct {
+	heads    int
+	causal   bool
+	qkvSizes []int64
+	filter   float64
+	scale    float64
+	outputs  []bool
+}
+
+func compileAttention(n *ops.Node) (*ops.Kernel, error) {
+	p := &attention{
+		heads:    int(n.Int("num_heads", 0)),
+		causal:   n.Int("unidirectional", 0) != 0,
+		qkvSizes: n.Ints("qkv_hidden_sizes", nil),
+		filter:   float64(n.Float("mask_filter_value", -10000)),
+		scale:    float64(n.Float("scale", 0)),
+		outputs:  present(n.Outputs),
+	}
+	rotary := n.Int("do_rotary", 0)
+	share := n.Int("past_present_share_buffer", 0)
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
+	if p.heads <= 0 {
+		return nil, fmt.Errorf("num_heads %d, want a positive count", p.heads)
+	}
+	if len(p.qkvSizes) != 0 && len(p.qkvSizes) != 3 {
+		return nil, fmt.Errorf("qkv_hidden_sizes has %d values, want 3", len(p.qkvSizes))
+	}
+	if rotary != 0 {
+		return nil, fmt.Errorf("do_rotary=1 is not supported (as in ONNX Runtime's CPU kernel); apply RotaryEmbedding before the attention")
+	}
+	if share != 0 {
+		return nil, fmt.Errorf("past_present_share_buffer=1 is not supported; give past and present as separate tensors")
+	}
+	return floatio.Kernel(p, []string{"input", "weights", "bias"}, 2, 7, runAttention[float32], runAttention[float64]), nil
+}
+
+// runAttention: input is (B, S, Din), weights (Din, Dq+Dk+Dv), bias
+// (Dq+Dk+Dv); past and present are (2, B, N, P or T, H); output is
+// (B, S, Dv).
+func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	xs, ws := in[0].Shape(), in[1].Shape()
+	if len(xs) != 3 || len(ws) != 2 || ws[0] != xs[2] {
+		return nil, fmt.Errorf("input %v and weights %v must be (B, S, D) and (D, Dq+Dk+Dv)", xs, ws)
+	}
+	bsz, s, din, dtot := xs[0], xs[1], xs[2], ws[1]
+	dq, dk, dv := dtot/3, dtot/3, dtot/3
+	if len(p.qkvSizes) == 3 {
+		dq, dk, dv = int(p.qkvSizes[0]), int(p.qkvSizes[1]), int(p.qkvSizes[2])
+	} else if dtot%3 != 0 {
+		return nil, fmt.Errorf("weights have %d columns, not divisible into Q, K and V; set qkv_hidden_sizes", dtot)
+	}
+	nh := p.heads
+	switch {
+	case dq <= 0 || dk <= 0 || dv <= 0 || dq+dk+dv != dtot:
+		return nil, fmt.Errorf("qkv_hidden_sizes %v must be positive and sum to the %d weight columns", p.qkvSizes, dtot)
+	case dq != dk:
+		return nil, fmt.Errorf("Q hidden size %d differs from K hidden size %d", dq, dk)
+	case dq%nh != 0 || dv%nh != 0:
+		return nil, fmt.Errorf("hidden sizes %d and %d are not divisible by %d heads", dq, dv, nh)
+	}
+	hk, hv := dq/nh, dv/nh
+	var bias []F
+	if bt := opt(in, 2); bt != nil {
+		if bt.Rank() != 1 || bt.Shape()[0] != dtot {
+			return nil, fmt.Errorf("bias has shape %v, want (%d)", bt.Shape(), dtot)
+		}
+		var err error
+		if bias, err = floatio.Load[F](bt); err != nil {
+			return nil, err
+		}
+	}
+	past := 0
+	var pastK, pastV []F
+	if pt := opt(in, 4); pt != nil {
+		ps := pt.Shape()
+		if len(ps) != 5 || ps[0] != 2 || ps[1] != bsz || ps[2] != nh || ps[4] != hk || hk != hv {
+			return nil, fmt.Errorf("past has shape %v, want (2, %d, %d, P, %d) with equal Q, K and V head sizes", ps, bsz, nh, hk)
+		}
+		pv, err := floatio.Load[F](pt)
+		if err != nil {
+			return nil, err
+		}
+		past = ps[3]
+		half := len(pv) / 2
+		pastK, pastV = pv[:half], pv[half:]
+	}
+	if opt(in, 6) != nil {
+		return nil, fmt.Errorf("past_sequence_length is only used with past_present_share_buffer, which is not supported")
+	}
+	total := past + s
+	x, err := floatio.Load[F](in[0])
+	if err != nil {
+		return nil, err
+	}
+	w, err := floatio.Load[F](in[1])
+	if err != nil {
+		return nil, err
+	}
+	// qkv is (B*S, Dq+Dk+Dv) before the bias.
+	if err := checkSize(c, bsz*s, dtot); err != nil {
+		return nil, err
+	}
+	qkv := make([]F, bsz*s*dtot)
+	gemm(c, bsz*s, dtot, din, 1, x, w, qkv)
+	slice := func(v []F, i int) []F {
+		if v == nil {
+			return nil
+		}
+		return v[i:]
+	}
+	q, err := cache(c, nil, 0, qkv, bsnh(bsz, s, nh, hk, dtot, 0), bias)
+	if err != nil {
+		return nil, err
+	}
+	k, err := cache(c, pastK, past, qkv, bsnh(bsz, s, nh, hk, dtot, dq), slice(bias, dq))
+	if err != nil {
+		return nil, err
+	}
+	v, err := cache(c, pastV, past, qkv, bsnh(bsz, s, nh, hv, dtot, dq+dk), slice(bias, dq+dk))
+	if err != nil {
+		return nil, err
+	}
+	m, err := newKeyMask(opt(in, 3), bsz, s, total, past, p.filter, p.causal)
+	if err != nil {
+		return nil, fmt.Errorf("mask_index: %w", err)
+	}
+	ab, err := newAttnBias[F](opt(in, 5), bsz, nh, s, total)
+	if err != nil {
+		return nil, err
+	}
+	a := &attend[F]{b: bsz, n: nh, kvN: nh, s: s, dk: hk, dv: hv, tcap: total, q: q, k: k, v: v,
+		scale: scaleOr(p.scale, hk), keys: allKeys(total), bias: biasFn(m, ab)}
+	y, err := floatio.New[F](c, in[0].DType(), bsz, s, dv)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.run(c, y.Buf); err != nil {
+		return nil, err
+	}
+	res := make([]*tensor.Tensor, max(1, len(p.outputs)))
+	res[0] = y.Done()
+	if len(p.outputs) > 1 && p.outputs[1] {
+		if hk != hv {
+			return nil, fmt.Errorf("present needs equal K and V head sizes, got %d and %d", hk, hv)
+		}
+		pr, err := floatio.New[F](c, in[0].DType(), 2, bsz, nh, total, hk)
+		if err != nil {
+			return nil, err
+		}
+		copy(pr.Buf, k)
+		copy(pr.Buf[len(k):], v)
+		res[1] = pr.Done()
+	}
+	return res, nil
+}
+
+// scaleOr returns scale, or 1/sqrt(headSize) when scale is 0.
+func scaleOr(scale float64, headSize int) float64 {
+	if scale != 0 {
+		return scale
+	}
+	return 1 / math.Sqrt(float64(headSize))
+}
+
+// checkSize fails when a rows x cols scratch buffer exceeds the session
+// limit.
+func checkSize(c *ops.Ctx, rows, cols int) error {
+	n, err := tensor.NumElements([]int{rows, cols})
+	if err != nil {
+		return err
+	}
+	if c != nil && c.MaxElements > 0 && n > c.MaxElements {
+		return fmt.Errorf("%w: scratch (%d, %d) has %d elements, the session allows %d", ops.ErrLimit, rows, cols, n, c.MaxElements)
+	}
+	return nil
+}

@@ -415,3 +415,187 @@ func TestEmbedLayerNorm(t *testing.T) {
 			attrs: []ops.Attr{attrFloat("epsilon", 1e-5)}, inputs: ins, outputs: outs})
 	}
 }
+
+// padMask returns a (B, T) 0/1 mask whose row b has ones in its first
+// lens[b] columns.
+func padMask(t int, lens ...int) *tensor.Tensor {
+	v := make([]int32, len(lens)*t)
+	for b, n := range lens {
+		for j := 0; j < n; j++ {
+			v[b*t+j] = 1
+		}
+	}
+	return i32([]int{len(lens), t}, v...)
+}
+
+func TestAttention(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 1))
+	const din = 8
+	type ac struct {
+		name           string
+		b, s, n, past  int
+		sizes          []int64
+		noBias, causal bool
+		mask           func(b, s, total int) *tensor.Tensor
+		bias           []int // attention_bias shape prefix (B|1, N|1)
+		scale          float32
+	}
+	lens := func(v ...int32) func(b, s, total int) *tensor.Tensor {
+		return func(b, s, total int) *tensor.Tensor { return i32([]int{len(v)}, v...) }
+	}
+	for _, c := range []ac{
+		{name: "plain", b: 2, s: 3, n: 2},
+		{name: "nobias", b: 1, s: 4, n: 4, noBias: true},
+		{name: "keylens", b: 2, s: 4, n: 2, mask: lens(4, 2)},
+		{name: "endstart", b: 2, s: 5, n: 2, mask: lens(5, 3, 0, 1)},
+		{name: "mask2d", b: 3, s: 4, n: 2, mask: func(b, s, total int) *tensor.Tensor { return padMask(total, 4, 1, 3) }},
+		{name: "mask3d", b: 2, s: 3, n: 2, mask: func(b, s, total int) *tensor.Tensor {
+			v := make([]int32, b*s*total)
+			for i := range v {
+				v[i] = int32(r.IntN(2))
+			}
+			for i := 0; i < len(v); i += total {
+				v[i] = 1
+			}
+			return i32([]int{b, s, total}, v...)
+		}},
+		{name: "causal", b: 2, s: 5, n: 2, causal: true},
+		{name: "causal_keylens", b: 2, s: 4, n: 1, causal: true, mask: lens(4, 3)},
+		{name: "past", b: 2, s: 3, n: 2, past: 4},
+		{name: "past_causal_mask2d", b: 2, s: 2, n: 2, past: 3, causal: true, mask: func(b, s, total int) *tensor.Tensor { return padMask(total, 5, 4) }},
+		{name: "decode", b: 3, s: 1, n: 4, past: 5, causal: true, mask: func(b, s, total int) *tensor.Tensor { return padMask(total, 6, 3, 5) }},
+		{name: "qkv_sizes", b: 2, s: 3, n: 2, sizes: []int64{8, 8, 12}},
+		{name: "scale", b: 2, s: 3, n: 2, scale: 0.7},
+		{name: "attention_bias", b: 2, s: 3, n: 2, bias: []int{2, 2}, mask: lens(3, 2)},
+		{name: "attention_bias_bcast", b: 2, s: 3, n: 2, bias: []int{1, 1}, causal: true},
+	} {
+		dq, dk, dv := int64(din), int64(din), int64(din)
+		if c.sizes != nil {
+			dq, dk, dv = c.sizes[0], c.sizes[1], c.sizes[2]
+		}
+		total := c.past + c.s
+		hk := int(dk) / c.n
+		attrs := []ops.Attr{attrInt("num_heads", int64(c.n)), attrInt("unidirectional", b2i(c.causal))}
+		if c.sizes != nil {
+			attrs = append(attrs, attrInts("qkv_hidden_sizes", c.sizes...))
+		}
+		if c.scale != 0 {
+			attrs = append(attrs, attrFloat("scale", c.scale))
+		}
+		ins := []in{{"x", f32(r, c.b, c.s, din)}, {"w", f32(r, din, int(dq+dk+dv))}, {"bias", f32(r, int(dq+dk+dv))},
+			{"mask", nil}, {"past", nil}, {"attn_bias", nil}}
+		if c.noBias {
+			ins[2].t = nil
+		}
+		if c.mask != nil {
+			ins[3].t = c.mask(c.b, c.s, total)
+		}
+		outs := y(tensor.Float32)
+		if c.past > 0 {
+			ins[4].t = f32(r, 2, c.b, c.n, c.past, hk)
+			outs = append(outs, out{"present", tensor.Float32})
+		}
+		if c.bias != nil {
+			ins[5].t = f32(r, c.bias[0], c.bias[1], c.s, total)
+		}
+		k := tc{name: c.name, op: "Attention", attrs: attrs, inputs: ins, outputs: outs}
+		if c.noBias {
+			// ONNX Runtime's CPU kernel needs the bias: give it zeros.
+			k.ortOp = func(b *irbuild.Builder, in []string) []string {
+				in[2] = b.Const(tensor.Zeros(tensor.Float32, int(dq+dk+dv)))
+				n := b.OpN("Attention", len(outs), in...).Domain(ms).With(attrs...)
+				return []string{n.Out(0)}
+			}
+		}
+		check(t, k)
+	}
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestMultiHeadAttention(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 1))
+	type mc struct {
+		name              string
+		b, s, l, n, h, hv int
+		past              int
+		layout            string // "", "kv" (packed K/V), "qkv" (packed Q/K/V), "bnsh"
+		noBias, causal    bool
+		mask              func(b, total int) *tensor.Tensor
+		bias              []int
+		scale             float32
+	}
+	for _, c := range []mc{
+		{name: "separate", b: 2, s: 3, l: 4, n: 2, h: 4, hv: 4},
+		{name: "nobias", b: 2, s: 3, l: 5, n: 2, h: 4, hv: 4, noBias: true},
+		{name: "value_head_size", b: 2, s: 3, l: 4, n: 2, h: 4, hv: 6},
+		{name: "keylens", b: 2, s: 3, l: 4, n: 2, h: 4, hv: 4, mask: func(b, total int) *tensor.Tensor { return i32([]int{2}, 4, 2) }},
+		{name: "mask2d", b: 3, s: 2, l: 4, n: 2, h: 4, hv: 4, mask: func(b, total int) *tensor.Tensor { return padMask(total, 4, 1, 3) }},
+		{name: "attention_bias", b: 2, s: 3, l: 4, n: 2, h: 4, hv: 4, bias: []int{2, 2}},
+		{name: "attention_bias_bcast", b: 2, s: 3, l: 4, n: 2, h: 4, hv: 4, bias: []int{1, 2}, mask: func(b, total int) *tensor.Tensor { return padMask(total, 4, 3) }},
+		{name: "causal", b: 2, s: 4, l: 4, n: 2, h: 4, hv: 4, causal: true},
+		{name: "past", b: 2, s: 2, l: 2, n: 2, h: 4, hv: 4, past: 3, causal: true},
+		{name: "decode_mask", b: 3, s: 1, l: 1, n: 2, h: 4, hv: 4, past: 4, causal: true, mask: func(b, total int) *tensor.Tensor { return padMask(total, 5, 2, 4) }},
+		{name: "packed_kv", b: 2, s: 3, l: 5, n: 2, h: 4, hv: 4, layout: "kv", noBias: true},
+		{name: "packed_qkv", b: 2, s: 3, l: 3, n: 2, h: 4, hv: 4, layout: "qkv", noBias: true},
+		{name: "bnsh_kv", b: 2, s: 3, l: 5, n: 2, h: 4, hv: 4, layout: "bnsh", noBias: true},
+		{name: "scale", b: 1, s: 3, l: 4, n: 3, h: 2, hv: 2, scale: 0.3},
+	} {
+		d, dv := c.n*c.h, c.n*c.hv
+		total := c.past + c.l
+		attrs := []ops.Attr{attrInt("num_heads", int64(c.n)), attrInt("unidirectional", b2i(c.causal))}
+		if c.scale != 0 {
+			attrs = append(attrs, attrFloat("scale", c.scale))
+		}
+		ins := []in{{"q", f32(r, c.b, c.s, d)}, {"k", f32(r, c.b, c.l, d)}, {"v", f32(r, c.b, c.l, dv)}, {"bias", f32(r, 2*d+dv)},
+			{"mask", nil}, {"attn_bias", nil}, {"past_key", nil}, {"past_value", nil}}
+		switch c.layout {
+		case "kv":
+			ins[1].t, ins[2].t = f32(r, c.b, c.l, c.n, 2, c.h), nil
+		case "qkv":
+			ins[0].t, ins[1].t, ins[2].t = f32(r, c.b, c.s, c.n, 3, c.h), nil, nil
+		case "bnsh":
+			ins[1].t, ins[2].t = f32(r, c.b, c.n, c.l, c.h), f32(r, c.b, c.n, c.l, c.hv)
+		}
+		if c.noBias {
+			ins[3].t = nil
+		}
+		if c.mask != nil {
+			ins[4].t = c.mask(c.b, total)
+		}
+		if c.bias != nil {
+			ins[5].t = f32(r, c.bias[0], c.bias[1], c.s, total)
+		}
+		outs := y(tensor.Float32)
+		if c.past > 0 {
+			ins[6].t, ins[7].t = f32(r, c.b, c.n, c.past, c.h), f32(r, c.b, c.n, c.past, c.hv)
+			outs = append(outs, out{"present_key", tensor.Float32}, out{"present_value", tensor.Float32})
+		}
+		k := tc{name: c.name, op: "MultiHeadAttention", attrs: attrs, inputs: ins, outputs: outs}
+		if c.layout == "kv" || c.layout == "qkv" {
+			// ONNX Runtime's CPU kernel does not take packed inputs: unpack
+			// them with Split and Reshape for it.
+			k.ortOp = func(b *irbuild.Builder, in []string) []string {
+				parts, x := 2, 1
+				if c.layout == "qkv" {
+					parts, x = 3, 0
+				}
+				split := b.OpN("Split", parts, in[x]).With(attrInt("axis", 3))
+				for i := 0; i < parts; i++ {
+					seq := c.l
+					if x == 0 {
+						seq = c.s
+					}
+					in[x+i] = b.Op("Reshape", split.Out(i), b.Const(tensor.Must([]int{3}, []int64{int64(c.b), int64(seq), int64(d)})))
+				}
+				return []string{b.OpN("MultiHeadAttention", 1, in...).Domain(ms).With(attrs...).Out(0)}
+			}
+		}
+		check(t, k)
+	}
+}

@@ -1,0 +1,185 @@
+package contrib
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// attend is scaled dot-product attention over contiguous head-major
+// buffers, the part every attention op here shares:
+//
+//	q is (B, N, S, dk); k is (B, kvN, tcap, dk) and v (B, kvN, tcap, dv)
+//	(query head h reads key/value head h / (N / kvN));
+//	out is (B, S, N*dv).
+//
+// Query i of batch b scores keys [lo, hi) from keys(b, i): score =
+// softcap(scale * q.k) + the bias row gives (additive masks and biases;
+// nil for none), then softmax over [lo, hi); keys outside get probability 0.
+type attend[F tensor.Float] struct {
+	b, n, kvN, s, dk, dv, tcap int
+	q, k, v                    []F
+	scale, softcap             float64
+	keys                       func(b, i int) (lo, hi int)
+	bias                       func(b, h, i int, row []float64)
+}
+
+// run computes out, one (batch, head) pair per task.
+func (a *attend[F]) run(c *ops.Ctx, out []F) error {
+	group := a.n / a.kvN
+	return parallel(c, a.b*a.n, func(bh int) {
+		b, h := bh/a.n, bh%a.n
+		kBase := (b*a.kvN + h/group) * a.tcap
+		row := make([]float64, a.tcap)
+		acc := make([]float64, a.dv)
+		for i := 0; i < a.s; i++ {
+			lo, hi := a.keys(b, i)
+			r := row[:hi]
+			clear(r)
+			if a.bias != nil {
+				a.bias(b, h, i, r)
+			}
+			qr := a.q[((b*a.n+h)*a.s+i)*a.dk:][:a.dk]
+			mx := math.Inf(-1)
+			for j := lo; j < hi; j++ {
+				sc := dot(qr, a.k[(kBase+j)*a.dk:][:a.dk]) * a.scale
+				if a.softcap > 0 {
+					sc = a.softcap * math.Tanh(sc/a.softcap)
+				}
+				r[j] += sc
+				mx = max(mx, r[j])
+			}
+			softmax(r[lo:hi], mx)
+			clear(acc)
+			for j := lo; j < hi; j++ {
+				if p := r[j]; p != 0 {
+					vr := a.v[(kBase+j)*a.dv:][:a.dv]
+					for x, e := range vr {
+						acc[x] += p * float64(e)
+					}
+				}
+			}
+			o := out[((b*a.s+i)*a.n+h)*a.dv:][:a.dv]
+			for x, e := range acc {
+				o[x] = F(e)
+			}
+		}
+	})
+}
+
+// dot returns the float64 sum of a[i]*b[i] with four partial sums.
+func dot[F tensor.Float](a, b []F) float64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += float64(a[i]) * float64(b[i])
+		s1 += float64(a[i+1]) * float64(b[i+1])
+		s2 += float64(a[i+2]) * float64(b[i+2])
+		s3 += float64(a[i+3]) * float64(b[i+3])
+	}
+	for ; i < len(a); i++ {
+		s0 += float64(a[i]) * float64(b[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// parallel runs f(i) for i in [0, n) on up to c.Threads goroutines,
+// checking for cancellation between tasks.
+func parallel(c *ops.Ctx, n int, f func(i int)) error {
+	w := 1
+	if c != nil && c.Threads > 1 {
+		w = min(c.Threads, n)
+	}
+	if w <= 1 {
+		for i := 0; i < n; i++ {
+			if err := c.Check(); err != nil {
+				return err
+			}
+			f(i)
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for k := 0; k < w; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	var err error
+	for i := 0; i < n; i++ {
+		if err = c.Check(); err != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return err
+}
+
+// heads is a strided (B, N, S, D) view of a projection: element (b, h, s,
+// d) is at off + b*sb + h*sh + s*ss + d.
+type heads struct {
+	b, n, s, d      int
+	off, sb, sh, ss int
+}
+
+// bsnh views x (B, S, ...) whose rows hold N heads of D values starting at
+// column col of a row of width w.
+func bsnh(b, s, n, d, w, col int) heads {
+	return heads{b: b, n: n, s: s, d: d, off: col, sb: s * w, sh: d, ss: w}
+}
+
+// bnsh views a contiguous (B, N, S, D) tensor.
+func bnsh(b, n, s, d int) heads {
+	return heads{b: b, n: n, s: s, d: d, sb: n * s * d, sh: s * d, ss: d}
+}
+
+// gather copies the view's rows of src, plus bias (D per head, N*D in
+// all, at bias[bcol:]; nil for none), into dst laid out as (B, N, tcap, D)
+// at sequence offset at.
+func gather[F tensor.Float](dst []F, tcap, at int, src []F, v heads, bias []F) {
+	for b := 0; b < v.b; b++ {
+		for h := 0; h < v.n; h++ {
+			for s := 0; s < v.s; s++ {
+				o := dst[((b*v.n+h)*tcap+at+s)*v.d:][:v.d]
+				copy(o, src[v.off+b*v.sb+h*v.sh+s*v.ss:][:v.d])
+				if bias != nil {
+					for x, e := range bias[h*v.d:][:v.d] {
+						o[x] += e
+					}
+				}
+			}
+		}
+	}
+}
+
+// cache is the (B, N, T, D) concatenation of a past (B, N, P, D) and new
+// rows, with T = P + new.
+func cache[F tensor.Float](c *ops.Ctx, past []F, p int, src []F, v heads, bias []F) ([]F, error) {
+	t := p + v.s
+	n, err := tensor.NumElements([]int{v.b, v.n, t, v.d})
+	if err != nil {
+		return nil, err
+	}
+	if c != nil && c.MaxElements > 0 && n > c.MaxElements {
+		return nil, fmt.Errorf("%w: key/value cache (%d, %d, %d, %d) has %d elements, the session allows %d", ops.ErrLimit, v.b, v.n, t, v.d, n, c.MaxElements)
+	}
+	dst := make([]F, n)
+	if p > 0 {
+		for bh := 0; bh < v.b*v.n; bh++ {
+			copy(dst[bh*t*v.d:], past[bh*p*v.d:][:p*v.d])
+		}
+	}
+	gather(dst, t, p, src, v, bias)
+	return dst, nil
+}

@@ -1,0 +1,9 @@
+package contrib
+
+import (
+	"fmt"
+
+	"github.com/gort-ml/gort/ops"
+)
+
+func compileGQA(n *ops.Node) (*ops.Kernel, error) { return nil, fmt.Errorf("todo") }

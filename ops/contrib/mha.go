@@ -1,0 +1,218 @@
+package contrib
+
+import (
+	"fmt"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/floatio"
+	"github.com/gort-ml/gort/tensor"
+)
+
+type mha struct {
+	heads   int
+	causal  bool
+	filter  float64
+	scale   float64
+	outputs []bool
+}
+
+func compileMHA(n *ops.Node) (*ops.Kernel, error) {
+	p := &mha{
+		heads:   int(n.Int("num_heads", 0)),
+		causal:  n.Int("unidirectional", 0) != 0,
+		filter:  float64(n.Float("mask_filter_value", -10000)),
+		scale:   float64(n.Float("scale", 0)),
+		outputs: present(n.Outputs),
+	}
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
+	if p.heads <= 0 {
+		return nil, fmt.Errorf("num_heads %d, want a positive count", p.heads)
+	}
+	return floatio.Kernel(p, []string{"query", "key", "value", "bias"}, 1, 10, runMHA[float32], runMHA[float64]), nil
+}
+
+// mhaViews finds the Q, K and V views of MultiHeadAttention's inputs:
+//
+//	query (B, S, D), key (B, L, D), value (B, L, Dv): separate;
+//	query (B, S, D), key (B, N, L, H), value (B, N, L, Hv): K and V per head;
+//	query (B, S, D), key (B, L, N, 2, H), no value: packed K and V;
+//	query (B, S, N, 3, H), no key or value: packed Q, K and V.
+//
+// kv is the tensor K and V are read from when it is not the query.
+func mhaViews(qt, kt, vt *tensor.Tensor, nh int) (q, k, v heads, kv *tensor.Tensor, err error) {
+	qs := qt.Shape()
+	bad := func() (heads, heads, heads, *tensor.Tensor, error) {
+		var ks, vs []int
+		if kt != nil {
+			ks = kt.Shape()
+		}
+		if vt != nil {
+			vs = vt.Shape()
+		}
+		return q, k, v, nil, fmt.Errorf("query %v, key %v and value %v are not a supported layout for %d heads: "+
+			"(B, S, D) with (B, L, D) and (B, L, Dv), (B, N, L, H) and (B, N, L, Hv), or packed (B, L, N, 2, H); or packed (B, S, N, 3, H) alone", qs, ks, vs, nh)
+	}
+	if len(qs) == 5 {
+		if kt != nil || vt != nil || qs[2] != nh || qs[3] != 3 {
+			return bad()
+		}
+		b, s, h := qs[0], qs[1], qs[4]
+		w := nh * 3 * h
+		q = heads{b: b, n: nh, s: s, d: h, sb: s * w, sh: 3 * h, ss: w}
+		k, v = q, q
+		k.off, v.off = h, 2*h
+		return q, k, v, qt, nil
+	}
+	if len(qs) != 3 || kt == nil || qs[2]%nh != 0 {
+		return bad()
+	}
+	b, s, d := qs[0], qs[1], qs[2]
+	q = bsnh(b, s, nh, d/nh, d, 0)
+	ks := kt.Shape()
+	switch {
+	case len(ks) == 3 && vt != nil && vt.Rank() == 3:
+		vs := vt.Shape()
+		if ks[0] != b || ks[2] != d || vs[0] != b || vs[1] != ks[1] || vs[2]%nh != 0 {
+			return bad()
+		}
+		k = bsnh(b, ks[1], nh, d/nh, d, 0)
+		v = bsnh(b, vs[1], nh, vs[2]/nh, vs[2], 0)
+		return q, k, v, nil, nil
+	case len(ks) == 4 && vt != nil && vt.Rank() == 4:
+		vs := vt.Shape()
+		if ks[0] != b || ks[1] != nh || ks[3] != d/nh || vs[0] != b || vs[1] != nh || vs[2] != ks[2] {
+			return bad()
+		}
+		return q, bnsh(b, nh, ks[2], ks[3]), bnsh(b, nh, vs[2], vs[3]), nil, nil
+	case len(ks) == 5 && vt == nil:
+		if ks[0] != b || ks[2] != nh || ks[3] != 2 || ks[4] != d/nh {
+			return bad()
+		}
+		h := ks[4]
+		w := nh * 2 * h
+		k = heads{b: b, n: nh, s: ks[1], d: h, sb: ks[1] * w, sh: 2 * h, ss: w}
+		v = k
+		v.off = h
+		return q, k, v, kt, nil
+	}
+	return bad()
+}
+
+// runMHA: output is (B, S, N*Hv); past_key/value and present_key/value
+// are (B, N, P or P+L, H).
+func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	nh := p.heads
+	qv, kv, vv, packed, err := mhaViews(in[0], opt(in, 1), opt(in, 2), nh)
+	if err != nil {
+		return nil, err
+	}
+	if opt(in, 8) != nil || opt(in, 9) != nil {
+		return nil, fmt.Errorf("past_sequence_length and cache_indirection (beam search with a shared KV buffer) are not supported")
+	}
+	bsz, s, hq, hv := qv.b, qv.s, qv.d, vv.d
+	hk := kv.d
+	if hk != hq {
+		return nil, fmt.Errorf("query head size %d differs from key head size %d", hq, hk)
+	}
+	q, err := floatio.Load[F](in[0])
+	if err != nil {
+		return nil, err
+	}
+	kSrc, vSrc := q, q
+	if packed != nil && packed != in[0] {
+		kSrc, vSrc = nil, nil
+		if kSrc, err = floatio.Load[F](packed); err != nil {
+			return nil, err
+		}
+		vSrc = kSrc
+	} else if packed == nil {
+		if kSrc, err = floatio.Load[F](in[1]); err != nil {
+			return nil, err
+		}
+		if vSrc, err = floatio.Load[F](in[2]); err != nil {
+			return nil, err
+		}
+	}
+	// bias is (N*Hq + N*Hk + N*Hv): one slice each for Q, K and V.
+	var qb, kb, vb []F
+	if bt := opt(in, 3); bt != nil {
+		want := nh * (hq + hk + hv)
+		if bt.Rank() != 1 || bt.Shape()[0] != want {
+			return nil, fmt.Errorf("bias has shape %v, want (%d)", bt.Shape(), want)
+		}
+		bias, err := floatio.Load[F](bt)
+		if err != nil {
+			return nil, err
+		}
+		qb, kb, vb = bias[:nh*hq], bias[nh*hq:nh*(hq+hk)], bias[nh*(hq+hk):]
+	}
+	pastK, pastV := opt(in, 6), opt(in, 7)
+	if (pastK == nil) != (pastV == nil) {
+		return nil, fmt.Errorf("past_key and past_value must be given together")
+	}
+	past := 0
+	var pk, pv []F
+	if pastK != nil {
+		ks, vs := pastK.Shape(), pastV.Shape()
+		if len(ks) != 4 || len(vs) != 4 || ks[0] != bsz || ks[1] != nh || ks[3] != hk ||
+			vs[0] != bsz || vs[1] != nh || vs[2] != ks[2] || vs[3] != hv {
+			return nil, fmt.Errorf("past_key %v and past_value %v must be (%d, %d, P, %d) and (%d, %d, P, %d)", ks, vs, bsz, nh, hk, bsz, nh, hv)
+		}
+		past = ks[2]
+		if pk, err = floatio.Load[F](pastK); err != nil {
+			return nil, err
+		}
+		if pv, err = floatio.Load[F](pastV); err != nil {
+			return nil, err
+		}
+	}
+	total := past + kv.s
+	qh, err := cache(c, nil, 0, q, qv, qb)
+	if err != nil {
+		return nil, err
+	}
+	kh, err := cache(c, pk, past, kSrc, kv, kb)
+	if err != nil {
+		return nil, err
+	}
+	vh, err := cache(c, pv, past, vSrc, vv, vb)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newKeyMask(opt(in, 4), bsz, s, total, past, p.filter, p.causal)
+	if err != nil {
+		return nil, fmt.Errorf("key_padding_mask: %w", err)
+	}
+	ab, err := newAttnBias[F](opt(in, 5), bsz, nh, s, total)
+	if err != nil {
+		return nil, err
+	}
+	a := &attend[F]{b: bsz, n: nh, kvN: nh, s: s, dk: hk, dv: hv, tcap: total, q: qh, k: kh, v: vh,
+		scale: scaleOr(p.scale, hk), keys: allKeys(total), bias: biasFn(m, ab)}
+	y, err := floatio.New[F](c, in[0].DType(), bsz, s, nh*hv)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.run(c, y.Buf); err != nil {
+		return nil, err
+	}
+	res := make([]*tensor.Tensor, max(1, len(p.outputs)))
+	res[0] = y.Done()
+	for i, buf := range [][]F{kh, vh} {
+		if i+1 < len(p.outputs) && p.outputs[i+1] {
+			d := hk
+			if i == 1 {
+				d = hv
+			}
+			if res[i+1], err = floatio.Store(c, in[0].DType(), []int{bsz, nh, total, d}, buf); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(p.outputs) > 3 && p.outputs[3] {
+		return nil, fmt.Errorf("output qk is not supported; remove it from the node's outputs")
+	}
+	return res, nil
+}
