@@ -9,6 +9,7 @@ import (
 
 	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/ir/irbuild"
+	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/runtime"
 	"github.com/gort-ml/gort/tensor"
 )
@@ -29,6 +30,10 @@ type gradCase struct {
 	// float32 on purpose (finite differences then see float32 rounding).
 	tol float64
 	h   float64 // finite-difference step; 0 means 1e-6
+	// opset is the ai.onnx opset imported (0 means 17); contrib also
+	// imports com.microsoft version 1.
+	opset   int
+	contrib bool
 }
 
 // gradCases covers every rule (TestRulesCovered checks that).
@@ -97,7 +102,14 @@ func randomInput(rng *rand.Rand, shape []int, positive bool) *tensor.Tensor {
 
 // buildCase returns the forward model with a scalar loss output "loss".
 func buildCase(c gradCase, rng *rand.Rand) (*ir.Model, map[string]*tensor.Tensor, []string) {
-	b := irbuild.New("grad", irbuild.Opset{Version: 17})
+	opsets := []irbuild.Opset{{Version: 17}}
+	if c.opset != 0 {
+		opsets[0].Version = int64(c.opset)
+	}
+	if c.contrib {
+		opsets = append(opsets, irbuild.Opset{Domain: "com.microsoft", Version: 1})
+	}
+	b := irbuild.New("grad", opsets...)
 	var names []string
 	for name := range c.in {
 		names = append(names, name)
@@ -210,6 +222,7 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 				if c.tol > 0 {
 					tol = c.tol
 				}
+				t.Logf("d%s: relative error %.3g", w, rel)
 				if rel > tol {
 					t.Errorf("d%s: relative error %.3g vs finite differences (analytic %v)", w, rel, gd)
 				}
@@ -229,16 +242,16 @@ func cloneModel(m *ir.Model) *ir.Model {
 
 // TestRulesCovered requires a finite-difference case for every rule.
 func TestRulesCovered(t *testing.T) {
-	tested := map[string]bool{}
+	tested := map[ops.Key]bool{}
 	for _, c := range gradCases {
 		rng := rand.New(rand.NewPCG(1, 1))
 		m, _, _ := buildCase(c, rng)
 		for _, n := range m.Graph.Nodes {
-			tested[n.OpType] = true
+			tested[ops.Key{Domain: ops.NormDomain(n.Domain), Type: n.OpType}] = true
 		}
 	}
 	for _, k := range Ops() {
-		if !tested[k.Type] {
+		if !tested[k] {
 			t.Errorf("gradient rule %v has no finite-difference case in gradCases", k)
 		}
 	}

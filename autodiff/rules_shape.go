@@ -1,0 +1,317 @@
+package autodiff
+
+import (
+	"fmt"
+
+	"github.com/gort-ml/gort/ir"
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// shapeRules: ops that move, copy or select elements without arithmetic.
+// Their gradients move dy back: reshape it, transpose it by the inverse
+// permutation, sum the copies, or scatter it into zeros at the selected
+// positions.
+func shapeRules() []namedRule {
+	return []namedRule{
+		rule("Reshape", reshapeBack),
+		rule("Unsqueeze", reshapeBack),
+		rule("Squeeze", reshapeBack),
+		rule("Flatten", reshapeBack),
+		// y = transpose(x, perm): dx = transpose(dy, perm⁻¹); no perm
+		// reverses the axes, which is its own inverse.
+		rule("Transpose", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			perm, ok := attrIs(n, "perm")
+			if !ok {
+				return []string{b.Op("Transpose", nil, dy[0])}, nil
+			}
+			inv := make([]int64, len(perm))
+			for i, p := range perm {
+				if p < 0 || int(p) >= len(perm) {
+					return nil, fmt.Errorf("perm %v is not a permutation", perm)
+				}
+				inv[p] = int64(i)
+			}
+			return []string{b.Op("Transpose", []Attr{attrInts("perm", inv...)}, dy[0])}, nil
+		}),
+		// y = expand(x, shape): dx = dy summed over the broadcast axes.
+		rule("Expand", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			return []string{b.ReduceTo(dy[0], n.Outputs[0], n.Inputs[0]), ""}, nil
+		}),
+		// y = concat(x₁..xₖ, axis): dxᵢ = split(dy, axis) by the inputs'
+		// sizes along axis, read from their shapes at run time.
+		rule("Concat", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			axis := attrI(n, "axis", 0)
+			if len(n.Inputs) == 1 {
+				return []string{dy[0]}, nil
+			}
+			sizes := make([]string, len(n.Inputs))
+			for i, x := range n.Inputs {
+				sizes[i] = b.dimOf(x, axis)
+			}
+			split := b.Op("Concat", []Attr{attrInt("axis", 0)}, sizes...)
+			return b.OpN("Split", len(n.Inputs), []Attr{attrInt("axis", axis)}, dy[0], split), nil
+		}),
+		// (y₁..yₖ) = split(x, axis): dx = concat(dy₁..dyₖ, axis), with
+		// zeros shaped like yᵢ for the outputs that get no gradient.
+		rule("Split", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			parts := make([]string, len(n.Outputs))
+			for i, y := range n.Outputs {
+				switch {
+				case i < len(dy) && dy[i] != "":
+					parts[i] = dy[i]
+				case y == "":
+					return nil, fmt.Errorf("split output %d is unnamed, so its size is unknown to the gradient; name every output", i)
+				default:
+					parts[i] = b.zerosLike(y, n.Inputs[0])
+				}
+			}
+			out := make([]string, len(n.Inputs))
+			out[0] = b.Op("Concat", []Attr{attrInt("axis", attrI(n, "axis", 0))}, parts...)
+			return out, nil
+		}),
+		// y = x[starts:ends:steps] along axes. The same Slice applied to
+		// the flat position map p = reshape(range(size(x)), shape(x))
+		// yields the position in x of every element of y, whatever the
+		// steps, negative indices and clamping; dx scatters dy there into
+		// zeros. Slice never selects an element twice, so no reduction is
+		// needed and the formulation is valid at every opset.
+		rule("Slice", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			x := n.Inputs[0]
+			args := append([]string{b.positions(x)}, n.Inputs[1:]...)
+			pos := b.Op("Slice", nil, args...)
+			return []string{b.scatterFlat(x, pos, dy[0], false), "", "", "", ""}, nil
+		}),
+		// y = take(x, indices, axis): dx adds every dy row back at its
+		// index (indices may repeat), see gatherBack.
+		rule("Gather", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			dx, err := b.gatherBack(n.Inputs[0], n.Inputs[1], dy[0], attrI(n, "axis", 0))
+			return []string{dx, ""}, err
+		}),
+		// y = x[indices] along axis elementwise: dx = ScatterElements(0,
+		// indices, dy, axis, reduction=add) (opset >= 16).
+		rule("GatherElements", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			if b.opset < 16 {
+				return nil, fmt.Errorf("GatherElements gradient scatters with reduction=add, which needs ai.onnx opset >= 16 (the model has %d)", b.opset)
+			}
+			x := n.Inputs[0]
+			dx := b.Op("ScatterElements", []Attr{attrInt("axis", attrI(n, "axis", 0)), attrStr("reduction", "add")},
+				b.zerosLike(x, x), n.Inputs[1], dy[0])
+			return []string{dx, ""}, nil
+		}),
+		// y = tile(x, repeats): y viewed as (r₀, x₀, r₁, x₁, ...) holds a
+		// copy of x for every (r₀, r₁, ...); dx sums the copies.
+		rule("Tile", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			x, reps := n.Inputs[0], n.Inputs[1]
+			r, ok := b.staticRank(x)
+			if !ok {
+				return nil, fmt.Errorf("Tile gradient needs the rank of %q", x)
+			}
+			if r == 0 {
+				return []string{dy[0], ""}, nil
+			}
+			col := b.Ints(1)
+			pairs := b.Op("Concat", []Attr{attrInt("axis", 1)},
+				b.Op("Unsqueeze", nil, reps, col), b.Op("Unsqueeze", nil, b.Op("Shape", nil, x), col))
+			view := b.Op("Reshape", nil, dy[0], b.Op("Reshape", nil, pairs, b.Ints(-1)))
+			axes := make([]int64, r)
+			for i := range axes {
+				axes[i] = int64(2 * i)
+			}
+			return []string{b.Op("ReduceSum", []Attr{attrInt("keepdims", 0)}, view, b.Ints(axes...)), ""}, nil
+		}),
+		// Dropout: y = x·mask/(1-ratio) in training mode, x otherwise;
+		// dx = dy·mask·scale with the same mask (the forward node's mask
+		// output, named here when the model leaves it out) and scale
+		// 1/(1-ratio) in training mode, 1 otherwise.
+		rule("Dropout", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			x := n.Inputs[0]
+			training := input(n, 2)
+			if training == "" {
+				return []string{dy[0], "", ""}, nil
+			}
+			ratio := input(n, 1)
+			if ratio == "" {
+				ratio = b.Scalar(0.5, x)
+			} else {
+				ratio = b.castLike(ratio, x)
+			}
+			mask := b.output(n, 1)
+			one := b.Scalar(1, x)
+			scale := b.Where(training, b.Op("Div", nil, one, b.Op("Sub", nil, one, ratio)), one)
+			g := b.Op("Mul", nil, dy[0], scale)
+			return []string{b.Where(mask, g, b.Op("Mul", nil, g, b.Scalar(0, x))), "", ""}, nil
+		}),
+	}
+}
+
+// reshapeBack is the rule of every op that only changes the shape: dx =
+// reshape(dy, shape(x)).
+func reshapeBack(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+	out := make([]string, len(n.Inputs))
+	out[0] = b.Op("Reshape", nil, dy[0], b.Op("Shape", nil, n.Inputs[0]))
+	return out, nil
+}
+
+// input returns n's input i, or "" when it is absent.
+func input(n *ir.Node, i int) string {
+	if i < len(n.Inputs) {
+		return n.Inputs[i]
+	}
+	return ""
+}
+
+// output returns the name of n's output i. When the model leaves that
+// output out, the node is replaced in the graph by a copy that names it,
+// so a rule can use an optional output (a mask, saved statistics) that
+// the forward pass computes anyway.
+func (b *Builder) output(n *ir.Node, i int) string {
+	if i < len(n.Outputs) && n.Outputs[i] != "" {
+		return n.Outputs[i]
+	}
+	c := *n
+	c.Outputs = append([]string{}, n.Outputs...)
+	for len(c.Outputs) <= i {
+		c.Outputs = append(c.Outputs, "")
+	}
+	c.Outputs[i] = b.fresh(n.OpType + "_out")
+	for k, m := range b.g.Nodes {
+		if m == n {
+			b.g.Nodes[k] = &c
+		}
+	}
+	return c.Outputs[i]
+}
+
+func attrStr(name, v string) Attr { return Attr{Name: name, Type: ops.AttrString, S: []byte(v)} }
+
+// attrS returns a string attribute of n.
+func attrS(n *ir.Node, name, def string) string {
+	for _, a := range n.Attrs {
+		if a.Name == name {
+			return string(a.S)
+		}
+	}
+	return def
+}
+
+// zerosLike returns zeros of value shaped's shape and value typed's dtype.
+func (b *Builder) zerosLike(shaped, typed string) string {
+	return b.Op("ConstantOfShape", []Attr{tensorAttr("value", zeroOf(b.dtype(typed)))}, b.Op("Shape", nil, shaped))
+}
+
+// dimOf returns x's size along axis as a 1-D int64 of one element: a
+// constant when known, else read from Shape at run time.
+func (b *Builder) dimOf(x string, axis int64) string {
+	if s, ok := b.staticShape(x); ok {
+		a := axis
+		if a < 0 {
+			a += int64(len(s))
+		}
+		if a >= 0 && int(a) < len(s) {
+			return b.Ints(int64(s[a]))
+		}
+	}
+	return b.Op("Gather", nil, b.Op("Shape", nil, x), b.Ints(axis))
+}
+
+// positions returns reshape(range(size(x)), shape(x)): the flat int64
+// position of every element of x.
+func (b *Builder) positions(x string) string {
+	size := b.Op("Size", nil, x)
+	r := b.Op("Range", nil, b.Const(tensor.Scalar(int64(0))), size, b.Const(tensor.Scalar(int64(1))))
+	return b.Op("Reshape", nil, r, b.Op("Shape", nil, x))
+}
+
+// scatterFlat returns zeros shaped like x with the values of g written
+// (add: added, which repeated positions need) at the flat positions pos.
+func (b *Builder) scatterFlat(x, pos, g string, add bool) string {
+	flat := b.Ints(-1)
+	zeros := b.Op("ConstantOfShape", []Attr{tensorAttr("value", zeroOf(b.dtype(x)))}, b.Op("Reshape", nil, b.Op("Size", nil, x), b.Ints(1)))
+	var attrs []Attr
+	if add {
+		attrs = []Attr{attrStr("reduction", "add")}
+	}
+	s := b.Op("ScatterElements", attrs, zeros, b.Op("Reshape", nil, pos, flat), b.Op("Reshape", nil, g, flat))
+	return b.Op("Reshape", nil, s, b.Op("Shape", nil, x))
+}
+
+// gatherBack returns the gradient of y = Gather(x, indices, axis): x's
+// axis is moved to the front (a Transpose, unless axis is 0), dy is
+// transposed to indices' dims followed by x's remaining dims, and the rows
+// are added at their indices: ScatterND(zeros, indices[..., None], dy,
+// reduction=add) at opset >= 16, else OneHot(indices)ᵀ·dy (a MatMul that
+// costs len(indices)·x.shape[axis] memory, fine for small tables).
+// Negative indices count from the end, as in Gather.
+func (b *Builder) gatherBack(x, idx, dy string, axis int64) (string, error) {
+	r, okx := b.staticRank(x)
+	q, oki := b.staticRank(idx)
+	if !okx || !oki {
+		return "", fmt.Errorf("Gather gradient needs the ranks of %q and %q", x, idx)
+	}
+	if axis < 0 {
+		axis += int64(r)
+	}
+	if axis < 0 || int(axis) >= r {
+		return "", fmt.Errorf("Gather axis %d out of range for rank %d", axis, r)
+	}
+	a := int(axis)
+	// xt = transpose(x, xperm) puts axis first; dy's dims are
+	// x[:a] ++ indices ++ x[a+1:], dyt's are indices ++ x[:a] ++ x[a+1:].
+	xperm := []int64{axis}
+	dperm := []int64{}
+	for i := 0; i < q; i++ {
+		dperm = append(dperm, int64(a+i))
+	}
+	for i := 0; i < r; i++ {
+		if i != a {
+			xperm = append(xperm, int64(i))
+		}
+	}
+	for i := 0; i < a; i++ {
+		dperm = append(dperm, int64(i))
+	}
+	for i := a + q; i < r+q-1; i++ {
+		dperm = append(dperm, int64(i))
+	}
+	xt, dyt := x, dy
+	if a != 0 {
+		xt = b.Op("Transpose", []Attr{attrInts("perm", xperm...)}, x)
+		dyt = b.Op("Transpose", []Attr{attrInts("perm", dperm...)}, dy)
+	}
+	var dxt string
+	if b.opset >= 16 {
+		// ScatterND wants indices in range: wrap the negative ones.
+		zero := b.Const(tensor.Scalar(int64(0)))
+		rows := b.Op("Gather", nil, b.Op("Shape", nil, xt), zero) // a scalar
+		i64 := b.Op("Cast", []Attr{attrInt("to", int64(tensor.Int64))}, idx)
+		wrapped := b.Where(b.Op("Less", nil, i64, zero), b.Op("Add", nil, i64, rows), i64)
+		dxt = b.Op("ScatterND", []Attr{attrStr("reduction", "add")},
+			b.zerosLike(xt, x), b.Op("Unsqueeze", nil, wrapped, b.Ints(-1)), dyt)
+	} else {
+		rows := b.Op("Gather", nil, b.Op("Shape", nil, xt), b.Ints(0))
+		oh := b.Op("OneHot", []Attr{attrInt("axis", 0)},
+			b.Op("Reshape", nil, idx, b.Ints(-1)), rows, b.castLike(b.Ints(0, 1), x))
+		// oh is (rows, k) with k = size(indices); dyt viewed as (k, rest).
+		k := b.Op("Size", nil, idx)
+		g := b.Op("Reshape", nil, dyt, b.Op("Concat", []Attr{attrInt("axis", 0)}, b.Op("Reshape", nil, k, b.Ints(1)), b.Ints(-1)))
+		dxt = b.Op("Reshape", nil, b.Op("MatMul", nil, oh, g), b.Op("Shape", nil, xt))
+	}
+	if a == 0 {
+		return dxt, nil
+	}
+	inv := make([]int64, r)
+	for i, p := range xperm {
+		inv[p] = int64(i)
+	}
+	return b.Op("Transpose", []Attr{attrInts("perm", inv...)}, dxt), nil
+}
+
+// castLike casts v to x's dtype: a Cast when that dtype is known (valid at
+// every opset; CastLike needs 15), else CastLike.
+func (b *Builder) castLike(v, x string) string {
+	if t, ok := b.types[x]; ok && t.DType != tensor.Undefined {
+		return b.Op("Cast", []Attr{attrInt("to", int64(t.DType))}, v)
+	}
+	return b.Op("CastLike", nil, v, x)
+}
