@@ -66,8 +66,14 @@ func sgemm(kern *kernel, pool *Pool, transA, transB bool, m, n, k int, alpha flo
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, ep: ep}
 	threads := min(pool.Threads(), max(1, m*n*k/minThreadWork))
 	tm, tn := grid(threads, m, n, kern.mr, kern.nr)
+	if m <= maxGemvRows {
+		j.gemv = true
+		tm, tn = 1, min(threads, ceilDiv(n, gemvColumns))
+		j.colStep = roundUp(ceilDiv(n, tn), gemvColumns)
+	} else {
+		j.colStep = roundUp(ceilDiv(n, tn), kern.nr)
+	}
 	j.rowStep = roundUp(ceilDiv(m, tm), kern.mr)
-	j.colStep = roundUp(ceilDiv(n, tn), kern.nr)
 	j.tn = tn
 	pool.RunChunks(tm*tn, tm*tn, j)
 	*j = gemmJob{}
@@ -156,6 +162,7 @@ type gemmJob struct {
 	ep               Epilogue
 	tn               int
 	rowStep, colStep int
+	gemv             bool // one matrix-vector product per row (m <= maxGemvRows)
 }
 
 var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
@@ -167,6 +174,10 @@ func (j *gemmJob) Do(lo, hi int) {
 		r0, c0 := t/j.tn*j.rowStep, t%j.tn*j.colStep
 		r1, c1 := min(r0+j.rowStep, j.m), min(c0+j.colStep, j.n)
 		if r0 >= r1 || c0 >= c1 {
+			continue
+		}
+		if j.gemv {
+			j.gemvCell(s, c0, c1)
 			continue
 		}
 		ao, bo := r0*j.lda, c0
@@ -188,6 +199,7 @@ func (j *gemmJob) Do(lo, hi int) {
 // scratch holds one thread's packing buffers.
 type scratch struct {
 	a, b, tile []float32
+	v          []float32 // the GEMV path's x and y
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}

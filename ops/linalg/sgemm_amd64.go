@@ -19,7 +19,10 @@ var (
 		name: "avx512",
 		mr:   8, nr: 48,
 		mc: 128, kc: 256, nc: 768,
-		fn: sgemmKernelAVX512,
+		fn:     sgemmKernelAVX512,
+		gemv:   sgemvKernelAVX512,
+		gemv16: sgemv16KernelAVX512,
+		dot:    sdotKernelAVX512,
 	}
 )
 
@@ -36,3 +39,12 @@ func availableKernels() []*kernel {
 	}
 	return append(ks, genericKernel)
 }
+
+//go:noescape
+func sgemvKernelAVX512(k int, x, b []float32, ldb int, y []float32)
+
+//go:noescape
+func sgemv16KernelAVX512(k int, x, b []float32, ldb int, y []float32)
+
+//go:noescape
+func sdotKernelAVX512(k int, x, y []float32) float32

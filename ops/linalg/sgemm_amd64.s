@@ -228,3 +228,111 @@ avx512load:
 	LOADSTORE3Z(Z21, Z22, Z23)
 	VZEROUPPER
 	RET
+
+// GEMV kernels for one row of op(A) against an unpacked row-major B.
+//
+// func sgemvKernelAVX512(k int, x, b []float32, ldb int, y []float32)
+// y[0:128] = Σ_p x[p]·b[p·ldb : p·ldb+128], k >= 1.
+TEXT ·sgemvKernelAVX512(SB), NOSPLIT, $0-88
+	MOVQ k+0(FP), CX
+	MOVQ x_base+8(FP), SI
+	MOVQ b_base+32(FP), DI
+	MOVQ ldb+56(FP), R8
+	SHLQ $2, R8
+	MOVQ y_base+64(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+gemv512loop:
+	VBROADCASTSS (SI), Z8
+	VFMADD231PS  (DI), Z8, Z0
+	VFMADD231PS  64(DI), Z8, Z1
+	VFMADD231PS  128(DI), Z8, Z2
+	VFMADD231PS  192(DI), Z8, Z3
+	VFMADD231PS  256(DI), Z8, Z4
+	VFMADD231PS  320(DI), Z8, Z5
+	VFMADD231PS  384(DI), Z8, Z6
+	VFMADD231PS  448(DI), Z8, Z7
+	ADDQ         $4, SI
+	ADDQ         R8, DI
+	DECQ         CX
+	JNZ          gemv512loop
+
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z2, 128(DX)
+	VMOVUPS Z3, 192(DX)
+	VMOVUPS Z4, 256(DX)
+	VMOVUPS Z5, 320(DX)
+	VMOVUPS Z6, 384(DX)
+	VMOVUPS Z7, 448(DX)
+	VZEROUPPER
+	RET
+
+// func sgemv16KernelAVX512(k int, x, b []float32, ldb int, y []float32)
+// y[0:16] = Σ_p x[p]·b[p·ldb : p·ldb+16], k >= 1.
+TEXT ·sgemv16KernelAVX512(SB), NOSPLIT, $0-88
+	MOVQ   k+0(FP), CX
+	MOVQ   x_base+8(FP), SI
+	MOVQ   b_base+32(FP), DI
+	MOVQ   ldb+56(FP), R8
+	SHLQ   $2, R8
+	MOVQ   y_base+64(FP), DX
+	VPXORD Z0, Z0, Z0
+
+gemv16loop:
+	VBROADCASTSS (SI), Z8
+	VFMADD231PS  (DI), Z8, Z0
+	ADDQ         $4, SI
+	ADDQ         R8, DI
+	DECQ         CX
+	JNZ          gemv16loop
+
+	VMOVUPS Z0, (DX)
+	VZEROUPPER
+	RET
+
+// func sdotKernelAVX512(k int, x, y []float32) float32
+// Σ_p x[p]·y[p] over p < k, k a positive multiple of 64.
+TEXT ·sdotKernelAVX512(SB), NOSPLIT, $0-60
+	MOVQ   k+0(FP), CX
+	MOVQ   x_base+8(FP), SI
+	MOVQ   y_base+32(FP), DI
+	SHRQ   $6, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+dot512loop:
+	VMOVUPS     (SI), Z4
+	VMOVUPS     64(SI), Z5
+	VMOVUPS     128(SI), Z6
+	VMOVUPS     192(SI), Z7
+	VFMADD231PS (DI), Z4, Z0
+	VFMADD231PS 64(DI), Z5, Z1
+	VFMADD231PS 128(DI), Z6, Z2
+	VFMADD231PS 192(DI), Z7, Z3
+	ADDQ        $256, SI
+	ADDQ        $256, DI
+	DECQ        CX
+	JNZ         dot512loop
+
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z2, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VHADDPS       X0, X0, X0
+	VHADDPS       X0, X0, X0
+	VMOVSS        X0, ret+56(FP)
+	VZEROUPPER
+	RET

@@ -1,0 +1,41 @@
+//go:build openblas
+
+package linalg
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/gort-ml/gort/ops/linalg/internal/openblas"
+)
+
+// BenchmarkOpenBLAS is BenchmarkSgemm on OpenBLAS's cblas_sgemm, at the same
+// thread counts, for ratios measured in the same run.
+func BenchmarkOpenBLAS(b *testing.B) {
+	b.Logf("OpenBLAS %s", openblas.Config())
+	for _, threads := range []int{1, 2} {
+		for _, s := range benchShapes {
+			m, n, k := s[0], s[1], s[2]
+			b.Run(fmt.Sprintf("%dx%dx%d/threads=%d", m, n, k, threads), func(b *testing.B) {
+				benchGemm(b, m, n, k, func(a, bm, c []float32) {
+					openblas.Sgemm(threads, false, false, m, n, k, 1, a, k, bm, n, 0, c, n)
+				})
+			})
+		}
+	}
+}
+
+// TestOpenBLASAgrees checks the wrapper against the reference so the
+// comparison is of equal work.
+func TestOpenBLASAgrees(t *testing.T) {
+	a := []float32{1, 2, 3, 4, 5, 6}  // 2 x 3
+	bm := []float32{1, 0, 0, 1, 1, 1} // 3 x 2
+	c := []float32{9, 9, 9, 9}
+	openblas.Sgemm(1, false, false, 2, 2, 3, 1, a, 3, bm, 2, 0, c, 2)
+	want := []float32{4, 5, 10, 11}
+	for i := range c {
+		if c[i] != want[i] {
+			t.Fatalf("openblas C = %v, want %v", c, want)
+		}
+	}
+}
