@@ -33,7 +33,7 @@ func TestRandomInputsNoPanic(t *testing.T) {
 			}
 			// Mostly consistent shapes, with one of them replaced at random.
 			S, B, I, H, D := r.IntN(3), r.IntN(3), r.IntN(3), r.IntN(3)+1, 1+r.IntN(2)
-			G := 4
+			G := map[string]int{"RNN": 1, "GRU": 3, "LSTM": 4}[op.Type]
 			shapes := [][]int{{S, B, I}, {D, G * H, I}, {D, G * H, H}, {D, 2 * G * H}, {B}, {D, B, H}, {D, B, H}, {D, 3 * H}}
 			shapes[r.IntN(len(shapes))] = dims()
 			in := make([]*tensor.Tensor, 3+r.IntN(6))
