@@ -599,3 +599,73 @@ func TestMultiHeadAttention(t *testing.T) {
 		check(t, k)
 	}
 }
+
+// rotaryCache returns cos and sin caches (positions, half) of the usual
+// inverse-frequency angles.
+func rotaryCache(positions, half int) (*tensor.Tensor, *tensor.Tensor) {
+	c, s := make([]float32, positions*half), make([]float32, positions*half)
+	for p := 0; p < positions; p++ {
+		for i := 0; i < half; i++ {
+			a := float64(p) / math.Pow(10000, float64(2*i)/float64(2*half))
+			c[p*half+i], s[p*half+i] = float32(math.Cos(a)), float32(math.Sin(a))
+		}
+	}
+	return tensor.Must([]int{positions, half}, c), tensor.Must([]int{positions, half}, s)
+}
+
+func TestRotaryEmbedding(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 1))
+	for _, c := range []struct {
+		name        string
+		x           []int
+		heads, dim  int64
+		interleaved bool
+		offset      bool
+	}{
+		{name: "bsd", x: []int{2, 3, 16}, heads: 2},
+		{name: "bsd_interleaved", x: []int{2, 3, 16}, heads: 2, interleaved: true},
+		{name: "bsd_infer_heads", x: []int{2, 4, 12}},
+		{name: "bnsh", x: []int{2, 3, 4, 8}},
+		{name: "bnsh_interleaved_offset", x: []int{2, 3, 4, 8}, interleaved: true, offset: true},
+		{name: "partial", x: []int{2, 3, 16}, heads: 2, dim: 4},
+		{name: "partial_interleaved_offset", x: []int{3, 2, 24}, heads: 3, dim: 6, interleaved: true, offset: true},
+	} {
+		var b, s, head int
+		if len(c.x) == 4 {
+			b, s, head = c.x[0], c.x[2], c.x[3]
+		} else {
+			b, s = c.x[0], c.x[1]
+			head = 8
+			if c.heads > 0 {
+				head = c.x[2] / int(c.heads)
+			} else {
+				head = 6
+			}
+		}
+		rd := head
+		if c.dim > 0 {
+			rd = int(c.dim)
+		}
+		const maxPos = 16
+		cos, sin := rotaryCache(maxPos, rd/2)
+		var pos *tensor.Tensor
+		if c.offset {
+			pos = tensor.Must([]int{1}, []int64{5})
+		} else {
+			v := make([]int64, b*s)
+			for i := range v {
+				v[i] = int64(r.IntN(maxPos))
+			}
+			pos = tensor.Must([]int{b, s}, v)
+		}
+		attrs := []ops.Attr{attrInt("interleaved", b2i(c.interleaved))}
+		if c.heads > 0 {
+			attrs = append(attrs, attrInt("num_heads", c.heads))
+		}
+		if c.dim > 0 {
+			attrs = append(attrs, attrInt("rotary_embedding_dim", c.dim))
+		}
+		check(t, tc{name: c.name, op: "RotaryEmbedding", attrs: attrs,
+			inputs: []in{{"x", f32(r, c.x...)}, {"pos", pos}, {"cos", cos}, {"sin", sin}}, outputs: y(tensor.Float32)})
+	}
+}
