@@ -253,6 +253,9 @@ func (r *runner[T]) direction(d int) error {
 	wd := r.w[d*GH*I : (d+1)*GH*I]
 	rd := r.r[d*GH*H : (d+1)*GH*H]
 	acts := p.acts[d*p.kind.nActs() : (d+1)*p.kind.nActs()]
+	if B == 0 {
+		return nil // every output is empty
+	}
 
 	// xw[row] = X[row]·Wdᵀ + Wb + Rb (rows in X's layout order); GRU with
 	// linear_before_reset keeps Rbh apart, it is scaled by r.
