@@ -1,0 +1,258 @@
+package train
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/gort-ml/gort/ir"
+	"github.com/gort-ml/gort/ir/irbuild"
+	"github.com/gort-ml/gort/runtime"
+	"github.com/gort-ml/gort/runtime/ort"
+	"github.com/gort-ml/gort/tensor"
+)
+
+func randn(rng *rand.Rand, scale float64, shape ...int) *tensor.Tensor {
+	t := tensor.Zeros(tensor.Float32, shape...)
+	for i, d := 0, tensor.Data[float32](t); i < len(d); i++ {
+		d[i] = float32(rng.NormFloat64() * scale)
+	}
+	return t
+}
+
+// mlp builds x (N,4) → Linear(4,16) → Relu → Linear(16,1) → logit, with a
+// BCE-with-logits loss against y (N,1).
+func mlp(seed uint64) (*ir.Model, string) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	b := irbuild.New("mlp", irbuild.Opset{Version: 17})
+	b.Input("x", tensor.Float32, "N", 4)
+	b.Input("y", tensor.Float32, "N", 1)
+	h := b.Op("Relu", b.Op("Add", b.Op("MatMul", "x", b.Init("fc1.weight", randn(rng, 0.5, 4, 16))), b.Init("fc1.bias", randn(rng, 0.1, 16))))
+	logit := b.Op("Add", b.Op("MatMul", h, b.Init("fc2.weight", randn(rng, 0.5, 16, 1))), b.Init("fc2.bias", randn(rng, 0.1, 1)))
+	b.Rename(logit, "logit")
+	m := b.Model()
+	loss := BCEWithLogits(m, "logit", "y")
+	m.Graph.Outputs = []*ir.ValueInfo{{Name: loss, Type: tensor.TensorType(tensor.Float32)}}
+	return m, loss
+}
+
+// blobs is a synthetic task: label 1 when x0·x1 > 0 (XOR of signs, not
+// linearly separable), with some margin.
+func blobs(rng *rand.Rand, n int) (x, y *tensor.Tensor) {
+	xs := make([]float32, 0, n*4)
+	ys := make([]float32, 0, n)
+	for len(ys) < n {
+		a, c := rng.Float64()*2-1, rng.Float64()*2-1
+		if math.Abs(a) < 0.1 || math.Abs(c) < 0.1 {
+			continue
+		}
+		xs = append(xs, float32(a), float32(c), float32(rng.NormFloat64()*0.1), float32(rng.NormFloat64()*0.1))
+		if a*c > 0 {
+			ys = append(ys, 1)
+		} else {
+			ys = append(ys, 0)
+		}
+	}
+	return tensor.Must([]int{n, 4}, xs), tensor.Must([]int{n, 1}, ys)
+}
+
+// accuracy runs the forward graph with trained parameters.
+func accuracy(t *testing.T, m *ir.Model, params map[string]*tensor.Tensor, x, y *tensor.Tensor) float64 {
+	fm := *m
+	g := *m.Graph
+	g.Outputs = []*ir.ValueInfo{{Name: "logit", Type: tensor.Type{Kind: tensor.KindTensor, DType: tensor.Float32}}}
+	var inits []*ir.Initializer
+	for _, in := range g.Initializers {
+		if p, ok := params[in.Name]; ok {
+			inits = append(inits, &ir.Initializer{Name: in.Name, T: p})
+		} else {
+			inits = append(inits, in)
+		}
+	}
+	g.Initializers = inits
+	fm.Graph = &g
+	s, err := runtime.NewSession(&fm, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Run(context.Background(), map[string]*tensor.Tensor{"x": x, "y": y})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, labels := tensor.Data[float32](out["logit"]), tensor.Data[float32](y)
+	right := 0
+	for i := range logits {
+		if (logits[i] > 0) == (labels[i] > 0.5) {
+			right++
+		}
+	}
+	return float64(right) / float64(len(labels))
+}
+
+func TestMLPLearnsXOR(t *testing.T) {
+	m, loss := mlp(1)
+	st, err := Build(m, Config{Loss: loss, Optimizer: AdamW(0.0), ClipNorm: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(st, Options{Schedule: WarmupCosine(0.05, 20, 400, 0.1), Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(2, 2))
+	testX, testY := blobs(rng, 500)
+	before := accuracy(t, m, st.Init, testX, testY)
+	var first, last float64
+	for i := 0; i < 400; i++ {
+		x, y := blobs(rng, 64)
+		r, err := tr.Step(context.Background(), map[string]*tensor.Tensor{"x": x, "y": y})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = r.Loss
+		}
+		last = r.Loss
+	}
+	after := accuracy(t, m, tr.Params(), testX, testY)
+	t.Logf("loss %.4f -> %.4f, accuracy %.3f -> %.3f", first, last, before, after)
+	if after < 0.95 || last > first/3 {
+		t.Fatalf("did not learn: loss %.4f -> %.4f, accuracy %.3f -> %.3f", first, last, before, after)
+	}
+}
+
+func needORT(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(ort.DefaultLibrary()); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("ONNX Runtime library missing: %v (make ort)", err)
+		}
+		t.Skipf("ONNX Runtime library missing: %v (make ort)", err)
+	}
+}
+
+// TestStepParityNativeORT runs the same training-step graph 5 steps natively
+// and through ONNX Runtime: losses and parameters agree within 1e-5.
+func TestStepParityNativeORT(t *testing.T) {
+	needORT(t)
+	for _, opt := range []Optimizer{AdamW(0.01), SGD{Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4}} {
+		m, loss := mlp(3)
+		st, err := Build(m, Config{Loss: loss, Optimizer: opt, ClipNorm: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nat, err := New(st, Options{Schedule: WarmupLinear(0.01, 2, 10)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := New(st, Options{Schedule: WarmupLinear(0.01, 2, 10), Provider: ort.New(ort.Options{})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(4, 4))
+		for i := 0; i < 5; i++ {
+			x, y := blobs(rng, 32)
+			batch := map[string]*tensor.Tensor{"x": x, "y": y}
+			a, err := nat.Step(context.Background(), batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := ref.Step(context.Background(), batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := math.Abs(a.Loss - b.Loss); d > 1e-5*math.Max(1, math.Abs(b.Loss)) {
+				t.Errorf("%s step %d: loss native %v ort %v", opt.Name(), i+1, a.Loss, b.Loss)
+			}
+		}
+		for name, p := range nat.Params() {
+			q := ref.Params()[name]
+			worst := 0.0
+			for i, v := range tensor.Data[float32](p) {
+				w := tensor.Data[float32](q)[i]
+				worst = math.Max(worst, math.Abs(float64(v-w))/math.Max(1, math.Abs(float64(w))))
+			}
+			if worst > 1e-5 {
+				t.Errorf("%s: parameter %s differs by %.3g after 5 steps", opt.Name(), name, worst)
+			}
+		}
+	}
+}
+
+// TestResumeBitIdentical interrupts a run after 3 steps, saves, resumes in a
+// fresh trainer and checks every later loss equals the uninterrupted run's bit for bit.
+func TestResumeBitIdentical(t *testing.T) {
+	m, loss := mlp(5)
+	st, err := Build(m, Config{Loss: loss, Optimizer: AdamW(0.01), ClipNorm: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Schedule: WarmupCosine(0.01, 2, 8, 0), Seed: 9}
+	batches := make([]map[string]*tensor.Tensor, 8)
+	rng := rand.New(rand.NewPCG(6, 6))
+	for i := range batches {
+		x, y := blobs(rng, 16)
+		batches[i] = map[string]*tensor.Tensor{"x": x, "y": y}
+	}
+	full, _ := New(st, opts)
+	var want []float64
+	for _, b := range batches {
+		r, err := full.Step(context.Background(), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r.Loss)
+	}
+	dir := t.TempDir()
+	first, _ := New(st, opts)
+	for _, b := range batches[:3] {
+		if _, err := first.Step(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := first.Save(dir, map[string]any{"batches_seen": 3}); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := New(st, Options{Schedule: opts.Schedule})
+	man, err := second.Resume(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if man.Step != 3 || man.Extra["batches_seen"] != float64(3) {
+		t.Fatalf("manifest %+v", man)
+	}
+	for i, b := range batches[3:] {
+		r, err := second.Step(context.Background(), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Float64bits(r.Loss) != math.Float64bits(want[3+i]) {
+			t.Fatalf("step %d after resume: loss %v, uninterrupted %v", 4+i, r.Loss, want[3+i])
+		}
+	}
+	for name, p := range second.Params() {
+		if !tensor.Equal(p, full.Params()[name]) {
+			t.Fatalf("parameter %s differs after resume", name)
+		}
+	}
+}
+
+func TestResumeRejectsMismatch(t *testing.T) {
+	m, loss := mlp(5)
+	st, _ := Build(m, Config{Loss: loss, Optimizer: AdamW(0.01)})
+	tr, _ := New(st, Options{})
+	dir := t.TempDir()
+	if _, err := tr.Save(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := Build(m, Config{Loss: loss, Optimizer: SGD{Momentum: 0.9}})
+	tr2, _ := New(st2, Options{})
+	if _, err := tr2.Resume(dir); err == nil {
+		t.Fatal("resuming an AdamW checkpoint with SGD should fail")
+	}
+	if _, err := tr2.Resume(t.TempDir()); err == nil {
+		t.Fatal("resuming from an empty folder should fail")
+	}
+}

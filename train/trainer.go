@@ -1,0 +1,147 @@
+package train
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gort-ml/gort/runtime"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// Options configure a Trainer.
+type Options struct {
+	// Provider runs the step graph; nil means the native provider.
+	Provider runtime.Provider
+	// Schedule gives the learning rate per step; nil means Constant(1e-3).
+	Schedule Schedule
+	// Seed drives every random op of the step (dropout): step k runs with a
+	// seed derived from (Seed, k), so a resumed run repeats exactly.
+	Seed uint64
+	// IntraOpThreads as in runtime.Options.
+	IntraOpThreads int
+}
+
+// Trainer runs a Step repeatedly, holding the parameters and optimizer
+// state between steps.
+type Trainer struct {
+	step   *Step
+	sess   *runtime.Session
+	opts   Options
+	params map[string]*tensor.Tensor
+	state  map[string]*tensor.Tensor
+	done   int64 // completed steps
+}
+
+// Result reports one step.
+type Result struct {
+	Step     int64   // 1-based number of the step just taken
+	Loss     float64 // loss before the update
+	LR       float64
+	GradNorm float64 // before clipping; 0 unless the step clips
+}
+
+// New compiles the step graph once and starts from the step's initial
+// parameters and zero optimizer state.
+func New(st *Step, opts Options) (*Trainer, error) {
+	if opts.Schedule == nil {
+		opts.Schedule = Constant(1e-3)
+	}
+	sess, err := runtime.NewSession(st.Model, runtime.Options{Provider: opts.Provider, IntraOpThreads: opts.IntraOpThreads})
+	if err != nil {
+		return nil, fmt.Errorf("train: compiling the step graph: %w", err)
+	}
+	tr := &Trainer{step: st, sess: sess, opts: opts, params: map[string]*tensor.Tensor{}, state: st.InitialState()}
+	for p, t := range st.Init {
+		tr.params[p] = t
+	}
+	return tr, nil
+}
+
+// Close releases the session.
+func (tr *Trainer) Close() error { return tr.sess.Close() }
+
+// Steps returns the number of completed steps.
+func (tr *Trainer) Steps() int64 { return tr.done }
+
+// Params returns the current parameters by name (not copies).
+func (tr *Trainer) Params() map[string]*tensor.Tensor { return tr.params }
+
+// State returns the optimizer state by slot input name (not copies).
+func (tr *Trainer) State() map[string]*tensor.Tensor { return tr.state }
+
+// StepSeed is the seed of step k's random ops: a SplitMix64 mix of the run's
+// seed and k.
+func StepSeed(seed uint64, k int64) uint64 {
+	z := seed + uint64(k)*0x9e3779b97f4a7c15 + 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// Step runs forward, loss, backward and update on one batch:
+//
+//	loss, dθ = ∇L(θ; batch);  θ, state = optimizer(θ, dθ, state, lr(k), k+1)
+func (tr *Trainer) Step(ctx context.Context, batch map[string]*tensor.Tensor) (Result, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	k := tr.done
+	lr := tr.opts.Schedule(k)
+	feeds := make(map[string]*tensor.Tensor, len(batch)+len(tr.params)+len(tr.state)+2)
+	for name, t := range batch {
+		feeds[name] = t
+	}
+	for name, t := range tr.params {
+		feeds[name] = t
+	}
+	for name, t := range tr.state {
+		feeds[name] = t
+	}
+	feeds[InputLR] = scalarT(tr.step.DType, lr)
+	feeds[InputStep] = tensor.Scalar(k + 1)
+	out, err := tr.sess.Run(runtime.WithSeed(ctx, StepSeed(tr.opts.Seed, k)), feeds)
+	if err != nil {
+		return Result{}, fmt.Errorf("train: step %d: %w", k+1, err)
+	}
+	res := Result{Step: k + 1, LR: lr, Loss: scalarValue(out[OutputLoss])}
+	if tr.step.Clipped {
+		res.GradNorm = scalarValue(out[OutputGradNorm])
+	}
+	for p, o := range tr.step.NewParams {
+		tr.params[p] = out[o]
+	}
+	for _, sl := range tr.step.Slots {
+		tr.state[sl.Input] = out[sl.Output]
+	}
+	tr.done++
+	return res, nil
+}
+
+func scalarT(dt tensor.DType, v float64) *tensor.Tensor {
+	switch dt {
+	case tensor.Float64:
+		return tensor.Scalar(v)
+	case tensor.Float16:
+		return tensor.Scalar(tensor.Float16FromFloat32(float32(v)))
+	case tensor.BFloat16:
+		return tensor.Scalar(tensor.BFloat16FromFloat32(float32(v)))
+	}
+	return tensor.Scalar(float32(v))
+}
+
+func scalarValue(t *tensor.Tensor) float64 {
+	if t == nil || t.Len() == 0 {
+		return 0
+	}
+	switch t.DType() {
+	case tensor.Float64:
+		return tensor.Data[float64](t)[0]
+	case tensor.Float32:
+		return float64(tensor.Data[float32](t)[0])
+	case tensor.Float16:
+		return float64(tensor.Data[tensor.Float16Bits](t)[0].Float32())
+	case tensor.BFloat16:
+		return float64(tensor.Data[tensor.BFloat16Bits](t)[0].Float32())
+	}
+	return 0
+}
