@@ -150,7 +150,7 @@ func gridSampleF[F tensor.Float](c *ops.Ctx, g *gridSampler, x, grid *tensor.Ten
 				for p := p0; p < p1; p++ {
 					pt := gn[p*k : (p+1)*k]
 					for i := 0; i < k; i++ {
-						g.taps(&t[i], pt[k-1-i], dims[i], k)
+						g.taps(&t[i], pt[k-1-i], dims[i])
 					}
 					gsCombine(t, st, offs[(p-p0)*combos:(p-p0+1)*combos], ws[(p-p0)*combos:(p-p0+1)*combos])
 				}
@@ -240,8 +240,8 @@ func (g *gridSampler) pixel(i, d int, lo, hi float64) (int, bool) {
 }
 
 // taps computes one dimension's taps for normalized coordinate v on an
-// axis of length d (k is the number of spatial dimensions).
-func (g *gridSampler) taps(t *gsTaps, v float64, d, k int) {
+// axis of length d.
+func (g *gridSampler) taps(t *gsTaps, v float64, d int) {
 	var x float64
 	if g.align {
 		x = (v + 1) / 2 * float64(d-1)
@@ -260,11 +260,9 @@ func (g *gridSampler) taps(t *gsTaps, v float64, d, k int) {
 		return
 	}
 	if g.mode == "nearest" {
-		if k == 3 {
-			x = math.Round(x) // PyTorch's 3-D kernel uses std::round
-		} else {
-			x = math.RoundToEven(x) // and its 2-D kernel std::nearbyint
-		}
+		// Round half to even (std::nearbyint, as ONNX Runtime and the node
+		// tests do, for every rank).
+		x = math.RoundToEven(x)
 	}
 	if x < lo || x > hi {
 		switch g.padding {
