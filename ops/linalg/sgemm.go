@@ -85,20 +85,25 @@ func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []floa
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("linalg: negative size m=%d n=%d k=%d", m, n, k))
 	}
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
+	ar, ac, br, bc := storedDims(transA, transB, m, n, k)
 	checkMatrix("A", ar, ac, a, lda)
 	checkMatrix("B", br, bc, b, ldb)
 	checkMatrix("C", m, n, c, ldc)
 	if ep.Bias != nil && len(ep.Bias) < n {
 		panic(fmt.Sprintf("linalg: bias has %d values, want n=%d", len(ep.Bias), n))
 	}
+}
+
+// storedDims gives the rows x cols of A and B as stored.
+func storedDims(transA, transB bool, m, n, k int) (ar, ac, br, bc int) {
+	ar, ac, br, bc = m, k, k, n
+	if transA {
+		ar, ac = k, m
+	}
+	if transB {
+		br, bc = n, k
+	}
+	return ar, ac, br, bc
 }
 
 // checkMatrix panics unless x holds a rows x cols matrix with row stride ld.

@@ -66,14 +66,7 @@ type gemmCase struct {
 // |got - want| <= 1e-5·k·(|alpha|·Σ|a||b| + |beta·c| + |bias| + 1).
 func check(t *testing.T, r *rand.Rand, kern *kernel, pool *Pool, tc gemmCase) {
 	t.Helper()
-	ar, ac := tc.m, tc.k
-	if tc.transA {
-		ar, ac = tc.k, tc.m
-	}
-	br, bc := tc.k, tc.n
-	if tc.transB {
-		br, bc = tc.n, tc.k
-	}
+	ar, ac, br, bc := storedDims(tc.transA, tc.transB, tc.m, tc.n, tc.k)
 	lda, ldb, ldc := ac+tc.pad, bc+tc.pad, tc.n+tc.pad
 	a := randSlice(r, max(ar*lda, 1))
 	b := randSlice(r, max(br*ldb, 1))
