@@ -19,14 +19,7 @@ func TestSgemmBatched(t *testing.T) {
 		{batch: 2, m: 1, n: 300, k: 50, padded: true},
 		{batch: 1, m: 17, n: 17, k: 17, transA: true, transB: true},
 	} {
-		ar, ac := tc.m, tc.k
-		if tc.transA {
-			ar, ac = tc.k, tc.m
-		}
-		br, bc := tc.k, tc.n
-		if tc.transB {
-			br, bc = tc.n, tc.k
-		}
+		ar, ac, br, bc := storedDims(tc.transA, tc.transB, tc.m, tc.n, tc.k)
 		pad := 0
 		if tc.padded {
 			pad = 2
