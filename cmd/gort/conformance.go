@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gort-ml/gort/conformance"
@@ -22,6 +23,8 @@ func cmdConformance(args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.String("json", "", "write per-test results as JSON to this file")
 	par := fs.Int("parallel", 2, "tests run at once")
 	verbose := fs.Bool("v", false, "print every test, not only failures")
+	report := fs.String("report", "", "also run the suite through ONNX Runtime and write the markdown report (per-op table, both totals, expected failures) to this file")
+	expDir := fs.String("expected", "conformance/expected", "folder of expected-failure lists, for --report")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gort conformance [--provider native|ort] [--filter REGEX] [--json FILE] DIR...")
 		fs.PrintDefaults()
@@ -58,6 +61,12 @@ func cmdConformance(args []string, stdout, stderr io.Writer) error {
 		},
 	})
 	printOpSummary(stdout, rs)
+	if *report != "" {
+		if err := writeReport(*report, *expDir, dirs, tests, re, *par, rs); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "report written to %s\n", *report)
+	}
 	if *jsonOut != "" {
 		data, err := json.MarshalIndent(rs, "", "  ")
 		if err != nil {
@@ -117,4 +126,22 @@ func printOpSummary(w io.Writer, rs []conformance.Result) {
 		x := by[op]
 		fmt.Fprintf(w, "%-32s %6d %6d %6d\n", op, x.pass, x.fail, x.skip)
 	}
+}
+
+func writeReport(path, expDir string, dirs []string, tests []conformance.Test, re *regexp.Regexp, par int, native []conformance.Result) error {
+	ortP, err := provider("ort")
+	if err != nil {
+		return err
+	}
+	ortRes := conformance.Run(context.Background(), tests, conformance.Options{Provider: ortP, Filter: re, Parallel: par})
+	exp, err := conformance.LoadExpected(expDir)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return conformance.WriteReport(f, strings.Join(dirs, " "), native, ortRes, exp)
 }
