@@ -100,18 +100,6 @@ func compileDFT(n *ops.Node) (*ops.Kernel, error) {
 	}}, nil
 }
 
-// scalarInt reads the single element of an int32/int64 tensor.
-func scalarInt(t *tensor.Tensor, name string) (int64, error) {
-	v, err := ops.Ints64(t)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
-	}
-	if len(v) != 1 {
-		return 0, fmt.Errorf("%s has %d elements, want 1", name, len(v))
-	}
-	return v[0], nil
-}
-
 // dft transforms x (..., L, ..., C) along axis; length < 0 means the default.
 func dft(c *ops.Ctx, x *tensor.Tensor, axis, length int64, inverse, onesided bool) (*tensor.Tensor, error) {
 	if err := floatio.Check("input", x); err != nil {

@@ -16,11 +16,8 @@
 package signal
 
 import (
-	"fmt"
-	"math"
-
 	"github.com/gort-ml/gort/ops"
-	"github.com/gort-ml/gort/tensor"
+	"github.com/gort-ml/gort/ops/internal/kernelutil"
 )
 
 // Ops lists every operator schema of this family.
@@ -31,15 +28,9 @@ func Ops() []*ops.Op {
 	)
 }
 
-// checkElems checks that scratch of n elements is within the session's
-// limit before a kernel allocates it outside Ctx.New.
-func checkElems(c *ops.Ctx, n float64, what string) error {
-	limit := float64(tensor.MaxElements)
-	if c != nil && c.MaxElements > 0 {
-		limit = float64(c.MaxElements)
-	}
-	if math.IsNaN(n) || n > limit {
-		return fmt.Errorf("%w: %s needs %.0f elements, the session allows %.0f", ops.ErrLimit, what, n, limit)
-	}
-	return nil
-}
+// Shared helpers, named briefly for this package.
+var (
+	checkElems  = kernelutil.CheckElems
+	scalarFloat = kernelutil.ScalarFloat
+	scalarInt   = kernelutil.ScalarInt
+)

@@ -130,21 +130,6 @@ func compileMel(n *ops.Node) (*ops.Kernel, error) {
 	}}, nil
 }
 
-// scalarFloat reads the single element of a float tensor.
-func scalarFloat(t *tensor.Tensor, name string) (float64, error) {
-	if !t.DType().IsFloat() || t.Len() != 1 {
-		return 0, fmt.Errorf("%s is %v%v, want one float value", name, t.DType(), t.Shape())
-	}
-	src, err := tensor.New(tensor.Float64, t.Shape()...)
-	if err != nil {
-		return 0, err
-	}
-	if err := tensor.Convert(src, t, false); err != nil {
-		return 0, err
-	}
-	return tensor.Data[float64](src)[0], nil
-}
-
 // melWeights is (dft/2+1, mel): triangle m rises from bin f[m] to f[m+1]
 // and falls to f[m+2], where f are mel+2 points evenly spaced in mel between
 // lower and upper hertz, mapped to bins floor((dft+1)·hz/rate).
