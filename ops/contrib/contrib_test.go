@@ -669,3 +669,78 @@ func TestRotaryEmbedding(t *testing.T) {
 			inputs: []in{{"x", f32(r, c.x...)}, {"pos", pos}, {"cos", cos}, {"sin", sin}}, outputs: y(tensor.Float32)})
 	}
 }
+
+func TestGroupQueryAttention(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 1))
+	type gc struct {
+		name                 string
+		b, s, n, kvN, h      int
+		pastBuf              int
+		seqlens              []int32 // total valid length - 1 per batch
+		total                int32
+		window               int64
+		softcap, scale       float32
+		rotary, interleaved  bool
+		packed, smooth, sink bool
+		bias                 bool
+	}
+	for _, c := range []gc{
+		{name: "prompt", b: 2, s: 4, n: 4, kvN: 2, h: 8, seqlens: []int32{3, 3}, total: 4},
+		{name: "prompt_mqa", b: 1, s: 5, n: 4, kvN: 1, h: 8, seqlens: []int32{4}, total: 5},
+		{name: "decode", b: 3, s: 1, n: 4, kvN: 2, h: 8, pastBuf: 6, seqlens: []int32{4, 6, 2}, total: 7},
+		{name: "decode_shared_len", b: 2, s: 1, n: 2, kvN: 2, h: 8, pastBuf: 8, seqlens: []int32{3, 5}, total: 6},
+		{name: "subsequent_prompt", b: 1, s: 3, n: 4, kvN: 2, h: 8, pastBuf: 4, seqlens: []int32{6}, total: 7},
+		{name: "window_prompt", b: 2, s: 6, n: 2, kvN: 1, h: 8, seqlens: []int32{5, 5}, total: 6, window: 2},
+		{name: "window_decode", b: 2, s: 1, n: 2, kvN: 2, h: 8, pastBuf: 7, seqlens: []int32{6, 3}, total: 7, window: 3},
+		{name: "softcap", b: 2, s: 3, n: 2, kvN: 1, h: 8, seqlens: []int32{2, 2}, total: 3, softcap: 1.5},
+		{name: "scale", b: 1, s: 3, n: 2, kvN: 1, h: 8, seqlens: []int32{2}, total: 3, scale: 0.2},
+		{name: "packed", b: 2, s: 3, n: 4, kvN: 2, h: 8, seqlens: []int32{2, 2}, total: 3, packed: true},
+		{name: "packed_decode", b: 2, s: 1, n: 4, kvN: 2, h: 8, pastBuf: 4, seqlens: []int32{3, 2}, total: 4, packed: true},
+		{name: "rotary_prompt", b: 2, s: 4, n: 2, kvN: 1, h: 16, seqlens: []int32{3, 3}, total: 4, rotary: true},
+		{name: "rotary_interleaved_decode", b: 2, s: 1, n: 2, kvN: 2, h: 16, pastBuf: 5, seqlens: []int32{5, 2}, total: 6, rotary: true, interleaved: true},
+		{name: "rotary_packed_decode", b: 2, s: 1, n: 2, kvN: 1, h: 16, pastBuf: 5, seqlens: []int32{4, 1}, total: 5, rotary: true, packed: true},
+		{name: "smooth_softmax", b: 2, s: 3, n: 2, kvN: 1, h: 8, seqlens: []int32{2, 2}, total: 3, smooth: true},
+		{name: "head_sink", b: 2, s: 1, n: 2, kvN: 1, h: 8, pastBuf: 3, seqlens: []int32{3, 1}, total: 4, sink: true},
+		{name: "attention_bias", b: 2, s: 3, n: 2, kvN: 1, h: 8, seqlens: []int32{2, 2}, total: 3, bias: true},
+	} {
+		attrs := []ops.Attr{attrInt("num_heads", int64(c.n)), attrInt("kv_num_heads", int64(c.kvN))}
+		if c.window != 0 {
+			attrs = append(attrs, attrInt("local_window_size", c.window))
+		}
+		if c.softcap != 0 {
+			attrs = append(attrs, attrFloat("softcap", c.softcap))
+		}
+		if c.scale != 0 {
+			attrs = append(attrs, attrFloat("scale", c.scale))
+		}
+		if c.rotary {
+			attrs = append(attrs, attrInt("do_rotary", 1), attrInt("rotary_interleaved", b2i(c.interleaved)))
+		}
+		if c.smooth {
+			attrs = append(attrs, attrInt("smooth_softmax", 1))
+		}
+		ins := []in{{"q", f32(r, c.b, c.s, c.n*c.h)}, {"k", f32(r, c.b, c.s, c.kvN*c.h)}, {"v", f32(r, c.b, c.s, c.kvN*c.h)},
+			{"past_key", nil}, {"past_value", nil}, {"seqlens_k", i32([]int{c.b}, c.seqlens...)}, {"total", i32([]int{}, c.total)},
+			{"cos", nil}, {"sin", nil}, {"position_ids", nil}, {"attention_bias", nil}, {"head_sink", nil}}
+		if c.packed {
+			ins[0].t, ins[1].t, ins[2].t = f32(r, c.b, c.s, (c.n+2*c.kvN)*c.h), nil, nil
+		}
+		if c.pastBuf > 0 {
+			ins[3].t, ins[4].t = f32(r, c.b, c.kvN, c.pastBuf, c.h), f32(r, c.b, c.kvN, c.pastBuf, c.h)
+		}
+		if c.rotary {
+			ins[7].t, ins[8].t = rotaryCache(16, c.h/2)
+		}
+		if c.bias {
+			ins[10].t = f32(r, c.b, c.n, c.s, int(c.total))
+		}
+		if c.sink {
+			ins[11].t = f32(r, c.n)
+		}
+		for len(ins) > 0 && ins[len(ins)-1].t == nil {
+			ins = ins[:len(ins)-1]
+		}
+		outs := []out{{"y", tensor.Float32}, {"present_key", tensor.Float32}, {"present_value", tensor.Float32}}
+		check(t, tc{name: c.name, op: "GroupQueryAttention", attrs: attrs, inputs: ins, outputs: outs})
+	}
+}

@@ -19,12 +19,15 @@ import (
 // Query i of batch b scores keys [lo, hi) from keys(b, i): score =
 // softcap(scale * q.k) + the bias row gives (additive masks and biases;
 // nil for none), then softmax over [lo, hi); keys outside get probability 0.
+// With sink set, head h's softmax has one more logit, sink[h], that takes
+// probability but has no value (smooth softmax when it is 0).
 type attend[F tensor.Float] struct {
 	b, n, kvN, s, dk, dv, tcap int
 	q, k, v                    []F
 	scale, softcap             float64
 	keys                       func(b, i int) (lo, hi int)
 	bias                       func(b, h, i int, row []float64)
+	sink                       []float64
 }
 
 // run computes out, one (batch, head) pair per task.
@@ -52,7 +55,11 @@ func (a *attend[F]) run(c *ops.Ctx, out []F) error {
 				r[j] += sc
 				mx = max(mx, r[j])
 			}
-			softmax(r[lo:hi], mx)
+			if a.sink != nil {
+				softmaxSink(r[lo:hi], mx, a.sink[h])
+			} else {
+				softmax(r[lo:hi], mx)
+			}
 			clear(acc)
 			for j := lo; j < hi; j++ {
 				if p := r[j]; p != 0 {
@@ -68,6 +75,21 @@ func (a *attend[F]) run(c *ops.Ctx, out []F) error {
 			}
 		}
 	})
+}
+
+// softmaxSink is softmax over s and one more logit, sink, left out of
+// the result.
+func softmaxSink(s []float64, mx, sink float64) {
+	mx = max(mx, sink)
+	sum := math.Exp(sink - mx)
+	for j, v := range s {
+		e := math.Exp(v - mx)
+		s[j] = e
+		sum += e
+	}
+	for j := range s {
+		s[j] /= sum
+	}
 }
 
 // dot returns the float64 sum of a[i]*b[i] with four partial sums.
