@@ -59,8 +59,8 @@ func newLayout(x, scale []int, axis int64, block int64, name string) (*layout, e
 	}
 	for i := range x {
 		want := x[i]
-		if i == ax {
-			want = int((int64(x[i]) + block - 1) / block)
+		if i == ax && want > 0 {
+			want = int((int64(want)-1)/block + 1) // ceil(x[i] / block) without overflow
 		}
 		if scale[i] != want {
 			return nil, fmt.Errorf("%s has shape %v; with block_size %d along axis %d of x %v its dimension %d must be %d", name, scale, block, ax, x, i, want)

@@ -249,16 +249,19 @@ func compileBernoulli(n *ops.Node) (*ops.Kernel, error) {
 		if !hasDType {
 			d = in[0].DType()
 		}
-		if _, err := c.New(d, in[0].Shape()...); err != nil { // size check before the float64 copy
+		y, err := c.New(d, in[0].Shape()...) // allocated first: the size check comes before the float64 copy
+		if err != nil {
 			return nil, err
 		}
 		p, err := probabilities(in[0])
 		if err != nil {
 			return nil, err
 		}
-		buf, err := c.New(tensor.Float64, in[0].Shape()...)
-		if err != nil {
-			return nil, err
+		buf := y
+		if d != tensor.Float64 {
+			if buf, err = c.New(tensor.Float64, in[0].Shape()...); err != nil {
+				return nil, err
+			}
 		}
 		v, pv := tensor.Data[float64](buf), tensor.Data[float64](p)
 		src, release := smp.source(c)
@@ -268,8 +271,10 @@ func compileBernoulli(n *ops.Node) (*ops.Kernel, error) {
 			}
 		}
 		release()
-		y, err := toDType(c, buf, d)
-		return []*tensor.Tensor{y}, err
+		if d == tensor.Float64 {
+			return []*tensor.Tensor{y}, nil
+		}
+		return []*tensor.Tensor{y}, tensor.Convert(y, buf, true)
 	}}, nil
 }
 
