@@ -39,15 +39,30 @@ func run1(t *testing.T, k *ops.Kernel, in ...*tensor.Tensor) *tensor.Tensor {
 	return out[0]
 }
 
+// qcase is one Q/DQ case: x, scale and an optional zero point in, want out.
+type qcase struct {
+	name               string
+	attrs              []ops.Attr
+	x, scale, zp, want *tensor.Tensor
+}
+
+func runCases(t *testing.T, op []*ops.Op, cases []qcase) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := []*tensor.Tensor{tc.x, tc.scale}
+			if tc.zp != nil {
+				in = append(in, tc.zp)
+			}
+			got := run1(t, kernel(t, op, tc.attrs...), in...)
+			if !tensor.Equal(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestQuantizeLinear(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		attrs []ops.Attr
-		x     *tensor.Tensor
-		scale *tensor.Tensor
-		zp    *tensor.Tensor
-		want  *tensor.Tensor
-	}{
+	runCases(t, quantizeLinearOps, []qcase{
 		{"uint8 per tensor", nil,
 			f32([]int{6}, 0, 2, 3, 1000, -254, -1000), tensor.Scalar[float32](2), tensor.Scalar[uint8](128),
 			tensor.Must([]int{6}, []uint8{128, 129, 130, 255, 1, 0})},
@@ -93,29 +108,11 @@ func TestQuantizeLinear(t *testing.T) {
 		{"int32 input", nil,
 			tensor.Must([]int{3}, []int32{10, -10, 1000}), tensor.Scalar[float32](4), tensor.Scalar[int8](0),
 			tensor.Must([]int{3}, []int8{2, -2, 127})},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			in := []*tensor.Tensor{tc.x, tc.scale}
-			if tc.zp != nil {
-				in = append(in, tc.zp)
-			}
-			got := run1(t, kernel(t, quantizeLinearOps, tc.attrs...), in...)
-			if !tensor.Equal(got, tc.want) {
-				t.Fatalf("got %v, want %v", got, tc.want)
-			}
-		})
-	}
+	})
 }
 
 func TestDequantizeLinear(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		attrs []ops.Attr
-		x     *tensor.Tensor
-		scale *tensor.Tensor
-		zp    *tensor.Tensor
-		want  *tensor.Tensor
-	}{
+	runCases(t, dequantizeLinearOps, []qcase{
 		{"uint8", nil,
 			tensor.Must([]int{4}, []uint8{0, 3, 128, 255}), tensor.Scalar[float32](2), tensor.Scalar[uint8](128),
 			f32([]int{4}, -256, -250, 0, 254)},
@@ -143,18 +140,7 @@ func TestDequantizeLinear(t *testing.T) {
 		{"output_dtype bfloat16", []ops.Attr{iattr("output_dtype", int64(tensor.BFloat16))},
 			tensor.Must([]int{1}, []uint16{300}), tensor.Scalar[float32](1), nil,
 			tensor.Must([]int{1}, []tensor.BFloat16Bits{tensor.BFloat16FromFloat32(300)})},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			in := []*tensor.Tensor{tc.x, tc.scale}
-			if tc.zp != nil {
-				in = append(in, tc.zp)
-			}
-			got := run1(t, kernel(t, dequantizeLinearOps, tc.attrs...), in...)
-			if !tensor.Equal(got, tc.want) {
-				t.Fatalf("got %v, want %v", got, tc.want)
-			}
-		})
-	}
+	})
 }
 
 func TestQuantizeErrors(t *testing.T) {
