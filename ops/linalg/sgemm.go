@@ -294,19 +294,38 @@ func (kern *kernel) macro(s *scratch, mc, nc, kc int, c []float32, ldc int, beta
 // packB copies op(B)[pc:pc+kc, jc:jc+nc] into dst as nr-column panels, each
 // kc rows of nr values; columns past nc are zero.
 func packB(nr int, trans bool, b []float32, ldb, pc, jc, kc, nc int, dst []float32) {
+	if !trans {
+		// op(B) rows are B rows: walk them in order (the hardware prefetch
+		// follows), scattering nr values to each panel.
+		full := nc / nr * nr
+		for p := range kc {
+			src := b[(pc+p)*ldb+jc : (pc+p)*ldb+jc+nc]
+			d := dst[p*nr:]
+			switch nr {
+			case 48:
+				for jp := 0; jp < full; jp += 48 {
+					*(*[48]float32)(d[jp*kc:]) = *(*[48]float32)(src[jp:])
+				}
+			case 16:
+				for jp := 0; jp < full; jp += 16 {
+					*(*[16]float32)(d[jp*kc:]) = *(*[16]float32)(src[jp:])
+				}
+			default:
+				for jp := 0; jp < full; jp += nr {
+					copy(d[jp*kc:jp*kc+nr], src[jp:])
+				}
+			}
+			if full < nc {
+				e := d[full*kc : full*kc+nr]
+				copy(e, src[full:])
+				clear(e[nc-full:])
+			}
+		}
+		return
+	}
 	for jp := 0; jp < nc; jp += nr {
 		w := min(nr, nc-jp)
 		panel := dst[jp*kc : jp*kc+kc*nr]
-		if !trans {
-			// op(B) rows are B rows: copy w contiguous values per k step.
-			src := b[pc*ldb+jc+jp:]
-			for p := range kc {
-				d := panel[p*nr : p*nr+nr]
-				copy(d, src[p*ldb:p*ldb+w])
-				clear(d[w:])
-			}
-			continue
-		}
 		// op(B) columns are B rows: transpose w rows of kc values.
 		for j := range w {
 			src := b[(jc+jp+j)*ldb+pc:]
