@@ -23,7 +23,8 @@ const Domain = "ai.onnx.ml"
 
 // Ops lists every operator schema of this family.
 func Ops() []*ops.Op {
-	return ops.Join(arrayFeatureExtractorOps, binarizerOps, labelEncoderOps, treeEnsembleOps)
+	return ops.Join(arrayFeatureExtractorOps, binarizerOps, labelEncoderOps, treeEnsembleOps,
+		treeEnsembleRegressorOps, treeEnsembleClassifierOps)
 }
 
 // gatherLast returns x[..., idx] for a generic element type: rows of cols

@@ -1,0 +1,375 @@
+package ml
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// TreeEnsembleRegressor (ai.onnx.ml 1, 3): Y[n, t] = post_transform(
+// base_values[t] + aggregate over trees of the target_weights of the leaf
+// that row X[n, :] reaches, for target t). Nodes are named by (tree id, node
+// id); a tree's root is its first node in the lists; nodes_modes is BRANCH_LEQ,
+// BRANCH_LT, BRANCH_GTE, BRANCH_GT, BRANCH_EQ, BRANCH_NEQ or LEAF.
+var treeEnsembleRegressorOps = ops.Versions(Domain, "TreeEnsembleRegressor", "TreeEnsembleRegressor: Y[n, t] = post_transform(base_values[t] + aggregate over trees of leaf target_weights)",
+	[]int{1, 3}, nil, compileTreeRegressor)
+
+// TreeEnsembleClassifier (ai.onnx.ml 1, 3): Z[n, k] = post_transform(
+// base_values[k] + sum over trees of the class_weights of the leaf reached,
+// for class k); Y[n] = the class label of the largest Z[n, :]. When every
+// class weight is for one class id (binary), Z[:, 1] is that score and
+// Z[:, 0] its complement (1 - s without transform or with PROBIT, else -s).
+var treeEnsembleClassifierOps = ops.Versions(Domain, "TreeEnsembleClassifier", "TreeEnsembleClassifier: Z = post_transform(base_values + sum of leaf class_weights), Y = label of argmax Z",
+	[]int{1, 3}, nil, compileTreeClassifier)
+
+// floatsOrTensor reads the float list attribute name or, when absent, its
+// name_as_tensor variant (opset 3) as float64.
+func floatsOrTensor(n *ops.Node, name string) ([]float64, error) {
+	if t, err := floatAttr(n, name+"_as_tensor"); err != nil || t != nil {
+		return t, err
+	}
+	f := n.Floats(name, nil)
+	out := make([]float64, len(f))
+	for i, v := range f {
+		out[i] = float64(v)
+	}
+	return out, n.Err()
+}
+
+var legacyModes = map[string]uint8{"BRANCH_LEQ": modeLEQ, "BRANCH_LT": modeLT, "BRANCH_GTE": modeGTE,
+	"BRANCH_GT": modeGT, "BRANCH_EQ": modeEQ, "BRANCH_NEQ": modeNEQ, "BRANCH_MEMBER": modeMember}
+
+// legacyForest builds a forest from the nodes_* attributes of the older
+// tree ops and the leaf entries named by prefix ("target" or "class"):
+// prefix_treeids, prefix_nodeids, prefix_ids and prefix_weights.
+func legacyForest(n *ops.Node, prefix string, nTargets int) (*forest, error) {
+	treeIDs, nodeIDs := n.Ints("nodes_treeids", nil), n.Ints("nodes_nodeids", nil)
+	features := n.Ints("nodes_featureids", nil)
+	modes := n.Strings("nodes_modes", nil)
+	trueIDs, falseIDs := n.Ints("nodes_truenodeids", nil), n.Ints("nodes_falsenodeids", nil)
+	missing := n.Ints("nodes_missing_value_tracks_true", nil)
+	eTrees, eNodes, eIDs := n.Ints(prefix+"_treeids", nil), n.Ints(prefix+"_nodeids", nil), n.Ints(prefix+"_ids", nil)
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
+	values, err := floatsOrTensor(n, "nodes_values")
+	if err != nil {
+		return nil, err
+	}
+	weights, err := floatsOrTensor(n, prefix+"_weights")
+	if err != nil {
+		return nil, err
+	}
+	nn := len(nodeIDs)
+	lists := map[string]int{"nodes_treeids": len(treeIDs), "nodes_featureids": len(features), "nodes_modes": len(modes)}
+	for name, l := range map[string]int{"nodes_values": len(values), "nodes_truenodeids": len(trueIDs), "nodes_falsenodeids": len(falseIDs), "nodes_missing_value_tracks_true": len(missing)} {
+		if l > 0 {
+			lists[name] = l
+		}
+	}
+	if err := sameLen(nn, "nodes_nodeids", lists); err != nil {
+		return nil, err
+	}
+	if err := sameLen(len(eIDs), prefix+"_ids", map[string]int{prefix + "_treeids": len(eTrees), prefix + "_nodeids": len(eNodes), prefix + "_weights": len(weights)}); err != nil {
+		return nil, err
+	}
+	type key struct{ tree, node int64 }
+	index := make(map[key]int, nn)
+	fo := &forest{nTargets: nTargets}
+	// pos[i] is node i's place in fo.nodes, or ^leaf.
+	pos := make([]int, nn)
+	var rootOf []int64 // tree ids in ascending order
+	firstOf := map[int64]int{}
+	for i := range nodeIDs {
+		k := key{treeIDs[i], nodeIDs[i]}
+		if _, dup := index[k]; dup {
+			return nil, fmt.Errorf("node %d of tree %d is listed twice (nodes_nodeids[%d])", k.node, k.tree, i)
+		}
+		index[k] = i
+		if _, ok := firstOf[k.tree]; !ok {
+			firstOf[k.tree] = i
+			rootOf = append(rootOf, k.tree)
+		}
+		if modes[i] == "LEAF" {
+			pos[i] = ^len(fo.leaves)
+			fo.leaves = append(fo.leaves, leaf{})
+			continue
+		}
+		m, ok := legacyModes[modes[i]]
+		if !ok || m == modeMember {
+			return nil, fmt.Errorf("attribute nodes_modes[%d] is %q, want LEAF or BRANCH_LEQ, BRANCH_LT, BRANCH_GTE, BRANCH_GT, BRANCH_EQ, BRANCH_NEQ", i, modes[i])
+		}
+		if features[i] < 0 || features[i] > math.MaxInt32 {
+			return nil, fmt.Errorf("attribute nodes_featureids[%d] is %d, want a feature index >= 0", i, features[i])
+		}
+		if len(values) == 0 || len(trueIDs) == 0 || len(falseIDs) == 0 {
+			return nil, fmt.Errorf("branch nodes need nodes_values, nodes_truenodeids and nodes_falsenodeids")
+		}
+		pos[i] = len(fo.nodes)
+		fo.nodes = append(fo.nodes, fnode{feature: int(features[i]), mode: m, value: values[i], missingTrue: len(missing) > 0 && missing[i] != 0})
+	}
+	child := func(i int, id int64, attr string) (int, error) {
+		j, ok := index[key{treeIDs[i], id}]
+		if !ok {
+			return 0, fmt.Errorf("attribute %s[%d] is %d, tree %d has no such node", attr, i, id, treeIDs[i])
+		}
+		return pos[j], nil
+	}
+	for i := range nodeIDs {
+		if pos[i] < 0 {
+			continue
+		}
+		nd := &fo.nodes[pos[i]]
+		if nd.t, err = child(i, trueIDs[i], "nodes_truenodeids"); err != nil {
+			return nil, err
+		}
+		if nd.f, err = child(i, falseIDs[i], "nodes_falsenodeids"); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(rootOf)
+	for _, t := range rootOf {
+		fo.roots = append(fo.roots, pos[firstOf[t]])
+	}
+	// Group the leaf entries by leaf, keeping their order.
+	leafOf := make([]int, len(eIDs))
+	counts := make([]int, len(fo.leaves)+1)
+	for e := range eIDs {
+		j, ok := index[key{eTrees[e], eNodes[e]}]
+		if !ok || pos[j] >= 0 {
+			return nil, fmt.Errorf("%s entry %d names node %d of tree %d, which is not a leaf", prefix, e, eNodes[e], eTrees[e])
+		}
+		if eIDs[e] < 0 || eIDs[e] >= int64(nTargets) {
+			return nil, fmt.Errorf("attribute %s_ids[%d] is %d, out of range [0, %d)", prefix, e, eIDs[e], nTargets)
+		}
+		leafOf[e] = ^pos[j]
+		counts[leafOf[e]+1]++
+	}
+	for l := range fo.leaves {
+		counts[l+1] += counts[l]
+		fo.leaves[l] = leaf{counts[l], counts[l]}
+	}
+	fo.targets = make([]int, len(eIDs))
+	fo.weights = make([]float64, len(eIDs))
+	for e, l := range leafOf {
+		k := fo.leaves[l].hi
+		fo.targets[k], fo.weights[k] = int(eIDs[e]), weights[e]
+		fo.leaves[l].hi++
+	}
+	return fo, fo.check()
+}
+
+// legacyCommon reads post_transform and base_values (one per target, or none).
+func legacyCommon(n *ops.Node, nTargets int) (post int, base []float64, err error) {
+	if post, err = parsePost(n.String("post_transform", "NONE")); err != nil {
+		return 0, nil, err
+	}
+	if base, err = floatsOrTensor(n, "base_values"); err != nil {
+		return 0, nil, err
+	}
+	if len(base) != 0 && len(base) != nTargets {
+		return 0, nil, fmt.Errorf("attribute base_values has %d values, want %d (one per target or class)", len(base), nTargets)
+	}
+	return post, base, nil
+}
+
+type treeRegressor struct {
+	fo   *forest
+	agg  int
+	post int
+	base []float64
+}
+
+func compileTreeRegressor(n *ops.Node) (*ops.Kernel, error) {
+	nTargets := n.Int("n_targets", 1)
+	aggName := n.String("aggregate_function", "SUM")
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
+	if nTargets < 1 || nTargets > 1<<24 {
+		return nil, fmt.Errorf("attribute n_targets is %d, want >= 1", nTargets)
+	}
+	p := &treeRegressor{}
+	var err error
+	if p.agg, err = parseAgg(aggName); err != nil {
+		return nil, err
+	}
+	if p.post, p.base, err = legacyCommon(n, int(nTargets)); err != nil {
+		return nil, err
+	}
+	if p.fo, err = legacyForest(n, "target", int(nTargets)); err != nil {
+		return nil, err
+	}
+	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		scores, rows, err := p.fo.score(c, in, p.agg, p.base)
+		if err != nil {
+			return nil, err
+		}
+		postTransform(p.post, scores, p.fo.nTargets)
+		y, err := storeFloat32(c, scores, rows, p.fo.nTargets)
+		return []*tensor.Tensor{y}, err
+	}}, nil
+}
+
+// score checks the single input X and returns base + the aggregated leaf
+// weights, rows x nTargets.
+func (fo *forest) score(c *ops.Ctx, in []*tensor.Tensor, agg int, base []float64) ([]float64, int, error) {
+	if err := ops.Want(in, 1, 1); err != nil {
+		return nil, 0, err
+	}
+	x, rows, cols, err := featureRows(in[0], fo.maxFeature)
+	if err != nil {
+		return nil, 0, err
+	}
+	if _, err := c.New(tensor.Float32, rows, fo.nTargets); err != nil {
+		return nil, 0, err // the size check only; scores are computed in float64
+	}
+	scores := make([]float64, rows*fo.nTargets)
+	if err := fo.predict(x, rows, cols, agg, scores, c.Check); err != nil {
+		return nil, 0, err
+	}
+	if len(base) > 0 {
+		for r := 0; r < rows; r++ {
+			row := scores[r*fo.nTargets : (r+1)*fo.nTargets]
+			for t, b := range base {
+				row[t] += b
+			}
+		}
+	}
+	return scores, rows, nil
+}
+
+// storeFloat32 returns v as a float32 tensor of the given shape.
+func storeFloat32(c *ops.Ctx, v []float64, shape ...int) (*tensor.Tensor, error) {
+	out, err := c.New(tensor.Float32, shape...)
+	if err != nil {
+		return nil, err
+	}
+	d := tensor.Data[float32](out)
+	for i, x := range v {
+		d[i] = float32(x)
+	}
+	return out, nil
+}
+
+type treeClassifier struct {
+	fo     *forest
+	post   int
+	base   []float64
+	binary bool
+	labels labels
+}
+
+func compileTreeClassifier(n *ops.Node) (*ops.Kernel, error) {
+	lb, err := readLabels(n)
+	if err != nil {
+		return nil, err
+	}
+	p := &treeClassifier{labels: lb}
+	nClasses := lb.len()
+	if p.post, p.base, err = legacyCommon(n, nClasses); err != nil {
+		return nil, err
+	}
+	if p.fo, err = legacyForest(n, "class", nClasses); err != nil {
+		return nil, err
+	}
+	ids := n.Ints("class_ids", nil)
+	p.binary = len(ids) > 0
+	for _, id := range ids {
+		p.binary = p.binary && id == ids[0]
+	}
+	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		scores, rows, err := p.fo.score(c, in, aggSum, p.base)
+		if err != nil {
+			return nil, err
+		}
+		width := p.fo.nTargets
+		if p.binary {
+			scores, width = binaryScores(scores, rows, width, p.post), max(width, 2)
+		}
+		postTransform(p.post, scores, width)
+		return p.labels.outputs(c, scores, rows, width)
+	}}, nil
+}
+
+// binaryScores turns the single score per row (column 0) into two columns:
+// [complement, score].
+func binaryScores(scores []float64, rows, width, post int) []float64 {
+	w := max(width, 2)
+	out := make([]float64, rows*w)
+	for r := 0; r < rows; r++ {
+		s := scores[r*width]
+		row := out[r*w : (r+1)*w]
+		copy(row, scores[r*width:(r+1)*width])
+		row[1] = s
+		if post == postNone || post == postProbit {
+			row[0] = 1 - s
+		} else {
+			row[0] = -s
+		}
+	}
+	return out
+}
+
+// labels are a classifier's class labels, int64 or string.
+type labels struct {
+	ints []int64
+	strs []string
+}
+
+func readLabels(n *ops.Node) (labels, error) {
+	l := labels{ints: n.Ints("classlabels_int64s", nil), strs: n.Strings("classlabels_strings", nil)}
+	if err := n.Err(); err != nil {
+		return l, err
+	}
+	if n.Has("classlabels_int64s") == n.Has("classlabels_strings") || l.len() == 0 {
+		return l, fmt.Errorf("exactly one of classlabels_int64s and classlabels_strings is required, non-empty")
+	}
+	return l, nil
+}
+
+func (l labels) len() int { return max(len(l.ints), len(l.strs)) }
+
+// outputs returns the labels of the row-wise argmax of scores (rows x
+// width) and the scores as float32. A column past the label list (the
+// binary case with one label) is labelled by its index.
+func (l labels) outputs(c *ops.Ctx, scores []float64, rows, width int) ([]*tensor.Tensor, error) {
+	best := make([]int, rows)
+	for r := range best {
+		row := scores[r*width : (r+1)*width]
+		for k, v := range row {
+			if v > row[best[r]] {
+				best[r] = k
+			}
+		}
+	}
+	var y *tensor.Tensor
+	var err error
+	if l.strs != nil {
+		if y, err = c.New(tensor.String, rows); err != nil {
+			return nil, err
+		}
+		d := tensor.Data[string](y)
+		for r, k := range best {
+			if k < len(l.strs) {
+				d[r] = l.strs[k]
+			}
+		}
+	} else {
+		if y, err = c.New(tensor.Int64, rows); err != nil {
+			return nil, err
+		}
+		d := tensor.Data[int64](y)
+		for r, k := range best {
+			d[r] = int64(k)
+			if k < len(l.ints) && len(l.ints) > 1 {
+				d[r] = l.ints[k]
+			}
+		}
+	}
+	z, err := storeFloat32(c, scores, rows, width)
+	return []*tensor.Tensor{y, z}, err
+}
