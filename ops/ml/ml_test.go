@@ -12,7 +12,9 @@ import (
 func aInt(name string, v int64) ops.Attr     { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
 func aFloat(name string, v float32) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrFloat, F: v} }
 func aStr(name, v string) ops.Attr           { return ops.Attr{Name: name, Type: ops.AttrString, S: []byte(v)} }
-func aInts(name string, v ...int64) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrInts, Ints: v} }
+func aInts(name string, v ...int64) ops.Attr {
+	return ops.Attr{Name: name, Type: ops.AttrInts, Ints: v}
+}
 func aFloats(name string, v ...float32) ops.Attr {
 	return ops.Attr{Name: name, Type: ops.AttrFloats, Floats: v}
 }
