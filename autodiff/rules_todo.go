@@ -1,4 +1,3 @@
 package autodiff
 
-func lossRules() []namedRule    { return nil }
 func contribRules() []namedRule { return nil }
