@@ -16,16 +16,16 @@ func attentionOps() []*ops.Op {
 		// prepended to K and V and returned as present;
 		// output = softmax(scale Q K^T + mask + attention_bias) V.
 		ops.Versions(ms, "Attention", "output = softmax(scale*Q K^T + mask + attention_bias) V, Q|K|V = input @ weights + bias", []int{1},
-			nil, compileAttention),
+			inferAttention, compileAttention),
 		// MultiHeadAttention: like Attention with Q, K and V given
 		// (separate, or packed KV or QKV), bias added to each, past_key and
 		// past_value (B, N, P, H) prepended.
 		ops.Versions(ms, "MultiHeadAttention", "output = softmax(scale*Q K^T + key_padding_mask + attention_bias) V", []int{1},
-			nil, compileMHA),
+			inferMHA, compileMHA),
 		ops.Versions(ms, "RotaryEmbedding", "rotate (x1, x2) pairs of each head by cos/sin_cache[position]: [x1 cos - x2 sin, x1 sin + x2 cos]", []int{1},
 			ops.InferSameAs(0), compileRotary),
 		ops.Versions(ms, "GroupQueryAttention", "output = softmax(softcap(scale*Q K^T) over the causal, windowed keys) V with a KV cache shared by head groups", []int{1},
-			nil, compileGQA),
+			inferGQA, compileGQA),
 	)
 }
 

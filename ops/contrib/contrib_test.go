@@ -13,6 +13,7 @@ import (
 
 	"github.com/gort-ml/gort/ir/irbuild"
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/all"
 	"github.com/gort-ml/gort/runtime"
 	"github.com/gort-ml/gort/runtime/ort"
 	"github.com/gort-ml/gort/tensor"
@@ -201,6 +202,7 @@ func check(t *testing.T, c tc) {
 		if err != nil {
 			t.Fatalf("native: %v", err)
 		}
+		checkInfer(t, c, got)
 		ref := session(t, c, c.ortOp != nil, ort.New(ort.Options{}))
 		want, err := ref.Run(context.Background(), feeds)
 		if err != nil {
@@ -237,6 +239,66 @@ func check(t *testing.T, c tc) {
 			}
 		}
 	})
+}
+
+// checkInfer checks the schema's type inference against the outputs of a
+// run: dtypes where inferred, and every dimension inferred as known.
+func checkInfer(t *testing.T, c tc, got map[string]*tensor.Tensor) {
+	t.Helper()
+	domain := c.domain
+	switch domain {
+	case "":
+		domain = ms
+	case "-":
+		domain = ""
+	}
+	op, err := all.Registry().Lookup(domain, c.op, 17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.Infer == nil {
+		return
+	}
+	n := &ops.Node{OpType: c.op, Domain: domain, Opset: op.Since, Attrs: c.attrs}
+	var types []tensor.Type
+	for _, x := range c.inputs {
+		n.Inputs = append(n.Inputs, x.name)
+		if x.t == nil {
+			n.Inputs[len(n.Inputs)-1] = ""
+			types = append(types, tensor.Type{})
+			continue
+		}
+		types = append(types, tensor.TensorType(x.t.DType(), x.t.Shape()...))
+	}
+	for _, o := range c.outputs {
+		n.Outputs = append(n.Outputs, o.name)
+	}
+	inferred, err := op.Infer(n, types)
+	if err != nil {
+		t.Fatalf("infer: %v", err)
+	}
+	for i, it := range inferred {
+		if i >= len(c.outputs) || c.outputs[i].name == "" {
+			continue
+		}
+		g := got[c.outputs[i].name]
+		if it.DType != tensor.Undefined && it.DType != g.DType() {
+			t.Errorf("output %d: inferred dtype %v, got %v", i, it.DType, g.DType())
+		}
+		if !it.HasShape {
+			continue
+		}
+		if len(it.Shape) != g.Rank() {
+			t.Errorf("output %d: inferred rank %d, got shape %v", i, len(it.Shape), g.Shape())
+			continue
+		}
+		for j, d := range it.Shape {
+			if d.Known() && int(d.Size) != g.Shape()[j] {
+				t.Errorf("output %d: inferred shape %v, got %v", i, it.Shape, g.Shape())
+				break
+			}
+		}
+	}
 }
 
 func TestActivations(t *testing.T) {

@@ -26,7 +26,7 @@ func normOps() []*ops.Op {
 		// default domain): Y = X / sqrt(mean(X^2) + epsilon) * scale over
 		// [axis, rank); optional output inv_std_var.
 		ops.Versions("", "SimplifiedLayerNormalization", "Y = X / sqrt(mean(X^2 over axes [axis, rank)) + epsilon) * scale", []int{1},
-			nil, compileSimplifiedNorm),
+			inferSimplifiedNorm, compileSimplifiedNorm),
 		// LayerNormalization-1 is ONNX Runtime's default-domain contrib
 		// schema that ONNX standardized at opset 17 unchanged.
 		layerNorm1(),
@@ -34,7 +34,7 @@ func normOps() []*ops.Op {
 		// + segment[segment_ids]; output = LayerNorm(e) * gamma + beta;
 		// mask_index[b] = number of ones in mask[b].
 		ops.Versions(ms, "EmbedLayerNormalization", "output = LayerNorm(word[ids] + position[pos] + segment[seg]) * gamma + beta; mask_index = ones per mask row", []int{1},
-			nil, compileEmbedNorm),
+			inferEmbedNorm, compileEmbedNorm),
 	)
 }
 
