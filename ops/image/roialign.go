@@ -146,13 +146,14 @@ func roiAlignF[F tensor.Float](c *ops.Ctx, ra *roiAlign, x, rois, batch *tensor.
 			}
 		}
 		binH, binW := rh/float64(ra.outH), rw/float64(ra.outW)
-		gh, gw := ra.sampling, ra.sampling
-		if gh == 0 {
-			gh, gw = int(max(0, math.Ceil(binH))), int(max(0, math.Ceil(binW)))
+		fh, fw := float64(ra.sampling), float64(ra.sampling)
+		if ra.sampling == 0 {
+			fh, fw = max(0, math.Ceil(binH)), max(0, math.Ceil(binW))
 		}
-		if err := checkElems(c, float64(gh)*float64(gw)*float64(bins), fmt.Sprintf("roi %d's sampling grid", r)); err != nil {
+		if err := checkElems(c, fh*fw*float64(bins), fmt.Sprintf("roi %d's sampling grid", r)); err != nil {
 			return nil, err
 		}
+		gh, gw := int(fh), int(fw)
 		count := float64(max(gh*gw, 1))
 		// Sample positions and weights are shared by every channel.
 		sm := make([]roiSample, gh*gw*bins)

@@ -1,0 +1,321 @@
+package image
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	stdimage "image"
+	"image/color"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/optest"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// identityGrid is (1, h, w, 2) with the normalized coordinates of every
+// pixel (align_corners=1: -1 and 1 are the corner pixel centers).
+func identityGrid(h, w int) *tensor.Tensor {
+	g := make([]float32, 0, h*w*2)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			g = append(g, -1+2*float32(x)/float32(w-1), -1+2*float32(y)/float32(h-1))
+		}
+	}
+	return f32([]int{1, h, w, 2}, g...)
+}
+
+func TestGridSampleIdentityAndPadding(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	x := make([]float32, 2*4*5)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	X := f32([]int{1, 2, 4, 5}, x...)
+	for _, mode := range []string{"nearest", "linear", "cubic", "bilinear", "bicubic"} {
+		out, err := optest.Run(t, Ops(), "GridSample", 22, []ops.Attr{str("mode", mode), optest.Int("align_corners", 1)}, []string{"y"}, X, identityGrid(4, 5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float64, len(x))
+		for i, v := range x {
+			want[i] = float64(v)
+		}
+		near(t, tensor.Data[float32](out[0]), want, 1e-5)
+	}
+	// 1x1x1x2 input [a, b]; sample far left, the middle and far right.
+	X = f32([]int{1, 1, 1, 2}, 2, 6)
+	grid := f32([]int{1, 1, 3, 2}, -3, 0, 0, 0, 3, 0)
+	for _, tc := range []struct {
+		padding string
+		want    []float64
+	}{
+		{"zeros", []float64{0, 4, 0}},
+		{"border", []float64{2, 4, 6}},
+		// align_corners=0 reflects about -0.5 and 1.5: g = -3 is pixel -2.5,
+		// which reflects to 1.5 (taps 1 and 2 -> 1); g = 3 is 3.5 -> -0.5.
+		{"reflection", []float64{6, 4, 2}},
+	} {
+		out, err := optest.Run(t, Ops(), "GridSample", 22, []ops.Attr{str("padding_mode", tc.padding)}, []string{"y"}, X, grid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		near(t, tensor.Data[float32](out[0]), tc.want, 1e-6)
+	}
+}
+
+func TestGridSampleVolumetric(t *testing.T) {
+	// 2x2x2 volume, sample its center (trilinear mean) and a corner.
+	X := f32([]int{1, 1, 2, 2, 2}, 0, 1, 2, 3, 4, 5, 6, 7)
+	grid := f32([]int{1, 1, 1, 2, 3}, 0, 0, 0, 1, 1, 1)
+	out, err := optest.Run(t, Ops(), "GridSample", 22, []ops.Attr{optest.Int("align_corners", 1)}, []string{"y"}, X, grid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, tensor.Data[float32](out[0]), []float64{3.5, 7}, 1e-6)
+	if _, err := optest.Run(t, Ops(), "GridSample", 22, nil, []string{"y"}, X, f32([]int{1, 1, 2}, 0, 0)); err == nil {
+		t.Error("grid of the wrong rank: no error")
+	}
+}
+
+func TestAffineGrid(t *testing.T) {
+	// Identity theta over 2x3 without align_corners: pixel centers at
+	// x = -2/3, 0, 2/3 and y = -1/2, 1/2.
+	theta := f32([]int{1, 2, 3}, 1, 0, 0, 0, 1, 0)
+	out, err := optest.Run(t, Ops(), "AffineGrid", 20, nil, []string{"y"}, theta, sizes(1, 1, 2, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := out[0].Shape(); !tensor.SameShape(s, []int{1, 2, 3, 2}) {
+		t.Fatalf("shape %v", s)
+	}
+	near(t, tensor.Data[float32](out[0]), []float64{
+		-2.0 / 3, -0.5, 0, -0.5, 2.0 / 3, -0.5,
+		-2.0 / 3, 0.5, 0, 0.5, 2.0 / 3, 0.5,
+	}, 1e-6)
+	// A translation with align_corners, 3-D: every point moves by (0.5, 0, -1).
+	theta = f32([]int{1, 3, 4}, 1, 0, 0, 0.5, 0, 1, 0, 0, 0, 0, 1, -1)
+	out, err = optest.Run(t, Ops(), "AffineGrid", 20, []ops.Attr{optest.Int("align_corners", 1)}, []string{"y"}, theta, sizes(1, 1, 2, 1, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, tensor.Data[float32](out[0]), []float64{
+		-0.5, 0, -2, 1.5, 0, -2,
+		-0.5, 0, 0, 1.5, 0, 0,
+	}, 1e-6)
+}
+
+func TestRoiAlign(t *testing.T) {
+	// 4x4 ramp x[i, j] = 4i + j is linear, so bilinear samples and their
+	// average equal the ramp at the bin centers.
+	v := make([]float32, 16)
+	for i := range v {
+		v[i] = float32(i)
+	}
+	X := f32([]int{1, 1, 4, 4}, v...)
+	rois := f32([]int{1, 4}, 0.5, 0.5, 2.5, 2.5) // half_pixel: (0, 0) to (2, 2)
+	out, err := optest.Run(t, Ops(), "RoiAlign", 16, []ops.Attr{optest.Int("output_height", 2), optest.Int("output_width", 2), optest.Int("sampling_ratio", 2)},
+		[]string{"y"}, X, rois, tensor.Must([]int{1}, []int64{0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bin centers at (0.5, 0.5), (0.5, 1.5), (1.5, 0.5), (1.5, 1.5).
+	near(t, tensor.Data[float32](out[0]), []float64{2.5, 3.5, 6.5, 7.5}, 1e-6)
+	if _, err := optest.Run(t, Ops(), "RoiAlign", 16, nil, []string{"y"}, X, rois, tensor.Must([]int{1}, []int64{1})); err == nil {
+		t.Error("batch index out of range: no error")
+	}
+	huge := f32([]int{1, 4}, 0, 0, 1e30, 1e30)
+	if _, err := optest.Run(t, Ops(), "RoiAlign", 16, nil, []string{"y"}, X, huge, tensor.Must([]int{1}, []int64{0})); err == nil {
+		t.Error("a 1e30-wide roi with adaptive sampling: no error")
+	}
+}
+
+func TestNonMaxSuppression(t *testing.T) {
+	// Boxes as [y1, x1, y2, x2]: 0 and 1 overlap with IoU 0.81/1.19 = 0.68;
+	// 2 is apart; 3 is flipped (corners swapped) and equals box 2.
+	boxes := f32([]int{1, 4, 4},
+		0, 0, 1, 1,
+		0.1, 0.1, 1.1, 1.1,
+		5, 5, 6, 6,
+		6, 6, 5, 5)
+	scores := f32([]int{1, 1, 4}, 0.9, 0.95, 0.5, 0.4)
+	run := func(maxOut int64, iou, score float32, extra ...*tensor.Tensor) []int64 {
+		in := []*tensor.Tensor{boxes, scores, tensor.Must([]int{1}, []int64{maxOut}), tensor.Must([]int{1}, []float32{iou})}
+		if score >= 0 {
+			in = append(in, tensor.Must([]int{1}, []float32{score}))
+		}
+		out, err := optest.Run(t, Ops(), "NonMaxSuppression", 11, nil, []string{"y"}, in...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tensor.Data[int64](out[0])
+	}
+	for _, tc := range []struct {
+		maxOut      int64
+		iou, score  float32
+		wantIndices []int64
+	}{
+		{10, 0.5, -1, []int64{1, 2}},
+		{10, 0.7, -1, []int64{1, 0, 2}},
+		{1, 0.5, -1, []int64{1}},
+		{10, 0.5, 0.6, []int64{1}},
+		{0, 0.5, -1, nil},
+	} {
+		got := run(tc.maxOut, tc.iou, tc.score)
+		var idx []int64
+		for i := 0; i < len(got); i += 3 {
+			idx = append(idx, got[i+2])
+		}
+		if fmt.Sprint(idx) != fmt.Sprint(tc.wantIndices) {
+			t.Errorf("max %d iou %v score %v: boxes %v, want %v", tc.maxOut, tc.iou, tc.score, idx, tc.wantIndices)
+		}
+	}
+	if _, err := optest.Run(t, Ops(), "NonMaxSuppression", 11, nil, []string{"y"}, boxes, f32([]int{1, 1, 3}, 1, 2, 3)); err == nil {
+		t.Error("scores for 3 boxes of 4: no error")
+	}
+}
+
+func decode(t *testing.T, data []byte, format string, c *ops.Ctx) (*tensor.Tensor, error) {
+	t.Helper()
+	k, err := compileDecoder(&ops.Node{OpType: "ImageDecoder", Opset: 20, Attrs: []ops.Attr{str("pixel_format", format)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := k.Run(c, []*tensor.Tensor{tensor.Must([]int{len(data)}, data)})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// testPixels is a 3x2 RGB image: (x, y) -> (40x, 100y, 7).
+func testPixels() [][3]uint8 {
+	var p [][3]uint8
+	for y := 0; y < 2; y++ {
+		for x := 0; x < 3; x++ {
+			p = append(p, [3]uint8{uint8(40 * x), uint8(100 * y), 7})
+		}
+	}
+	return p
+}
+
+func TestImageDecoderFormats(t *testing.T) {
+	px := testPixels()
+	img := stdimage.NewNRGBA(stdimage.Rect(0, 0, 3, 2))
+	for i, p := range px {
+		img.Set(i%3, i/3, color.NRGBA{p[0], p[1], p[2], 255})
+	}
+	var pngBuf bytes.Buffer
+	if err := png.Encode(&pngBuf, img); err != nil {
+		t.Fatal(err)
+	}
+	// BMP: 24-bit bottom-up, rows padded to 4 bytes (3·3 = 9 -> 12).
+	bmp := make([]byte, 54)
+	copy(bmp, "BM")
+	le := binary.LittleEndian
+	le.PutUint32(bmp[10:], 54)
+	le.PutUint32(bmp[14:], 40)
+	le.PutUint32(bmp[18:], 3)
+	le.PutUint32(bmp[22:], 2)
+	le.PutUint16(bmp[26:], 1)
+	le.PutUint16(bmp[28:], 24)
+	for y := 1; y >= 0; y-- {
+		for x := 0; x < 3; x++ {
+			p := px[y*3+x]
+			bmp = append(bmp, p[2], p[1], p[0])
+		}
+		bmp = append(bmp, 0, 0, 0)
+	}
+	ppm := []byte("P6\n# a comment\n3 2\n255\n")
+	for _, p := range px {
+		ppm = append(ppm, p[:]...)
+	}
+	// TIFF: little-endian, one uncompressed RGB strip after the IFD.
+	tiff := []byte("II*\x00\x08\x00\x00\x00")
+	entries := [][3]uint32{{256, 4, 3}, {257, 4, 2}, {259, 3, 1}, {262, 3, 2}, {273, 4, 0}, {277, 3, 3}, {278, 4, 2}, {279, 4, 18}}
+	dataOff := uint32(8 + 2 + 12*len(entries) + 4)
+	tiff = le.AppendUint16(tiff, uint16(len(entries)))
+	for _, e := range entries {
+		if e[0] == 273 {
+			e[2] = dataOff
+		}
+		tiff = le.AppendUint16(tiff, uint16(e[0]))
+		tiff = le.AppendUint16(tiff, uint16(e[1]))
+		tiff = le.AppendUint32(tiff, 1)
+		tiff = le.AppendUint32(tiff, e[2])
+	}
+	tiff = le.AppendUint32(tiff, 0)
+	for _, p := range px {
+		tiff = append(tiff, p[:]...)
+	}
+	for name, data := range map[string][]byte{"png": pngBuf.Bytes(), "bmp": bmp, "ppm": ppm, "tiff": tiff} {
+		for _, format := range []string{"RGB", "BGR", "Grayscale"} {
+			y, err := decode(t, data, format, &ops.Ctx{})
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, format, err)
+			}
+			got := tensor.Data[uint8](y)
+			for i, p := range px {
+				var want []uint8
+				switch format {
+				case "RGB":
+					want = p[:]
+				case "BGR":
+					want = []uint8{p[2], p[1], p[0]}
+				default:
+					l := math.Round(0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2]))
+					want = []uint8{uint8(l)}
+				}
+				ch := len(want)
+				if s := y.Shape(); !tensor.SameShape(s, []int{2, 3, ch}) {
+					t.Fatalf("%s %s: shape %v", name, format, s)
+				}
+				for j, w := range want {
+					if d := int(got[i*ch+j]) - int(w); d > 1 || d < -1 || (format != "Grayscale" && d != 0) {
+						t.Fatalf("%s %s: pixel %d = %v, want %v", name, format, i, got[i*ch:(i+1)*ch], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestImageDecoderRejectsBombsAndGarbage(t *testing.T) {
+	// A PNG header that claims 60000x60000 pixels is refused before decoding.
+	var buf bytes.Buffer
+	png.Encode(&buf, stdimage.NewGray(stdimage.Rect(0, 0, 1, 1)))
+	b := buf.Bytes()
+	binary.BigEndian.PutUint32(b[16:], 60000)
+	binary.BigEndian.PutUint32(b[20:], 60000)
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	if _, err := decode(t, b, "RGB", &ops.Ctx{MaxElements: 1 << 24}); !errors.Is(err, ops.ErrLimit) {
+		t.Errorf("PNG bomb: err = %v, want ErrLimit", err)
+	}
+	for _, data := range [][]byte{nil, []byte("BM"), []byte("P6\n3 2\n255\n"), []byte("II*\x00\xff\xff\xff\x00"), []byte("hello"), {0xff, 0xd8, 0xff}} {
+		if _, err := decode(t, data, "RGB", &ops.Ctx{}); err == nil {
+			t.Errorf("%q: no error", data)
+		}
+	}
+}
+
+func FuzzImageDecoder(f *testing.F) {
+	var buf bytes.Buffer
+	png.Encode(&buf, stdimage.NewRGBA(stdimage.Rect(0, 0, 2, 2)))
+	f.Add(buf.Bytes())
+	f.Add([]byte("P6\n2 1\n255\n\x01\x02\x03\x04\x05\x06"))
+	f.Add([]byte("P5 1 1 7 \x03"))
+	f.Add([]byte("II*\x00\x08\x00\x00\x00\x01\x00\x00\x01\x04\x00\x01\x00\x00\x00\x02\x00\x00\x00"))
+	f.Add(append([]byte("BM"), make([]byte, 60)...))
+	k, err := compileDecoder(&ops.Node{OpType: "ImageDecoder", Opset: 20})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k.Run(&ops.Ctx{MaxElements: 1 << 20}, []*tensor.Tensor{tensor.Must([]int{len(data)}, data)})
+	})
+}
