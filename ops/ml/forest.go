@@ -233,7 +233,7 @@ func postTransform(mode int, scores []float64, n int) {
 			}
 		case postProbit:
 			for i, v := range row {
-				row[i] = math.Sqrt2 * math.Erfinv(2*v-1)
+				row[i] = probit(v)
 			}
 		}
 	}
@@ -247,26 +247,28 @@ func logistic(v float64) float64 {
 	return e / (1 + e)
 }
 
-// softmax normalizes row in place; with zero set, zero entries stay zero
-// and do not take part.
+// softmax normalizes row in place. With zero set (SOFTMAX_ZERO), entries
+// within 1e-7 of zero stay (almost) zero and a row of zeros becomes 0.5
+// everywhere, as in ONNX Runtime.
 func softmax(row []float64, zero bool) {
 	m := math.Inf(-1)
 	for _, v := range row {
-		if !(zero && v == 0) {
-			m = max(m, v)
-		}
+		m = max(m, v)
 	}
 	s := 0.0
 	for i, v := range row {
-		if zero && v == 0 {
-			continue
+		if zero && math.Abs(v) <= 1e-7 {
+			row[i] = v * math.Exp(-m)
+		} else {
+			row[i] = math.Exp(v - m)
 		}
-		row[i] = math.Exp(v - m)
 		s += row[i]
 	}
-	for i, v := range row {
-		if !(zero && v == 0) && s > 0 {
-			row[i] = v / s
+	for i := range row {
+		if s == 0 {
+			row[i] = 0.5
+		} else {
+			row[i] /= s
 		}
 	}
 }

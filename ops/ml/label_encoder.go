@@ -43,11 +43,19 @@ func compileLabelEncoder1(n *ops.Node) (*ops.Kernel, error) {
 	for i := range idx {
 		idx[i] = int64(i)
 	}
-	strToInt, err := newEncoder(tensor.Must([]int{len(classes)}, classes), tensor.Must([]int{len(idx)}, idx), tensor.Scalar(defInt))
+	return compileBimap(classes, idx, defInt, defStr)
+}
+
+// compileBimap returns a kernel mapping strings[i] -> ints[i] for string
+// inputs and ints[i] -> strings[i] for integer inputs, with defaults for
+// values not listed.
+func compileBimap(strs []string, ints []int64, defInt int64, defStr string) (*ops.Kernel, error) {
+	ti, ts := tensor.Must([]int{len(ints)}, ints), tensor.Must([]int{len(strs)}, strs)
+	toInt, err := newEncoder(ts, ti, tensor.Scalar(defInt))
 	if err != nil {
 		return nil, err
 	}
-	intToStr, err := newEncoder(tensor.Must([]int{len(idx)}, idx), tensor.Must([]int{len(classes)}, classes), tensor.Scalar(defStr))
+	toStr, err := newEncoder(ti, ts, tensor.Scalar(defStr))
 	if err != nil {
 		return nil, err
 	}
@@ -56,9 +64,9 @@ func compileLabelEncoder1(n *ops.Node) (*ops.Kernel, error) {
 			return nil, err
 		}
 		if in[0].DType() == tensor.String {
-			return strToInt.run(c, in[0])
+			return toInt.run(c, in[0])
 		}
-		return intToStr.run(c, in[0])
+		return toStr.run(c, in[0])
 	}}, nil
 }
 

@@ -24,7 +24,9 @@ const Domain = "ai.onnx.ml"
 // Ops lists every operator schema of this family.
 func Ops() []*ops.Op {
 	return ops.Join(arrayFeatureExtractorOps, binarizerOps, labelEncoderOps, treeEnsembleOps,
-		treeEnsembleRegressorOps, treeEnsembleClassifierOps)
+		treeEnsembleRegressorOps, treeEnsembleClassifierOps, linearRegressorOps, linearClassifierOps,
+		normalizerOps, scalerOps, oneHotEncoderOps, imputerOps, featureVectorizerOps, categoryMapperOps,
+		zipMapOps, dictVectorizerOps)
 }
 
 // gatherLast returns x[..., idx] for a generic element type: rows of cols
