@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/ir/irbuild"
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/all"
@@ -61,6 +62,10 @@ type tc struct {
 	// ortOp, when set, replaces the node for the ONNX Runtime run by an
 	// equivalent graph of other ops (for contrib ops its CPU build lacks).
 	ortOp func(b *irbuild.Builder, inputs []string) []string
+	// tol overrides the default tolerance (for float16).
+	tol float64
+	// skipMissing skips the case when ONNX Runtime has no kernel for it.
+	skipMissing bool
 }
 
 func f32(r *rand.Rand, shape ...int) *tensor.Tensor {
@@ -114,7 +119,7 @@ func TestMain(m *testing.M) {
 		sort.Strings(keys)
 		fmt.Println("max |gort - ORT| per op:")
 		for _, k := range keys {
-			fmt.Printf("  %-34s %.3g\n", k, stats.maxErr[k])
+			fmt.Printf("  %-44s %.3g\n", k, stats.maxErr[k])
 		}
 	}
 	os.Exit(code)
@@ -122,6 +127,17 @@ func TestMain(m *testing.M) {
 
 func session(t *testing.T, c tc, alt bool, p runtime.Provider) *runtime.Session {
 	t.Helper()
+	s, err := runtime.NewSession(sessionModel(c, alt), runtime.Options{Provider: p})
+	if err != nil {
+		t.Fatalf("%s session: %v", map[bool]string{true: "ort", false: "native"}[p != nil], err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// sessionModel builds the one-node model of c (or, with alt, its
+// replacement graph for ONNX Runtime).
+func sessionModel(c tc, alt bool) *ir.Model {
 	b := irbuild.New(c.name, irbuild.Opset{Domain: "", Version: 17}, irbuild.Opset{Domain: ms, Version: 1})
 	names := make([]string, len(c.inputs))
 	for i, x := range c.inputs {
@@ -157,12 +173,7 @@ func session(t *testing.T, c tc, alt bool, p runtime.Provider) *runtime.Session 
 			}
 		}
 	}
-	s, err := runtime.NewSession(b.Model(), runtime.Options{Provider: p})
-	if err != nil {
-		t.Fatalf("%s session: %v", map[bool]string{true: "ort", false: "native"}[p != nil], err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return b.Model()
 }
 
 func floats(x *tensor.Tensor) []float64 {
@@ -174,6 +185,10 @@ func floats(x *tensor.Tensor) []float64 {
 		}
 	case []float64:
 		v = d
+	case []tensor.Float16Bits:
+		for _, e := range d {
+			v = append(v, float64(e.Float32()))
+		}
 	case []int32:
 		for _, e := range d {
 			v = append(v, float64(e))
@@ -203,6 +218,12 @@ func check(t *testing.T, c tc) {
 			t.Fatalf("native: %v", err)
 		}
 		checkInfer(t, c, got)
+		if c.skipMissing {
+			if _, err := runtime.NewSession(sessionModel(c, c.ortOp != nil), runtime.Options{Provider: ort.New(ort.Options{})}); err != nil &&
+				strings.Contains(err.Error(), "Could not find an implementation") {
+				t.Skipf("ONNX Runtime's CPU build has no kernel: %v", err)
+			}
+		}
 		ref := session(t, c, c.ortOp != nil, ort.New(ort.Options{}))
 		want, err := ref.Run(context.Background(), feeds)
 		if err != nil {
@@ -220,6 +241,10 @@ func check(t *testing.T, c tc) {
 				t.Fatalf("output %s: native %v%v, ort %v%v", o.name, g.DType(), g.Shape(), w.DType(), w.Shape())
 			}
 			gv, wv := floats(g), floats(w)
+			tl := tol
+			if c.tol != 0 {
+				tl = c.tol
+			}
 			worst, at := 0.0, -1
 			for i := range gv {
 				e := math.Abs(gv[i] - wv[i])
@@ -229,11 +254,15 @@ func check(t *testing.T, c tc) {
 				if e > worst {
 					worst = e
 				}
-				if e > tol+tol*math.Abs(wv[i]) && at < 0 {
+				if e > tl+tl*math.Abs(wv[i]) && at < 0 {
 					at = i
 				}
 			}
-			record(c.op, worst)
+			if c.tol == 0 {
+				record(c.op, worst)
+			} else {
+				record(c.op+" (float16)", worst)
+			}
 			if at >= 0 {
 				t.Errorf("output %s %v: element %d native %g, ort %g (max error %.3g)", o.name, w.Shape(), at, gv[at], wv[at], worst)
 			}
@@ -804,5 +833,70 @@ func TestGroupQueryAttention(t *testing.T) {
 		}
 		outs := []out{{"y", tensor.Float32}, {"present_key", tensor.Float32}, {"present_value", tensor.Float32}}
 		check(t, tc{name: c.name, op: "GroupQueryAttention", attrs: attrs, inputs: ins, outputs: outs})
+	}
+}
+
+// half converts c's float32 inputs and outputs to float16.
+func half(c tc) tc {
+	c.name += "/float16"
+	c.tol = 4e-3
+	c.skipMissing = true
+	ins := make([]in, len(c.inputs))
+	for i, x := range c.inputs {
+		ins[i] = x
+		if x.t != nil && x.t.DType() == tensor.Float32 {
+			h := tensor.Zeros(tensor.Float16, x.t.Shape()...)
+			hd := tensor.Data[tensor.Float16Bits](h)
+			for j, v := range tensor.Data[float32](x.t) {
+				hd[j] = tensor.Float16FromFloat32(v)
+			}
+			ins[i].t = h
+		}
+	}
+	c.inputs = ins
+	outs := make([]out, len(c.outputs))
+	for i, o := range c.outputs {
+		outs[i] = o
+		if o.dtype == tensor.Float32 {
+			outs[i].dtype = tensor.Float16
+		}
+	}
+	c.outputs = outs
+	return c
+}
+
+func TestFloat16(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 1))
+	x, bias := f32(r, 2, 3, 8), f32(r, 8)
+	cos, sin := rotaryCache(16, 8)
+	f16 := y(tensor.Float32)
+	for _, c := range []tc{
+		{name: "Gelu", op: "Gelu", inputs: []in{{"x", x}}, outputs: f16},
+		{name: "BiasGelu", op: "BiasGelu", inputs: []in{{"x", x}, {"b", bias}}, outputs: f16},
+		{name: "FastGelu", op: "FastGelu", inputs: []in{{"x", x}, {"b", bias}}, outputs: f16},
+		{name: "QuickGelu", op: "QuickGelu", inputs: []in{{"x", x}}, outputs: f16},
+		{name: "FusedMatMul", op: "FusedMatMul", attrs: []ops.Attr{attrInt("transB", 1), attrFloat("alpha", 0.5)},
+			inputs: []in{{"a", x}, {"b", f32(r, 2, 5, 8)}}, outputs: f16},
+		{name: "SkipLayerNormalization", op: "SkipLayerNormalization", inputs: []in{{"x", x}, {"skip", f32(r, 2, 3, 8)}, {"g", f32(r, 8)}, {"b", f32(r, 8)}, {"bias", bias}},
+			outputs: []out{{"y", tensor.Float32}, {"", 0}, {"", 0}, {"sum", tensor.Float32}}},
+		{name: "SkipSimplifiedLayerNormalization", op: "SkipSimplifiedLayerNormalization", inputs: []in{{"x", x}, {"skip", f32(r, 2, 3, 8)}, {"g", f32(r, 8)}},
+			outputs: f16},
+		{name: "SimplifiedLayerNormalization", domain: "-", op: "SimplifiedLayerNormalization", inputs: []in{{"x", x}, {"g", f32(r, 8)}}, outputs: f16},
+		{name: "RotaryEmbedding", op: "RotaryEmbedding", attrs: []ops.Attr{attrInt("num_heads", 1)},
+			inputs: []in{{"x", f32(r, 2, 3, 16)}, {"pos", tensor.Must([]int{1}, []int64{2})}, {"cos", cos}, {"sin", sin}}, outputs: f16},
+		{name: "MultiHeadAttention", op: "MultiHeadAttention", attrs: []ops.Attr{attrInt("num_heads", 2)},
+			inputs: []in{{"q", x}, {"k", f32(r, 2, 4, 8)}, {"v", f32(r, 2, 4, 8)}}, outputs: f16},
+		{name: "Attention", op: "Attention", attrs: []ops.Attr{attrInt("num_heads", 2)},
+			inputs: []in{{"x", x}, {"w", f32(r, 8, 24)}, {"b", f32(r, 24)}}, outputs: f16},
+		{name: "GroupQueryAttention/prompt", op: "GroupQueryAttention", attrs: []ops.Attr{attrInt("num_heads", 2), attrInt("kv_num_heads", 1)},
+			inputs: []in{{"q", f32(r, 2, 3, 16)}, {"k", x}, {"v", x}, {"pk", nil}, {"pv", nil},
+				{"seqlens", i32([]int{2}, 2, 2)}, {"total", i32([]int{}, 3)}},
+			outputs: []out{{"y", tensor.Float32}, {"present_key", tensor.Float32}, {"present_value", tensor.Float32}}},
+		{name: "GroupQueryAttention/decode", op: "GroupQueryAttention", attrs: []ops.Attr{attrInt("num_heads", 2), attrInt("kv_num_heads", 1), attrInt("do_rotary", 1)},
+			inputs: []in{{"q", f32(r, 2, 1, 32)}, {"k", f32(r, 2, 1, 16)}, {"v", f32(r, 2, 1, 16)}, {"pk", f32(r, 2, 1, 4, 16)}, {"pv", f32(r, 2, 1, 4, 16)},
+				{"seqlens", i32([]int{2}, 4, 2)}, {"total", i32([]int{}, 5)}, {"cos", cos}, {"sin", sin}},
+			outputs: []out{{"y", tensor.Float32}, {"present_key", tensor.Float32}, {"present_value", tensor.Float32}}},
+	} {
+		check(t, half(c))
 	}
 }
