@@ -155,39 +155,21 @@ func compileLinearClassifier(n *ops.Node) (*ops.Kernel, error) {
 	}}, nil
 }
 
-// thresholded labels single-score rows: label 0's value when the score
-// reaches the threshold (0 without a transform, else 0.5), else 0 ("").
+// thresholded labels single-score rows: label 0 when the score reaches
+// the threshold (0 without a transform, else 0.5), else none (0 or "").
 func (l labels) thresholded(c *ops.Ctx, scores []float64, post int) ([]*tensor.Tensor, error) {
 	th := 0.5
 	if post == postNone {
 		th = 0
 	}
-	rows := len(scores)
-	var y *tensor.Tensor
-	var err error
-	if l.strs != nil {
-		if y, err = c.New(tensor.String, rows); err != nil {
-			return nil, err
-		}
-		d := tensor.Data[string](y)
-		for r := range d {
-			if scores[r] >= th {
-				d[r] = l.strs[0]
-			}
-		}
-	} else {
-		if y, err = c.New(tensor.Int64, rows); err != nil {
-			return nil, err
-		}
-		d := tensor.Data[int64](y)
-		for r := range d {
-			if scores[r] >= th {
-				d[r] = l.ints[0]
-			}
+	best := make([]int, len(scores))
+	for r, v := range scores {
+		best[r] = -1
+		if v >= th {
+			best[r] = 0
 		}
 	}
-	z, err := storeFloat32(c, scores, rows, 1)
-	return []*tensor.Tensor{y, z}, err
+	return l.withScores(c, best, scores, len(scores), 1)
 }
 
 // probit is √2·erfinv(2v - 1) with the erfinv approximation of ONNX

@@ -334,8 +334,8 @@ func readLabels(n *ops.Node) (labels, error) {
 func (l labels) len() int { return max(len(l.ints), len(l.strs)) }
 
 // outputs returns the labels of the row-wise argmax of scores (rows x
-// width) and the scores as float32. A column past the label list (the
-// binary case with one label) is labelled by its index.
+// width) and the scores as float32. With one column more than labels (the
+// binary case with a single label), column 0 is the unlabelled class.
 func (l labels) outputs(c *ops.Ctx, scores []float64, rows, width int) ([]*tensor.Tensor, error) {
 	best := make([]int, rows)
 	for r := range best {
@@ -345,31 +345,40 @@ func (l labels) outputs(c *ops.Ctx, scores []float64, rows, width int) ([]*tenso
 				best[r] = k
 			}
 		}
+		if width == l.len()+1 {
+			best[r]--
+		}
 	}
+	return l.withScores(c, best, scores, rows, width)
+}
+
+// withScores returns the labels of classes best (-1: none, labelled 0 or
+// "") and the scores (rows x width) as float32.
+func (l labels) withScores(c *ops.Ctx, best []int, scores []float64, rows, width int) ([]*tensor.Tensor, error) {
 	var y *tensor.Tensor
 	var err error
 	if l.strs != nil {
-		if y, err = c.New(tensor.String, rows); err != nil {
-			return nil, err
-		}
-		d := tensor.Data[string](y)
-		for r, k := range best {
-			if k < len(l.strs) {
-				d[r] = l.strs[k]
-			}
-		}
+		y, err = labelTensor(c, l.strs, best)
 	} else {
-		if y, err = c.New(tensor.Int64, rows); err != nil {
-			return nil, err
-		}
-		d := tensor.Data[int64](y)
-		for r, k := range best {
-			d[r] = int64(k)
-			if k < len(l.ints) && len(l.ints) > 1 {
-				d[r] = l.ints[k]
-			}
-		}
+		y, err = labelTensor(c, l.ints, best)
+	}
+	if err != nil {
+		return nil, err
 	}
 	z, err := storeFloat32(c, scores, rows, width)
 	return []*tensor.Tensor{y, z}, err
+}
+
+func labelTensor[T int64 | string](c *ops.Ctx, names []T, best []int) (*tensor.Tensor, error) {
+	y, err := c.New(tensor.DTypeOf[T](), len(best))
+	if err != nil {
+		return nil, err
+	}
+	d := tensor.Data[T](y)
+	for r, k := range best {
+		if k >= 0 && k < len(names) {
+			d[r] = names[k]
+		}
+	}
+	return y, nil
 }
