@@ -1,0 +1,171 @@
+package graphopt_test
+
+import (
+	"context"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/gort-ml/gort/conformance"
+	"github.com/gort-ml/gort/graphopt"
+	"github.com/gort-ml/gort/ir"
+	"github.com/gort-ml/gort/models/tiny"
+	"github.com/gort-ml/gort/ops/all"
+	"github.com/gort-ml/gort/runtime"
+	"github.com/gort-ml/gort/runtime/ort"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// maskSomeKeys zeroes the last key of every batch row but the first, so the
+// fused attention's mask handling is exercised (no row is fully masked).
+func maskSomeKeys(feeds map[string]*tensor.Tensor) {
+	m := feeds["attention_mask"]
+	if m == nil || m.Rank() != 2 {
+		return
+	}
+	d := tensor.Data[int64](m)
+	s := m.Shape()[1]
+	for b := 1; b < m.Shape()[0]; b++ {
+		d[b*s+s-1] = 0
+	}
+}
+
+func TestTinyBERTEquivalent(t *testing.T) {
+	m, err := tiny.BERT(tiny.TinyBERT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dims := map[string]int{"batch": 2, "sequence": 7}
+	for _, lvl := range []graphopt.Level{graphopt.Basic, graphopt.Extended} {
+		opt, rep := checkEquivalent(t, m, graphopt.Options{Level: lvl}, dims, maskSomeKeys)
+		t.Logf("level %d: %s", lvl, rep)
+		if lvl == graphopt.Extended {
+			if n := count(opt, "SkipLayerNormalization"); n != 2*tiny.TinyBERT.NumLayers {
+				t.Errorf("%d SkipLayerNormalization nodes, want %d", n, 2*tiny.TinyBERT.NumLayers)
+			}
+			if n := count(opt, "BiasGelu"); n != tiny.TinyBERT.NumLayers {
+				t.Errorf("%d BiasGelu nodes, want %d", n, tiny.TinyBERT.NumLayers)
+			}
+			reg := all.Registry()
+			if reg.Has("com.microsoft", "Attention") || reg.Has("com.microsoft", "MultiHeadAttention") {
+				if n := count(opt, "Attention") + count(opt, "MultiHeadAttention"); n != tiny.TinyBERT.NumLayers {
+					t.Errorf("%d attention nodes, want %d", n, tiny.TinyBERT.NumLayers)
+				}
+			}
+		}
+	}
+}
+
+// TestTinyBERTAttentionORT fuses attention into com.microsoft Attention
+// whether or not the native provider has it, and checks the result in ONNX
+// Runtime against the unoptimized model run natively.
+func TestTinyBERTAttentionORT(t *testing.T) {
+	if _, err := os.Stat(ort.DefaultLibrary()); err != nil && os.Getenv("CI") == "" {
+		t.Skipf("ONNX Runtime library missing: %v", err)
+	}
+	m, err := tiny.BERT(tiny.TinyBERT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := all.Registry()
+	for _, fused := range []string{"Attention", "MultiHeadAttention"} {
+		t.Run(fused, func(t *testing.T) {
+			supported := func(domain, op string) bool {
+				if op == "Attention" || op == "MultiHeadAttention" {
+					return op == fused
+				}
+				return reg.Has(domain, op)
+			}
+			opt, rep, err := graphopt.Optimize(m, graphopt.Options{Supported: supported})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if count(opt, fused) != tiny.TinyBERT.NumLayers {
+				t.Fatalf("no %s fused:\n%s", fused, rep)
+			}
+			for seed := uint64(1); seed <= 2; seed++ {
+				compareORT(t, m, opt, seed)
+			}
+		})
+	}
+}
+
+// TestTinyBERTORT runs the default-optimized tiny BERT in ONNX Runtime.
+func TestTinyBERTORT(t *testing.T) {
+	if _, err := os.Stat(ort.DefaultLibrary()); err != nil && os.Getenv("CI") == "" {
+		t.Skipf("ONNX Runtime library missing: %v", err)
+	}
+	m, err := tiny.BERT(tiny.TinyBERT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, _, err := graphopt.Optimize(m, graphopt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareORT(t, m, opt, 5)
+}
+
+// compareORT runs m natively and opt in ONNX Runtime on the same random
+// inputs (some keys masked) and requires agreement within 1e-4 (ORT's
+// kernels sum in other orders).
+func compareORT(t *testing.T, m, opt *ir.Model, seed uint64) {
+	t.Helper()
+	feeds, err := conformance.RandomFeeds(m, seed, map[string]int{"batch": 2, "sequence": 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	maskSomeKeys(feeds)
+	want := runModel(t, m, nil, feeds)
+	got := runModel(t, opt, ort.New(ort.Options{}), feeds)
+	for name, w := range want {
+		if d, err := maxDiff(w, got[name]); err != nil || d > 1e-4 {
+			t.Errorf("seed %d output %q: error %g (%v)", seed, name, d, err)
+		}
+	}
+}
+
+// TestTinyBERTSpeed logs the native run time before and after optimization
+// (median of runs); it asserts nothing about time.
+func TestTinyBERTSpeed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing")
+	}
+	m, err := tiny.BERT(tiny.TinyBERT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, rep, err := graphopt.Optimize(m, graphopt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dims := range []map[string]int{{"batch": 1, "sequence": 16}, {"batch": 4, "sequence": 128}} {
+		feeds, err := conformance.RandomFeeds(m, 1, dims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, after := median(t, m, feeds), median(t, opt, feeds)
+		t.Logf("tiny BERT batch %d seq %d: nodes %d -> %d, native median %v -> %v (%.2fx)",
+			dims["batch"], dims["sequence"], rep.NodesBefore, rep.NodesAfter, before, after, float64(before)/float64(after))
+	}
+}
+
+func median(t *testing.T, m *ir.Model, feeds map[string]*tensor.Tensor) time.Duration {
+	t.Helper()
+	s, err := runtime.NewSession(m, runtime.Options{IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ds []time.Duration
+	for i := 0; i < 31; i++ {
+		start := time.Now()
+		if _, err := s.Run(context.Background(), feeds); err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, time.Since(start))
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2]
+}
