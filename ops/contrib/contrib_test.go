@@ -66,6 +66,8 @@ type tc struct {
 	tol float64
 	// skipMissing skips the case when ONNX Runtime has no kernel for it.
 	skipMissing bool
+	// opset is the default-domain opset of the model (17 unless set).
+	opset int64
 }
 
 func f32(r *rand.Rand, shape ...int) *tensor.Tensor {
@@ -138,7 +140,11 @@ func session(t *testing.T, c tc, alt bool, p runtime.Provider) *runtime.Session 
 // sessionModel builds the one-node model of c (or, with alt, its
 // replacement graph for ONNX Runtime).
 func sessionModel(c tc, alt bool) *ir.Model {
-	b := irbuild.New(c.name, irbuild.Opset{Domain: "", Version: 17}, irbuild.Opset{Domain: ms, Version: 1})
+	opset := c.opset
+	if opset == 0 {
+		opset = 17
+	}
+	b := irbuild.New(c.name, irbuild.Opset{Domain: "", Version: opset}, irbuild.Opset{Domain: ms, Version: 1})
 	names := make([]string, len(c.inputs))
 	for i, x := range c.inputs {
 		if x.t == nil {
@@ -281,7 +287,11 @@ func checkInfer(t *testing.T, c tc, got map[string]*tensor.Tensor) {
 	case "-":
 		domain = ""
 	}
-	op, err := all.Registry().Lookup(domain, c.op, 17)
+	opset := int(c.opset)
+	if opset == 0 {
+		opset = 17
+	}
+	op, err := all.Registry().Lookup(domain, c.op, opset)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +465,7 @@ func TestSimplifiedLayerNorm(t *testing.T) {
 		check(t, tc{name: fmt.Sprint("Simplified", c.x, c.axis), domain: "-", op: "SimplifiedLayerNormalization",
 			attrs: []ops.Attr{attrInt("axis", c.axis), attrFloat("epsilon", 1e-6)}, inputs: []in{{"x", x}, {"scale", f32(r, c.x[axis:]...)}},
 			outputs: []out{{"y", tensor.Float32}, {"inv", tensor.Float32}}})
-		check(t, tc{name: fmt.Sprint("LayerNorm1", c.x, c.axis), domain: "-", op: "LayerNormalization",
+		check(t, tc{name: fmt.Sprint("LayerNorm1", c.x, c.axis), domain: "-", op: "LayerNormalization", opset: 14,
 			attrs:   []ops.Attr{attrInt("axis", c.axis)},
 			inputs:  []in{{"x", x}, {"scale", f32(r, c.x[axis:]...)}, {"bias", f32(r, c.x[axis:]...)}},
 			outputs: []out{{"y", tensor.Float32}, {"mean", tensor.Float32}, {"inv", tensor.Float32}}})
@@ -600,6 +610,38 @@ func TestAttention(t *testing.T) {
 		}
 		check(t, k)
 	}
+}
+
+// The 4-D (B, 1, M, M) mask_index (Megatron GPT-2), which ONNX Runtime's
+// CPU kernel lacks, must equal its (B, S, T) slice [P:P+S, :T] as a 3-D
+// mask.
+func TestAttentionMask4D(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 1))
+	const b, s, past, n, h, maxLen = 2, 3, 2, 2, 4, 7
+	total := past + s
+	m4 := make([]int32, b*maxLen*maxLen)
+	for i := range m4 {
+		m4[i] = int32(r.IntN(2))
+	}
+	m3 := make([]int32, b*s*total)
+	for bi := 0; bi < b; bi++ {
+		for i := 0; i < s; i++ {
+			m4[(bi*maxLen+past+i)*maxLen] = 1
+			for j := 0; j < total; j++ {
+				m3[(bi*s+i)*total+j] = m4[(bi*maxLen+past+i)*maxLen+j]
+			}
+		}
+	}
+	attrs := []ops.Attr{attrInt("num_heads", n)}
+	ins := []in{{"x", f32(r, b, s, n*h)}, {"w", f32(r, n*h, 3*n*h)}, {"bias", f32(r, 3*n*h)},
+		{"mask", i32([]int{b, 1, maxLen, maxLen}, m4...)}, {"past", f32(r, 2, b, n, past, h)}}
+	check(t, tc{name: "mask4d", op: "Attention", attrs: attrs, inputs: ins,
+		outputs: []out{{"y", tensor.Float32}, {"present", tensor.Float32}},
+		ortOp: func(bd *irbuild.Builder, in []string) []string {
+			in[3] = bd.Const(i32([]int{b, s, total}, m3...))
+			nd := bd.OpN("Attention", 2, in...).Domain(ms).With(attrs...)
+			return []string{nd.Out(0), nd.Out(1)}
+		}})
 }
 
 func b2i(b bool) int64 {
@@ -777,6 +819,8 @@ func TestGroupQueryAttention(t *testing.T) {
 	}
 	for _, c := range []gc{
 		{name: "prompt", b: 2, s: 4, n: 4, kvN: 2, h: 8, seqlens: []int32{3, 3}, total: 4},
+		{name: "prompt_padded", b: 3, s: 4, n: 2, kvN: 1, h: 8, seqlens: []int32{3, 1, 2}, total: 4},
+		{name: "prompt_padded_window", b: 2, s: 5, n: 2, kvN: 1, h: 8, seqlens: []int32{4, 1}, total: 5, window: 2},
 		{name: "prompt_mqa", b: 1, s: 5, n: 4, kvN: 1, h: 8, seqlens: []int32{4}, total: 5},
 		{name: "decode", b: 3, s: 1, n: 4, kvN: 2, h: 8, pastBuf: 6, seqlens: []int32{4, 6, 2}, total: 7},
 		{name: "decode_shared_len", b: 2, s: 1, n: 2, kvN: 2, h: 8, pastBuf: 8, seqlens: []int32{3, 5}, total: 6},

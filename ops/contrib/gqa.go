@@ -24,7 +24,7 @@ type gqa struct {
 // present_key/value (B, kvN, max(P, total_sequence_length), H) append the
 // new positions after them. Query i of batch b sits at position
 // p = past_b + i and attends keys (p - local_window_size, p] (all of
-// [0, p] without a window).
+// [0, p] without a window), capped at the sequence's seqlens_k[b]+1 keys.
 func compileGQA(n *ops.Node) (*ops.Kernel, error) {
 	p := &gqa{
 		heads:       int(n.Int("num_heads", 0)),
@@ -247,7 +247,10 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 			if p.window > 0 {
 				lo = max(0, at-p.window+1)
 			}
-			return lo, min(at+1, tp)
+			// A padded query of a right-padded prompt (at past the
+			// sequence's end) sees the sequence's keys, as ONNX Runtime's.
+			hi := min(at+1, int(seqlens[b])+1)
+			return min(lo, hi), hi
 		}}
 	if ab != nil {
 		a.bias = func(b, h, i int, row []float64) { ab.add(b, h, i, row[:min(len(row), total)]) }
