@@ -76,7 +76,7 @@ func (l *linear) apply(c *ops.Ctx, x *tensor.Tensor) ([]float64, int, error) {
 		xr := xs[r*cols : (r+1)*cols]
 		for o := 0; o < l.outputs; o++ {
 			s := 0.0
-			if l.b != nil {
+			if len(l.b) > 0 {
 				s = l.b[o]
 			}
 			for j, w := range l.w[o*cols : (o+1)*cols] {
