@@ -206,44 +206,49 @@ func perAxis(name string, v []int64, n, def int) ([]int, error) {
 }
 
 // intConv computes acc (N, M, out...) = conv(x - xzp, w - wzp) in int32;
-// wzp has one value or one per output channel.
+// wzp has one value or one per output channel. Each (image, group) is an
+// im2col of the centered input, (C/group * taps, out positions), multiplied
+// by the group's (M/group, C/group * taps) weights.
 func (g *convGeom) intConv(c *ops.Ctx, x, w *tensor.Tensor, xzp, wzp []float64, acc []int32) error {
 	xc := centered(x, xzp, vecParams{}, 1, 1, false)
 	wp := vecParams{}
 	if len(wzp) > 1 {
 		wp = vecParams{batchStride: 0, rowStride: 1}
 	}
-	per := g.c / g.group * g.kSize // weights per output channel
-	wc := centered(w, wzp, wp, g.m, per, false)
 	cg, mg := g.c/g.group, g.m/g.group
+	kdim := cg * g.kSize // the GEMM's inner dimension
+	wc := centered(w, wzp, wp, g.m, kdim, false)
+	colT, err := c.New(tensor.Int32, kdim, g.outSize)
+	if err != nil {
+		return err
+	}
+	col := tensor.Data[int32](colT)
 	for n := 0; n < g.n; n++ {
-		for m := 0; m < g.m; m++ {
+		for grp := 0; grp < g.group; grp++ {
 			if err := c.Check(); err != nil {
 				return err
 			}
-			out := acc[(n*g.m+m)*g.outSize : (n*g.m+m+1)*g.outSize]
-			grp := m / mg
 			for ci := 0; ci < cg; ci++ {
 				plane := xc[(n*g.c+grp*cg+ci)*g.inSize : (n*g.c+grp*cg+ci+1)*g.inSize]
-				wk := wc[(m*cg+ci)*g.kSize : (m*cg+ci+1)*g.kSize]
-				for kk, wv := range wk {
-					if wv == 0 {
-						continue
-					}
-					src := g.src[kk*g.outSize : (kk+1)*g.outSize]
-					for p, s := range src {
+				for kk := 0; kk < g.kSize; kk++ {
+					dst := col[(ci*g.kSize+kk)*g.outSize : (ci*g.kSize+kk+1)*g.outSize]
+					for p, s := range g.src[kk*g.outSize : (kk+1)*g.outSize] {
 						if s >= 0 {
-							out[p] += wv * plane[s]
+							dst[p] = plane[s]
+						} else {
+							dst[p] = 0
 						}
 					}
 				}
 			}
+			out := acc[(n*g.m+grp*mg)*g.outSize : (n*g.m+(grp+1)*mg)*g.outSize]
+			gemmInt32(c.Threads, mg, g.outSize, kdim, wc[grp*mg*kdim:(grp+1)*mg*kdim], col, out)
 		}
 	}
 	return nil
 }
 
-// wZeroPoints checks a per-tensor or per-output-channel weight parameter.
+// perChannel checks a per-tensor or per-output-channel weight parameter.
 func perChannel(name string, t *tensor.Tensor, m int) error {
 	if t == nil || t.Len() == 1 {
 		return nil

@@ -3,6 +3,7 @@ package quant
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
@@ -162,24 +163,64 @@ func newIntMM(c *ops.Ctx, p *mmPlan, a, b, acc []int32) (*intMM, error) {
 		if err := c.Check(); err != nil {
 			return nil, err
 		}
-		am := a[mm.aIdx[bi]*m*k:]
-		bm := b[mm.bIdx[bi]*k*n:]
-		cm := acc[bi*m*n:]
-		for i := 0; i < m; i++ {
-			row := cm[i*n : (i+1)*n]
+		gemmInt32(c.Threads, m, n, k, a[mm.aIdx[bi]*m*k:], b[mm.bIdx[bi]*k*n:], acc[bi*m*n:])
+	}
+	return mm, nil
+}
+
+// gemmInt32 adds a (m, k) @ b (k, n) to acc (m, n), all int32 row-major,
+// wrapping on overflow. Rows of acc are split over up to threads goroutines;
+// each goroutine updates four rows per pass over a row of b, so every b
+// element loaded serves four products.
+func gemmInt32(threads, m, n, k int, a, b, acc []int32) {
+	parallelRows(threads, m, m*n*k, func(r0, r1 int) {
+		i := r0
+		for ; i+4 <= r1; i += 4 {
+			c0, c1, c2, c3 := acc[i*n:(i+1)*n], acc[(i+1)*n:(i+2)*n], acc[(i+2)*n:(i+3)*n], acc[(i+3)*n:(i+4)*n]
 			for kk := 0; kk < k; kk++ {
-				av := am[i*k+kk]
-				if av == 0 {
-					continue
+				a0, a1, a2, a3 := a[i*k+kk], a[(i+1)*k+kk], a[(i+2)*k+kk], a[(i+3)*k+kk]
+				brow := b[kk*n : (kk+1)*n]
+				c0, c1, c2, c3 := c0[:len(brow)], c1[:len(brow)], c2[:len(brow)], c3[:len(brow)]
+				for j, bv := range brow {
+					c0[j] += a0 * bv
+					c1[j] += a1 * bv
+					c2[j] += a2 * bv
+					c3[j] += a3 * bv
 				}
-				brow := bm[kk*n : (kk+1)*n]
+			}
+		}
+		for ; i < r1; i++ {
+			row := acc[i*n : (i+1)*n]
+			for kk := 0; kk < k; kk++ {
+				av := a[i*k+kk]
+				brow := b[kk*n : (kk+1)*n]
+				row := row[:len(brow)]
 				for j, bv := range brow {
 					row[j] += av * bv
 				}
 			}
 		}
+	})
+}
+
+// parallelRows runs f over [0, rows) split into up to threads bands, on one
+// goroutine when the work (multiply-adds) is small.
+func parallelRows(threads, rows, work int, f func(r0, r1 int)) {
+	t := min(max(threads, 1), rows)
+	if t <= 1 || work < 1<<17 {
+		f(0, rows)
+		return
 	}
-	return mm, nil
+	var wg sync.WaitGroup
+	for w := 0; w < t; w++ {
+		r0, r1 := rows*w/t, rows*(w+1)/t
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(r0, r1)
+		}()
+	}
+	wg.Wait()
 }
 
 func inferMatMulInteger(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {

@@ -84,6 +84,16 @@ func (l *layout) each(c *ops.Ctx, f func(off, n, p, stride int)) error {
 		if err := c.Check(); err != nil {
 			return err
 		}
+		if l.inner == 1 { // the axis is innermost: runs along it
+			if l.block == 0 {
+				f(off, l.axisLen, 0, 1)
+			}
+			for a := 0; a < l.axisLen && l.block > 0; a += l.block {
+				f(off+a, min(l.block, l.axisLen-a), o*l.sAxis+a/l.block, 0)
+			}
+			off += l.axisLen
+			continue
+		}
 		for a := 0; a < l.axisLen; a++ {
 			if l.block == 0 {
 				f(off, l.inner, a, 0)

@@ -161,7 +161,6 @@ func quantize(c *ops.Ctx, a quantAttrs, in []*tensor.Tensor) (*tensor.Tensor, er
 	if prec == tensor.Undefined {
 		prec = scale.DType()
 	}
-	div := divider(prec)
 	y, err := c.New(out, x.Shape()...)
 	if err != nil {
 		return nil, err
@@ -173,9 +172,9 @@ func quantize(c *ops.Ctx, a quantAttrs, in []*tensor.Tensor) (*tensor.Tensor, er
 		for c0 := 0; c0 < n; c0 += chunk {
 			b := buf[:min(chunk, n-c0)]
 			readF64(b, src, off+c0)
-			for j, v := range b {
+			divide(prec, b, s, p+c0*stride, stride)
+			for j, q := range b {
 				k := p + (c0+j)*stride
-				q := div(v, s[k])
 				switch {
 				case isInt:
 					q = math.RoundToEven(q) + z[k]
@@ -190,19 +189,25 @@ func quantize(c *ops.Ctx, a quantAttrs, in []*tensor.Tensor) (*tensor.Tensor, er
 	return y, err
 }
 
-// divider returns x / s computed in dtype prec: float16 and bfloat16 round
-// both operands and the quotient to that type; float32 divides in float32;
-// anything wider (int32 scales) divides in float64.
-func divider(prec tensor.DType) func(x, s float64) float64 {
+// divide replaces each b[j] by b[j] / s[p + j*stride] computed in dtype
+// prec: float16 and bfloat16 round both operands and the quotient to that
+// type; float32 (and float8e8m0 scales) divide in float32; anything wider
+// (int32 scales) divides in float64.
+func divide(prec tensor.DType, b, s []float64, p, stride int) {
 	switch prec {
 	case tensor.Float16, tensor.BFloat16:
-		return func(x, s float64) float64 {
-			return float64(roundTo(prec, roundTo(prec, float32(x))/roundTo(prec, float32(s))))
+		for j, x := range b {
+			b[j] = float64(roundTo(prec, roundTo(prec, float32(x))/roundTo(prec, float32(s[p+j*stride]))))
 		}
 	case tensor.Float32, tensor.Float8E8M0:
-		return func(x, s float64) float64 { return float64(float32(x) / float32(s)) }
+		for j, x := range b {
+			b[j] = float64(float32(x) / float32(s[p+j*stride]))
+		}
+	default:
+		for j, x := range b {
+			b[j] = x / s[p+j*stride]
+		}
 	}
-	return func(x, s float64) float64 { return x / s }
 }
 
 var dequantizeNames = []string{"x", "x_scale", "x_zero_point"}
