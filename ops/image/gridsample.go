@@ -124,6 +124,12 @@ func gridSampleF[F tensor.Float](c *ops.Ctx, g *gridSampler, x, grid *tensor.Ten
 	for _, d := range outShape[2:] {
 		outPlane *= d
 	}
+	if inPlane == 0 {
+		if g.padding != "zeros" {
+			return nil, fmt.Errorf("X has shape %v: an empty spatial dimension has no border to sample with padding_mode %s", xs, g.padding)
+		}
+		return o.Done(), nil // every sample reads zero padding
+	}
 	taps := map[string]int{"nearest": 1, "linear": 2, "cubic": 4}[g.mode]
 	combos := 1
 	for i := 0; i < k; i++ {

@@ -120,8 +120,8 @@ func roiAlignF[F tensor.Float](c *ops.Ctx, ra *roiAlign, x, rois, batch *tensor.
 	if err != nil {
 		return nil, err
 	}
-	if o.T.Len() == 0 {
-		return o.Done(), nil
+	if o.T.Len() == 0 || H == 0 || W == 0 {
+		return o.Done(), nil // an empty feature map: every sample reads nothing
 	}
 	xv, err := floatio.Load[F](x)
 	if err != nil {
