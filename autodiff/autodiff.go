@@ -265,8 +265,13 @@ func (b *Builder) Const(t *tensor.Tensor) string {
 func (b *Builder) Ints(v ...int64) string { return b.Const(tensor.Must([]int{len(v)}, v)) }
 
 // Scalar adds a rank-0 constant of x's dtype (rank 0 so that broadcasting
-// never changes a shape).
+// never changes a shape). When like's type was not inferred (an op without
+// shape inference produced it) the constant is cast to its dtype at run
+// time (CastLike, opset >= 15).
 func (b *Builder) Scalar(v float64, like string) string {
+	if t, ok := b.types[like]; (!ok || t.DType == tensor.Undefined) && b.opset >= 15 {
+		return b.Op("CastLike", nil, b.Const(scalarOf(tensor.Float64, v, nil)), like)
+	}
 	return b.Const(scalarOf(b.dtype(like), v, nil))
 }
 

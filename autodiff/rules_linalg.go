@@ -1,8 +1,6 @@
 package autodiff
 
 import (
-	"fmt"
-
 	"github.com/gort-ml/gort/ir"
 )
 
@@ -12,13 +10,9 @@ func linalgRules() []namedRule {
 		// dA = dY·Bᵀ, dB = Aᵀ·dY, each reduced over broadcast batch axes.
 		rule("MatMul", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 			a, w, y := n.Inputs[0], n.Inputs[1], n.Outputs[0]
-			ra, okA := b.staticRank(a)
-			rw, okW := b.staticRank(w)
-			if !okA || !okW {
-				return nil, fmt.Errorf("MatMul gradient needs the ranks of %q and %q (give the model's inputs shapes)", a, w)
-			}
-			if ra < 2 || rw < 2 {
-				return nil, fmt.Errorf("MatMul gradient with a 1-D operand (ranks %d, %d) is not supported; reshape to 2-D", ra, rw)
+			ra, rw, err := b.matmulRanks("MatMul", a, w)
+			if err != nil {
+				return nil, err
 			}
 			out := []string{"", ""}
 			if b.Needs(a) {

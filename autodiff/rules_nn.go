@@ -37,7 +37,7 @@ func nnRules() []namedRule {
 		rule("BatchNormalization", batchNormBack),
 		// Gelu (opset 20): dx = dy·gelu'(x), exact (erf) or tanh approximation.
 		rule("Gelu", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
-			d, err := b.geluGrad(n.Inputs[0], attrS(n, "approximate", "none"))
+			d, err := b.geluGrad(n.Inputs[0], n.Inputs[0], attrS(n, "approximate", "none"))
 			if err != nil {
 				return nil, err
 			}
@@ -171,21 +171,22 @@ func (b *Builder) countRatio(x, y string) string {
 // geluGrad returns gelu'(x): Φ(x) + x·φ(x) for the exact Gelu, and for
 // the tanh approximation with t = tanh(√(2/π)(x + 0.044715x³)):
 // ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²).
-func (b *Builder) geluGrad(x, approx string) (string, error) {
+// like is a value of x's dtype whose type is known (x may be a backward value).
+func (b *Builder) geluGrad(x, like, approx string) (string, error) {
 	switch approx {
 	case "none":
-		cdf := b.Op("Mul", nil, b.Op("Add", nil, b.Op("Erf", nil, b.Op("Mul", nil, x, b.Scalar(1/math.Sqrt2, x))), b.Scalar(1, x)), b.Scalar(0.5, x))
-		pdf := b.Op("Mul", nil, b.Op("Exp", nil, b.Op("Mul", nil, b.Op("Mul", nil, x, x), b.Scalar(-0.5, x))), b.Scalar(1/math.Sqrt(2*math.Pi), x))
+		cdf := b.Op("Mul", nil, b.Op("Add", nil, b.Op("Erf", nil, b.Op("Mul", nil, x, b.Scalar(1/math.Sqrt2, like))), b.Scalar(1, like)), b.Scalar(0.5, like))
+		pdf := b.Op("Mul", nil, b.Op("Exp", nil, b.Op("Mul", nil, b.Op("Mul", nil, x, x), b.Scalar(-0.5, like))), b.Scalar(1/math.Sqrt(2*math.Pi), like))
 		return b.Op("Add", nil, cdf, b.Op("Mul", nil, x, pdf)), nil
 	case "tanh":
 		c := math.Sqrt(2 / math.Pi)
 		x2 := b.Op("Mul", nil, x, x)
-		u := b.Op("Mul", nil, b.Op("Add", nil, x, b.Op("Mul", nil, b.Op("Mul", nil, x2, x), b.Scalar(0.044715, x))), b.Scalar(c, x))
+		u := b.Op("Mul", nil, b.Op("Add", nil, x, b.Op("Mul", nil, b.Op("Mul", nil, x2, x), b.Scalar(0.044715, like))), b.Scalar(c, like))
 		t := b.Op("Tanh", nil, u)
-		du := b.Op("Mul", nil, b.Op("Add", nil, b.Op("Mul", nil, x2, b.Scalar(3*0.044715, x)), b.Scalar(1, x)), b.Scalar(c, x))
-		dt := b.Op("Mul", nil, b.Op("Sub", nil, b.Scalar(1, x), b.Op("Mul", nil, t, t)), du)
-		half := b.Scalar(0.5, x)
-		return b.Op("Add", nil, b.Op("Mul", nil, b.Op("Add", nil, t, b.Scalar(1, x)), half), b.Op("Mul", nil, b.Op("Mul", nil, x, dt), half)), nil
+		du := b.Op("Mul", nil, b.Op("Add", nil, b.Op("Mul", nil, x2, b.Scalar(3*0.044715, like)), b.Scalar(1, like)), b.Scalar(c, like))
+		dt := b.Op("Mul", nil, b.Op("Sub", nil, b.Scalar(1, like), b.Op("Mul", nil, t, t)), du)
+		half := b.Scalar(0.5, like)
+		return b.Op("Add", nil, b.Op("Mul", nil, b.Op("Add", nil, t, b.Scalar(1, like)), half), b.Op("Mul", nil, b.Op("Mul", nil, x, dt), half)), nil
 	}
 	return "", fmt.Errorf("Gelu approximate=%q is not \"none\" or \"tanh\"", approx)
 }
@@ -196,19 +197,20 @@ func (b *Builder) geluGrad(x, approx string) (string, error) {
 //
 //	dx = inv·(g − mean(g) − xhat·mean(g ⊙ xhat))   (rms: without mean(g))
 //
-// It also returns xhat for the scale gradient.
-func (b *Builder) normBack(x, g string, axes []int64, eps float64, rms bool) (dx, xhat string) {
+// It also returns xhat for the scale gradient. like is a value of x's
+// dtype whose type is known (x may be a backward value).
+func (b *Builder) normBack(x, like, g string, axes []int64, eps float64, rms bool) (dx, xhat string) {
 	ax := b.Ints(axes...)
 	keep := []Attr{attrInt("keepdims", 1)}
 	sum := func(v string) string { return b.Op("ReduceSum", keep, v, ax) }
 	s := sum(x)
-	cnt := b.countRatio(x, s)
+	cnt := b.castLike(b.Op("Div", nil, b.Op("Size", nil, x), b.Op("Size", nil, s)), like)
 	mean := func(v string) string { return b.Op("Div", nil, sum(v), cnt) }
 	xc := x
 	if !rms {
 		xc = b.Op("Sub", nil, x, b.Op("Div", nil, s, cnt))
 	}
-	inv := b.Op("Reciprocal", nil, b.Op("Sqrt", nil, b.Op("Add", nil, mean(b.Op("Mul", nil, xc, xc)), b.Scalar(eps, x))))
+	inv := b.Op("Reciprocal", nil, b.Op("Sqrt", nil, b.Op("Add", nil, mean(b.Op("Mul", nil, xc, xc)), b.Scalar(eps, like))))
 	xhat = b.Op("Mul", nil, xc, inv)
 	d := b.Op("Sub", nil, g, b.Op("Mul", nil, xhat, mean(b.Op("Mul", nil, g, xhat))))
 	if !rms {
@@ -244,7 +246,7 @@ func (b *Builder) layerNormBack(n *ir.Node, dy []string, axis int64, rms bool) (
 	if scale != "" {
 		g = b.Op("Mul", nil, g, scale)
 	}
-	dx, xhat := b.normBack(x, g, axes, float64(attrF(n, "epsilon", 1e-5)), rms)
+	dx, xhat := b.normBack(x, x, g, axes, float64(attrF(n, "epsilon", 1e-5)), rms)
 	out := make([]string, len(n.Inputs))
 	out[0] = dx
 	if b.Needs(scale) {
@@ -289,7 +291,7 @@ func batchNormBack(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 	g := b.Op("Mul", nil, dy[0], chan_(scale))
 	var dx, xhat string
 	if attrI(n, "training_mode", 0) != 0 {
-		dx, xhat = b.normBack(x, g, axes, eps, false)
+		dx, xhat = b.normBack(x, x, g, axes, eps, false)
 	} else {
 		inv := b.Op("Reciprocal", nil, b.Op("Sqrt", nil, b.Op("Add", nil, chan_(n.Inputs[4]), b.Scalar(eps, x))))
 		dx = b.Op("Mul", nil, g, inv)
