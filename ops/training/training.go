@@ -18,6 +18,8 @@ package training
 import (
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
@@ -83,14 +85,55 @@ func inferOptimizer(groups int) func(*ops.Node, []tensor.Type) ([]tensor.Type, e
 	}
 }
 
-// step is one optimizer's update of one element: x, g and the states in,
-// the new x and states out. states has one slot per state tensor.
-type step func(x, g float64, states []float64) float64
+// kind names an optimizer.
+type kind int
 
-// run applies an element update to every optimized tensor. groups counts the
-// input groups (X, G and each state). scalars receives R and T and returns
-// the element update for this run.
-func run(c *ops.Ctx, in []*tensor.Tensor, groups int, scalars func(r float64, t int64) step) ([]*tensor.Tensor, error) {
+const (
+	adagrad kind = iota
+	adam
+	momentum
+)
+
+// hyper holds an optimizer's attributes and, once R and T are read, the
+// learning rate and gradient coefficient of this step.
+type hyper struct {
+	kind                   kind
+	eps, decay, norm, post float64
+	alpha, beta            float64
+	nesterov               bool
+	rate, gradCoef         float64 // set per run
+}
+
+// groups is the number of input groups: X, G and the state tensors.
+func (h hyper) groups() int {
+	if h.kind == adam {
+		return 4
+	}
+	return 3
+}
+
+// forStep fills rate and gradCoef from R and T.
+func (h hyper) forStep(r float64, t int64) hyper {
+	h.rate, h.gradCoef = r, h.beta
+	switch h.kind {
+	case adagrad:
+		h.rate = r / (1 + float64(t)*h.decay)
+	case adam:
+		if t > 0 {
+			h.rate = r * math.Sqrt(1-math.Pow(h.beta, float64(t))) / (1 - math.Pow(h.alpha, float64(t)))
+		}
+	case momentum:
+		if t <= 0 {
+			h.gradCoef = 1 // the first update takes the whole gradient
+		}
+	}
+	return h
+}
+
+// run checks the inputs (R, T, then groups of X, G and states) and updates
+// every optimized tensor; outputs are X_new..., then each state's new values.
+func (h hyper) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	groups := h.groups()
 	if len(in) < 2+groups || (len(in)-2)%groups != 0 {
 		return nil, fmt.Errorf("%d inputs; want R, T and then %d groups of equally many tensors (X..., G..., states...)", len(in), groups)
 	}
@@ -100,19 +143,19 @@ func run(c *ops.Ctx, in []*tensor.Tensor, groups int, scalars func(r float64, t 
 		}
 	}
 	r, t := in[0], in[1]
-	if r.Len() != 1 || (r.DType() != tensor.Float32 && r.DType() != tensor.Float64) {
+	var rv float64
+	switch {
+	case r.Len() == 1 && r.DType() == tensor.Float32:
+		rv = float64(tensor.Data[float32](r)[0])
+	case r.Len() == 1 && r.DType() == tensor.Float64:
+		rv = tensor.Data[float64](r)[0]
+	default:
 		return nil, fmt.Errorf("R is %v%v, want a float32 or float64 scalar", r.DType(), r.Shape())
 	}
 	if t.Len() != 1 || t.DType() != tensor.Int64 {
 		return nil, fmt.Errorf("T is %v%v, want an int64 scalar", t.DType(), t.Shape())
 	}
-	rv := [1]float64{}
-	if r.DType() == tensor.Float32 {
-		rv[0] = float64(tensor.Data[float32](r)[0])
-	} else {
-		rv[0] = tensor.Data[float64](r)[0]
-	}
-	upd := scalars(rv[0], tensor.Data[int64](t)[0])
+	h = h.forStep(rv, tensor.Data[int64](t)[0])
 	cnt := (len(in) - 2) / groups
 	outs := make([]*tensor.Tensor, (groups-1)*cnt)
 	for j := 0; j < cnt; j++ {
@@ -122,113 +165,143 @@ func run(c *ops.Ctx, in []*tensor.Tensor, groups int, scalars func(r float64, t 
 			if d := ts[gi].DType(); d != tensor.Float32 && d != tensor.Float64 {
 				return nil, fmt.Errorf("input %d is %v, want float32 or float64", 2+gi*cnt+j, d)
 			}
+			if ts[gi].DType() != ts[0].DType() {
+				return nil, fmt.Errorf("input %d is %v but the tensor it belongs to (input %d) is %v", 2+gi*cnt+j, ts[gi].DType(), 2+j, ts[0].DType())
+			}
 			if !tensor.SameShape(ts[gi].Shape(), ts[0].Shape()) {
 				return nil, fmt.Errorf("input %d has shape %v but the tensor it belongs to (input %d) has %v", 2+gi*cnt+j, ts[gi].Shape(), 2+j, ts[0].Shape())
 			}
 		}
 		res := make([]*tensor.Tensor, groups-1) // X_new, states_new
 		for i := range res {
-			src := ts[0]
-			if i > 0 {
-				src = ts[i+1]
-			}
-			o, err := c.New(src.DType(), src.Shape()...)
+			o, err := c.New(ts[0].DType(), ts[0].Shape()...)
 			if err != nil {
 				return nil, err
 			}
 			res[i] = o
-		}
-		if err := apply(c, ts, res, upd); err != nil {
-			return nil, err
-		}
-		for i, o := range res {
 			outs[i*cnt+j] = o
+		}
+		var err error
+		if ts[0].DType() == tensor.Float32 {
+			err = update[float32](c, h, ts, res)
+		} else {
+			err = update[float64](c, h, ts, res)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	return outs, nil
 }
 
-// apply runs upd over every element of one optimized tensor (ts = X, G,
-// states; res = X_new, states_new), reading and writing float32 or float64.
-func apply(c *ops.Ctx, ts, res []*tensor.Tensor, upd step) error {
-	ns := len(ts) - 2
-	states := make([]float64, ns)
-	n := ts[0].Len()
-	for i := 0; i < n; i++ {
-		if i%65536 == 0 {
+// update applies one step to one optimized tensor: ts = X, G, states in;
+// res = X_new, states_new out. It computes in float64 and splits large
+// tensors over Ctx.Threads.
+func update[F tensor.Float](c *ops.Ctx, h hyper, ts, res []*tensor.Tensor) error {
+	x, g := tensor.Data[F](ts[0]), tensor.Data[F](ts[1])
+	xo := tensor.Data[F](res[0])
+	s0, s0o := tensor.Data[F](ts[2]), tensor.Data[F](res[1])
+	var s1, s1o []F
+	if h.kind == adam {
+		s1, s1o = tensor.Data[F](ts[3]), tensor.Data[F](res[2])
+	}
+	return parallel(c, len(x), func(lo, hi int) {
+		switch h.kind {
+		case adagrad: // s0 = H
+			for i := lo; i < hi; i++ {
+				xi := float64(x[i])
+				gr := h.norm*xi + float64(g[i])
+				hn := float64(s0[i]) + gr*gr
+				s0o[i] = F(hn)
+				xo[i] = F(xi - h.rate*gr/(math.Sqrt(hn)+h.eps))
+			}
+		case adam: // s0 = V, s1 = H
+			for i := lo; i < hi; i++ {
+				xi := float64(x[i])
+				gr := h.norm*xi + float64(g[i])
+				v := h.alpha*float64(s0[i]) + (1-h.alpha)*gr
+				hn := h.beta*float64(s1[i]) + (1-h.beta)*(gr*gr)
+				s0o[i], s1o[i] = F(v), F(hn)
+				xo[i] = F((1 - h.post) * (xi - h.rate*v/(math.Sqrt(hn)+h.eps)))
+			}
+		case momentum: // s0 = V
+			for i := lo; i < hi; i++ {
+				xi := float64(x[i])
+				gr := h.norm*xi + float64(g[i])
+				v := h.alpha*float64(s0[i]) + h.gradCoef*gr
+				s0o[i] = F(v)
+				if h.nesterov {
+					xo[i] = F(xi - h.rate*(gr+h.alpha*v))
+				} else {
+					xo[i] = F(xi - h.rate*v)
+				}
+			}
+		}
+	})
+}
+
+// parallel runs f over [0, n) in chunks spread over Ctx.Threads goroutines,
+// checking for cancellation between chunks.
+func parallel(c *ops.Ctx, n int, f func(lo, hi int)) error {
+	const grain = 1 << 16
+	threads := 1
+	if c != nil && c.Threads > 1 {
+		threads = c.Threads
+	}
+	if threads == 1 || n <= grain {
+		for lo := 0; lo < n; lo += grain {
 			if err := c.Check(); err != nil {
 				return err
 			}
+			f(lo, min(n, lo+grain))
 		}
-		for s := 0; s < ns; s++ {
-			states[s] = at(ts[2+s], i)
-		}
-		x := upd(at(ts[0], i), at(ts[1], i), states)
-		set(res[0], i, x)
-		for s := 0; s < ns; s++ {
-			set(res[1+s], i, states[s])
-		}
+		return nil
 	}
-	return nil
-}
-
-func at(t *tensor.Tensor, i int) float64 {
-	if d, ok := t.Raw().([]float32); ok {
-		return float64(d[i])
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < threads; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				lo := int(next.Add(grain)) - grain
+				if lo >= n || c.Check() != nil {
+					return
+				}
+				f(lo, min(n, lo+grain))
+			}
+		}()
 	}
-	return tensor.Data[float64](t)[i]
-}
-
-func set(t *tensor.Tensor, i int, v float64) {
-	if d, ok := t.Raw().([]float32); ok {
-		d[i] = float32(v)
-		return
-	}
-	tensor.Data[float64](t)[i] = v
+	wg.Wait()
+	return c.Check()
 }
 
 func compileAdagrad(n *ops.Node) (*ops.Kernel, error) {
-	eps := float64(n.Float("epsilon", 1e-6))
-	decay := float64(n.Float("decay_factor", 0))
-	norm := float64(n.Float("norm_coefficient", 0))
+	h := hyper{
+		kind:  adagrad,
+		eps:   float64(n.Float("epsilon", 1e-6)),
+		decay: float64(n.Float("decay_factor", 0)),
+		norm:  float64(n.Float("norm_coefficient", 0)),
+	}
 	if err := n.Err(); err != nil {
 		return nil, err
 	}
-	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		return run(c, in, 3, func(r float64, t int64) step {
-			rate := r / (1 + float64(t)*decay)
-			return func(x, g float64, st []float64) float64 {
-				gr := norm*x + g
-				st[0] += gr * gr // H_new
-				return x - rate*gr/(math.Sqrt(st[0])+eps)
-			}
-		})
-	}}, nil
+	return &ops.Kernel{Run: h.run}, nil
 }
 
 func compileAdam(n *ops.Node) (*ops.Kernel, error) {
-	alpha := float64(n.Float("alpha", 0.9))
-	beta := float64(n.Float("beta", 0.999))
-	eps := float64(n.Float("epsilon", 1e-6))
-	norm := float64(n.Float("norm_coefficient", 0))
-	post := float64(n.Float("norm_coefficient_post", 0))
+	h := hyper{
+		kind:  adam,
+		alpha: float64(n.Float("alpha", 0.9)),
+		beta:  float64(n.Float("beta", 0.999)),
+		eps:   float64(n.Float("epsilon", 1e-6)),
+		norm:  float64(n.Float("norm_coefficient", 0)),
+		post:  float64(n.Float("norm_coefficient_post", 0)),
+	}
 	if err := n.Err(); err != nil {
 		return nil, err
 	}
-	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		return run(c, in, 4, func(r float64, t int64) step {
-			rate := r
-			if t > 0 {
-				rate = r * math.Sqrt(1-math.Pow(beta, float64(t))) / (1 - math.Pow(alpha, float64(t)))
-			}
-			return func(x, g float64, st []float64) float64 {
-				gr := norm*x + g
-				st[0] = alpha*st[0] + (1-alpha)*gr    // V_new
-				st[1] = beta*st[1] + (1-beta)*(gr*gr) // H_new
-				return (1 - post) * (x - rate*st[0]/(math.Sqrt(st[1])+eps))
-			}
-		})
-	}}, nil
+	return &ops.Kernel{Run: h.run}, nil
 }
 
 func compileMomentum(n *ops.Node) (*ops.Kernel, error) {
@@ -237,9 +310,12 @@ func compileMomentum(n *ops.Node) (*ops.Kernel, error) {
 			return nil, fmt.Errorf("attribute %q is required", name)
 		}
 	}
-	alpha := float64(n.Float("alpha", 0))
-	beta := float64(n.Float("beta", 0))
-	norm := float64(n.Float("norm_coefficient", 0))
+	h := hyper{
+		kind:  momentum,
+		alpha: float64(n.Float("alpha", 0)),
+		beta:  float64(n.Float("beta", 0)),
+		norm:  float64(n.Float("norm_coefficient", 0)),
+	}
 	mode := n.String("mode", "")
 	if err := n.Err(); err != nil {
 		return nil, err
@@ -247,21 +323,6 @@ func compileMomentum(n *ops.Node) (*ops.Kernel, error) {
 	if mode != "standard" && mode != "nesterov" {
 		return nil, fmt.Errorf("mode %q is neither \"standard\" nor \"nesterov\"", mode)
 	}
-	nesterov := mode == "nesterov"
-	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		return run(c, in, 3, func(r float64, t int64) step {
-			b := beta
-			if t <= 0 {
-				b = 1 // the first update takes the whole gradient
-			}
-			return func(x, g float64, st []float64) float64 {
-				gr := norm*x + g
-				st[0] = alpha*st[0] + b*gr // V_new
-				if nesterov {
-					return x - r*(gr+alpha*st[0])
-				}
-				return x - r*st[0]
-			}
-		})
-	}}, nil
+	h.nesterov = mode == "nesterov"
+	return &ops.Kernel{Run: h.run}, nil
 }

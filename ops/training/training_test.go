@@ -181,3 +181,46 @@ func TestErrors(t *testing.T) {
 		t.Errorf("bad mode: err = %v", err)
 	}
 }
+
+func TestThreadsGiveTheSameResult(t *testing.T) {
+	const n = 300001 // several chunks and a ragged end
+	in := []*tensor.Tensor{tensor.Scalar[float32](0.01), tensor.Scalar[int64](3)}
+	for g := 0; g < 4; g++ {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(math.Sin(float64(i*(g+1)))) + float32(g)
+		}
+		in = append(in, tensor.Must([]int{n}, v))
+	}
+	k := kernel(t, adamOps)
+	one, err := k.Run(&ops.Ctx{Threads: 1}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	many, err := k.Run(&ops.Ctx{Threads: 4}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range one {
+		if !tensor.Equal(one[i], many[i]) {
+			t.Fatalf("output %d differs between 1 and 4 threads", i)
+		}
+	}
+}
+
+// BenchmarkAdam10M is one Adam step over 10M float32 parameters.
+func BenchmarkAdam10M(b *testing.B) {
+	const n = 10_000_000
+	in := []*tensor.Tensor{tensor.Scalar[float32](0.001), tensor.Scalar[int64](5)}
+	for g := 0; g < 4; g++ {
+		in = append(in, tensor.Zeros(tensor.Float32, n))
+	}
+	o := adamOps[0]
+	k, _ := o.Compile(&ops.Node{OpType: o.Type, Domain: Domain})
+	c := &ops.Ctx{Threads: 1}
+	for b.Loop() {
+		if _, err := k.Run(c, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
