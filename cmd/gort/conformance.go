@@ -23,6 +23,7 @@ func cmdConformance(args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.String("json", "", "write per-test results as JSON to this file")
 	par := fs.Int("parallel", 2, "tests run at once")
 	verbose := fs.Bool("v", false, "print every test, not only failures")
+	optimize := newOptimizeFlag(fs)
 	report := fs.String("report", "", "also run the suite through ONNX Runtime and write the markdown report (per-op table, both totals, expected failures) to this file")
 	expDir := fs.String("expected", "conformance/expected", "folder of expected-failure lists, for --report")
 	fs.Usage = func() {
@@ -41,6 +42,7 @@ func cmdConformance(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	p = optimize.wrap(p)
 	var re *regexp.Regexp
 	if *filter != "" {
 		if re, err = regexp.Compile(*filter); err != nil {

@@ -29,6 +29,7 @@ func commands() []command {
 		{"run", "run a model on .npy/.pb inputs and write outputs as .npy", cmdRun},
 		{"compare", "run a model natively and through ONNX Runtime and compare outputs", cmdCompare},
 		{"conformance", "run ONNX backend node-test folders", cmdConformance},
+		{"optimize", "write an optimized model: folded constants, fused LayerNorm/GELU/attention", cmdOptimize},
 		{"demo", "build a small BERT, run it natively and through ONNX Runtime, compare", cmdDemo},
 	}
 }
