@@ -37,6 +37,9 @@ func newLayout(x, scale []int, axis int64, block int64, name string) (*layout, e
 	if n == 1 {
 		return &layout{outer: 1, axisLen: 1, inner: total, perTensor: true}, nil
 	}
+	if len(x) == 1 && axis == 1 {
+		axis = 0 // the default axis of a 1-D x names its only axis, as ONNX Runtime and TVM read it
+	}
 	ax, err := ops.NormAxis(axis, len(x))
 	if err != nil {
 		return nil, fmt.Errorf("%s has %d elements so it is per-axis or blocked, but %w", name, n, err)
