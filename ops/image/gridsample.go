@@ -164,6 +164,13 @@ func gridSampleF[F tensor.Float](c *ops.Ctx, g *gridSampler, x, grid *tensor.Ten
 				for ch := 0; ch < C; ch++ {
 					plane := xn[ch*inPlane : (ch+1)*inPlane]
 					dst := yn[ch*outPlane+p0 : ch*outPlane+p1]
+					if combos == 4 { // 2-D bilinear, unrolled
+						for p := 0; p < np; p++ {
+							of, w := offs[p*4:p*4+4:p*4+4], ws[p*4:p*4+4:p*4+4]
+							dst[p] = w[0]*plane[of[0]] + w[1]*plane[of[1]] + w[2]*plane[of[2]] + w[3]*plane[of[3]]
+						}
+						continue
+					}
 					for p := 0; p < np; p++ {
 						of, w := offs[p*combos:(p+1)*combos], ws[p*combos:(p+1)*combos]
 						var acc F

@@ -319,3 +319,20 @@ func FuzzImageDecoder(f *testing.F) {
 		k.Run(&ops.Ctx{MaxElements: 1 << 20}, []*tensor.Tensor{tensor.Must([]int{len(data)}, data)})
 	})
 }
+
+func BenchmarkGridSampleBilinear64x128x128(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	x := make([]float32, 64*128*128)
+	g := make([]float32, 128*128*2)
+	for i := range g {
+		g[i] = float32(2*r.Float64() - 1)
+	}
+	X, G := f32([]int{1, 64, 128, 128}, x...), f32([]int{1, 128, 128, 2}, g...)
+	k, _ := compileGridSample(&ops.Node{OpType: "GridSample", Opset: 22})
+	c := &ops.Ctx{Threads: 4}
+	for b.Loop() {
+		if _, err := k.Run(c, []*tensor.Tensor{X, G}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

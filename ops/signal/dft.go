@@ -162,21 +162,25 @@ func dft(c *ops.Ctx, x *tensor.Tensor, axis, length int64, inverse, onesided boo
 	}
 	C, K, Co := shape[r-1], out[ax], out[r-1]
 	p := newFFTPlan(n)
-	buf := make([]complex128, n)
 	scale := 1.0
 	if inverse {
 		scale = 1 / float64(n)
 	}
-	for ob := 0; ob < outer; ob++ {
-		if err := c.Check(); err != nil {
-			return nil, err
-		}
-		for i := 0; i < inner; i++ {
-			clear(buf)
-			take := min(L, n)
-			if irfft {
-				take = min(L, n/2+1)
+	take := min(L, n)
+	if irfft {
+		take = min(L, n/2+1)
+	}
+	// Lines (ob, i) are independent: split them over the threads.
+	err = parallel(c, outer*inner, max(1, 1<<12/n), func(lo, hi int) error {
+		buf, scratch := make([]complex128, n), p.newScratch()
+		for q := lo; q < hi; q++ {
+			if (q-lo)&63 == 63 {
+				if err := c.Check(); err != nil {
+					return err
+				}
 			}
+			ob, i := q/inner, q%inner
+			clear(buf)
 			for l := 0; l < take; l++ {
 				at := ((ob*L+l)*inner + i) * C
 				if C == 2 {
@@ -191,9 +195,9 @@ func dft(c *ops.Ctx, x *tensor.Tensor, axis, length int64, inverse, onesided boo
 				}
 			}
 			if inverse {
-				p.inverse(buf)
+				p.inverse(buf, scratch)
 			} else {
-				p.forward(buf)
+				p.forward(buf, scratch)
 			}
 			for k := 0; k < K; k++ {
 				at := ((ob*K+k)*inner + i) * Co
@@ -203,6 +207,10 @@ func dft(c *ops.Ctx, x *tensor.Tensor, axis, length int64, inverse, onesided boo
 				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return o.Done(), nil
 }
@@ -301,12 +309,15 @@ func stft(c *ops.Ctx, in []*tensor.Tensor, onesided bool) (*tensor.Tensor, error
 		return nil, err
 	}
 	p := newFFTPlan(n)
-	buf := make([]complex128, n)
-	for b := 0; b < B; b++ {
-		for f := 0; f < frames; f++ {
-			if err := c.Check(); err != nil {
-				return nil, err
+	err = parallel(c, B*frames, max(1, 1<<12/n), func(lo, hi int) error {
+		buf, scratch := make([]complex128, n), p.newScratch()
+		for q := lo; q < hi; q++ {
+			if (q-lo)&63 == 63 {
+				if err := c.Check(); err != nil {
+					return err
+				}
 			}
+			b, f := q/frames, q%frames
 			for t := 0; t < n; t++ {
 				at := (b*L + f*int(step) + t) * C
 				w := 1.0
@@ -319,12 +330,16 @@ func stft(c *ops.Ctx, in []*tensor.Tensor, onesided bool) (*tensor.Tensor, error
 					buf[t] = complex(xv[at]*w, 0)
 				}
 			}
-			p.forward(buf)
-			dst := o.Buf[((b*frames+f)*bins)*2:]
+			p.forward(buf, scratch)
+			dst := o.Buf[q*bins*2:]
 			for k := 0; k < bins; k++ {
 				dst[2*k], dst[2*k+1] = real(buf[k]), imag(buf[k])
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return o.Done(), nil
 }

@@ -7,7 +7,8 @@ import (
 
 // fftPlan computes unnormalized length-n DFTs: radix-2 for powers of two,
 // Bluestein's chirp-z (through a power-of-two FFT of length m >= 2n-1)
-// otherwise. A plan holds scratch space: one goroutine uses it at a time.
+// otherwise. A plan is read-only once built: goroutines share it, each with
+// its own scratch (newScratch).
 type fftPlan struct {
 	n   int
 	tw  []complex128 // radix-2: tw[k] = exp(-2πik/n), k < n/2
@@ -17,7 +18,6 @@ type fftPlan struct {
 	sub   *fftPlan
 	chirp []complex128 // exp(-πi k²/n)
 	bhat  []complex128 // FFT of the conjugate chirp, wrapped to length m
-	buf   []complex128
 }
 
 func isPow2(n int) bool { return n > 0 && n&(n-1) == 0 }
@@ -57,29 +57,37 @@ func newFFTPlan(n int) *fftPlan {
 		p.bhat[k] = conj(p.chirp[k])
 		p.bhat[m-k] = conj(p.chirp[k])
 	}
-	p.sub.forward(p.bhat)
-	p.buf = make([]complex128, m)
+	p.sub.forward(p.bhat, nil)
 	return p
 }
 
 func conj(z complex128) complex128 { return complex(real(z), -imag(z)) }
 
+// newScratch returns the scratch forward and inverse need (nil for radix-2).
+func (p *fftPlan) newScratch() []complex128 {
+	if p.sub == nil {
+		return nil
+	}
+	return make([]complex128, len(p.bhat))
+}
+
 // forward replaces x (length n) by its DFT: X[k] = Σ_j x[j] exp(-2πijk/n).
-func (p *fftPlan) forward(x []complex128) {
+// scratch comes from newScratch.
+func (p *fftPlan) forward(x, scratch []complex128) {
 	if p.sub == nil {
 		p.radix2(x)
 		return
 	}
-	n, a := p.n, p.buf
+	n, a := p.n, scratch
 	for j := 0; j < n; j++ {
 		a[j] = x[j] * p.chirp[j]
 	}
 	clear(a[n:])
-	p.sub.forward(a)
+	p.sub.forward(a, nil)
 	for i := range a {
 		a[i] = conj(a[i] * p.bhat[i])
 	}
-	p.sub.forward(a) // conj(FFT(conj(.))) is m times the inverse FFT
+	p.sub.forward(a, nil) // conj(FFT(conj(.))) is m times the inverse FFT
 	scale := 1 / float64(len(a))
 	for k := 0; k < n; k++ {
 		x[k] = conj(a[k]) * complex(scale, 0) * p.chirp[k]
@@ -87,11 +95,11 @@ func (p *fftPlan) forward(x []complex128) {
 }
 
 // inverse replaces x by its unnormalized inverse DFT: Σ_k X[k] exp(2πijk/n).
-func (p *fftPlan) inverse(x []complex128) {
+func (p *fftPlan) inverse(x, scratch []complex128) {
 	for i, v := range x {
 		x[i] = conj(v)
 	}
-	p.forward(x)
+	p.forward(x, scratch)
 	for i, v := range x {
 		x[i] = conj(v)
 	}

@@ -30,6 +30,7 @@ func Ops() []*ops.Op {
 
 // Shared helpers, named briefly for this package.
 var (
+	parallel    = kernelutil.Parallel
 	checkElems  = kernelutil.CheckElems
 	scalarFloat = kernelutil.ScalarFloat
 	scalarInt   = kernelutil.ScalarInt

@@ -41,15 +41,16 @@ func TestFFTPlanMatchesNaiveDFT(t *testing.T) {
 			x[i] = complex(r.NormFloat64(), r.NormFloat64())
 		}
 		p := newFFTPlan(n)
+		scratch := p.newScratch()
 		for _, inv := range []bool{false, true} {
 			got := append([]complex128(nil), x...)
 			if inv {
-				p.inverse(got)
+				p.inverse(got, scratch)
 				for i := range got {
 					got[i] /= complex(float64(n), 0)
 				}
 			} else {
-				p.forward(got)
+				p.forward(got, scratch)
 			}
 			want := naiveDFT(x, inv)
 			for k := range want {
@@ -293,5 +294,32 @@ func TestMelWeightMatrix(t *testing.T) {
 	if _, err := optest.Run(t, Ops(), "MelWeightMatrix", 17, nil, []string{"y"},
 		i64(2), i64(8), i64(8000), tensor.Scalar(float32(0)), tensor.Scalar(float32(40000))); err == nil {
 		t.Error("upper edge above the Nyquist bin range: no error")
+	}
+}
+
+func TestDFTManyLinesInParallel(t *testing.T) {
+	// 16 lines of a Bluestein length (1000) split over two threads.
+	r := rand.New(rand.NewPCG(9, 10))
+	const lines, n = 16, 1000
+	v := make([]float32, lines*n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	out, err := optest.Run(t, Ops(), "DFT", 20, nil, []string{"y"}, f32([]int{lines, n, 1}, v...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := asComplex(out[0])
+	for _, l := range []int{0, 7, 15} {
+		line := make([]complex128, n)
+		for i := range line {
+			line[i] = complex(float64(v[l*n+i]), 0)
+		}
+		want := naiveDFT(line, false)
+		for k := range want {
+			if g := got[l*n+k]; cmplx.Abs(g-want[k]) > 1e-3 {
+				t.Fatalf("line %d bin %d = %v, want %v", l, k, g, want[k])
+			}
+		}
 	}
 }
