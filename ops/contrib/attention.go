@@ -279,37 +279,20 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor)
 		}
 		return v[i:]
 	}
-	q, err := cache(c, nil, 0, qkv, bsnh(bsz, s, nh, hk, dtot, 0), bias)
+	pr, err := project(c, past,
+		part[F]{qkv, bsnh(bsz, s, nh, hk, dtot, 0), bias, nil},
+		part[F]{qkv, bsnh(bsz, s, nh, hk, dtot, dq), slice(bias, dq), pastK},
+		part[F]{qkv, bsnh(bsz, s, nh, hv, dtot, dq+dk), slice(bias, dq+dk), pastV})
 	if err != nil {
 		return nil, err
 	}
-	k, err := cache(c, pastK, past, qkv, bsnh(bsz, s, nh, hk, dtot, dq), slice(bias, dq))
+	y, err := pr.attend(c, in[0].DType(), p.scale, "mask_index", opt(in, 3), p.filter, p.causal, opt(in, 5))
 	if err != nil {
 		return nil, err
 	}
-	v, err := cache(c, pastV, past, qkv, bsnh(bsz, s, nh, hv, dtot, dq+dk), slice(bias, dq+dk))
-	if err != nil {
-		return nil, err
-	}
-	m, err := newKeyMask(opt(in, 3), bsz, s, total, past, p.filter, p.causal)
-	if err != nil {
-		return nil, fmt.Errorf("mask_index: %w", err)
-	}
-	ab, err := newAttnBias[F](opt(in, 5), bsz, nh, s, total)
-	if err != nil {
-		return nil, err
-	}
-	a := &attend[F]{b: bsz, n: nh, kvN: nh, s: s, dk: hk, dv: hv, tcap: total, q: q, k: k, v: v,
-		scale: scaleOr(p.scale, hk), keys: allKeys(total), bias: biasFn(m, ab)}
-	y, err := floatio.New[F](c, in[0].DType(), bsz, s, dv)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.run(c, y.Buf); err != nil {
-		return nil, err
-	}
+	k, v := pr.k, pr.v
 	res := make([]*tensor.Tensor, max(1, len(p.outputs)))
-	res[0] = y.Done()
+	res[0] = y
 	if len(p.outputs) > 1 && p.outputs[1] {
 		if hk != hv {
 			return nil, fmt.Errorf("present needs equal K and V head sizes, got %d and %d", hk, hv)
@@ -323,6 +306,61 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor)
 		res[1] = pr.Done()
 	}
 	return res, nil
+}
+
+// part is one of Q, K and V: a view of the new rows in src, their bias
+// (nil for none) and the past rows (nil for none).
+type part[F tensor.Float] struct {
+	src  []F
+	v    heads
+	bias []F
+	past []F
+}
+
+// projected holds Q (B, N, S, Hk), K (B, N, T, Hk) and V (B, N, T, Hv)
+// with T = past + new key rows, K and V holding the past rows first.
+type projected[F tensor.Float] struct {
+	q, k, v                  []F
+	b, n, s, t, past, hk, hv int
+}
+
+func project[F tensor.Float](c *ops.Ctx, past int, q, k, v part[F]) (*projected[F], error) {
+	p := &projected[F]{b: q.v.b, n: q.v.n, s: q.v.s, t: past + k.v.s, past: past, hk: k.v.d, hv: v.v.d}
+	var err error
+	if p.q, err = cache(c, nil, 0, q.src, q.v, q.bias); err != nil {
+		return nil, err
+	}
+	if p.k, err = cache(c, k.past, past, k.src, k.v, k.bias); err != nil {
+		return nil, err
+	}
+	if p.v, err = cache(c, v.past, past, v.src, v.v, v.bias); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// attend returns softmax(scale Q K^T + mask + attention_bias) V as a
+// (B, S, N*Hv) tensor of dtype dt; mask is an int32 mask_index or
+// key_padding_mask (named maskName in errors).
+func (p *projected[F]) attend(c *ops.Ctx, dt tensor.DType, scale float64, maskName string, mask *tensor.Tensor, filter float64, causal bool, bias *tensor.Tensor) (*tensor.Tensor, error) {
+	m, err := newKeyMask(mask, p.b, p.s, p.t, p.past, filter, causal)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", maskName, err)
+	}
+	ab, err := newAttnBias[F](bias, p.b, p.n, p.s, p.t)
+	if err != nil {
+		return nil, err
+	}
+	a := &attend[F]{b: p.b, n: p.n, kvN: p.n, s: p.s, dk: p.hk, dv: p.hv, tcap: p.t, q: p.q, k: p.k, v: p.v,
+		scale: scaleOr(scale, p.hk), keys: allKeys(p.t), bias: biasFn(m, ab)}
+	y, err := floatio.New[F](c, dt, p.b, p.s, p.n*p.hv)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.run(c, y.Buf); err != nil {
+		return nil, err
+	}
+	return y.Done(), nil
 }
 
 // scaleOr returns scale, or 1/sqrt(headSize) when scale is 0.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
@@ -109,43 +110,36 @@ func dot[F tensor.Float](a, b []F) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// parallel runs f(i) for i in [0, n) on up to c.Threads goroutines,
-// checking for cancellation between tasks.
+// parallel runs f(i) for i in [0, n) on up to c.Threads goroutines that
+// take the next index from a shared counter, and reports cancellation.
 func parallel(c *ops.Ctx, n int, f func(i int)) error {
-	w := 1
-	if c != nil && c.Threads > 1 {
-		w = min(c.Threads, n)
+	workers := 1
+	if c != nil {
+		workers = max(1, min(c.Threads, n))
 	}
-	if w <= 1 {
-		for i := 0; i < n; i++ {
-			if err := c.Check(); err != nil {
-				return err
+	var next atomic.Int64
+	var cancelled atomic.Bool
+	work := func() {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= n || cancelled.Load() {
+				return
+			}
+			if c.Check() != nil {
+				cancelled.Store(true)
+				return
 			}
 			f(i)
 		}
-		return nil
 	}
 	var wg sync.WaitGroup
-	next := make(chan int)
-	for k := 0; k < w; k++ {
+	for w := 1; w < workers; w++ {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				f(i)
-			}
-		}()
+		go func() { defer wg.Done(); work() }()
 	}
-	var err error
-	for i := 0; i < n; i++ {
-		if err = c.Check(); err != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
+	work()
 	wg.Wait()
-	return err
+	return c.Check()
 }
 
 // heads is a strided (B, N, S, D) view of a projection: element (b, h, s,

@@ -129,9 +129,13 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 	}
 	// past[b] is how many cached positions precede this step's tokens.
 	past := make([]int, bsz)
+	lowest := int64(0)
+	if !first {
+		lowest = int64(s) - 1
+	}
 	for b, l := range seqlens {
-		if l+1 > int64(tp) || (!first && l+1 < int64(s)) {
-			return nil, fmt.Errorf("seqlens_k[%d] = %d out of range [%d, %d)", b, l, s-1, tp)
+		if l < lowest || l+1 > int64(tp) {
+			return nil, fmt.Errorf("seqlens_k[%d] = %d out of range [%d, %d)", b, l, lowest, tp)
 		}
 		if !first {
 			past[b] = int(l) + 1 - s

@@ -111,7 +111,7 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 	if opt(in, 8) != nil || opt(in, 9) != nil {
 		return nil, fmt.Errorf("past_sequence_length and cache_indirection (beam search with a shared KV buffer) are not supported")
 	}
-	bsz, s, hq, hv := qv.b, qv.s, qv.d, vv.d
+	bsz, hq, hv := qv.b, qv.d, vv.d
 	hk := kv.d
 	if hk != hq {
 		return nil, fmt.Errorf("query head size %d differs from key head size %d", hq, hk)
@@ -168,38 +168,17 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 			return nil, err
 		}
 	}
-	total := past + kv.s
-	qh, err := cache(c, nil, 0, q, qv, qb)
+	pr, err := project(c, past, part[F]{q, qv, qb, nil}, part[F]{kSrc, kv, kb, pk}, part[F]{vSrc, vv, vb, pv})
 	if err != nil {
 		return nil, err
 	}
-	kh, err := cache(c, pk, past, kSrc, kv, kb)
+	y, err := pr.attend(c, in[0].DType(), p.scale, "key_padding_mask", opt(in, 4), p.filter, p.causal, opt(in, 5))
 	if err != nil {
 		return nil, err
 	}
-	vh, err := cache(c, pv, past, vSrc, vv, vb)
-	if err != nil {
-		return nil, err
-	}
-	m, err := newKeyMask(opt(in, 4), bsz, s, total, past, p.filter, p.causal)
-	if err != nil {
-		return nil, fmt.Errorf("key_padding_mask: %w", err)
-	}
-	ab, err := newAttnBias[F](opt(in, 5), bsz, nh, s, total)
-	if err != nil {
-		return nil, err
-	}
-	a := &attend[F]{b: bsz, n: nh, kvN: nh, s: s, dk: hk, dv: hv, tcap: total, q: qh, k: kh, v: vh,
-		scale: scaleOr(p.scale, hk), keys: allKeys(total), bias: biasFn(m, ab)}
-	y, err := floatio.New[F](c, in[0].DType(), bsz, s, nh*hv)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.run(c, y.Buf); err != nil {
-		return nil, err
-	}
+	total, kh, vh := pr.t, pr.k, pr.v
 	res := make([]*tensor.Tensor, max(1, len(p.outputs)))
-	res[0] = y.Done()
+	res[0] = y
 	for i, buf := range [][]F{kh, vh} {
 		if i+1 < len(p.outputs) && p.outputs[i+1] {
 			d := hk
