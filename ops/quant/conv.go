@@ -112,14 +112,17 @@ func (a convAttrs) geometry(c *ops.Ctx, xs, ws []int) (*convGeom, error) {
 			return nil, fmt.Errorf("pads has %d values, want %d (begin and end per spatial axis)", len(a.pads), 2*sp)
 		}
 		for i, p := range a.pads {
-			if p < 0 {
-				return nil, fmt.Errorf("pads %v has a negative value", a.pads)
+			if p < 0 || p > tensor.MaxElements {
+				return nil, fmt.Errorf("pads %v has a value out of range [0, 2^40]", a.pads)
 			}
 			pads[i] = int(p)
 		}
 	}
 	g.out = make([]int, sp)
 	for i := 0; i < sp; i++ {
+		if g.k[i] > 1 && dil[i] > tensor.MaxElements/(g.k[i]-1) {
+			return nil, fmt.Errorf("dilations %v are too large for kernel %v", a.dilations, g.k)
+		}
 		ext := dil[i]*(g.k[i]-1) + 1
 		switch a.autoPad {
 		case "SAME_UPPER", "SAME_LOWER":
@@ -140,7 +143,10 @@ func (a convAttrs) geometry(c *ops.Ctx, xs, ws []int) (*convGeom, error) {
 		g.out[i] = span/str[i] + 1
 	}
 	g.inSize, g.kSize, g.outSize = count(g.in), count(g.k), count(g.out)
-	if _, err := c.New(tensor.Int32, g.kSize, g.outSize); err != nil { // the tap table's size
+	if err := fits(c, g.kSize, g.outSize); err != nil { // the tap table's size
+		return nil, err
+	}
+	if err := fits(c, append([]int{g.n, g.m}, g.out...)...); err != nil { // the output's
 		return nil, err
 	}
 	g.src = make([]int, g.kSize*g.outSize)
@@ -197,8 +203,8 @@ func perAxis(name string, v []int64, n, def int) ([]int, error) {
 		return nil, fmt.Errorf("%s has %d values, want %d", name, len(v), n)
 	}
 	for i, x := range v {
-		if x < 1 {
-			return nil, fmt.Errorf("%s %v must be positive", name, v)
+		if x < 1 || x > tensor.MaxElements {
+			return nil, fmt.Errorf("%s %v must be in [1, 2^40]", name, v)
 		}
 		out[i] = int(x)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -271,6 +272,19 @@ func sameShapeParams(scaleName string, scale *tensor.Tensor, zpName string, zp *
 	}
 	if !tensor.SameShape(scale.Shape(), zp.Shape()) {
 		return fmt.Errorf("%s has shape %v but %s has shape %v; they must match", zpName, zp.Shape(), scaleName, scale.Shape())
+	}
+	return nil
+}
+
+// fits checks, without allocating, that a tensor of shape is within the
+// session's size limit (what Ctx.New would check).
+func fits(c *ops.Ctx, shape ...int) error {
+	n, err := tensor.NumElements(shape)
+	if err != nil {
+		return err
+	}
+	if c != nil && c.MaxElements > 0 && n > c.MaxElements {
+		return fmt.Errorf("%w: %v has %d elements, the session allows %d (raise runtime.Options.MaxTensorElements)", ops.ErrLimit, shape, n, c.MaxElements)
 	}
 	return nil
 }

@@ -92,7 +92,7 @@ func inferDequantize(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 	if t.DType == tensor.Undefined {
 		t.DType = in[1].DType
 		if t.DType == tensor.Float8E8M0 {
-			t.DType = tensor.Float32
+			t.DType = tensor.Undefined // an error at run time: output_dtype is needed
 		}
 	}
 	return []tensor.Type{t}, nil

@@ -505,3 +505,24 @@ func TestOddInputsNeverPanic(t *testing.T) {
 		}
 	}
 }
+
+func TestConvAttributeLimits(t *testing.T) {
+	x := tensor.Zeros(tensor.Uint8, 1, 1, 4, 4)
+	w := tensor.Zeros(tensor.Uint8, 1, 1, 2, 2)
+	for _, tc := range []struct {
+		attrs []ops.Attr
+		want  string
+	}{
+		{[]ops.Attr{{Name: "pads", Type: ops.AttrInts, Ints: []int64{1 << 50, 0, 0, 0}}}, "out of range"},
+		{[]ops.Attr{{Name: "dilations", Type: ops.AttrInts, Ints: []int64{1 << 39, 1}}}, "exceeds padded input"},
+		{[]ops.Attr{{Name: "strides", Type: ops.AttrInts, Ints: []int64{0, 1}}}, "must be in [1, 2^40]"},
+		{[]ops.Attr{{Name: "pads", Type: ops.AttrInts, Ints: []int64{1 << 10, 1 << 10, 0, 0}}}, "size limit"},
+		{[]ops.Attr{{Name: "kernel_shape", Type: ops.AttrInts, Ints: []int64{3, 3}}}, "differs from w's"},
+		{[]ops.Attr{iattr("group", 2)}, "group 2 must divide"},
+	} {
+		_, err := kernel(t, convIntegerOps, tc.attrs...).Run(&ops.Ctx{MaxElements: 1 << 16}, []*tensor.Tensor{x, w})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want one containing %q", tc.attrs, err, tc.want)
+		}
+	}
+}
