@@ -57,6 +57,9 @@ func TestMutatedAttributesNoPanic(t *testing.T) {
 		{"Imputer", 1, []ops.Attr{aInts("imputed_value_int64s", 1, 2), aInt("replaced_value_int64", 0)}},
 		{"Scaler", 1, []ops.Attr{aFloats("offset", 1, 2), aFloats("scale", 2, 3)}},
 		{"ArrayFeatureExtractor", 1, nil},
+		{"SVMClassifier", 1, []ops.Attr{aInts("classlabels_ints", 0, 1, 2), aInts("vectors_per_class", 1, 1, 1), aFloats("support_vectors", 1, 2, 3),
+			aFloats("coefficients", 1, -1, 0.5, -1, 1, -1), aFloats("rho", 0.1, 0.2, 1.3), aFloats("prob_a", 1, 2, 3), aFloats("prob_b", 1, 2, 3)}},
+		{"SVMRegressor", 1, []ops.Attr{aInt("n_supports", 2), aFloats("support_vectors", 0, 0, 1, 1), aFloats("coefficients", 1, -1), aFloats("rho", 0)}},
 	}
 	for _, b := range bases {
 		for trial := 0; trial < 1500; trial++ {
