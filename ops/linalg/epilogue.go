@@ -27,7 +27,23 @@ func (ep Epilogue) none() bool { return ep.Bias == nil && ep.Act == ActNone }
 
 // apply runs the epilogue on one row of C; bias is nil or matches row.
 func (ep Epilogue) apply(row, bias []float32) {
-	if ep.Bias != nil {
+	if ep.Bias == nil {
+		bias = nil
+	}
+	// epilogueVec, where the CPU has one, runs act(x[j] + bias[j]) for
+	// j < len(x)&^15 (no bias when bias is empty) with the approximations
+	// of erf32 and tanh32, whose constants coef holds.
+	if epilogueVec != nil && len(row) >= 16 {
+		n := len(row) &^ 15
+		if bias != nil {
+			epilogueVec(row[:n], bias[:n], int(ep.Act), &epilogueCoef)
+			bias = bias[n:]
+		} else {
+			epilogueVec(row[:n], nil, int(ep.Act), &epilogueCoef)
+		}
+		row = row[n:]
+	}
+	if bias != nil {
 		bias = bias[:len(row)]
 		for j := range row {
 			row[j] += bias[j]
@@ -43,49 +59,87 @@ func (ep Epilogue) apply(row, bias []float32) {
 			row[j] = 0.5 * v * (1 + erf32(v*math.Sqrt2/2))
 		}
 	case ActGeluTanh:
-		const s = 0.7978845608028654 // √(2/π)
 		for j, v := range row {
-			row[j] = 0.5 * v * (1 + tanh32(s*(v+0.044715*v*v*v)))
+			row[j] = 0.5 * v * (1 + tanh32(sqrt2OverPi*(v+0.044715*v*v*v)))
 		}
 	}
 }
+
+// epilogueCoef is the constant table of the vector epilogue, by byte
+// offset: 0 1/√2, 4 and 8 the erf clamp, 12..36 erf numerator (z¹³..z¹),
+// 40..56 erf denominator (z⁸..z⁰), 60 0.5, 64 √(2/π), 68 √(2/π)·0.044715,
+// 72 and 76 the tanh clamp, 80..104 tanh numerator, 108..120 tanh
+// denominator, 124 and 128 ±1.
+var epilogueCoef = [33]float32{
+	math.Sqrt2 / 2, 4, -4,
+	erfP13, erfP11, erfP9, erfP7, erfP5, erfP3, erfP1,
+	erfQ8, erfQ6, erfQ4, erfQ2, erfQ0,
+	0.5, sqrt2OverPi, sqrt2OverPi * 0.044715, 9, -9,
+	tanhP13, tanhP11, tanhP9, tanhP7, tanhP5, tanhP3, tanhP1,
+	tanhQ6, tanhQ4, tanhQ2, tanhQ0,
+	1, -1,
+}
+
+const (
+	sqrt2OverPi = 0.7978845608028654 // √(2/π)
+
+	erfP13 = -2.72614225801306e-10
+	erfP11 = 2.77068142495902e-08
+	erfP9  = -2.10102402082508e-06
+	erfP7  = -5.69250639462346e-05
+	erfP5  = -7.34990630326855e-04
+	erfP3  = -2.95459980854025e-03
+	erfP1  = -1.60960333262415e-02
+	erfQ8  = -1.45660718464996e-05
+	erfQ6  = -2.13374055278905e-04
+	erfQ4  = -1.68282697438203e-03
+	erfQ2  = -7.37332916720468e-03
+	erfQ0  = -1.42647390514189e-02
+
+	tanhP13 = -2.76076847742355e-16
+	tanhP11 = 2.00018790482477e-13
+	tanhP9  = -8.60467152213735e-11
+	tanhP7  = 5.12229709037114e-08
+	tanhP5  = 1.48572235717979e-05
+	tanhP3  = 6.37261928875436e-04
+	tanhP1  = 4.89352455891786e-03
+	tanhQ6  = 1.19825839466702e-06
+	tanhQ4  = 1.18534705686654e-04
+	tanhQ2  = 2.26843463243900e-03
+	tanhQ0  = 4.89352518554385e-03
+)
 
 // erf32 is erf for float32 as a rational function on [-4, 4] (beyond it
 // erf is ±1 in float32); absolute error below 2e-7.
 func erf32(x float32) float32 {
 	x = min(max(x, -4), 4)
 	x2 := x * x
-	p := x2*-2.72614225801306e-10 + 2.77068142495902e-08
-	p = x2*p - 2.10102402082508e-06
-	p = x2*p - 5.69250639462346e-05
-	p = x2*p - 7.34990630326855e-04
-	p = x2*p - 2.95459980854025e-03
-	p = x2*p - 1.60960333262415e-02
-	p *= x
-	q := x2*-1.45660718464996e-05 - 2.13374055278905e-04
-	q = x2*q - 1.68282697438203e-03
-	q = x2*q - 7.37332916720468e-03
-	q = x2*q - 1.42647390514189e-02
-	return p / q
+	p := x2*erfP13 + erfP11
+	p = x2*p + erfP9
+	p = x2*p + erfP7
+	p = x2*p + erfP5
+	p = x2*p + erfP3
+	p = x2*p + erfP1
+	q := x2*erfQ8 + erfQ6
+	q = x2*q + erfQ4
+	q = x2*q + erfQ2
+	q = x2*q + erfQ0
+	return x * p / q
 }
 
 // tanh32 is tanh for float32 as a rational function on [-9, 9] (beyond it
 // tanh is ±1 in float32); absolute error below 3e-7.
 func tanh32(x float32) float32 {
-	if x > -0.0004 && x < 0.0004 {
-		return x
-	}
 	x = min(max(x, -9), 9)
 	x2 := x * x
-	p := x2*-2.76076847742355e-16 + 2.00018790482477e-13
-	p = x2*p - 8.60467152213735e-11
-	p = x2*p + 5.12229709037114e-08
-	p = x2*p + 1.48572235717979e-05
-	p = x2*p + 6.37261928875436e-04
-	p = x2*p + 4.89352455891786e-03
-	p *= x
-	q := x2*1.19825839466702e-06 + 1.18534705686654e-04
-	q = x2*q + 2.26843463243900e-03
-	q = x2*q + 4.89352518554385e-03
-	return min(max(p/q, -1), 1)
+	p := x2*tanhP13 + tanhP11
+	p = x2*p + tanhP9
+	p = x2*p + tanhP7
+	p = x2*p + tanhP5
+	p = x2*p + tanhP3
+	p = x2*p + tanhP1
+	q := x2*tanhQ6 + tanhQ4
+	q = x2*q + tanhQ2
+	q = x2*q + tanhQ0
+	return min(max(x*p/q, -1), 1)
 }

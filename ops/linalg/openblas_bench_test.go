@@ -4,7 +4,9 @@ package linalg
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/gort-ml/gort/ops/linalg/internal/openblas"
 )
@@ -20,6 +22,34 @@ func BenchmarkOpenBLAS(b *testing.B) {
 				benchGemm(b, m, n, k, func(a, bm, c []float32) {
 					openblas.Sgemm(threads, false, false, m, n, k, 1, a, k, bm, n, 0, c, n)
 				})
+			})
+		}
+	}
+}
+
+// BenchmarkVsOpenBLAS alternates gort and OpenBLAS call by call, so both
+// see the same machine load (this machine is shared and noisy), and reports
+// each one's GFLOP/s and their ratio.
+func BenchmarkVsOpenBLAS(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		pool := NewPool(threads)
+		for _, s := range benchShapes {
+			m, n, k := s[0], s[1], s[2]
+			b.Run(fmt.Sprintf("%dx%dx%d/threads=%d", m, n, k, threads), func(b *testing.B) {
+				r := rand.New(rand.NewPCG(1, 1))
+				a, bm, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+				var tg, to time.Duration
+				for b.Loop() {
+					t0 := time.Now()
+					SgemmEx(false, false, m, n, k, 1, a, k, bm, n, 0, c, n, Epilogue{}, pool)
+					t1 := time.Now()
+					openblas.Sgemm(threads, false, false, m, n, k, 1, a, k, bm, n, 0, c, n)
+					tg, to = tg+t1.Sub(t0), to+time.Since(t1)
+				}
+				flop := 2 * float64(m) * float64(n) * float64(k) * float64(b.N)
+				b.ReportMetric(flop/tg.Seconds()/1e9, "gort-GFLOP/s")
+				b.ReportMetric(flop/to.Seconds()/1e9, "openblas-GFLOP/s")
+				b.ReportMetric(to.Seconds()/tg.Seconds(), "gort/openblas")
 			})
 		}
 	}

@@ -29,6 +29,20 @@ var (
 // kernels lists the micro-kernels this CPU can run, best first.
 var kernels = availableKernels()
 
+//go:noescape
+func epilogueAVX512(x, bias []float32, act int, coef *[33]float32)
+
+// epilogueVec is the vector epilogue (see Epilogue.apply), nil without
+// AVX-512.
+var epilogueVec = vectorEpilogue()
+
+func vectorEpilogue() func(x, bias []float32, act int, coef *[33]float32) {
+	if cpu.X86.HasAVX512F {
+		return epilogueAVX512
+	}
+	return nil
+}
+
 func availableKernels() []*kernel {
 	var ks []*kernel
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL {

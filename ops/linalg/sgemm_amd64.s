@@ -336,3 +336,100 @@ dot512loop:
 	VMOVSS        X0, ret+56(FP)
 	VZEROUPPER
 	RET
+
+// func epilogueAVX512(x, bias []float32, act int, coef *[33]float32)
+// x[j] = act(x[j] + bias[j]) for j < len(x)&^15, no bias when len(bias) is
+// 0; act is an Activation, coef the epilogueCoef table.
+TEXT ·epilogueAVX512(SB), NOSPLIT, $0-64
+	MOVQ   x_base+0(FP), DI
+	MOVQ   x_len+8(FP), CX
+	SHRQ   $4, CX
+	JZ     epidone
+	MOVQ   bias_base+24(FP), SI
+	MOVQ   bias_len+32(FP), BX
+	MOVQ   act+48(FP), AX
+	MOVQ   coef+56(FP), R9
+	VPXORD Z31, Z31, Z31
+
+epiloop:
+	VMOVUPS (DI), Z0
+	TESTQ   BX, BX
+	JZ      epiact
+	VADDPS  (SI), Z0, Z0
+	ADDQ    $64, SI
+
+epiact:
+	CMPQ AX, $1
+	JEQ  epirelu
+	CMPQ AX, $2
+	JEQ  epigelu
+	CMPQ AX, $3
+	JEQ  epigelutanh
+	JMP  epistore
+
+epirelu:
+	VMAXPS Z0, Z31, Z0
+	JMP    epistore
+
+epigelu:
+	// z = clamp(x/√2, -4, 4); erf(z) = z·p(z²)/q(z²)
+	VMULPS.BCST      0(R9), Z0, Z1
+	VMINPS.BCST      4(R9), Z1, Z1
+	VMAXPS.BCST      8(R9), Z1, Z1
+	VMULPS           Z1, Z1, Z2
+	VBROADCASTSS     12(R9), Z3
+	VFMADD213PS.BCST 16(R9), Z2, Z3
+	VFMADD213PS.BCST 20(R9), Z2, Z3
+	VFMADD213PS.BCST 24(R9), Z2, Z3
+	VFMADD213PS.BCST 28(R9), Z2, Z3
+	VFMADD213PS.BCST 32(R9), Z2, Z3
+	VFMADD213PS.BCST 36(R9), Z2, Z3
+	VMULPS           Z1, Z3, Z3
+	VBROADCASTSS     40(R9), Z4
+	VFMADD213PS.BCST 44(R9), Z2, Z4
+	VFMADD213PS.BCST 48(R9), Z2, Z4
+	VFMADD213PS.BCST 52(R9), Z2, Z4
+	VFMADD213PS.BCST 56(R9), Z2, Z4
+	VDIVPS           Z4, Z3, Z3
+	JMP              epihalf
+
+epigelutanh:
+	// u = clamp(x·(s + s·0.044715·x²), -9, 9); tanh(u) = u·p(u²)/q(u²)
+	VMULPS           Z0, Z0, Z1
+	VBROADCASTSS     68(R9), Z2
+	VFMADD213PS.BCST 64(R9), Z1, Z2
+	VMULPS           Z0, Z2, Z1
+	VMINPS.BCST      72(R9), Z1, Z1
+	VMAXPS.BCST      76(R9), Z1, Z1
+	VMULPS           Z1, Z1, Z2
+	VBROADCASTSS     80(R9), Z3
+	VFMADD213PS.BCST 84(R9), Z2, Z3
+	VFMADD213PS.BCST 88(R9), Z2, Z3
+	VFMADD213PS.BCST 92(R9), Z2, Z3
+	VFMADD213PS.BCST 96(R9), Z2, Z3
+	VFMADD213PS.BCST 100(R9), Z2, Z3
+	VFMADD213PS.BCST 104(R9), Z2, Z3
+	VMULPS           Z1, Z3, Z3
+	VBROADCASTSS     108(R9), Z4
+	VFMADD213PS.BCST 112(R9), Z2, Z4
+	VFMADD213PS.BCST 116(R9), Z2, Z4
+	VFMADD213PS.BCST 120(R9), Z2, Z4
+	VDIVPS           Z4, Z3, Z3
+	VMINPS.BCST      124(R9), Z3, Z3
+	VMAXPS.BCST      128(R9), Z3, Z3
+
+epihalf:
+	// x·(0.5 + 0.5·t)
+	VBROADCASTSS 60(R9), Z4
+	VFMADD213PS  Z4, Z4, Z3
+	VMULPS       Z3, Z0, Z0
+
+epistore:
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     epiloop
+	VZEROUPPER
+
+epidone:
+	RET

@@ -36,3 +36,24 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSgemmEpilogue is BERT's first FFN product (128 x 3072 x 768)
+// with each fused epilogue, to show what the epilogue adds.
+func BenchmarkSgemmEpilogue(b *testing.B) {
+	const m, n, k = 128, 3072, 768
+	bias := make([]float32, n)
+	for _, act := range []struct {
+		name string
+		act  Activation
+	}{{"none", ActNone}, {"bias", ActNone}, {"bias+relu", ActRelu}, {"bias+gelu", ActGelu}, {"bias+gelutanh", ActGeluTanh}} {
+		ep := Epilogue{Bias: bias, Act: act.act}
+		if act.name == "none" {
+			ep.Bias = nil
+		}
+		b.Run(act.name, func(b *testing.B) {
+			benchGemm(b, m, n, k, func(a, bm, c []float32) {
+				SgemmEx(false, false, m, n, k, 1, a, k, bm, n, 0, c, n, ep, NewPool(1))
+			})
+		})
+	}
+}

@@ -232,3 +232,69 @@ func TestSgemmPanics(t *testing.T) {
 		})
 	}
 }
+
+// TestEpilogueValues runs the epilogue (the vector path on rows of 16 and
+// more, the scalar one on the rest) over a sweep of values and extremes.
+func TestEpilogueValues(t *testing.T) {
+	var xs []float32
+	for x := float32(-12); x <= 12; x += 1.0 / 256 {
+		xs = append(xs, x)
+	}
+	xs = append(xs, 0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 1e30, -1e30, float32(math.Inf(1)), float32(math.Inf(-1)))
+	ref := func(act Activation, v float64) float64 {
+		switch act {
+		case ActRelu:
+			return math.Max(v, 0)
+		case ActGelu:
+			return 0.5 * v * (1 + math.Erf(v/math.Sqrt2))
+		case ActGeluTanh:
+			return 0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v)))
+		}
+		return v
+	}
+	for _, act := range []Activation{ActNone, ActRelu, ActGelu, ActGeluTanh} {
+		for _, bias := range []bool{false, true} {
+			row := append([]float32(nil), xs...)
+			ep := Epilogue{Act: act}
+			var b []float32
+			if bias {
+				b = make([]float32, len(row))
+				for i := range b {
+					b[i] = float32(i%7) - 3
+				}
+				ep.Bias = b
+			}
+			ep.apply(row, b)
+			for i, x := range xs {
+				v := float64(x)
+				if bias {
+					v += float64(b[i])
+				}
+				w := ref(act, v)
+				if math.IsInf(v, 0) || math.Abs(v) > 1e20 {
+					// Only the sign and size matter out there.
+					if act != ActNone && v < 0 && row[i] != 0 && !math.IsNaN(float64(row[i])) {
+						t.Errorf("act %d bias %v: f(%v) = %v, want 0", act, bias, v, row[i])
+					}
+					continue
+				}
+				if d := math.Abs(float64(row[i]) - w); d > 1e-6*(1+math.Abs(w)) {
+					t.Errorf("act %d bias %v: f(%v) = %v, want %v", act, bias, v, row[i], w)
+				}
+			}
+		}
+	}
+	nan := []float32{float32(math.NaN())}
+	for range 4 {
+		nan = append(nan, nan...)
+	}
+	for _, act := range []Activation{ActRelu, ActGelu, ActGeluTanh} {
+		row := append([]float32(nil), nan...)
+		Epilogue{Act: act}.apply(row, nil)
+		for i, v := range row {
+			if !math.IsNaN(float64(v)) {
+				t.Errorf("act %d: f(NaN) = %v at %d", act, v, i)
+			}
+		}
+	}
+}
