@@ -21,7 +21,9 @@ var matMulIntegerOps = ops.Versions("", "MatMulInteger",
 // b_scale / y_scale)) + y_zp): the product accumulates in int32, the
 // multiplier is computed in the scales' dtype, the result rounds half to
 // even and saturates to y_zero_point's dtype. Scales and zero points are
-// per tensor, per row of a and per column of b.
+// per tensor, per row of a and per column of b. With float8 operands
+// (opset 21) the product accumulates in float64 and the result is cast,
+// saturating, to y_zero_point's float8 type.
 var qlinearMatMulOps = ops.Versions("", "QLinearMatMul",
 	"y = saturate(round((a - a_zp) @ (b - b_zp) * a_scale * b_scale / y_scale) + y_zp), int32 accumulation",
 	[]int{10, 21}, inferQLinearMatMul, ops.Simple(runQLinearMatMul))
@@ -148,16 +150,23 @@ type intMM struct {
 	aIdx, bIdx []int // matrix index of a and b for each output matrix
 }
 
-func newIntMM(c *ops.Ctx, p *mmPlan, a, b, acc []int32) (*intMM, error) {
-	nb := count(p.batch)
-	mm := &intMM{p: p, a: a, b: b, aIdx: make([]int, 0, nb), bIdx: make([]int, 0, nb)}
-	tensor.BroadcastIndex(p.batch, [][]int{p.aBatch, p.bBatch}, func(_ int, idx []int) {
-		mm.aIdx = append(mm.aIdx, idx[0])
-		mm.bIdx = append(mm.bIdx, idx[1])
-	})
+// batchIndex lists, for each output matrix, the matrix of a and of b it multiplies.
+func (p *mmPlan) batchIndex() (aIdx, bIdx []int) {
 	if len(p.batch) == 0 {
-		mm.aIdx, mm.bIdx = []int{0}, []int{0}
+		return []int{0}, []int{0}
 	}
+	nb := count(p.batch)
+	aIdx, bIdx = make([]int, 0, nb), make([]int, 0, nb)
+	tensor.BroadcastIndex(p.batch, [][]int{p.aBatch, p.bBatch}, func(_ int, idx []int) {
+		aIdx = append(aIdx, idx[0])
+		bIdx = append(bIdx, idx[1])
+	})
+	return aIdx, bIdx
+}
+
+func newIntMM(c *ops.Ctx, p *mmPlan, a, b, acc []int32) (*intMM, error) {
+	mm := &intMM{p: p, a: a, b: b}
+	mm.aIdx, mm.bIdx = p.batchIndex()
 	m, k, n := p.m, p.k, p.n
 	for bi := range mm.aIdx {
 		if err := c.Check(); err != nil {
@@ -295,9 +304,6 @@ func runQLinearMatMul(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error)
 			return nil, fmt.Errorf("%s is %v, want float32, float16 or bfloat16", names[1+3*i], s.DType())
 		}
 	}
-	if err := int8Input("y_zero_point", yzp); err != nil {
-		return nil, err
-	}
 	if ys.Len() != 1 || yzp.Len() != 1 {
 		return nil, fmt.Errorf("y_scale %v and y_zero_point %v must be scalars", ys.Shape(), yzp.Shape())
 	}
@@ -307,12 +313,30 @@ func runQLinearMatMul(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error)
 	if err := sameShapeParams("b_scale", bs, "b_zero_point", bzp); err != nil {
 		return nil, err
 	}
-	mm, accT, err := operands(c, [4]string{"a", "b", "a_zero_point", "b_zero_point"}, a, b, azp, bzp)
-	if err != nil {
-		return nil, err
+	var (
+		p          *mmPlan
+		aIdx, bIdx []int
+		acc        []int32   // int8 / uint8 operands
+		accF       []float64 // float8 operands
+	)
+	if float8(a.DType()) {
+		var err error
+		if p, aIdx, bIdx, accF, err = floatOperands(c, a, b, azp, bzp); err != nil {
+			return nil, err
+		}
+		if !float8(yzp.DType()) {
+			return nil, fmt.Errorf("y_zero_point is %v; with float8 inputs y must be float8 too", yzp.DType())
+		}
+	} else {
+		if err := int8Input("y_zero_point", yzp); err != nil {
+			return nil, err
+		}
+		mm, accT, err := operands(c, [4]string{"a", "b", "a_zero_point", "b_zero_point"}, a, b, azp, bzp)
+		if err != nil {
+			return nil, err
+		}
+		p, aIdx, bIdx, acc = mm.p, mm.aIdx, mm.bIdx, tensor.Data[int32](accT)
 	}
-	acc := tensor.Data[int32](accT)
-	p := mm.p
 	ap, err := rowParams("a_scale", as, count(p.aBatch), p.m, false)
 	if err != nil {
 		return nil, err
@@ -332,15 +356,19 @@ func runQLinearMatMul(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error)
 	rq := requant{scaleType: as.DType(), ys: ysv[0], yzp: params(yzp)[0]}
 	dst := y.Raw()
 	var buf [chunk]float64
-	for bi := range mm.aIdx {
+	for bi := range aIdx {
 		for i := 0; i < p.m; i++ {
-			sa := asv[mm.aIdx[bi]*ap.batchStride+i*ap.rowStride]
-			row := acc[(bi*p.m+i)*p.n:]
+			sa := asv[aIdx[bi]*ap.batchStride+i*ap.rowStride]
+			row := (bi*p.m + i) * p.n
 			for j0 := 0; j0 < p.n; j0 += chunk {
 				bb := buf[:min(chunk, p.n-j0)]
 				for j := range bb {
-					sb := bsv[mm.bIdx[bi]*bp.batchStride+(j0+j)*bp.rowStride]
-					bb[j] = rq.apply(row[j0+j], rq.multiplier(sa, sb))
+					mult := rq.multiplier(sa, bsv[bIdx[bi]*bp.batchStride+(j0+j)*bp.rowStride])
+					if accF != nil {
+						bb[j] = accF[row+j0+j]*mult + rq.yzp // float8 outputs are cast, not rounded to integers
+					} else {
+						bb[j] = rq.apply(acc[row+j0+j], mult)
+					}
 				}
 				storeQuant(dst, (bi*p.m+i)*p.n+j0, bb, true)
 			}
@@ -364,4 +392,67 @@ func (r requant) multiplier(sa, sb float64) float64 {
 // apply is round(acc * mult) + y_zero_point (saturated later by storeQuant).
 func (r requant) apply(acc int32, mult float64) float64 {
 	return math.RoundToEven(float64(acc)*mult) + r.yzp
+}
+
+// float8 reports the float8 dtypes (QLinearMatMul-21 operands).
+func float8(d tensor.DType) bool { return floatQuant(d) && d != tensor.Float4E2M1 }
+
+// floatOperands is the float8 form of operands: (a - a_zero_point) @
+// (b - b_zero_point) accumulated in float64.
+func floatOperands(c *ops.Ctx, a, b, azp, bzp *tensor.Tensor) (*mmPlan, []int, []int, []float64, error) {
+	if !float8(b.DType()) {
+		return nil, nil, nil, nil, fmt.Errorf("a is %v but b is %v; with float8 a, b must be float8 too", a.DType(), b.DType())
+	}
+	if err := zeroPoint("a_zero_point", azp, "a", a); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if err := zeroPoint("b_zero_point", bzp, "b", b); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	p, err := planMM(a.Shape(), b.Shape())
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	accT, err := c.New(tensor.Float64, p.out...)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	na, nb := count(p.aBatch), count(p.bBatch)
+	ap, err := rowParams("a_zero_point", azp, na, p.m, false)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	bp, err := rowParams("b_zero_point", bzp, nb, p.n, true)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	av, bv := make([]float64, a.Len()), make([]float64, b.Len())
+	readF64(av, a.Raw(), 0)
+	readF64(bv, b.Raw(), 0)
+	az, bz := params(azp), params(bzp)
+	for i := range av {
+		mat, r := i/(p.m*p.k), i%(p.m*p.k)/p.k
+		av[i] -= az[mat*ap.batchStride+r*ap.rowStride]
+	}
+	for i := range bv {
+		mat, col := i/(p.k*p.n), i%p.n
+		bv[i] -= bz[mat*bp.batchStride+col*bp.rowStride]
+	}
+	aIdx, bIdx := p.batchIndex()
+	acc := tensor.Data[float64](accT)
+	for bi := range aIdx {
+		if err := c.Check(); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		am, bm, cm := av[aIdx[bi]*p.m*p.k:], bv[bIdx[bi]*p.k*p.n:], acc[bi*p.m*p.n:]
+		for i := 0; i < p.m; i++ {
+			for kk := 0; kk < p.k; kk++ {
+				x := am[i*p.k+kk]
+				for j := 0; j < p.n; j++ {
+					cm[i*p.n+j] += x * bm[kk*p.n+j]
+				}
+			}
+		}
+	}
+	return p, aIdx, bIdx, acc, nil
 }

@@ -526,3 +526,24 @@ func TestConvAttributeLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestQLinearMatMulFloat8(t *testing.T) {
+	e4 := func(v ...float32) []tensor.F8E4M3FN {
+		out := make([]tensor.F8E4M3FN, len(v))
+		for i, f := range v {
+			out[i] = tensor.Float8E4M3FNFromFloat32(f, true)
+		}
+		return out
+	}
+	a := tensor.Must([]int{2, 2}, e4(1, 2, -3, 0.5))
+	b := tensor.Must([]int{2, 1}, e4(1, 0.5))
+	zero := tensor.Scalar(tensor.F8E4M3FN(0))
+	got := run1(t, kernel(t, qlinearMatMulOps),
+		a, tensor.Scalar[float32](1), zero, b, tensor.Scalar[float32](2), zero,
+		tensor.Scalar[float32](0.5), zero)
+	// rows: (1 + 1) * 2 / 0.5 = 8; (-3 + 0.25) * 2 / 0.5 = -11
+	want := tensor.Must([]int{2, 1}, e4(8, -11))
+	if !tensor.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
