@@ -70,6 +70,7 @@ func contribRules() []namedRule {
 			return b.skipNormBack(n, dy, true)
 		}),
 		msRule("FusedMatMul", fusedMatMulBack),
+		msRule("Attention", msAttentionRule),
 	}
 }
 

@@ -130,6 +130,7 @@ func nnRules() []namedRule {
 		reduceRule("ReduceLogSumExp", func(b *Builder, x, y, dy string) string {
 			return b.Op("Mul", nil, dy, b.Op("Exp", nil, b.Op("Sub", nil, x, y)))
 		}),
+		rule("Attention", attentionRule),
 		rule("Conv", convBack),
 		rule("MaxPool", maxPoolBack),
 		rule("AveragePool", avgPoolBack),

@@ -39,30 +39,36 @@ func InferTypes(m *ir.Model) map[string]tensor.Type {
 		if v == 0 {
 			v = 1
 		}
-		op, err := reg.Lookup(n.Domain, n.OpType, v)
-		if err != nil || op.Infer == nil {
-			continue
-		}
-		on := &ops.Node{Name: n.Name, OpType: n.OpType, Domain: ops.NormDomain(n.Domain), Opset: v,
-			Attrs: n.Attrs, Inputs: n.Inputs, Outputs: n.Outputs}
-		in := make([]tensor.Type, len(n.Inputs))
-		for j, x := range n.Inputs {
-			in[j] = types[x]
-		}
-		on.InputTypes = in
-		outs, err := op.Infer(on, in)
-		if err != nil {
-			continue
-		}
-		for j, t := range outs {
-			if j < len(n.Outputs) && n.Outputs[j] != "" && t.Kind != tensor.KindUnknown {
-				if _, known := types[n.Outputs[j]]; !known {
-					types[n.Outputs[j]] = t
-				}
+		inferNode(reg, n, v, types)
+	}
+	return types
+}
+
+// inferNode adds to types the output types of n (at opset v of its
+// domain) that its op's inference function gives from its inputs' types.
+func inferNode(reg *ops.Registry, n *ir.Node, v int, types map[string]tensor.Type) {
+	op, err := reg.Lookup(n.Domain, n.OpType, v)
+	if err != nil || op.Infer == nil {
+		return
+	}
+	on := &ops.Node{Name: n.Name, OpType: n.OpType, Domain: ops.NormDomain(n.Domain), Opset: v,
+		Attrs: n.Attrs, Inputs: n.Inputs, Outputs: n.Outputs}
+	in := make([]tensor.Type, len(n.Inputs))
+	for j, x := range n.Inputs {
+		in[j] = types[x]
+	}
+	on.InputTypes = in
+	outs, err := op.Infer(on, in)
+	if err != nil {
+		return
+	}
+	for j, t := range outs {
+		if j < len(n.Outputs) && n.Outputs[j] != "" && t.Kind != tensor.KindUnknown {
+			if _, known := types[n.Outputs[j]]; !known {
+				types[n.Outputs[j]] = t
 			}
 		}
 	}
-	return types
 }
 
 // staticShape returns the shape of x when every dimension is known.

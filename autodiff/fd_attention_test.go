@@ -1,0 +1,45 @@
+package autodiff
+
+import (
+	"math/rand/v2"
+
+	"github.com/gort-ml/gort/ir/irbuild"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// randConst adds a constant of random float64 values in [-1, 1).
+func randConst(b *irbuild.Builder, seed uint64, shape ...int) string {
+	return b.Const(randomInput(rand.New(rand.NewPCG(seed, 3)), shape, false))
+}
+
+func init() {
+	gradCases = append(gradCases,
+		gradCase{name: "Attention 4-D additive mask scale", opset: 23, in: map[string][]int{"q": {1, 2, 3, 4}, "k": {1, 2, 5, 4}, "v": {1, 2, 5, 3}},
+			build: func(b *irbuild.Builder) string {
+				return b.OpA("Attention", attrs{fA("scale", 0.7)}, "q", "k", "v", randConst(b, 1, 3, 5))
+			}},
+		gradCase{name: "Attention 3-D GQA causal softcap", opset: 23, in: map[string][]int{"q": {2, 3, 8}, "k": {2, 4, 4}, "v": {2, 4, 6}},
+			build: func(b *irbuild.Builder) string {
+				return b.OpA("Attention", attrs{iA("q_num_heads", 4), iA("kv_num_heads", 2), iA("is_causal", 1), fA("softcap", 2)}, "q", "k", "v")
+			}},
+		gradCase{name: "Attention self bool mask", opset: 23, in: map[string][]int{"x": {1, 2, 3, 4}},
+			build: func(b *irbuild.Builder) string {
+				m := b.Const(tensor.Must([]int{3, 3}, []bool{true, false, true, true, true, false, false, true, true}))
+				return b.Op("Attention", "x", "x", "x", m)
+			}},
+		gradCase{name: "ms Attention mask_index 2-D", contrib: true, in: map[string][]int{"x": {2, 3, 4}, "w": {4, 12}, "b": {12}},
+			build: func(b *irbuild.Builder) string {
+				m := b.Const(tensor.Must([]int{2, 3}, []int32{1, 1, 0, 1, 1, 1}))
+				return ms(b, "Attention", 1, attrs{iA("num_heads", 2)}, "x", "w", "b", m).Out(0)
+			}},
+		gradCase{name: "ms Attention unidirectional qkv_hidden_sizes", contrib: true, in: map[string][]int{"x": {2, 3, 4}, "w": {4, 14}},
+			build: func(b *irbuild.Builder) string {
+				return ms(b, "Attention", 1, attrs{iA("num_heads", 2), iA("unidirectional", 1), isA("qkv_hidden_sizes", 4, 4, 6), fA("scale", 0.4)}, "x", "w").Out(0)
+			}},
+		gradCase{name: "ms Attention key lengths and attention_bias", contrib: true, in: map[string][]int{"x": {2, 3, 4}, "w": {4, 12}, "b": {12}, "ab": {1, 2, 3, 3}},
+			build: func(b *irbuild.Builder) string {
+				m := b.Const(tensor.Must([]int{2}, []int32{2, 3}))
+				return ms(b, "Attention", 1, attrs{iA("num_heads", 2)}, "x", "w", "b", m, "", "ab").Out(0)
+			}},
+	)
+}
