@@ -16,9 +16,9 @@ import (
 // string, int16..int64, float, double). NaN keys match NaN inputs.
 var labelEncoderOps = ops.Join(
 	ops.Versions(Domain, "LabelEncoder", "LabelEncoder-1: string <-> index in classes_strings, default_int64/default_string when absent",
-		[]int{1}, nil, compileLabelEncoder1),
+		[]int{1}, inferSwapStringInt, compileLabelEncoder1),
 	ops.Versions(Domain, "LabelEncoder", "LabelEncoder: Y[i] = values[j] where keys[j] == X[i], else the default",
-		[]int{2, 4}, nil, compileLabelEncoder),
+		[]int{2, 4}, inferLabelEncoder, compileLabelEncoder),
 )
 
 // encoder is one compiled key -> value table.

@@ -11,14 +11,14 @@ import (
 // LinearRegressor: Y = post_transform(X·coefficientsᵀ + intercepts), with
 // coefficients (targets x C) and Y float32 (N, targets).
 var linearRegressorOps = ops.Versions(Domain, "LinearRegressor", "LinearRegressor: Y = post_transform(X·Wᵀ + intercepts), W = coefficients as (targets, C)",
-	[]int{1}, nil, compileLinearRegressor)
+	[]int{1}, inferDTypes(tensor.Float32), compileLinearRegressor)
 
 // LinearClassifier: Z = post_transform(X·coefficientsᵀ + intercepts) (one
 // column per class; a single column with two labels becomes [-s, s]),
 // Y = label of the row's largest score (with one column: label 0's when
 // the score reaches 0, or 0.5 after a transform, else 0).
 var linearClassifierOps = ops.Versions(Domain, "LinearClassifier", "LinearClassifier: Z = post_transform(X·Wᵀ + intercepts), Y = label of argmax Z",
-	[]int{1}, nil, compileLinearClassifier)
+	[]int{1}, inferClassifier("classlabels_ints"), compileLinearClassifier)
 
 // linear is a compiled X·Wᵀ + b.
 type linear struct {

@@ -73,7 +73,22 @@ func compileZipMap(n *ops.Node) (*ops.Kernel, error) {
 // string, as the vocabulary), 0 where the map lacks the key; a sequence of
 // maps gives one row each. Y has the map's value type.
 var dictVectorizerOps = ops.Versions(Domain, "DictVectorizer", "DictVectorizer: Y[n, k] = X_n[vocabulary[k]] (0 when absent)",
-	[]int{1}, nil, compileDictVectorizer)
+	[]int{1}, inferDictVectorizer, compileDictVectorizer)
+
+// inferDictVectorizer gives the map's value dtype when it is known.
+func inferDictVectorizer(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
+	t := tensor.Type{Kind: tensor.KindTensor}
+	if len(in) > 0 {
+		m := &in[0]
+		if m.Kind == tensor.KindSequence && m.Elem != nil {
+			m = m.Elem
+		}
+		if m.Kind == tensor.KindMap && m.Elem != nil {
+			t.DType = m.Elem.DType
+		}
+	}
+	return []tensor.Type{t}, nil
+}
 
 func compileDictVectorizer(n *ops.Node) (*ops.Kernel, error) {
 	ints, strs := n.Ints("int64_vocabulary", nil), n.Strings("string_vocabulary", nil)

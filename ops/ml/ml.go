@@ -43,7 +43,7 @@ func gatherLast[T any](dst, x []T, rows, cols int, idx []int) {
 // ArrayFeatureExtractor selects columns: Z[..., j] = X[..., Y[j]] (a 1-D X
 // gives Z of shape [1, len(Y)]).
 var arrayFeatureExtractorOps = ops.Versions(Domain, "ArrayFeatureExtractor", "ArrayFeatureExtractor: Z[..., j] = X[..., Y[j]] (last axis)",
-	[]int{1}, nil, ops.Simple(runArrayFeatureExtractor))
+	[]int{1}, inferLike, ops.Simple(runArrayFeatureExtractor))
 
 func runArrayFeatureExtractor(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	if err := ops.Want(in, 2, 2); err != nil {

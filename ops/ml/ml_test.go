@@ -246,3 +246,44 @@ func TestTreeEnsembleClassifier(t *testing.T) {
 	wantEqual(t, res[0], tensor.Must([]int{2}, []int64{0, 1}))
 	wantClose(t, res[1], []int{2, 2}, []float32{sig(-s0), sig(s0), sig(-s1), sig(s1)})
 }
+
+func TestInfer(t *testing.T) {
+	for _, op := range Ops() {
+		if op.Infer == nil {
+			t.Errorf("%s-%d has no Infer", op.Type, op.Since)
+		}
+	}
+	str := tensor.TensorType(tensor.String, 3)
+	cases := []struct {
+		op    string
+		attrs []ops.Attr
+		in    tensor.Type
+		want  []tensor.DType
+	}{
+		{"LabelEncoder", []ops.Attr{aTensor("values_tensor", tensor.Must([]int{1}, []int16{1}))}, str, []tensor.DType{tensor.Int16}},
+		{"LabelEncoder", []ops.Attr{aStrs("values_strings", "a")}, tensor.TensorType(tensor.Int64, 3), []tensor.DType{tensor.String}},
+		{"CategoryMapper", nil, str, []tensor.DType{tensor.Int64}},
+		{"TreeEnsembleClassifier", []ops.Attr{aStrs("classlabels_strings", "a")}, str, []tensor.DType{tensor.String, tensor.Float32}},
+		{"SVMClassifier", []ops.Attr{aInts("classlabels_ints", 1)}, str, []tensor.DType{tensor.Int64, tensor.Float32}},
+		{"TreeEnsemble", nil, tensor.TensorType(tensor.Float64, 2, 2), []tensor.DType{tensor.Float64}},
+	}
+	reg, err := ops.NewRegistry(Ops())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		schema, err := reg.Lookup(Domain, c.op, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := schema.Infer(&ops.Node{OpType: c.op, Domain: Domain, Attrs: c.attrs}, []tensor.Type{c.in})
+		if err != nil || len(got) != len(c.want) {
+			t.Fatalf("%s: %v, %v", c.op, got, err)
+		}
+		for i, d := range c.want {
+			if got[i].DType != d {
+				t.Errorf("%s output %d: %v, want %v", c.op, i, got[i].DType, d)
+			}
+		}
+	}
+}

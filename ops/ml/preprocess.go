@@ -11,7 +11,7 @@ import (
 // Normalizer: each row of X (N, C) divided by its MAX (largest value), L1
 // (sum of |x|) or L2 (Euclidean) norm; rows whose norm is 0 are copied.
 var normalizerOps = ops.Versions(Domain, "Normalizer", "Normalizer: Y[n, :] = X[n, :] / norm(X[n, :]) with norm MAX, L1 or L2",
-	[]int{1}, nil, compileNormalizer)
+	[]int{1}, inferDTypes(tensor.Float32), compileNormalizer)
 
 func compileNormalizer(n *ops.Node) (*ops.Kernel, error) {
 	norm := n.String("norm", "MAX")
@@ -81,7 +81,7 @@ func col(v []float64, j int) float64 {
 // Scaler: Y = (X - offset) * scale, per feature (last axis) or one value
 // for all; Y is float32.
 var scalerOps = ops.Versions(Domain, "Scaler", "Scaler: Y[..., j] = (X[..., j] - offset[j]) * scale[j]",
-	[]int{1}, nil, compileScaler)
+	[]int{1}, inferDTypes(tensor.Float32), compileScaler)
 
 func compileScaler(n *ops.Node) (*ops.Kernel, error) {
 	offset, scale := widen(n.Floats("offset", []float32{0})), widen(n.Floats("scale", []float32{1}))
@@ -129,7 +129,7 @@ func lastAxisRows(x *tensor.Tensor) ([]float64, int, error) {
 // OneHotEncoder: Y[..., k] = 1 where X[...] is the k-th of cats_int64s or
 // cats_strings; with zeros = 0 a value in neither fails.
 var oneHotEncoderOps = ops.Versions(Domain, "OneHotEncoder", "OneHotEncoder: Y[..., k] = (X[...] == cats[k]), float32",
-	[]int{1}, nil, compileOneHotEncoder)
+	[]int{1}, inferDTypes(tensor.Float32), compileOneHotEncoder)
 
 func compileOneHotEncoder(n *ops.Node) (*ops.Kernel, error) {
 	catInts, catStrs := n.Ints("cats_int64s", nil), n.Strings("cats_strings", nil)
@@ -256,7 +256,7 @@ func impute[T, V tensor.Number](y, x []T, cols int, imp []V, rep V, name string)
 // into Y (N, sum of inputdimensions), float32: input i fills
 // inputdimensions[i] columns (cut or padded with zeros).
 var featureVectorizerOps = ops.Versions(Domain, "FeatureVectorizer", "FeatureVectorizer: Y[n, :] = concat_i(X_i[n, :inputdimensions[i]]), zero padded",
-	[]int{1}, nil, compileFeatureVectorizer)
+	[]int{1}, inferDTypes(tensor.Float32), compileFeatureVectorizer)
 
 func compileFeatureVectorizer(n *ops.Node) (*ops.Kernel, error) {
 	dims := n.Ints("inputdimensions", nil)
@@ -312,7 +312,7 @@ func compileFeatureVectorizer(n *ops.Node) (*ops.Kernel, error) {
 // or int64 to strings, by the input's dtype, with default_int64 and
 // default_string for values not listed.
 var categoryMapperOps = ops.Versions(Domain, "CategoryMapper", "CategoryMapper: Y = cats_int64s[i] where X == cats_strings[i] (or the reverse), else the default",
-	[]int{1}, nil, compileCategoryMapper)
+	[]int{1}, inferSwapStringInt, compileCategoryMapper)
 
 func compileCategoryMapper(n *ops.Node) (*ops.Kernel, error) {
 	ints, strs := n.Ints("cats_int64s", nil), n.Strings("cats_strings", nil)

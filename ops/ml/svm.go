@@ -15,7 +15,7 @@ import (
 // ((γ x·y + c0)^degree), RBF (exp(-γ |x-y|²)) or SIGMOID (tanh(γ x·y + c0)),
 // kernel_params = [γ, c0, degree].
 var svmRegressorOps = ops.Versions(Domain, "SVMRegressor", "SVMRegressor: Y = Σ coefficients_j K(X, sv_j) + rho",
-	[]int{1}, nil, compileSVMRegressor)
+	[]int{1}, inferDTypes(tensor.Float32), compileSVMRegressor)
 
 // SVMClassifier: one-vs-one support vector classification as libsvm (with
 // vectors_per_class) or one score per class X·coefficients_kᵀ + rho[0]
@@ -23,7 +23,7 @@ var svmRegressorOps = ops.Versions(Domain, "SVMRegressor", "SVMRegressor: Y = Σ
 // with prob_a/prob_b (Platt scaling and libsvm's multiclass coupling).
 // Labels and score layout follow ONNX Runtime.
 var svmClassifierOps = ops.Versions(Domain, "SVMClassifier", "SVMClassifier: one-vs-one SVM votes (or linear scores) -> label, scores",
-	[]int{1}, nil, compileSVMClassifier)
+	[]int{1}, inferClassifier("classlabels_ints"), compileSVMClassifier)
 
 // svmKernel is a kernel function with its parameters.
 type svmKernel struct {

@@ -19,15 +19,7 @@ import (
 // holds or the value is NaN and nodes_missing_value_tracks_true[i] is set,
 // else to the false branch.
 var treeEnsembleOps = ops.Versions(Domain, "TreeEnsemble", "TreeEnsemble: Y[n, t] = post_transform(aggregate over trees of leaf_weights reached by X[n, :] with target t)",
-	[]int{5}, inferTreeEnsemble, compileTreeEnsemble)
-
-func inferTreeEnsemble(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
-	t := tensor.Type{Kind: tensor.KindTensor}
-	if len(in) > 0 {
-		t.DType = in[0].DType
-	}
-	return []tensor.Type{t}, nil
-}
+	[]int{5}, inferLike, compileTreeEnsemble)
 
 // floatAttr reads a tensor attribute of any float dtype as float64 (nil when absent).
 func floatAttr(n *ops.Node, name string) ([]float64, error) {

@@ -15,7 +15,7 @@ import (
 // id); a tree's root is its first node in the lists; nodes_modes is BRANCH_LEQ,
 // BRANCH_LT, BRANCH_GTE, BRANCH_GT, BRANCH_EQ, BRANCH_NEQ or LEAF.
 var treeEnsembleRegressorOps = ops.Versions(Domain, "TreeEnsembleRegressor", "TreeEnsembleRegressor: Y[n, t] = post_transform(base_values[t] + aggregate over trees of leaf target_weights)",
-	[]int{1, 3}, nil, compileTreeRegressor)
+	[]int{1, 3}, inferDTypes(tensor.Float32), compileTreeRegressor)
 
 // TreeEnsembleClassifier (ai.onnx.ml 1, 3): Z[n, k] = post_transform(
 // base_values[k] + sum over trees of the class_weights of the leaf reached,
@@ -23,7 +23,7 @@ var treeEnsembleRegressorOps = ops.Versions(Domain, "TreeEnsembleRegressor", "Tr
 // class weight is for one class id (binary), Z[:, 1] is that score and
 // Z[:, 0] its complement (1 - s without transform or with PROBIT, else -s).
 var treeEnsembleClassifierOps = ops.Versions(Domain, "TreeEnsembleClassifier", "TreeEnsembleClassifier: Z = post_transform(base_values + sum of leaf class_weights), Y = label of argmax Z",
-	[]int{1, 3}, nil, compileTreeClassifier)
+	[]int{1, 3}, inferClassifier("classlabels_int64s"), compileTreeClassifier)
 
 // floatsOrTensor reads the float list attribute name or, when absent, its
 // name_as_tensor variant (opset 3) as float64.
