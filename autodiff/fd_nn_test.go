@@ -124,3 +124,15 @@ func init() {
 		}},
 	)
 }
+
+// Opset 13 and 14 lack CastLike: the rules cast with Cast.
+func init() {
+	gradCases = append(gradCases,
+		gradCase{name: "ReduceMean opset 13", opset: 13, in: map[string][]int{"a": {2, 3}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("ReduceMean", attrs{isA("axes", 1), iA("keepdims", 0)}, "a")
+		}},
+		gradCase{name: "Pow opset 14", opset: 14, positive: map[string]bool{"a": true}, in: map[string][]int{"a": {2, 3}}, build: func(b *irbuild.Builder) string {
+			return b.Op("Pow", "a", b.Const(tensor.Scalar(float32(1.5))))
+		}},
+	)
+}

@@ -56,7 +56,7 @@ func elementwiseRules() []namedRule {
 			if b.Needs(a) {
 				pc := p
 				if b.dtype(p) != b.dtype(a) {
-					pc = b.Op("CastLike", nil, p, a)
+					pc = b.castLike(p, a)
 				}
 				pm1 := b.Op("Sub", nil, pc, b.Scalar(1, a))
 				out[0] = b.ReduceTo(b.Op("Mul", nil, dy[0], b.Op("Mul", nil, pc, b.Op("Pow", nil, a, pm1))), y, a)
@@ -126,7 +126,7 @@ func elementwiseRules() []namedRule {
 			if !b.dtype(x).IsFloat() {
 				return []string{""}, nil
 			}
-			return []string{b.Op("CastLike", nil, dy[0], x)}, nil
+			return []string{b.castLike(dy[0], x)}, nil
 		}},
 		// Where(c, a, b): da = dy where c, db = dy where not c.
 		{"", "Where", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {

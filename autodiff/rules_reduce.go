@@ -14,8 +14,7 @@ func reduceRules() []namedRule {
 		rule("ReduceMean", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 			x := n.Inputs[0]
 			g := b.unreduce(n, dy[0])
-			count := b.Op("Div", nil, b.Op("CastLike", nil, b.Op("Size", nil, x), x), b.Op("CastLike", nil, b.Op("Size", nil, dy[0]), x))
-			return []string{b.Op("Div", nil, g, count), ""}, nil
+			return []string{b.Op("Div", nil, g, b.countRatio(x, dy[0])), ""}, nil
 		}),
 	}
 }
