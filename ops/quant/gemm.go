@@ -178,39 +178,43 @@ func newIntMM(c *ops.Ctx, p *mmPlan, a, b, acc []int32) (*intMM, error) {
 }
 
 // gemmInt32 adds a (m, k) @ b (k, n) to acc (m, n), all int32 row-major,
-// wrapping on overflow. Rows of acc are split over up to threads goroutines;
-// each goroutine updates four rows per pass over a row of b, so every b
-// element loaded serves four products.
+// wrapping on overflow. Rows of acc are split over up to threads goroutines.
+// Columns go in panels of gemmNB so that the panel of b (k x gemmNB) stays
+// in cache while every row group passes over it, and each pass updates four
+// rows so that every b element loaded serves four products.
 func gemmInt32(threads, m, n, k int, a, b, acc []int32) {
 	parallelRows(threads, m, m*n*k, func(r0, r1 int) {
-		i := r0
-		for ; i+4 <= r1; i += 4 {
-			c0, c1, c2, c3 := acc[i*n:(i+1)*n], acc[(i+1)*n:(i+2)*n], acc[(i+2)*n:(i+3)*n], acc[(i+3)*n:(i+4)*n]
-			for kk := 0; kk < k; kk++ {
-				a0, a1, a2, a3 := a[i*k+kk], a[(i+1)*k+kk], a[(i+2)*k+kk], a[(i+3)*k+kk]
-				brow := b[kk*n : (kk+1)*n]
-				c0, c1, c2, c3 := c0[:len(brow)], c1[:len(brow)], c2[:len(brow)], c3[:len(brow)]
-				for j, bv := range brow {
-					c0[j] += a0 * bv
-					c1[j] += a1 * bv
-					c2[j] += a2 * bv
-					c3[j] += a3 * bv
+		for j0 := 0; j0 < n; j0 += gemmNB {
+			w := min(gemmNB, n-j0)
+			i := r0
+			for ; i+4 <= r1; i += 4 {
+				c0, c1, c2, c3 := acc[i*n+j0:][:w], acc[(i+1)*n+j0:][:w], acc[(i+2)*n+j0:][:w], acc[(i+3)*n+j0:][:w]
+				for kk := 0; kk < k; kk++ {
+					a0, a1, a2, a3 := a[i*k+kk], a[(i+1)*k+kk], a[(i+2)*k+kk], a[(i+3)*k+kk]
+					brow := b[kk*n+j0:][:w]
+					for j, bv := range brow {
+						c0[j] += a0 * bv
+						c1[j] += a1 * bv
+						c2[j] += a2 * bv
+						c3[j] += a3 * bv
+					}
 				}
 			}
-		}
-		for ; i < r1; i++ {
-			row := acc[i*n : (i+1)*n]
-			for kk := 0; kk < k; kk++ {
-				av := a[i*k+kk]
-				brow := b[kk*n : (kk+1)*n]
-				row := row[:len(brow)]
-				for j, bv := range brow {
-					row[j] += av * bv
+			for ; i < r1; i++ {
+				row := acc[i*n+j0:][:w]
+				for kk := 0; kk < k; kk++ {
+					av := a[i*k+kk]
+					for j, bv := range b[kk*n+j0:][:w] {
+						row[j] += av * bv
+					}
 				}
 			}
 		}
 	})
 }
+
+// gemmNB is the column panel width of gemmInt32.
+const gemmNB = 256
 
 // parallelRows runs f over [0, rows) split into up to threads bands, on one
 // goroutine when the work (multiply-adds) is small.
