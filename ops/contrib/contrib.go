@@ -10,8 +10,9 @@
 // (SkipLayerNormalization, SkipSimplifiedLayerNormalization,
 // EmbedLayerNormalization, and SimplifiedLayerNormalization and
 // LayerNormalization-1, which ONNX Runtime declares in the default domain),
-// and the attention family (Attention, MultiHeadAttention,
-// GroupQueryAttention, RotaryEmbedding).
+// the attention family (Attention, MultiHeadAttention,
+// GroupQueryAttention, RotaryEmbedding), and MatMulNBits, the blockwise
+// 2/4/8-bit weight quantization of int4 LLM exports.
 //
 // Float16 and bfloat16 compute in float32, float64 in float64. Attention
 // masks follow ONNX Runtime: masked keys get mask_filter_value (default
@@ -31,5 +32,6 @@ func Ops() []*ops.Op {
 		matmulOps(),
 		normOps(),
 		attentionOps(),
+		quantOps(),
 	)
 }

@@ -914,6 +914,7 @@ func TestFloat16(t *testing.T) {
 	x, bias := f32(r, 2, 3, 8), f32(r, 8)
 	cos, sin := rotaryCache(16, 8)
 	f16 := y(tensor.Float32)
+	qb, _ := randBytes(r, 24).Reshape(3, 1, 8)
 	for _, c := range []tc{
 		{name: "Gelu", op: "Gelu", inputs: []in{{"x", x}}, outputs: f16},
 		{name: "BiasGelu", op: "BiasGelu", inputs: []in{{"x", x}, {"b", bias}}, outputs: f16},
@@ -940,7 +941,73 @@ func TestFloat16(t *testing.T) {
 			inputs: []in{{"q", f32(r, 2, 1, 32)}, {"k", f32(r, 2, 1, 16)}, {"v", f32(r, 2, 1, 16)}, {"pk", f32(r, 2, 1, 4, 16)}, {"pv", f32(r, 2, 1, 4, 16)},
 				{"seqlens", i32([]int{2}, 4, 2)}, {"total", i32([]int{}, 5)}, {"cos", cos}, {"sin", sin}},
 			outputs: []out{{"y", tensor.Float32}, {"present_key", tensor.Float32}, {"present_value", tensor.Float32}}},
+		{name: "MatMulNBits", op: "MatMulNBits", attrs: []ops.Attr{attrInt("K", 16), attrInt("N", 3), attrInt("block_size", 16)},
+			inputs: []in{{"a", f32(r, 2, 16)}, {"b", qb}, {"scales", tensor.Must([]int{3}, []float32{0.1, 0.05, 0.2})}}, outputs: f16},
 	} {
 		check(t, half(c))
+	}
+}
+
+func randBytes(r *rand.Rand, n int) *tensor.Tensor {
+	v := make([]uint8, n)
+	for i := range v {
+		v[i] = uint8(r.IntN(256))
+	}
+	return tensor.Must([]int{n}, v)
+}
+
+func TestMatMulNBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 1))
+	for _, c := range []struct {
+		name                 string
+		a                    []int
+		k, n, bits, block    int
+		zp                   string // "", "uint8", "float"
+		bias, scales2D, gidx bool
+	}{
+		{name: "4bit", a: []int{2, 3, 32}, k: 32, n: 8, bits: 4, block: 16},
+		{name: "4bit_zp_bias", a: []int{5, 64}, k: 64, n: 6, bits: 4, block: 32, zp: "uint8", bias: true},
+		{name: "4bit_partial_block", a: []int{2, 40}, k: 40, n: 5, bits: 4, block: 16, zp: "uint8"},
+		{name: "4bit_float_zp", a: []int{3, 32}, k: 32, n: 4, bits: 4, block: 16, zp: "float"},
+		{name: "4bit_scales_2d", a: []int{1, 2, 48}, k: 48, n: 3, bits: 4, block: 16, scales2D: true, zp: "uint8"},
+		{name: "8bit", a: []int{2, 64}, k: 64, n: 4, bits: 8, block: 32, zp: "uint8", bias: true},
+		{name: "2bit", a: []int{2, 32}, k: 32, n: 4, bits: 2, block: 16, zp: "uint8"},
+		{name: "4bit_gidx_nozp", a: []int{2, 32}, k: 32, n: 4, bits: 4, block: 16, gidx: true},
+		{name: "4bit_gidx_floatzp", a: []int{2, 32}, k: 32, n: 4, bits: 4, block: 16, zp: "float", gidx: true},
+	} {
+		blocks := (c.k + c.block - 1) / c.block
+		blob := c.block * c.bits / 8
+		b := randBytes(r, c.n*blocks*blob)
+		b, _ = b.Reshape(c.n, blocks, blob)
+		sv := make([]float32, c.n*blocks)
+		for i := range sv {
+			sv[i] = 0.05 + 0.1*r.Float32()
+		}
+		scales := tensor.Must([]int{c.n * blocks}, sv)
+		if c.scales2D {
+			scales, _ = scales.Reshape(c.n, blocks)
+		}
+		ins := []in{{"a", f32(r, c.a...)}, {"b", b}, {"scales", scales}, {"zp", nil}, {"g_idx", nil}, {"bias", nil}}
+		switch c.zp {
+		case "uint8":
+			ins[3].t = randBytes(r, c.n*((blocks*c.bits+7)/8))
+		case "float":
+			ins[3].t = f32(r, c.n*blocks)
+		}
+		if c.gidx {
+			g := make([]int32, c.k)
+			for i := range g {
+				g[i] = int32(r.IntN(blocks))
+			}
+			ins[4].t = i32([]int{c.k}, g...)
+		}
+		if c.bias {
+			ins[5].t = f32(r, c.n)
+		}
+		for len(ins) > 0 && ins[len(ins)-1].t == nil {
+			ins = ins[:len(ins)-1]
+		}
+		check(t, tc{name: c.name, op: "MatMulNBits", attrs: []ops.Attr{attrInt("K", int64(c.k)), attrInt("N", int64(c.n)),
+			attrInt("bits", int64(c.bits)), attrInt("block_size", int64(c.block))}, inputs: ins, outputs: y(tensor.Float32)})
 	}
 }

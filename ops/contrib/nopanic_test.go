@@ -130,6 +130,7 @@ func seeds(r *rand.Rand) map[string][]*tensor.Tensor {
 			tensor.Must([]int{2, 1}, []int64{2, 3}), f(2, 2, 1, 4), f(2)},
 		"FusedMatMul": {f(2, 3, 4), f(3, 2, 4)},
 		"BiasGelu":    {f(2, 3, 4), f(4)},
+		"MatMulNBits": {f(2, 32), tensor.Must([]int{4, 2, 8}, make([]uint8, 64)), f(8), tensor.Must([]int{4}, []uint8{1, 2, 3, 4}), nil, f(4)},
 	}
 }
 
@@ -197,8 +198,8 @@ func TestMutatedInputsNoPanic(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	i := func(name string, v int64) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
 	attrSets := [][]ops.Attr{
-		{i("num_heads", 2), i("kv_num_heads", 1)},
-		{i("num_heads", 2), i("kv_num_heads", 1), i("unidirectional", 1), i("local_window_size", 2), i("do_rotary", 1), i("smooth_softmax", 1),
+		{i("num_heads", 2), i("kv_num_heads", 1), i("K", 32), i("N", 4), i("block_size", 16)},
+		{i("num_heads", 2), i("kv_num_heads", 1), i("unidirectional", 1), i("K", 32), i("N", 4), i("block_size", 16), i("bits", 2), i("local_window_size", 2), i("do_rotary", 1), i("smooth_softmax", 1),
 			i("transA", 1), i("transBatchB", 1), i("interleaved", 1)},
 		{i("num_heads", 2), i("kv_num_heads", 2), i("rotary_embedding_dim", 2), i("transBatchA", 1), i("transB", 1)},
 	}
