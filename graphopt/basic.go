@@ -69,6 +69,10 @@ func foldConstants(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 		var outs []*tensor.Tensor
 		if s := staticShapeFold(v, n); s != nil {
 			outs = []*tensor.Tensor{s}
+		} else if c, ok := castLikeConst(v, n, consts); ok {
+			if outs, err = evalNode(reg, m, c, []*tensor.Tensor{consts[n.Inputs[0]]}); err != nil {
+				continue
+			}
 		} else {
 			in := make([]*tensor.Tensor, len(n.Inputs))
 			ok := true
@@ -116,6 +120,25 @@ func foldable(v *view, n *ir.Node) bool {
 		}
 	}
 	return true
+}
+
+// castLikeConst turns CastLike(constant, x) with x's dtype known into the
+// equivalent Cast, which folds (function bodies such as Gelu's cast every
+// constant like the input).
+func castLikeConst(v *view, n *ir.Node, consts map[string]*tensor.Tensor) (*ir.Node, bool) {
+	if n.OpType != "CastLike" || !isONNX(n.Domain) || len(n.Inputs) != 2 {
+		return nil, false
+	}
+	if _, ok := consts[n.Inputs[0]]; !ok {
+		return nil, false
+	}
+	d := v.dtype(n.Inputs[1])
+	if d == tensor.Undefined {
+		return nil, false
+	}
+	c := &ir.Node{Name: n.Name, OpType: "Cast", Inputs: n.Inputs[:1], Outputs: n.Outputs,
+		Attrs: append([]ops.Attr{{Name: "to", Type: ops.AttrInt, I: int64(d)}}, n.Attrs...)}
+	return c, true
 }
 
 // staticShapeFold returns the value of Shape(x) or Size(x) when x's shape is

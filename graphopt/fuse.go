@@ -155,10 +155,14 @@ func halfTimesX(v *view, a, x string) (string, []*ir.Node, bool) {
 	return "", nil, false
 }
 
-// onePlus matches Add(s, 1) reading s and returns its output.
+// onePlus matches Add(s, 1) (or Sum(s, 1), as ONNX's Gelu function body
+// writes it) reading s.
 func onePlus(v *view, s string) (*ir.Node, bool) {
 	a := single(v, s, "Add")
-	if a == nil || !v.isScalar(other(a, s), 1, 0) {
+	if a == nil {
+		a = single(v, s, "Sum")
+	}
+	if a == nil || len(a.Inputs) != 2 || !v.isScalar(other(a, s), 1, 0) {
 		return nil, false
 	}
 	return a, true
@@ -249,6 +253,9 @@ func tanhArg(v *view, t *ir.Node) (string, []*ir.Node, bool) {
 	}
 	add := v.op(s, "Add")
 	if add == nil {
+		add = v.op(s, "Sum")
+	}
+	if add == nil || len(add.Inputs) != 2 {
 		return "", nil, false
 	}
 	for i := 0; i < 2; i++ {

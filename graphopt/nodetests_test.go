@@ -1,0 +1,92 @@
+package graphopt_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/gort-ml/gort/conformance"
+	"github.com/gort-ml/gort/graphopt"
+	"github.com/gort-ml/gort/ir"
+	"github.com/gort-ml/gort/onnx"
+	"github.com/gort-ml/gort/runtime"
+)
+
+const nodeTests = "/work/shared/conformance/onnx-node"
+
+// optimizing optimizes each model before the native provider prepares it.
+type optimizing struct{ runtime.Provider }
+
+func (p optimizing) Prepare(m *ir.Model, o runtime.Options) (runtime.Program, error) {
+	opt, _, err := graphopt.Optimize(m, graphopt.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return p.Provider.Prepare(opt, o)
+}
+
+// TestNodeTestsUnchanged runs every ONNX backend node test with and without
+// the optimizer and requires the same outcome for each: the optimizer must
+// not turn a passing test into a failing one (the "_expanded" tests hold the
+// decomposed LayerNorm/GELU patterns that fusions rewrite).
+func TestNodeTestsUnchanged(t *testing.T) {
+	dir := nodeTests
+	if d := os.Getenv("GORT_NODE_TESTS"); d != "" {
+		dir = d
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("node tests not present: %v", err)
+	}
+	tests, err := conformance.Discover(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	plain := conformance.Run(ctx, tests, conformance.Options{})
+	opt := conformance.Run(ctx, tests, conformance.Options{Provider: optimizing{runtime.Native()}})
+	p1, f1, _ := conformance.Count(plain)
+	p2, f2, _ := conformance.Count(opt)
+	t.Logf("without optimizer: %d passed, %d failed; with: %d passed, %d failed", p1, f1, p2, f2)
+	for i := range plain {
+		if plain[i].Status != opt[i].Status {
+			t.Errorf("%s: %s without the optimizer, %s with it: %s", plain[i].Name, plain[i].Status, opt[i].Status, opt[i].Err)
+		}
+	}
+	// Which node tests the optimizer rewrites at all, for the log.
+	rewrites := map[string]int{}
+	changed := 0
+	for _, tc := range tests {
+		m, err := onnx.Load(filepath.Join(tc.Dir, "model.onnx"))
+		if err != nil {
+			continue
+		}
+		_, rep, err := graphopt.Optimize(m, graphopt.Options{})
+		if err != nil {
+			continue
+		}
+		any := false
+		for _, p := range rep.Passes {
+			if p.Patches > 0 && p.Name != "infer-shapes" {
+				rewrites[p.Name]++
+				any = true
+			}
+			if p.Err != "" {
+				t.Errorf("%s: pass %s reverted: %s", tc.Name, p.Name, p.Err)
+			}
+		}
+		if any {
+			changed++
+		}
+	}
+	names := make([]string, 0, len(rewrites))
+	for k := range rewrites {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		t.Logf("%-24s rewrote %d models", k, rewrites[k])
+	}
+	t.Logf("%d of %d models rewritten", changed, len(tests))
+}
