@@ -204,3 +204,21 @@ func TestErrors(t *testing.T) {
 		t.Errorf("1-D multinomial input: err = %v", err)
 	}
 }
+
+// TestSeededKernelIsSafeForConcurrentRuns runs one seeded kernel from many
+// goroutines (a session runs concurrently); run with -race.
+func TestSeededKernelIsSafeForConcurrentRuns(t *testing.T) {
+	k := kernel(t, randomUniformOps, shape(64), fattr("seed", 9))
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			_, err := k.Run(&ops.Ctx{}, nil)
+			errs <- err
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
