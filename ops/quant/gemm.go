@@ -237,7 +237,7 @@ func parallelRows(threads, rows, work int, f func(r0, r1 int)) {
 }
 
 func inferMatMulInteger(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
-	return []tensor.Type{{Kind: tensor.KindTensor, DType: tensor.Int32}}, nil
+	return inferMM(in, 0, 1, tensor.Int32)
 }
 
 func inferQLinearMatMul(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
@@ -245,7 +245,41 @@ func inferQLinearMatMul(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 	if len(in) > 7 {
 		d = in[7].DType
 	}
-	return []tensor.Type{{Kind: tensor.KindTensor, DType: d}}, nil
+	return inferMM(in, 0, 3, d)
+}
+
+// inferMM gives the matmul of inputs ia and ib dtype d, with a shape when
+// both input shapes are fully known.
+func inferMM(in []tensor.Type, ia, ib int, d tensor.DType) ([]tensor.Type, error) {
+	t := tensor.Type{Kind: tensor.KindTensor, DType: d}
+	if ib >= len(in) {
+		return []tensor.Type{t}, nil
+	}
+	sa, oka := knownShape(in[ia])
+	sb, okb := knownShape(in[ib])
+	if !oka || !okb {
+		return []tensor.Type{t}, nil
+	}
+	p, err := planMM(sa, sb)
+	if err != nil {
+		return nil, err
+	}
+	return []tensor.Type{tensor.TensorType(d, p.out...)}, nil
+}
+
+// knownShape returns t's shape when every dimension is known.
+func knownShape(t tensor.Type) ([]int, bool) {
+	if !t.HasShape {
+		return nil, false
+	}
+	s := make([]int, len(t.Shape))
+	for i, d := range t.Shape {
+		if !d.Known() {
+			return nil, false
+		}
+		s[i] = int(d.Size)
+	}
+	return s, true
 }
 
 // operands validates and centers the two int8/uint8 operands of an integer

@@ -547,3 +547,22 @@ func TestQLinearMatMulFloat8(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+func TestInferMatMulShapes(t *testing.T) {
+	in := []tensor.Type{tensor.TensorType(tensor.Uint8, 2, 3, 4), tensor.TensorType(tensor.Int8, 4, 5)}
+	out, err := inferMatMulInteger(nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tensor.TensorType(tensor.Int32, 2, 3, 5); out[0].DType != want.DType || fmt.Sprint(out[0].Shape) != fmt.Sprint(want.Shape) {
+		t.Fatalf("got %+v, want %+v", out[0], want)
+	}
+	in[1] = tensor.TensorType(tensor.Int8, 3, 5)
+	if _, err := inferMatMulInteger(nil, in); err == nil {
+		t.Fatal("inner dimensions 4 and 3: want an error")
+	}
+	in[1] = tensor.Type{Kind: tensor.KindTensor, DType: tensor.Int8}
+	if out, err := inferMatMulInteger(nil, in); err != nil || out[0].HasShape {
+		t.Fatalf("unknown shape: got %+v, %v", out, err)
+	}
+}
