@@ -12,7 +12,9 @@
 // LayerNormalization-1, which ONNX Runtime declares in the default domain),
 // the attention family (Attention, MultiHeadAttention,
 // GroupQueryAttention, RotaryEmbedding), and MatMulNBits, the blockwise
-// 2/4/8-bit weight quantization of int4 LLM exports.
+// 2/4/8-bit weight quantization of int4 LLM exports. The contrib versions
+// of ops ONNX later standardized (Trilu, QuantizeLinear, DequantizeLinear)
+// run the standard kernels.
 //
 // Float16 and bfloat16 compute in float32, float64 in float64. Attention
 // masks follow ONNX Runtime: masked keys get mask_filter_value (default
@@ -33,5 +35,6 @@ func Ops() []*ops.Op {
 		normOps(),
 		attentionOps(),
 		quantOps(),
+		aliasOps(),
 	)
 }

@@ -1011,3 +1011,41 @@ func TestMatMulNBits(t *testing.T) {
 			attrInt("bits", int64(c.bits)), attrInt("block_size", int64(c.block))}, inputs: ins, outputs: y(tensor.Float32)})
 	}
 }
+
+func TestAliases(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 1))
+	x := f32(r, 2, 3, 4)
+	check(t, tc{name: "TransposeMatMul", op: "TransposeMatMul", attrs: []ops.Attr{attrInt("transB", 1), attrFloat("alpha", 0.5)},
+		inputs: []in{{"a", x}, {"b", f32(r, 5, 4)}}, outputs: y(tensor.Float32)})
+	for _, upper := range []int64{0, 1} {
+		check(t, tc{name: fmt.Sprint("Trilu", upper), op: "Trilu", attrs: []ops.Attr{attrInt("upper", upper)},
+			inputs: []in{{"x", x}, {"k", tensor.Must([]int{}, []int64{1})}}, outputs: y(tensor.Float32)})
+	}
+	scale := tensor.Must([]int{}, []float32{0.01})
+	for _, zp := range []*tensor.Tensor{
+		tensor.Must([]int{}, []int16{-7}),
+		tensor.Must([]int{}, []uint16{300}),
+		tensor.Must([]int{}, []int8{3}),
+		tensor.Must([]int{}, []uint8{128}),
+	} {
+		check(t, tc{name: fmt.Sprint("QuantizeLinear/", zp.DType()), op: "QuantizeLinear",
+			inputs: []in{{"x", x}, {"scale", scale}, {"zp", zp}}, outputs: y(zp.DType())})
+		q := tensor.Zeros(zp.DType(), 2, 3, 4)
+		switch d := q.Raw().(type) {
+		case []int16:
+			for i := range d {
+				d[i] = int16(r.IntN(2000) - 1000)
+			}
+		case []uint16:
+			for i := range d {
+				d[i] = uint16(r.IntN(60000))
+			}
+		}
+		check(t, tc{name: fmt.Sprint("DequantizeLinear/", zp.DType()), op: "DequantizeLinear",
+			inputs: []in{{"x", q}, {"scale", scale}, {"zp", zp}}, outputs: y(tensor.Float32)})
+	}
+	// Per-axis scales along axis 1.
+	check(t, tc{name: "QuantizeLinear/axis", op: "QuantizeLinear", attrs: []ops.Attr{attrInt("axis", 1)},
+		inputs:  []in{{"x", x}, {"scale", tensor.Must([]int{3}, []float32{0.01, 0.02, 0.05})}, {"zp", tensor.Must([]int{3}, []int16{0, 5, -5})}},
+		outputs: y(tensor.Int16)})
+}
