@@ -14,7 +14,7 @@ import (
 // dimensions.
 var convIntegerOps = ops.Versions("", "ConvInteger",
 	"y = Conv(x - x_zero_point, w - w_zero_point) with int8/uint8 inputs accumulated in int32",
-	[]int{10}, inferConvOut(tensor.Int32), compileConvInteger)
+	[]int{10}, inferConvInteger, compileConvInteger)
 
 // QLinearConv: y = saturate(round((conv(x - x_zp, w - w_zp) + B) * x_scale *
 // w_scale / y_scale) + y_zp), accumulated in int32, rounded half to even and
@@ -24,10 +24,8 @@ var qlinearConvOps = ops.Versions("", "QLinearConv",
 	"y = saturate(round((Conv(x - x_zp, w - w_zp) + B) * x_scale * w_scale / y_scale) + y_zp), int32 accumulation",
 	[]int{10}, inferQLinearConv, compileQLinearConv)
 
-func inferConvOut(d tensor.DType) func(*ops.Node, []tensor.Type) ([]tensor.Type, error) {
-	return func(*ops.Node, []tensor.Type) ([]tensor.Type, error) {
-		return []tensor.Type{{Kind: tensor.KindTensor, DType: d}}, nil
-	}
+func inferConvInteger(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
+	return inferConv(n, in, 0, 1, tensor.Int32)
 }
 
 func inferQLinearConv(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
@@ -38,7 +36,30 @@ func inferQLinearConv(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 	case len(in) > 0:
 		d = in[0].DType
 	}
-	return []tensor.Type{{Kind: tensor.KindTensor, DType: d}}, nil
+	return inferConv(n, in, 0, 3, d)
+}
+
+// inferConv gives the convolution of inputs ix (x) and iw (w) dtype d, with
+// a shape when both input shapes are fully known.
+func inferConv(n *ops.Node, in []tensor.Type, ix, iw int, d tensor.DType) ([]tensor.Type, error) {
+	t := tensor.Type{Kind: tensor.KindTensor, DType: d}
+	if iw >= len(in) {
+		return []tensor.Type{t}, nil
+	}
+	xs, okx := knownShape(in[ix])
+	ws, okw := knownShape(in[iw])
+	if !okx || !okw {
+		return []tensor.Type{t}, nil
+	}
+	a, err := readConvAttrs(n)
+	if err != nil {
+		return nil, err
+	}
+	g, err := a.geometry(xs, ws)
+	if err != nil {
+		return nil, err
+	}
+	return []tensor.Type{tensor.TensorType(d, append([]int{g.n, g.m}, g.out...)...)}, nil
 }
 
 // convAttrs are Conv's geometry attributes.
@@ -78,12 +99,13 @@ type convGeom struct {
 	in, k, out     []int
 	inSize, kSize  int
 	outSize        int
+	dil, str, pads []int // resolved per spatial axis (pads: begins, then ends)
 	// src[kk*outSize + p] is the offset within one input channel that kernel
 	// tap kk reads for output position p, or -1 where it reads padding.
 	src []int
 }
 
-func (a convAttrs) geometry(c *ops.Ctx, xs, ws []int) (*convGeom, error) {
+func (a convAttrs) geometry(xs, ws []int) (*convGeom, error) {
 	if len(xs) < 3 || len(ws) != len(xs) {
 		return nil, fmt.Errorf("x %v and w %v must have the same rank >= 3 (N, C, spatial...)", xs, ws)
 	}
@@ -143,11 +165,19 @@ func (a convAttrs) geometry(c *ops.Ctx, xs, ws []int) (*convGeom, error) {
 		g.out[i] = span/str[i] + 1
 	}
 	g.inSize, g.kSize, g.outSize = count(g.in), count(g.k), count(g.out)
+	g.dil, g.str, g.pads = dil, str, pads
+	return g, nil
+}
+
+// taps fills the tap table after checking its size and the output's.
+func (g *convGeom) taps(c *ops.Ctx) error {
+	sp := len(g.in)
+	dil, str, pads := g.dil, g.str, g.pads
 	if err := fits(c, g.kSize, g.outSize); err != nil { // the tap table's size
-		return nil, err
+		return err
 	}
 	if err := fits(c, append([]int{g.n, g.m}, g.out...)...); err != nil { // the output's
-		return nil, err
+		return err
 	}
 	g.src = make([]int, g.kSize*g.outSize)
 	inSt := tensor.Strides(g.in)
@@ -169,7 +199,7 @@ func (a convAttrs) geometry(c *ops.Ctx, xs, ws []int) (*convGeom, error) {
 			g.src[kk*g.outSize+p] = off
 		}
 	}
-	return g, nil
+	return nil
 }
 
 func unravel(i int, shape, idx []int) {
@@ -283,7 +313,10 @@ func (a convAttrs) convOperands(c *ops.Ctx, x, xzp, w, wzp *tensor.Tensor, names
 	if xzp != nil && xzp.Len() != 1 {
 		return nil, nil, fmt.Errorf("%s has shape %v; it must be a scalar", names[1], xzp.Shape())
 	}
-	g, err := a.geometry(c, x.Shape(), w.Shape())
+	g, err := a.geometry(x.Shape(), w.Shape())
+	if err == nil {
+		err = g.taps(c)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

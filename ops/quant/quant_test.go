@@ -566,3 +566,17 @@ func TestInferMatMulShapes(t *testing.T) {
 		t.Fatalf("unknown shape: got %+v, %v", out, err)
 	}
 }
+
+func TestInferConvShapes(t *testing.T) {
+	n := &ops.Node{OpType: "ConvInteger", Attrs: []ops.Attr{
+		{Name: "strides", Type: ops.AttrInts, Ints: []int64{2, 2}},
+		{Name: "pads", Type: ops.AttrInts, Ints: []int64{1, 1, 1, 1}},
+	}}
+	out, err := inferConvInteger(n, []tensor.Type{tensor.TensorType(tensor.Uint8, 1, 3, 9, 8), tensor.TensorType(tensor.Uint8, 4, 3, 3, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tensor.TensorType(tensor.Int32, 1, 4, 5, 4); fmt.Sprint(out[0]) != fmt.Sprint(want) {
+		t.Fatalf("got %+v, want %+v", out[0], want)
+	}
+}
