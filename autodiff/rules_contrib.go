@@ -31,11 +31,7 @@ func contribRules() []namedRule {
 		}),
 		// y = x·σ(αx): dx = dy·(σ + αx·σ(1 − σ)).
 		msRule("QuickGelu", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
-			x := n.Inputs[0]
-			ax := b.Op("Mul", nil, x, b.Scalar(float64(attrF(n, "alpha", 1.702)), x))
-			s := b.Op("Sigmoid", nil, ax)
-			d := b.Op("Add", nil, s, b.Op("Mul", nil, b.Op("Mul", nil, ax, s), b.Op("Sub", nil, b.Scalar(1, x), s)))
-			return []string{b.Op("Mul", nil, dy[0], d)}, nil
+			return []string{b.Op("Mul", nil, dy[0], b.swishGrad(n.Inputs[0], float64(attrF(n, "alpha", 1.702))))}, nil
 		}),
 		// y = softmax(data + bias) over the axes [axis, rank) together:
 		// dz = y ⊙ (dy − Σ dy ⊙ y), ddata = dz, dbias = dz reduced.

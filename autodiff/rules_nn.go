@@ -10,7 +10,7 @@ import (
 // nnRules: softmax, normalizations, activations, the reductions that
 // select (max, min) or are nonlinear, convolution and pooling.
 func nnRules() []namedRule {
-	return []namedRule{
+	return append(mathRules(), []namedRule{
 		// y = softmax(x) along axis: dx = y ⊙ (dy − Σ_axis dy ⊙ y).
 		rule("Softmax", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 			y := n.Outputs[0]
@@ -152,7 +152,9 @@ func nnRules() []namedRule {
 			}
 			return []string{b.selectBack(x, n.Outputs[0], dy[0], b.Ints(axes...), nil)}, nil
 		}),
-	}
+		rule("InstanceNormalization", instanceNormBack),
+		rule("GroupNormalization", groupNormBack),
+	}...)
 }
 
 // positive returns x > 0.
@@ -273,21 +275,8 @@ func batchNormBack(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("BatchNormalization gradient needs the rank of %q", x)
 	}
-	// per-channel (C) values broadcast as (C, 1, ..., 1)
-	var tail, axes []int64
-	for i := 2; i < r; i++ {
-		tail = append(tail, int64(i-1))
-	}
-	axes = append(axes, 0)
-	for i := 2; i < r; i++ {
-		axes = append(axes, int64(i))
-	}
-	chan_ := func(v string) string {
-		if len(tail) == 0 {
-			return v
-		}
-		return b.Op("Unsqueeze", nil, v, b.Ints(tail...))
-	}
+	axes := append([]int64{0}, spatialAxes(r)...)
+	chan_ := func(v string) string { return b.perChannel(v, r) }
 	eps := float64(attrF(n, "epsilon", 1e-5))
 	g := b.Op("Mul", nil, dy[0], chan_(scale))
 	var dx, xhat string
@@ -367,4 +356,85 @@ func (b *Builder) selectBack(x, y, dy, axes string, attrs []Attr) string {
 	}
 	cnt := b.Op("ReduceSum", append([]Attr{attrInt("keepdims", 1)}, attrs...), in...)
 	return b.Op("Mul", nil, mask, b.Op("Div", nil, dy, cnt))
+}
+
+// spatialAxes returns 2, ..., r-1.
+func spatialAxes(r int) []int64 {
+	var axes []int64
+	for i := 2; i < r; i++ {
+		axes = append(axes, int64(i))
+	}
+	return axes
+}
+
+// perChannel returns a per-channel (C) value shaped (C, 1, ..., 1) to
+// broadcast against a rank-r (N, C, ...) tensor.
+func (b *Builder) perChannel(v string, r int) string {
+	if r <= 2 {
+		return v
+	}
+	tail := make([]int64, r-2)
+	for i := range tail {
+		tail[i] = int64(i + 1)
+	}
+	return b.Op("Unsqueeze", nil, v, b.Ints(tail...))
+}
+
+// instanceNormBack: y = x̂·scale + B per channel, x̂ normalized over the
+// spatial axes of each (n, c).
+func instanceNormBack(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+	x, scale, bias := n.Inputs[0], n.Inputs[1], n.Inputs[2]
+	r, ok := b.staticRank(x)
+	if !ok || r < 3 {
+		return nil, fmt.Errorf("InstanceNormalization gradient needs the rank (>= 3) of %q", x)
+	}
+	sp := spatialAxes(r)
+	dx, xhat := b.normBack(x, x, b.Op("Mul", nil, dy[0], b.perChannel(scale, r)), sp, float64(attrF(n, "epsilon", 1e-5)), false)
+	out := []string{dx, "", ""}
+	all := append([]int64{0}, sp...)
+	if b.Needs(scale) {
+		out[1] = b.sumAxes(b.Op("Mul", nil, dy[0], xhat), false, all...)
+	}
+	if b.Needs(bias) {
+		out[2] = b.sumAxes(dy[0], false, all...)
+	}
+	return out, nil
+}
+
+// groupNormBack: x (N, C, ...) viewed as (N, G, C/G·...) is normalized
+// over its last axis, then y = x̂·scale + bias per channel (opset 21; per
+// group before, repeated over the group's channels).
+func groupNormBack(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+	x, scale, bias := n.Inputs[0], n.Inputs[1], n.Inputs[2]
+	xs, ok := b.staticShape(x)
+	groups := attrI(n, "num_groups", 0)
+	if !ok || len(xs) < 2 || groups <= 0 || int64(xs[1])%groups != 0 {
+		return nil, fmt.Errorf("GroupNormalization gradient needs the static shape of %q and num_groups dividing its channels", x)
+	}
+	r, c := len(xs), int64(xs[1])
+	perGroup := b.opset < 21 // scale and bias have one value per group
+	// per-channel scale (C)
+	sc := scale
+	if perGroup {
+		sc = b.Op("Reshape", nil, b.Op("Expand", nil, b.Op("Unsqueeze", nil, scale, b.Ints(1)), b.Ints(groups, c/groups)), b.Ints(c))
+	}
+	g := b.Op("Mul", nil, dy[0], b.perChannel(sc, r))
+	view := b.Ints(0, groups, -1)
+	dxv, xhatv := b.normBack(b.Op("Reshape", nil, x, view), x, b.Op("Reshape", nil, g, view), []int64{2}, float64(attrF(n, "epsilon", 1e-5)), false)
+	shape := b.Op("Shape", nil, x)
+	out := []string{b.Op("Reshape", nil, dxv, shape), "", ""}
+	all := append([]int64{0}, spatialAxes(r)...)
+	toGroup := func(v string) string { // (C) → (G) sums over each group's channels
+		if !perGroup {
+			return v
+		}
+		return b.sumAxes(b.Op("Reshape", nil, v, b.Ints(groups, c/groups)), false, 1)
+	}
+	if b.Needs(scale) {
+		out[1] = toGroup(b.sumAxes(b.Op("Mul", nil, dy[0], b.Op("Reshape", nil, xhatv, shape)), false, all...))
+	}
+	if b.Needs(bias) {
+		out[2] = toGroup(b.sumAxes(dy[0], false, all...))
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package autodiff
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/ops"
@@ -119,6 +120,57 @@ func shapeRules() []namedRule {
 				axes[i] = int64(2 * i)
 			}
 			return []string{b.Op("ReduceSum", []Attr{attrInt("keepdims", 0)}, view, b.Ints(axes...)), ""}, nil
+		}),
+		// y = pad(x): the same Pad applied to x's flat position map (−1
+		// for the new elements) gives the source of every element of y,
+		// in any mode; dx adds dy there (reflect, edge and wrap copy an
+		// element several times, which needs reduction=add, opset >= 16).
+		// The pad value gets no gradient.
+		rule("Pad", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			x := n.Inputs[0]
+			if b.Needs(input(n, 2)) {
+				return nil, fmt.Errorf("Pad gradient with respect to constant_value is not supported")
+			}
+			mode := attrS(n, "mode", "constant")
+			add := mode != "constant"
+			if add && b.opset < 16 {
+				return nil, fmt.Errorf("Pad mode %q gradient scatters with reduction=add, which needs ai.onnx opset >= 16 (the model has %d)", mode, b.opset)
+			}
+			args := []string{b.positions(x), n.Inputs[1], b.Const(tensor.Scalar(int64(-1)))}
+			if a := input(n, 3); a != "" {
+				args = append(args, a)
+			}
+			pos := b.Op("Pad", []Attr{attrStr("mode", mode)}, args...)
+			// position p goes to slot p+1 of size(x)+1 slots; slot 0
+			// collects the padding and is dropped.
+			flat := b.Ints(-1)
+			n1 := b.Op("Add", nil, b.Op("Reshape", nil, b.Op("Size", nil, x), b.Ints(1)), b.Ints(1))
+			zeros := b.Op("ConstantOfShape", []Attr{tensorAttr("value", zeroOf(b.dtype(x)))}, n1)
+			var attrs []Attr
+			if add {
+				attrs = []Attr{attrStr("reduction", "add")}
+			}
+			idx := b.Op("Add", nil, b.Op("Reshape", nil, pos, flat), b.Const(tensor.Scalar(int64(1))))
+			sc := b.Op("ScatterElements", attrs, zeros, idx, b.Op("Reshape", nil, dy[0], flat))
+			body := b.Op("Slice", nil, sc, b.Ints(1), b.Ints(math.MaxInt64))
+			out := make([]string, len(n.Inputs))
+			out[0] = b.Op("Reshape", nil, body, b.Op("Shape", nil, x))
+			return out, nil
+		}),
+		// (values, indices) = topk(x): dx scatters dvalues to indices.
+		rule("TopK", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			x := n.Inputs[0]
+			if len(dy) > 1 && dy[1] != "" {
+				return nil, fmt.Errorf("TopK indices have no gradient")
+			}
+			dx := b.Op("ScatterElements", []Attr{attrInt("axis", attrI(n, "axis", -1))}, b.zerosLike(x, x), b.output(n, 1), dy[0])
+			return []string{dx, ""}, nil
+		}),
+		// y = cumsum(x, axis): dx = the cumulative sum of dy the other way
+		// (same exclusive).
+		rule("CumSum", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			attrs := []Attr{attrInt("exclusive", attrI(n, "exclusive", 0)), attrInt("reverse", 1-attrI(n, "reverse", 0))}
+			return []string{b.Op("CumSum", attrs, dy[0], n.Inputs[1]), ""}, nil
 		}),
 		// Dropout: y = x·mask/(1-ratio) in training mode, x otherwise;
 		// dx = dy·mask·scale with the same mask (the forward node's mask
