@@ -3,6 +3,7 @@ package image
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	stdimage "image"
 	"image/color"
@@ -15,7 +16,7 @@ import (
 )
 
 func decoderOps() []*ops.Op {
-	return ops.Versions("", "ImageDecoder", "ImageDecoder: y = the image encoded in the uint8 bytes x as (H, W, 3) RGB or BGR, or (H, W, 1) grayscale (L = (19595 R + 38470 G + 7471 B + 2^15) >> 16); JPEG, PNG, GIF, BMP, PNM and uncompressed TIFF.",
+	return ops.Versions("", "ImageDecoder", "ImageDecoder: y = the image encoded in the uint8 bytes x as (H, W, 3) RGB or BGR, or (H, W, 1) grayscale (L = (19595 R + 38470 G + 7471 B + 2^15) >> 16); JPEG (baseline decoded as libjpeg does), PNG, GIF, BMP, PNM and uncompressed TIFF.",
 		[]int{20}, inferDecoder, compileDecoder)
 }
 
@@ -110,6 +111,10 @@ func decodeRGB(c *ops.Ctx, b []byte) (*rgb, error) {
 	var cd *codec
 	switch {
 	case bytes.HasPrefix(b, []byte{0xff, 0xd8}):
+		m, err := decodeBaselineJPEG(c, b)
+		if !errors.Is(err, errJPEGFallback) {
+			return m, err
+		}
 		cd = std(func(r *bytes.Reader) (stdimage.Config, error) { return jpeg.DecodeConfig(r) },
 			func(r *bytes.Reader) (stdimage.Image, error) { return jpeg.Decode(r) })
 	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
@@ -156,10 +161,6 @@ func toRGB(img stdimage.Image, m *rgb) {
 	q := 0
 	switch im := img.(type) {
 	case *stdimage.YCbCr:
-		if im.SubsampleRatio == stdimage.YCbCrSubsampleRatio420 && r.Min == (stdimage.Point{}) {
-			fancy420(im, m)
-			return
-		}
 		for y := r.Min.Y; y < r.Max.Y; y++ {
 			for x := r.Min.X; x < r.Max.X; x++ {
 				yi, ci := im.YOffset(x, y), im.COffset(x, y)
@@ -390,63 +391,6 @@ func decodeTIFF(c *ops.Ctx, b []byte) (*rgb, error) {
 		}
 	}
 	return m, nil
-}
-
-// fancy420 converts a 4:2:0 image with libjpeg's default "fancy" chroma
-// upsampling (a triangle filter: each output chroma sample weighs its
-// nearest input sample 3/4 and the next one 1/4 in each direction), which
-// is what libjpeg-based decoders such as PIL's return.
-func fancy420(im *stdimage.YCbCr, m *rgb) {
-	cw, ch := (m.w+1)/2, (m.h+1)/2
-	up := func(plane []uint8) []uint8 {
-		out := make([]uint8, m.w*m.h)
-		for y := 0; y < m.h; y++ {
-			cy := y / 2
-			ny := cy - 1 // the neighbouring chroma row: above for even rows
-			if y%2 == 1 {
-				ny = cy + 1
-			}
-			ny = min(max(ny, 0), ch-1)
-			row, nrow := plane[cy*im.CStride:], plane[ny*im.CStride:]
-			sum := func(x int) int { return 3*int(row[x]) + int(nrow[x]) }
-			o := out[y*m.w:]
-			for cx := 0; cx < cw; cx++ {
-				this := sum(cx)
-				left, right := this, this
-				if cx > 0 {
-					left = sum(cx - 1)
-				}
-				if cx < cw-1 {
-					right = sum(cx + 1)
-				}
-				var a, b int
-				if cx == 0 {
-					a = (this*4 + 8) >> 4
-				} else {
-					a = (this*3 + left + 8) >> 4
-				}
-				if cx == cw-1 {
-					b = (this*4 + 7) >> 4
-				} else {
-					b = (this*3 + right + 7) >> 4
-				}
-				if 2*cx < m.w {
-					o[2*cx] = uint8(a)
-				}
-				if 2*cx+1 < m.w {
-					o[2*cx+1] = uint8(b)
-				}
-			}
-		}
-		return out
-	}
-	cb, cr := up(im.Cb), up(im.Cr)
-	for y := 0; y < m.h; y++ {
-		for x := 0; x < m.w; x++ {
-			i := y*m.w + x
-			m.pix[3*i], m.pix[3*i+1], m.pix[3*i+2] = ycc(im.Y[y*im.YStride+x], cb[i], cr[i])
-		}
-	}
 }
 
 // ycc converts JFIF YCbCr to RGB with libjpeg's 16-bit fixed-point

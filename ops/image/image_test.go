@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	stdimage "image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -307,6 +308,9 @@ func FuzzImageDecoder(f *testing.F) {
 	var buf bytes.Buffer
 	png.Encode(&buf, stdimage.NewRGBA(stdimage.Rect(0, 0, 2, 2)))
 	f.Add(buf.Bytes())
+	var jb bytes.Buffer
+	jpeg.Encode(&jb, stdimage.NewRGBA(stdimage.Rect(0, 0, 17, 9)), nil)
+	f.Add(jb.Bytes())
 	f.Add([]byte("P6\n2 1\n255\n\x01\x02\x03\x04\x05\x06"))
 	f.Add([]byte("P5 1 1 7 \x03"))
 	f.Add([]byte("II*\x00\x08\x00\x00\x00\x01\x00\x00\x01\x04\x00\x01\x00\x00\x00\x02\x00\x00\x00"))
@@ -333,6 +337,47 @@ func BenchmarkGridSampleBilinear64x128x128(b *testing.B) {
 	for b.Loop() {
 		if _, err := k.Run(c, []*tensor.Tensor{X, G}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestBaselineJPEGAgainstImageJPEG(t *testing.T) {
+	// Our libjpeg-exact decoder and Go's image/jpeg differ in IDCT rounding
+	// (a level or two) and chroma upsampling (triangle vs nearest); with flat
+	// chroma (R = G = B) only the IDCT difference remains.
+	for _, size := range [][2]int{{32, 32}, {37, 23}, {8, 8}, {3, 70}} {
+		w, h := size[0], size[1]
+		img := stdimage.NewNRGBA(stdimage.Rect(0, 0, w, h))
+		gray := stdimage.NewGray(stdimage.Rect(0, 0, w, h))
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				v := uint8(128 + 100*math.Sin(float64(x+2*y)/5))
+				img.Set(x, y, color.NRGBA{v, v, v, 255})
+				gray.Set(x, y, color.Gray{uint8(255 * (x + y) / (w + h))})
+			}
+		}
+		for _, src := range []stdimage.Image{img, gray} {
+			var buf bytes.Buffer
+			if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 90}); err != nil {
+				t.Fatal(err)
+			}
+			ours, err := decodeBaselineJPEG(&ops.Ctx{}, buf.Bytes())
+			if err != nil {
+				t.Fatalf("%dx%d: %v", w, h, err)
+			}
+			ref, err := jpeg.Decode(bytes.NewReader(buf.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := &rgb{w: w, h: h, pix: make([]uint8, 3*w*h)}
+			toRGB(ref, want)
+			worst := 0
+			for i, v := range ours.pix {
+				worst = max(worst, int(v)-int(want.pix[i]), int(want.pix[i])-int(v))
+			}
+			if worst > 3 {
+				t.Errorf("%dx%d %T: differs from image/jpeg by up to %d", w, h, src, worst)
+			}
 		}
 	}
 }
