@@ -104,6 +104,12 @@ func init() {
 		gradCase{name: "Conv plain", in: map[string][]int{"x": {2, 3, 4, 4}, "w": {2, 3, 3, 3}, "b": {2}}, build: func(b *irbuild.Builder) string {
 			return b.Op("Conv", "x", "w", "b")
 		}},
+		gradCase{name: "ConvTranspose groups strides pads output_padding dilations", in: map[string][]int{"x": {2, 4, 3, 2}, "w": {4, 3, 2, 3}, "b": {6}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("ConvTranspose", attrs{iA("group", 2), isA("strides", 2, 3), isA("pads", 1, 0, 0, 2), isA("output_padding", 1, 1), isA("dilations", 1, 2)}, "x", "w", "b")
+		}},
+		gradCase{name: "ConvTranspose 1-D", in: map[string][]int{"x": {1, 2, 4}, "w": {2, 3, 3}}, build: func(b *irbuild.Builder) string {
+			return b.Op("ConvTranspose", "x", "w")
+		}},
 		gradCase{name: "MaxPool overlapping", in: map[string][]int{"x": {2, 2, 5, 5}}, build: func(b *irbuild.Builder) string {
 			return b.OpA("MaxPool", attrs{isA("kernel_shape", 3, 3), isA("strides", 2, 2), isA("pads", 1, 1, 1, 1)}, "x")
 		}},

@@ -132,46 +132,111 @@ func convBack(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 		swap = append(swap, int64(i+2))
 	}
 	if b.Needs(wt) {
-		cg := int64(ws[1])
-		var in string
-		if group == 1 {
-			in = b.Op("Transpose", []Attr{attrInts("perm", swap...)}, x)
-		} else {
-			// (N, G, C/G, sp) → (C/G, G, N, sp) → (C/G, G·N, sp)
-			sp := make([]int64, nd)
-			for i := range sp {
-				sp[i] = w.in[i]
-			}
-			v := b.Op("Reshape", nil, x, b.Ints(append([]int64{-1, group, cg}, sp...)...))
-			perm := []int64{2, 1, 0}
-			for i := range nd {
-				perm = append(perm, int64(i+3))
-			}
-			v = b.Op("Transpose", []Attr{attrInts("perm", perm...)}, v)
-			in = b.Op("Reshape", nil, v, b.Ints(append([]int64{cg, -1}, sp...)...))
-		}
-		kern := b.Op("Transpose", []Attr{attrInts("perm", swap...)}, dy[0])
-		r := b.Op("Conv", []Attr{attrInts("strides", w.d...), attrInts("dilations", w.s...), attrInts("pads", w.pads()...),
-			attrInt("group", group)}, in, kern)
-		// r is (C/G, M, k'), k' ≥ k
-		cut := false
-		starts, axes := make([]int64, nd), make([]int64, nd)
-		for i := range nd {
-			kk := (w.in[i]+w.pb[i]+w.pe[i]-(w.out[i]-1)*w.s[i]-1)/w.d[i] + 1
-			cut = cut || kk != k[i]
-			axes[i] = int64(i + 2)
-		}
-		if cut {
-			r = b.Op("Slice", nil, r, b.Ints(starts...), b.Ints(k...), b.Ints(axes...))
-		}
-		out[1] = b.Op("Transpose", []Attr{attrInts("perm", swap...)}, r)
+		out[1] = b.weightGrad(w, x, dy[0], group, int64(ws[1]))
 	}
 	if len(n.Inputs) > 2 && b.Needs(n.Inputs[2]) {
-		axes := []int64{0}
+		out[2] = b.sumAxes(dy[0], false, append([]int64{0}, spatialAxes(nd+2)...)...)
+	}
+	return out, nil
+}
+
+// weightGrad returns dW[m, c, j] = Σ_n Σ_o small[n, m, o]·big[n, g·C/G +
+// c, o·s + j·d − pb] (C/G = cg) for the window w over big's spatial axes
+// with small's spatial sizes w.out: the weight gradient of a convolution
+// (big = X, small = dY) and of a transposed one (big = dY, small = X). It
+// is a convolution of big, channels moved to the batch ((C/G, G·N,
+// spatial)), with small as the kernel ((M, N, out), group G), strides and
+// dilations swapped, the same pads, cut to the kernel size.
+func (b *Builder) weightGrad(w *window, big, small string, group, cg int64) string {
+	nd := len(w.k)
+	swap := []int64{1, 0}
+	for i := range nd {
+		swap = append(swap, int64(i+2))
+	}
+	var in string
+	if group == 1 {
+		in = b.Op("Transpose", []Attr{attrInts("perm", swap...)}, big)
+	} else {
+		// (N, G, C/G, sp) → (C/G, G, N, sp) → (C/G, G·N, sp)
+		v := b.Op("Reshape", nil, big, b.Ints(append([]int64{-1, group, cg}, w.in...)...))
+		perm := []int64{2, 1, 0}
 		for i := range nd {
-			axes = append(axes, int64(i+2))
+			perm = append(perm, int64(i+3))
 		}
-		out[2] = b.sumAxes(dy[0], false, axes...)
+		v = b.Op("Transpose", []Attr{attrInts("perm", perm...)}, v)
+		in = b.Op("Reshape", nil, v, b.Ints(append([]int64{cg, -1}, w.in...)...))
+	}
+	kern := b.Op("Transpose", []Attr{attrInts("perm", swap...)}, small)
+	r := b.Op("Conv", []Attr{attrInts("strides", w.d...), attrInts("dilations", w.s...), attrInts("pads", w.pads()...),
+		attrInt("group", group)}, in, kern)
+	// r is (C/G, M, k'), k' ≥ k
+	cut := false
+	starts, axes := make([]int64, nd), make([]int64, nd)
+	for i := range nd {
+		kk := (w.in[i]+w.pb[i]+w.pe[i]-(w.out[i]-1)*w.s[i]-1)/w.d[i] + 1
+		cut = cut || kk != w.k[i]
+		axes[i] = int64(i + 2)
+	}
+	if cut {
+		r = b.Op("Slice", nil, r, b.Ints(starts...), b.Ints(w.k...), b.Ints(axes...))
+	}
+	return b.Op("Transpose", []Attr{attrInts("perm", swap...)}, r)
+}
+
+// convTransposeBack: Y = conv_transpose(X, W) + B with X (N, C, in), W
+// (C, M/G, k), Y (N, M, out), out = s(in − 1) + output_padding + (k −
+// 1)d + 1 − pb − pe. Its adjoint is the convolution with the same window
+// over Y: dX = Conv(dY, W) (strides, pads, dilations, group), dW the
+// convolution weight gradient with the roles of input and output
+// swapped, dB = Σ dY over every axis but 1. Explicit pads only
+// (output_shape and auto_pad are not supported).
+func convTransposeBack(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+	x, wt := n.Inputs[0], n.Inputs[1]
+	if hasAttr(n, "output_shape") || attrS(n, "auto_pad", "NOTSET") != "NOTSET" {
+		return nil, fmt.Errorf("ConvTranspose gradient with output_shape or auto_pad is not supported; give explicit pads")
+	}
+	ws, ok := b.staticShape(wt)
+	xs, okx := b.staticShape(x)
+	if !ok || !okx || len(xs) != len(ws) || len(ws) < 3 {
+		return nil, fmt.Errorf("ConvTranspose gradient needs the shapes of %q and %q", x, wt)
+	}
+	nd := len(ws) - 2
+	g := &window{}
+	for i := range nd {
+		g.k = append(g.k, int64(ws[i+2]))
+		g.out = append(g.out, int64(xs[i+2]))
+		g.s = append(g.s, 1)
+		g.d = append(g.d, 1)
+	}
+	g.pb, g.pe = make([]int64, nd), make([]int64, nd)
+	if v, ok := attrIs(n, "strides"); ok && len(v) == nd {
+		g.s = v
+	}
+	if v, ok := attrIs(n, "dilations"); ok && len(v) == nd {
+		g.d = v
+	}
+	if p, ok := attrIs(n, "pads"); ok && len(p) == 2*nd {
+		g.pb, g.pe = p[:nd], p[nd:]
+	}
+	op, _ := attrIs(n, "output_padding")
+	for i := range nd {
+		o := g.s[i]*(g.out[i]-1) + (g.k[i]-1)*g.d[i] + 1 - g.pb[i] - g.pe[i]
+		if i < len(op) {
+			o += op[i]
+		}
+		g.in = append(g.in, o)
+	}
+	group := attrI(n, "group", 1)
+	out := make([]string, len(n.Inputs))
+	if b.Needs(x) {
+		out[0] = b.Op("Conv", []Attr{attrInts("strides", g.s...), attrInts("dilations", g.d...), attrInts("pads", g.pads()...),
+			attrInts("kernel_shape", g.k...), attrInt("group", group)}, dy[0], wt)
+	}
+	if b.Needs(wt) {
+		out[1] = b.weightGrad(g, dy[0], x, group, int64(ws[1]))
+	}
+	if len(n.Inputs) > 2 && b.Needs(n.Inputs[2]) {
+		out[2] = b.sumAxes(dy[0], false, append([]int64{0}, spatialAxes(nd+2)...)...)
 	}
 	return out, nil
 }

@@ -132,6 +132,7 @@ func nnRules() []namedRule {
 		}),
 		rule("Attention", attentionRule),
 		rule("Conv", convBack),
+		rule("ConvTranspose", convTransposeBack),
 		rule("MaxPool", maxPoolBack),
 		rule("AveragePool", avgPoolBack),
 		// y = mean over the spatial axes: dx = dy broadcast / (H·W·…).
