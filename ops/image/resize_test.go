@@ -83,9 +83,10 @@ func TestResizeLinearHandComputed(t *testing.T) {
 
 // refResize2D is a direct, non-separable float64 reference: every output
 // pixel sums w_i·w_j·x[i, j] over the 2-D filter footprint, with its own
-// coordinate and kernel code (half_pixel; linear or cubic with a = -0.75;
-// optional antialias; edge clamping).
-func refResize2D(x []float64, h, w, oh, ow int, cubic, antialias bool) []float64 {
+// coordinate and kernel code (half_pixel; linear or cubic with parameter a;
+// optional antialias; edge clamping, or dropping taps outside the input and
+// renormalizing with exclude).
+func refResize2D(x []float64, h, w, oh, ow int, cubic, antialias, exclude bool, a float64) []float64 {
 	weights := func(o, in, out int) map[int]float64 {
 		s := float64(out) / float64(in)
 		xo := (float64(o)+0.5)/s - 0.5
@@ -108,17 +109,17 @@ func refResize2D(x []float64, h, w, oh, ow int, cubic, antialias bool) []float64
 			case !cubic:
 				v = math.Max(0, 1-d)
 			case d <= 1:
-				v = 1.25*d*d*d - 2.25*d*d + 1
+				v = (a+2)*d*d*d - (a+3)*d*d + 1
 			case d < 2:
-				v = -0.75*d*d*d + 3.75*d*d - 6*d + 3
+				v = a*d*d*d - 5*a*d*d + 8*a*d - 4*a
 			}
-			if d == support { // the reference's footprint excludes the far edge
-				v = 0
+			if exclude && (i < 0 || i >= in) {
+				continue
 			}
 			m[min(max(i, 0), in-1)] += v
 			sum += v
 		}
-		if antialias {
+		if antialias || exclude {
 			for k := range m {
 				m[k] /= sum
 			}
@@ -145,14 +146,18 @@ func TestResizeAgainstDirectReference(t *testing.T) {
 	for _, tc := range []struct {
 		mode      string
 		antialias bool
+		exclude   bool
+		a         float64
 		h, w      int
 		oh, ow    int
 	}{
-		{"linear", false, 5, 7, 9, 4},
-		{"cubic", false, 5, 7, 9, 4},
-		{"linear", true, 9, 8, 4, 3},
-		{"cubic", true, 9, 8, 4, 3},
-		{"cubic", true, 4, 6, 11, 2},
+		{"linear", false, false, -0.75, 5, 7, 9, 4},
+		{"cubic", false, false, -0.75, 5, 7, 9, 4},
+		{"linear", true, false, -0.75, 9, 8, 4, 3},
+		{"cubic", true, false, -0.75, 9, 8, 4, 3},
+		{"cubic", true, false, -0.75, 4, 6, 11, 2},
+		{"cubic", false, true, -0.5, 6, 5, 3, 13},
+		{"cubic", true, true, -0.5, 13, 5, 3, 2},
 	} {
 		x := make([]float32, tc.h*tc.w)
 		x64 := make([]float64, len(x))
@@ -160,16 +165,19 @@ func TestResizeAgainstDirectReference(t *testing.T) {
 			x[i] = float32(r.NormFloat64())
 			x64[i] = float64(x[i])
 		}
-		aa := int64(0)
+		aa, ex := int64(0), int64(0)
 		if tc.antialias {
 			aa = 1
 		}
-		y := resize(t, []ops.Attr{str("mode", tc.mode), optest.Int("antialias", aa)},
+		if tc.exclude {
+			ex = 1
+		}
+		y := resize(t, []ops.Attr{str("mode", tc.mode), optest.Int("antialias", aa), optest.Int("exclude_outside", ex), optest.Float("cubic_coeff_a", float32(tc.a))},
 			f32([]int{1, 1, tc.h, tc.w}, x...), nil, nil, sizes(1, 1, int64(tc.oh), int64(tc.ow)))
 		if s := y.Shape(); !tensor.SameShape(s, []int{1, 1, tc.oh, tc.ow}) {
 			t.Fatalf("shape %v", s)
 		}
-		near(t, tensor.Data[float32](y), refResize2D(x64, tc.h, tc.w, tc.oh, tc.ow, tc.mode == "cubic", tc.antialias), 1e-5)
+		near(t, tensor.Data[float32](y), refResize2D(x64, tc.h, tc.w, tc.oh, tc.ow, tc.mode == "cubic", tc.antialias, tc.exclude, tc.a), 1e-5)
 	}
 }
 
