@@ -41,6 +41,12 @@ func init() {
 		gradCase{name: "Mean", in: map[string][]int{"a": {2, 3}, "b": {3}}, build: func(b *irbuild.Builder) string {
 			return b.Op("Mean", "a", "b")
 		}},
+		gradCase{name: "Einsum batched matmul", in: map[string][]int{"a": {2, 3, 4}, "b": {2, 4, 5}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("Einsum", attrs{sA("equation", "bij, bjk -> bik")}, "a", "b")
+		}},
+		gradCase{name: "Einsum lone letter and three operands", in: map[string][]int{"a": {2, 3}, "b": {3, 4}, "c": {4}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("Einsum", attrs{sA("equation", "ij,jk,k->k")}, "a", "b", "c")
+		}},
 		gradCase{name: "Pad constant negative", in: map[string][]int{"a": {3, 4}}, build: func(b *irbuild.Builder) string {
 			return b.Op("Pad", "a", ints(b, 1, -1, 2, 1), scalar64(b, 0.5))
 		}},

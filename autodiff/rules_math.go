@@ -1,6 +1,9 @@
 package autodiff
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/gort-ml/gort/ir"
 )
 
@@ -83,6 +86,7 @@ func mathRules() []namedRule {
 		// y, split equally among ties; summed over broadcast axes.
 		rule("Max", selectVariadicBack),
 		rule("Min", selectVariadicBack),
+		rule("Einsum", einsumBack),
 		// y = mean(x₁..xₖ): dxᵢ = dy/k.
 		rule("Mean", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 			g := b.Op("Div", nil, dy[0], b.Scalar(float64(len(n.Inputs)), n.Outputs[0]))
@@ -125,6 +129,65 @@ func selectVariadicBack(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 		if b.Needs(x) {
 			out[i] = b.ReduceTo(b.Op("Mul", nil, g, masks[i]), y, x)
 		}
+	}
+	return out, nil
+}
+
+// einsumBack: Y = einsum("A₁,…,Aₖ->O"): dAᵢ = einsum("O,A₁,…(without
+// Aᵢ)…->Aᵢ'") where Aᵢ' drops the letters of Aᵢ found in no other term
+// (summed within Aᵢ alone, so constant along them); those axes are put back
+// by Unsqueeze and Expand. Supported: an explicit "->", no ellipsis, no
+// letter repeated within one operand.
+func einsumBack(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+	eq := strings.ReplaceAll(attrS(n, "equation", ""), " ", "")
+	lhs, outTerm, ok := strings.Cut(eq, "->")
+	if !ok || strings.Contains(eq, ".") {
+		return nil, fmt.Errorf("Einsum gradient needs an explicit output (->) and no ellipsis, got %q", eq)
+	}
+	terms := strings.Split(lhs, ",")
+	if len(terms) != len(n.Inputs) {
+		return nil, fmt.Errorf("Einsum equation %q has %d operands, the node %d inputs", eq, len(terms), len(n.Inputs))
+	}
+	for _, t := range append(terms, outTerm) {
+		for i, c := range t {
+			if strings.ContainsRune(t[i+1:], c) {
+				return nil, fmt.Errorf("Einsum gradient with letter %q repeated in term %q is not supported", c, t)
+			}
+		}
+	}
+	out := make([]string, len(n.Inputs))
+	for i, x := range n.Inputs {
+		if !b.Needs(x) {
+			continue
+		}
+		others := outTerm
+		ins := []string{dy[0]}
+		for j, t := range terms {
+			if j != i {
+				others += t
+				ins = append(ins, n.Inputs[j])
+			}
+		}
+		var keep string
+		var lone []int64
+		for p, c := range terms[i] {
+			if strings.ContainsRune(others, c) {
+				keep += string(c)
+			} else {
+				lone = append(lone, int64(p))
+			}
+		}
+		spec := outTerm
+		for j, t := range terms {
+			if j != i {
+				spec += "," + t
+			}
+		}
+		g := b.Op("Einsum", []Attr{attrStr("equation", spec+"->"+keep)}, ins...)
+		if len(lone) > 0 {
+			g = b.Op("Expand", nil, b.Op("Unsqueeze", nil, g, b.Ints(lone...)), b.Op("Shape", nil, x))
+		}
+		out[i] = g
 	}
 	return out, nil
 }
