@@ -42,6 +42,7 @@ func BenchmarkSgemm(b *testing.B) {
 func BenchmarkSgemmEpilogue(b *testing.B) {
 	const m, n, k = 128, 3072, 768
 	bias := make([]float32, n)
+	pool := NewPool(1)
 	for _, act := range []struct {
 		name string
 		act  Activation
@@ -52,7 +53,7 @@ func BenchmarkSgemmEpilogue(b *testing.B) {
 		}
 		b.Run(act.name, func(b *testing.B) {
 			benchGemm(b, m, n, k, func(a, bm, c []float32) {
-				SgemmEx(false, false, m, n, k, 1, a, k, bm, n, 0, c, n, ep, NewPool(1))
+				SgemmEx(false, false, m, n, k, 1, a, k, bm, n, 0, c, n, ep, pool)
 			})
 		})
 	}
