@@ -254,11 +254,12 @@ func (g *convGeom) intConv(c *ops.Ctx, x, w *tensor.Tensor, xzp, wzp []float64, 
 	cg, mg := g.c/g.group, g.m/g.group
 	kdim := cg * g.kSize // the GEMM's inner dimension
 	wc := centered(w, wzp, wp, g.m, kdim, false)
-	colT, err := c.New(tensor.Int32, kdim, g.outSize)
+	colT, err := c.New(tensor.Float32, kdim, g.outSize)
 	if err != nil {
 		return err
 	}
-	col := tensor.Data[int32](colT)
+	col := tensor.Data[float32](colT)
+	tmp := make([]float32, mg*g.outSize)
 	for n := 0; n < g.n; n++ {
 		for grp := 0; grp < g.group; grp++ {
 			if err := c.Check(); err != nil {
@@ -278,7 +279,7 @@ func (g *convGeom) intConv(c *ops.Ctx, x, w *tensor.Tensor, xzp, wzp []float64, 
 				}
 			}
 			out := acc[(n*g.m+grp*mg)*g.outSize : (n*g.m+(grp+1)*mg)*g.outSize]
-			gemmInt32(c.Threads, mg, g.outSize, kdim, wc[grp*mg*kdim:(grp+1)*mg*kdim], col, out)
+			gemmExact(c.Threads, mg, g.outSize, kdim, wc[grp*mg*kdim:(grp+1)*mg*kdim], col, out, tmp)
 		}
 	}
 	return nil

@@ -3,9 +3,9 @@ package quant
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/nn"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -105,10 +105,11 @@ func rowParams(name string, t *tensor.Tensor, batch, rows int, col bool) (vecPar
 	return vecParams{}, fmt.Errorf("%s has shape %v; want a scalar or one value per %s (%d)", name, sh, what, rows)
 }
 
-// centered returns x - zp as int32, x an int8/uint8 tensor of `batch`
-// matrices of rows x cols (cols x rows when col); zp indexes as p.
-func centered(x *tensor.Tensor, zp []float64, p vecParams, rows, cols int, col bool) []int32 {
-	out := make([]int32, x.Len())
+// centered returns x - zp as float32 (exact: |x - zp| <= 255), x an
+// int8/uint8 tensor of matrices of rows x cols (cols x rows when col); zp
+// indexes as p.
+func centered(x *tensor.Tensor, zp []float64, p vecParams, rows, cols int, col bool) []float32 {
+	out := make([]float32, x.Len())
 	var buf [chunk]float64
 	src := x.Raw()
 	for off := 0; off < len(out); off += chunk {
@@ -121,7 +122,7 @@ func centered(x *tensor.Tensor, zp []float64, p vecParams, rows, cols int, col b
 			if col {
 				r = within % rows // column of a b-like operand (stored rows=N as last dim)
 			}
-			out[i] = int32(v) - int32(zp[mat*p.batchStride+r*p.rowStride])
+			out[i] = float32(v - zp[mat*p.batchStride+r*p.rowStride])
 		}
 	}
 	return out
@@ -146,7 +147,6 @@ func zeroPoint(name string, zp *tensor.Tensor, of string, x *tensor.Tensor) erro
 // intMM is an int32 matmul of centered operands: acc is (batch..., M, N).
 type intMM struct {
 	p          *mmPlan
-	a, b       []int32
 	aIdx, bIdx []int // matrix index of a and b for each output matrix
 }
 
@@ -164,76 +164,39 @@ func (p *mmPlan) batchIndex() (aIdx, bIdx []int) {
 	return aIdx, bIdx
 }
 
-func newIntMM(c *ops.Ctx, p *mmPlan, a, b, acc []int32) (*intMM, error) {
-	mm := &intMM{p: p, a: a, b: b}
+func newIntMM(c *ops.Ctx, p *mmPlan, a, b []float32, acc []int32) (*intMM, error) {
+	mm := &intMM{p: p}
 	mm.aIdx, mm.bIdx = p.batchIndex()
 	m, k, n := p.m, p.k, p.n
+	tmp := make([]float32, m*n)
 	for bi := range mm.aIdx {
 		if err := c.Check(); err != nil {
 			return nil, err
 		}
-		gemmInt32(c.Threads, m, n, k, a[mm.aIdx[bi]*m*k:], b[mm.bIdx[bi]*k*n:], acc[bi*m*n:])
+		gemmExact(c.Threads, m, n, k, a[mm.aIdx[bi]*m*k:], b[mm.bIdx[bi]*k*n:], acc[bi*m*n:], tmp)
 	}
 	return mm, nil
 }
 
-// gemmInt32 adds a (m, k) @ b (k, n) to acc (m, n), all int32 row-major,
-// wrapping on overflow. Rows of acc are split over up to threads goroutines.
-// Columns go in panels of gemmNB so that the panel of b (k x gemmNB) stays
-// in cache while every row group passes over it, and each pass updates four
-// rows so that every b element loaded serves four products.
-func gemmInt32(threads, m, n, k int, a, b, acc []int32) {
-	parallelRows(threads, m, m*n*k, func(r0, r1 int) {
-		for j0 := 0; j0 < n; j0 += gemmNB {
-			w := min(gemmNB, n-j0)
-			i := r0
-			for ; i+4 <= r1; i += 4 {
-				c0, c1, c2, c3 := acc[i*n+j0:][:w], acc[(i+1)*n+j0:][:w], acc[(i+2)*n+j0:][:w], acc[(i+3)*n+j0:][:w]
-				for kk := 0; kk < k; kk++ {
-					a0, a1, a2, a3 := a[i*k+kk], a[(i+1)*k+kk], a[(i+2)*k+kk], a[(i+3)*k+kk]
-					brow := b[kk*n+j0:][:w]
-					for j, bv := range brow {
-						c0[j] += a0 * bv
-						c1[j] += a1 * bv
-						c2[j] += a2 * bv
-						c3[j] += a3 * bv
-					}
-				}
-			}
-			for ; i < r1; i++ {
-				row := acc[i*n+j0:][:w]
-				for kk := 0; kk < k; kk++ {
-					av := a[i*k+kk]
-					for j, bv := range b[kk*n+j0:][:w] {
-						row[j] += av * bv
-					}
-				}
-			}
+// exactK is how much of the inner dimension one float32 GEMM may sum: with
+// factors of magnitude <= 255 every partial sum of exactK products stays
+// below 2^24, so float32 holds it exactly whatever the summation order.
+const exactK = 256
+
+// gemmExact adds a (m, k) @ b (k, n) to acc (m, n), row-major, where a and b
+// hold integers of magnitude <= 255 as float32: the product goes through
+// the float32 GEMM of package nn in slices of exactK along k, each exact,
+// accumulated in int32 (wrapping on overflow, as int32 accumulation does).
+// tmp is scratch of m*n.
+func gemmExact(threads, m, n, k int, a, b []float32, acc []int32, tmp []float32) {
+	acc, tmp = acc[:m*n], tmp[:m*n]
+	for k0 := 0; k0 < k; k0 += exactK {
+		kc := min(exactK, k-k0)
+		nn.SgemmThreads(max(threads, 1), false, false, m, n, kc, 1, a[k0:], k, b[k0*n:], n, 0, tmp, n)
+		for i, v := range tmp {
+			acc[i] += int32(v)
 		}
-	})
-}
-
-// gemmNB is the column panel width of gemmInt32.
-const gemmNB = 256
-
-// parallelRows runs f over [0, rows) split into up to threads bands, on one
-// goroutine when the work (multiply-adds) is small.
-func parallelRows(threads, rows, work int, f func(r0, r1 int)) {
-	t := min(max(threads, 1), rows)
-	if t <= 1 || work < 1<<17 {
-		f(0, rows)
-		return
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < t; w++ {
-		r0, r1 := rows*w/t, rows*(w+1)/t
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(r0, r1)
-		}()
-	}
-	wg.Wait()
 }
 
 func inferMatMulInteger(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {

@@ -580,3 +580,32 @@ func TestInferConvShapes(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", out[0], want)
 	}
 }
+
+// TestMatMulIntegerExtremes checks sums far beyond float32's exact range
+// (they must stay exact) and beyond int32's (they wrap, as int32
+// accumulation does).
+func TestMatMulIntegerExtremes(t *testing.T) {
+	for _, tc := range []struct {
+		k    int
+		want int32
+	}{
+		{1000, 1000 * 255 * 255},
+		{40000, int32(int64(40000*255*255) - 1<<32)},
+	} {
+		a := tensor.Zeros(tensor.Uint8, 1, tc.k)
+		b := tensor.Zeros(tensor.Uint8, tc.k, 1)
+		for i := range tensor.Data[uint8](a) {
+			tensor.Data[uint8](a)[i] = 255
+			tensor.Data[uint8](b)[i] = 255
+		}
+		got := tensor.Data[int32](run1(t, kernel(t, matMulIntegerOps), a, b))[0]
+		if got != tc.want {
+			t.Errorf("K=%d: got %d, want %d", tc.k, got, tc.want)
+		}
+		// (0 - 255) * 255 per term, through a's zero point.
+		got = tensor.Data[int32](run1(t, kernel(t, matMulIntegerOps), tensor.Zeros(tensor.Uint8, 1, tc.k), b, tensor.Scalar[uint8](255)))[0]
+		if want := -tc.want; got != want {
+			t.Errorf("K=%d negative: got %d, want %d", tc.k, got, want)
+		}
+	}
+}
