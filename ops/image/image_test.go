@@ -381,3 +381,43 @@ func TestBaselineJPEGAgainstImageJPEG(t *testing.T) {
 		}
 	}
 }
+
+func TestInference(t *testing.T) {
+	known := func(d tensor.DType, dims ...int) tensor.Type { return tensor.TensorType(d, dims...) }
+	tests := []struct {
+		op    string
+		opset int
+		attrs []ops.Attr
+		in    []tensor.Type
+		want  string
+	}{
+		{"Resize", 19, nil, []tensor.Type{known(tensor.Float32, 1, 3, 8, 8)}, "float32 [-1 -1 -1 -1]"},
+		{"Upsample", 7, []ops.Attr{{Name: "scales", Type: ops.AttrFloats, Floats: []float32{1, 1, 2, 3}}}, []tensor.Type{known(tensor.Float32, 1, 3, 4, 5)}, "float32 [1 3 8 15]"},
+		{"GridSample", 22, nil, []tensor.Type{known(tensor.Float32, 2, 3, 8, 8), known(tensor.Float32, 2, 5, 6, 2)}, "float32 [2 3 5 6]"},
+		{"RoiAlign", 22, []ops.Attr{optest.Int("output_height", 7), optest.Int("output_width", 5)}, []tensor.Type{known(tensor.Float32, 1, 16, 8, 8), known(tensor.Float32, 4, 4), known(tensor.Int64, 4)}, "float32 [4 16 7 5]"},
+		{"NonMaxSuppression", 11, nil, []tensor.Type{known(tensor.Float32, 1, 9, 4), known(tensor.Float32, 1, 2, 9)}, "int64 [-1 3]"},
+		{"ImageDecoder", 20, []ops.Attr{str("pixel_format", "Grayscale")}, []tensor.Type{known(tensor.Uint8, 100)}, "uint8 [-1 -1 1]"},
+		{"AffineGrid", 20, nil, []tensor.Type{known(tensor.Float32, 2, 2, 3), known(tensor.Int64, 4)}, "float32 [2 -1 -1 2]"},
+	}
+	reg, err := ops.NewRegistry(Ops())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		op, err := reg.Lookup("", tc.op, tc.opset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := op.Infer(&ops.Node{OpType: tc.op, Opset: tc.opset, Attrs: tc.attrs}, tc.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.op, err)
+		}
+		dims := make([]int64, len(out[0].Shape))
+		for i, d := range out[0].Shape {
+			dims[i] = d.Size
+		}
+		if got := fmt.Sprintf("%v %v", out[0].DType, dims); got != tc.want {
+			t.Errorf("%s: inferred %s, want %s", tc.op, got, tc.want)
+		}
+	}
+}

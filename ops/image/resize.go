@@ -148,7 +148,7 @@ type plan struct {
 	roi1  []float64
 }
 
-func (r *resizer) plan(c *ops.Ctx, shape []int, roi, scales []float64, sizes []int64) (*plan, error) {
+func (r *resizer) plan(shape []int, roi, scales []float64, sizes []int64) (*plan, error) {
 	rank := len(shape)
 	axes := make([]int, 0, rank)
 	if r.axes == nil {
@@ -422,7 +422,7 @@ func (r *resizer) axisMap(c *ops.Ctx, p *plan, k, in int) (*axisMap, error) {
 // resize resizes x; roi, scales and sizes are nil when absent.
 func (r *resizer) resize(c *ops.Ctx, x *tensor.Tensor, roi, scales []float64, sizes []int64) (*tensor.Tensor, error) {
 	shape := x.Shape()
-	p, err := r.plan(c, shape, roi, scales, sizes)
+	p, err := r.plan(shape, roi, scales, sizes)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package signal
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
@@ -320,6 +321,46 @@ func TestDFTManyLinesInParallel(t *testing.T) {
 			if g := got[l*n+k]; cmplx.Abs(g-want[k]) > 1e-3 {
 				t.Fatalf("line %d bin %d = %v, want %v", l, k, g, want[k])
 			}
+		}
+	}
+}
+
+func TestInference(t *testing.T) {
+	x := tensor.TensorType(tensor.Float32, 1, 10, 6, 1)
+	tests := []struct {
+		op     string
+		opset  int
+		attrs  []ops.Attr
+		inputs []string
+		want   string
+	}{
+		{"DFT", 17, nil, []string{"x"}, "[1 10 6 2]"},
+		{"DFT", 17, []ops.Attr{optest.Int("onesided", 1)}, []string{"x"}, "[1 -1 6 2]"},
+		{"DFT", 20, []ops.Attr{optest.Int("onesided", 1)}, []string{"x"}, "[1 10 -1 2]"},
+		{"DFT", 20, []ops.Attr{optest.Int("onesided", 1), optest.Int("inverse", 1)}, []string{"x", "", "axis"}, "[-1 -1 -1 1]"},
+		{"DFT", 20, nil, []string{"x", "n", "axis"}, "[-1 -1 -1 2]"},
+		{"STFT", 17, nil, []string{"x", "step"}, "[1 -1 -1 2]"},
+	}
+	reg, err := ops.NewRegistry(Ops())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		op, _ := reg.Lookup("", tc.op, tc.opset)
+		in := x
+		if tc.op == "STFT" {
+			in = tensor.TensorType(tensor.Float32, 1, 128, 1)
+		}
+		out, err := op.Infer(&ops.Node{OpType: tc.op, Opset: tc.opset, Attrs: tc.attrs, Inputs: tc.inputs}, []tensor.Type{in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dims := make([]int64, len(out[0].Shape))
+		for i, d := range out[0].Shape {
+			dims[i] = d.Size
+		}
+		if got := fmt.Sprint(dims); got != tc.want {
+			t.Errorf("%s-%d %v %v: inferred %s, want %s", tc.op, tc.opset, tc.attrs, tc.inputs, got, tc.want)
 		}
 	}
 }
