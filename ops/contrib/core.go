@@ -31,49 +31,54 @@ type attend[F tensor.Float] struct {
 	sink                       []float64
 }
 
-// run computes out, one (batch, head) pair per task.
+// attnChunk bounds the scores one task holds: query rows go through in
+// chunks of about this many scores.
+const attnChunk = 1 << 16
+
+// run computes out, one (batch, head) pair per task: scores = Q K^T for a
+// chunk of query rows (a GEMM), the row-wise masked softmax in float64,
+// then out = P V (a GEMM written straight into the (B, S, N*dv) output).
 func (a *attend[F]) run(c *ops.Ctx, out []F) error {
 	group := a.n / a.kvN
+	rows := max(1, min(a.s, attnChunk/max(a.tcap, 1)))
 	return parallel(c, a.b*a.n, func(bh int) {
 		b, h := bh/a.n, bh%a.n
 		kBase := (b*a.kvN + h/group) * a.tcap
+		kh, vh := a.k[kBase*a.dk:], a.v[kBase*a.dv:]
+		sc := make([]F, rows*a.tcap)
 		row := make([]float64, a.tcap)
-		acc := make([]float64, a.dv)
-		for i := 0; i < a.s; i++ {
-			lo, hi := a.keys(b, i)
-			r := row[:hi]
-			clear(r)
-			if a.bias != nil {
-				a.bias(b, h, i, r)
-			}
-			qr := a.q[((b*a.n+h)*a.s+i)*a.dk:][:a.dk]
-			mx := math.Inf(-1)
-			for j := lo; j < hi; j++ {
-				sc := dot(qr, a.k[(kBase+j)*a.dk:][:a.dk]) * a.scale
-				if a.softcap > 0 {
-					sc = a.softcap * math.Tanh(sc/a.softcap)
+		for i0 := 0; i0 < a.s; i0 += rows {
+			i1 := min(a.s, i0+rows)
+			gemmLD(false, true, i1-i0, a.tcap, a.dk, 1, a.q[(bh*a.s+i0)*a.dk:], a.dk, kh, a.dk, sc, a.tcap)
+			for i := i0; i < i1; i++ {
+				lo, hi := a.keys(b, i)
+				r := row[:hi]
+				clear(r)
+				if a.bias != nil {
+					a.bias(b, h, i, r)
 				}
-				r[j] += sc
-				mx = max(mx, r[j])
-			}
-			if a.sink != nil {
-				softmaxSink(r[lo:hi], mx, a.sink[h])
-			} else {
-				softmax(r[lo:hi], mx)
-			}
-			clear(acc)
-			for j := lo; j < hi; j++ {
-				if p := r[j]; p != 0 {
-					vr := a.v[(kBase+j)*a.dv:][:a.dv]
-					for x, e := range vr {
-						acc[x] += p * float64(e)
+				p := sc[(i-i0)*a.tcap:][:a.tcap]
+				mx := math.Inf(-1)
+				for j := lo; j < hi; j++ {
+					v := float64(p[j]) * a.scale
+					if a.softcap > 0 {
+						v = a.softcap * math.Tanh(v/a.softcap)
 					}
+					r[j] += v
+					mx = max(mx, r[j])
+				}
+				if a.sink != nil {
+					softmaxSink(r[lo:hi], mx, a.sink[h])
+				} else {
+					softmax(r[lo:hi], mx)
+				}
+				clear(p)
+				for j := lo; j < hi; j++ {
+					p[j] = F(r[j])
 				}
 			}
-			o := out[((b*a.s+i)*a.n+h)*a.dv:][:a.dv]
-			for x, e := range acc {
-				o[x] = F(e)
-			}
+			ld := a.n * a.dv
+			gemmLD(false, false, i1-i0, a.dv, a.tcap, 1, sc, a.tcap, vh, a.dv, out[((b*a.s+i0)*a.n+h)*a.dv:], ld)
 		}
 	})
 }
@@ -91,23 +96,6 @@ func softmaxSink(s []float64, mx, sink float64) {
 	for j := range s {
 		s[j] /= sum
 	}
-}
-
-// dot returns the float64 sum of a[i]*b[i] with four partial sums.
-func dot[F tensor.Float](a, b []F) float64 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += float64(a[i]) * float64(b[i])
-		s1 += float64(a[i+1]) * float64(b[i+1])
-		s2 += float64(a[i+2]) * float64(b[i+2])
-		s3 += float64(a[i+3]) * float64(b[i+3])
-	}
-	for ; i < len(a); i++ {
-		s0 += float64(a[i]) * float64(b[i])
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // parallel runs f(i) for i in [0, n) on up to c.Threads goroutines that

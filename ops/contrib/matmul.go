@@ -162,21 +162,43 @@ func runFusedMatMul[F tensor.Float](c *ops.Ctx, p *fusedMatMul, in []*tensor.Ten
 // gemm sets c (m x n) = alpha * a (m x k) @ b (k x n), all row-major and
 // contiguous.
 func gemm[F tensor.Float](ctx *ops.Ctx, m, n, k int, alpha float64, a, b, c []F) {
+	threads := 1
+	if ctx != nil {
+		threads = max(1, ctx.Threads)
+	}
+	gemmThreads(threads, false, false, m, n, k, alpha, a, k, b, n, c, n)
+}
+
+// gemmLD sets c = alpha * op(a) @ op(b) on one goroutine with row strides
+// lda, ldb and ldc; op transposes when trans is set.
+func gemmLD[F tensor.Float](transA, transB bool, m, n, k int, alpha float64, a []F, lda int, b []F, ldb int, c []F, ldc int) {
+	gemmThreads(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+}
+
+func gemmThreads[F tensor.Float](threads int, transA, transB bool, m, n, k int, alpha float64, a []F, lda int, b []F, ldb int, c []F, ldc int) {
 	if a32, ok := any(a).([]float32); ok {
-		threads := 1
-		if ctx != nil {
-			threads = max(1, ctx.Threads)
-		}
-		nn.SgemmThreads(threads, false, false, m, n, k, float32(alpha), a32, k, any(b).([]float32), n, 0, any(c).([]float32), n)
+		nn.SgemmThreads(threads, transA, transB, m, n, k, float32(alpha), a32, lda, any(b).([]float32), ldb, 0, any(c).([]float32), ldc)
 		return
 	}
+	at := func(i, p int) F {
+		if transA {
+			return a[p*lda+i]
+		}
+		return a[i*lda+p]
+	}
+	bt := func(p, j int) F {
+		if transB {
+			return b[j*ldb+p]
+		}
+		return b[p*ldb+j]
+	}
 	for i := 0; i < m; i++ {
-		row := c[i*n : (i+1)*n]
+		row := c[i*ldc : i*ldc+n]
 		clear(row)
 		for p := 0; p < k; p++ {
-			av := F(alpha) * a[i*k+p]
-			for j, bv := range b[p*n : (p+1)*n] {
-				row[j] += av * bv
+			av := F(alpha) * at(i, p)
+			for j := range row {
+				row[j] += av * bt(p, j)
 			}
 		}
 	}

@@ -75,6 +75,38 @@ func unpack(b []uint8, i, bits int) int {
 	return int(b[i/per]>>(uint(i%per)*uint(bits))) & (1<<bits - 1)
 }
 
+// dequantizer reads MatMulNBits' packed weights.
+type dequantizer struct {
+	q                            []uint8
+	blocks, blob, block, k, bits int
+}
+
+// unpackBlock writes the quantized values of block blk of row n into dst
+// as float64 and returns how many of them lie inside K.
+func (d *dequantizer) unpackBlock(dst []float64, n, blk int) int {
+	width := min(d.block, d.k-blk*d.block)
+	src := d.q[(n*d.blocks+blk)*d.blob:][:d.blob]
+	switch d.bits {
+	case 4:
+		for j := 0; j+1 < width; j += 2 {
+			b := src[j/2]
+			dst[j], dst[j+1] = float64(b&0xf), float64(b>>4)
+		}
+		if width%2 == 1 {
+			dst[width-1] = float64(src[width/2] & 0xf)
+		}
+	case 8:
+		for j := 0; j < width; j++ {
+			dst[j] = float64(src[j])
+		}
+	default:
+		for j := 0; j < width; j++ {
+			dst[j] = float64(unpack(src, j, d.bits))
+		}
+	}
+	return width
+}
+
 // runNBits: A is (..., K); B is (N, blocks, block*bits/8) uint8; scales are
 // (N*blocks) or (N, blocks); zero_points packed uint8 (N, ceil(blocks*bits/8))
 // or scale-typed (N*blocks); g_idx (K) gives each k's block; bias is (N).
@@ -140,18 +172,6 @@ func runNBits[F tensor.Float](c *ops.Ctx, p *nbits, in []*tensor.Tensor) ([]*ten
 			return nil, err
 		}
 	}
-	if err := checkSize(c, p.n, p.k); err != nil {
-		return nil, err
-	}
-	// w is dequant(B)^T: (K, N).
-	w := make([]F, p.k*p.n)
-	for n := 0; n < p.n; n++ {
-		for k := 0; k < p.k; k++ {
-			blk := blockOf(k)
-			v := unpack(q[(n*blocks+k/p.block)*blob:], k%p.block, p.bits)
-			w[k*p.n+n] = F((float64(v) - zero(n, blk)) * float64(scales[n*blocks+blk]))
-		}
-	}
 	a, err := floatio.Load[F](in[0])
 	if err != nil {
 		return nil, err
@@ -162,7 +182,59 @@ func runNBits[F tensor.Float](c *ops.Ctx, p *nbits, in []*tensor.Tensor) ([]*ten
 	if err != nil {
 		return nil, err
 	}
-	gemm(c, m, p.n, p.k, 1, a, w, y.Buf)
+	dq := dequantizer{q: q, blocks: blocks, blob: blob, block: p.block, k: p.k, bits: p.bits}
+	if m <= 8 && opt(in, 4) == nil {
+		// A few rows (decoding): y[m, n] = sum over blocks of
+		// scale * (a . q - zero * sum(a)) without materializing B.
+		asum := make([]float64, m*blocks)
+		for i := 0; i < m; i++ {
+			for k, v := range a[i*p.k : (i+1)*p.k] {
+				asum[i*blocks+k/p.block] += float64(v)
+			}
+		}
+		err = parallel(c, p.n, func(n int) {
+			deq := make([]float64, p.block)
+			for blk := 0; blk < blocks; blk++ {
+				width := dq.unpackBlock(deq, n, blk)
+				sc, z := float64(scales[n*blocks+blk]), zero(n, blk)
+				for i := 0; i < m; i++ {
+					ar := a[i*p.k+blk*p.block:][:width]
+					var acc float64
+					for j, v := range ar {
+						acc += float64(v) * deq[j]
+					}
+					y.Buf[i*p.n+n] += F(sc * (acc - z*asum[i*blocks+blk]))
+				}
+			}
+		})
+	} else {
+		if err = checkSize(c, p.n, p.k); err != nil {
+			return nil, err
+		}
+		// w is dequant(B): (N, K).
+		w := make([]F, p.k*p.n)
+		err = parallel(c, p.n, func(n int) {
+			deq := make([]float64, p.block)
+			for blk := 0; blk < blocks; blk++ {
+				width := dq.unpackBlock(deq, n, blk)
+				for j, v := range deq[:width] {
+					k := blk*p.block + j
+					b := blockOf(k)
+					w[n*p.k+k] = F((v - zero(n, b)) * float64(scales[n*blocks+b]))
+				}
+			}
+		})
+		if err == nil {
+			threads := 1
+			if c != nil {
+				threads = max(1, c.Threads)
+			}
+			gemmThreads(threads, false, true, m, p.n, p.k, 1, a, p.k, w, p.k, y.Buf, p.n)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
 	if bias != nil {
 		for i := range y.Buf {
 			y.Buf[i] += bias[i%p.n]
