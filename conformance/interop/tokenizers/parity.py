@@ -1,0 +1,180 @@
+"""Tokenizer parity between gort's tokenizer package and Hugging Face.
+
+Nothing is downloaded: the reference tokenizers are trained here by Hugging
+Face `tokenizers` on a corpus this script generates.
+
+    python parity.py gen DIR      # reference tokenizers + DIR/cases.jsonl (HF ids, offsets)
+    GORT_TOKENIZER_PARITY=DIR go test ./tokenizer -run Parity
+                                  # gort must match; it also writes DIR/gort/*.json
+                                  # (tokenizers trained by gort) and DIR/gort/cases.jsonl
+    python parity.py check DIR    # HF loads gort's tokenizers and must encode as gort did
+
+run.sh does the three steps. Offsets are in characters (code points), as the
+Python binding reports them; the Go test converts with tokenizer.CharOffsets.
+"""
+import json
+import os
+import random
+import sys
+
+from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers.implementations import BertWordPieceTokenizer, ByteLevelBPETokenizer
+
+WORDS = """the of and to in is was for that on with as by at from his her are were be this which an or had
+not but have it they you their one all also has been would there who more when time new first can other into
+only after over some most school year these up state than may two world people its during made about city such
+between university under where national many used while years known later series since three team found part
+don't it's we'll they're I've she'd you're can't won't isn't LET'S O'Neil rock'n'roll""".split()
+ACCENTS = "café naïve Zürich São Paulo crème brûlée façade jalapeño Ångström Øresund Łódź Dvořák résumé coöperate Ñandú İstanbul ıi straße ǅemal ﬁnancial Ǆ ǈ".split()
+CJK = ["中文分词", "日本語のテキスト", "ひらがな", "カタカナ", "한국어 문장", "漢字", "𠀀𠀁", "北京大学", "东京", "ｆｕｌｌｗｉｄｔｈ", "〇一二三"]
+EMOJI = ["😀", "👍🏽", "👩‍👩‍👧‍👦", "🇫🇷", "❤️", "🥰", "🫠", "✨", "🧑🏿‍💻", "🏳️‍🌈", "1️⃣", "☕"]
+SCRIPTS = ["Привет мир", "Ελληνικά γράμματα", "مرحبا بالعالم", "שלום עולם", "नमस्ते दुनिया", "สวัสดีชาวโลก", "ქართული", "Հայերեն", "ᚠᛇᚻ", "ⲁⲃⲅ", "ꓐꓑ"]
+PUNCT = list(".,;:!?¿¡…—–-()[]{}<>\"'«»„“”‘’/\\|@#$%^&*_+=~`·•§¶†‡※") + ["...", "?!", "--", "'s", "'ll", "'re"]
+NUMBERS = ["123", "3.14159", "1,234,567", "٣٤٥", "१२३", "½", "²³", "Ⅻ", "10⁻⁶", "0x1F", "1e-9", "2024-01-31", "07:45"]
+SPACES = [" ", "  ", "   ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2003", " \t ", "\n\n", "\u200b", "\u2028", "\x0b", "\x0c", "\x85"]
+CONTROL = ["\x00", "\x07", "\x1b", "\ufeff", "\u200d", "\u00ad", "\ufffd", "\ue000", "\x7f"]
+COMBINING = ["e\u0301", "a\u0308", "n\u0303", "o\u0302\u0323", "Z\u0335", "q\u0307\u0323", "\u0301x", "ᄀ\u1161\u11a8", "i\u0307"]
+SPECIAL = ["[MASK]", "[CLS]", "[SEP]", "<|endoftext|>", "[PAD]", "<s>", "</s>"]
+CODE = ["def f(x): return x**2", "if (a && b) { c++; }", "https://example.com/a?b=c&d=e", "user@example.org", "#include <stdio.h>", "SELECT * FROM t;"]
+
+
+def piece(rng):
+    k = rng.random()
+    if k < 0.40:
+        w = rng.choice(WORDS)
+        r = rng.random()
+        if r < 0.1:
+            w = w.upper()
+        elif r < 0.25:
+            w = w.capitalize()
+        return w
+    pools = [ACCENTS, CJK, EMOJI, SCRIPTS, PUNCT, NUMBERS, SPACES, CONTROL, COMBINING, SPECIAL, CODE]
+    weights = [10, 8, 7, 6, 10, 6, 10, 2, 3, 1, 2]
+    return rng.choice(rng.choices(pools, weights)[0])
+
+
+def sentence(rng, n=None):
+    n = n or rng.randint(1, 14)
+    out = []
+    for _ in range(n):
+        out.append(piece(rng))
+        r = rng.random()
+        out.append(" " if r < 0.75 else ("" if r < 0.9 else rng.choice(SPACES)))
+    s = "".join(out)
+    if rng.random() < 0.2:
+        s = s.strip()
+    if rng.random() < 0.05:
+        s = rng.choice(WORDS) * rng.randint(10, 60)  # very long word
+    return s
+
+
+def corpus(seed, n):
+    rng = random.Random(seed)
+    return [sentence(rng) for _ in range(n)]
+
+
+def strings(seed, n):
+    rng = random.Random(seed)
+    out = ["", " ", "  ", "\t\n", "a", "[UNK]", "hello world", "Hello, World!", "x" * 150, "ab" * 120]
+    while len(out) < n:
+        out.append(sentence(rng))
+    return out
+
+
+def reference_tokenizers(train):
+    toks = {}
+    bert = BertWordPieceTokenizer(lowercase=True)
+    bert.train_from_iterator(train, vocab_size=3000, min_frequency=2, limit_alphabet=500,
+                             special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    toks["bert-uncased"] = bert._tokenizer
+    cased = BertWordPieceTokenizer(lowercase=False, strip_accents=False, handle_chinese_chars=True)
+    cased.train_from_iterator(train, vocab_size=2000, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    toks["bert-cased"] = cased._tokenizer
+    gpt2 = ByteLevelBPETokenizer(add_prefix_space=False, trim_offsets=True)
+    gpt2.train_from_iterator(train, vocab_size=3000, min_frequency=2, special_tokens=["<|endoftext|>"])
+    toks["gpt2"] = gpt2._tokenizer
+    rob = ByteLevelBPETokenizer(add_prefix_space=True, trim_offsets=True)
+    rob.train_from_iterator(train, vocab_size=1500, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    t = rob._tokenizer
+    t.post_processor = processors.RobertaProcessing(("</s>", t.token_to_id("</s>")), ("<s>", t.token_to_id("<s>")),
+                                                    trim_offsets=True, add_prefix_space=True)
+    toks["roberta"] = t
+    # A few other components on the trained BERT vocab.
+    w = Tokenizer.from_str(bert._tokenizer.to_str())
+    w.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    w.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Digits(individual_digits=True),
+                                               pre_tokenizers.Punctuation()])
+    toks["wordpiece-nfkc-whitespace"] = w
+    x = Tokenizer.from_str(bert._tokenizer.to_str())
+    x.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.StripAccents(), normalizers.NFC()])
+    x.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    x.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+                                                     special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    toks["wordpiece-nfd-template"] = x
+    return toks
+
+
+def encode_case(name, tok, a, b):
+    e = tok.encode(a, b) if b is not None else tok.encode(a)
+    return {"tok": name, "a": a, "b": b, "ids": e.ids, "type_ids": e.type_ids, "offsets": [list(o) for o in e.offsets],
+            "special": e.special_tokens_mask, "decode": tok.decode(e.ids, skip_special_tokens=True)}
+
+
+def gen(out):
+    os.makedirs(out, exist_ok=True)
+    train = corpus(1, 4000)
+    with open(os.path.join(out, "corpus.txt"), "w", encoding="utf-8") as f:
+        for line in train:
+            f.write(line.replace("\n", " ").replace("\r", " ").replace("\x85", " ").replace("\u2028", " ") + "\n")
+    toks = reference_tokenizers(train)
+    # vocab.txt for FromVocabTxt, checked against transformers' BertTokenizerFast.
+    from transformers import BertTokenizer
+    vocab = toks["bert-uncased"].get_vocab()
+    with open(os.path.join(out, "vocab.txt"), "w", encoding="utf-8") as f:
+        for t, _ in sorted(vocab.items(), key=lambda kv: kv[1]):
+            f.write(t + "\n")
+    toks["vocab-txt"] = BertTokenizer.from_pretrained(out, do_lower_case=True).backend_tokenizer
+    for name, t in toks.items():
+        t.save(os.path.join(out, name + ".json"))
+    texts = strings(2, 3000)
+    rng = random.Random(3)
+    n = 0
+    with open(os.path.join(out, "cases.jsonl"), "w", encoding="utf-8") as f:
+        for name, t in toks.items():
+            for a in texts:
+                f.write(json.dumps(encode_case(name, t, a, None), ensure_ascii=False) + "\n")
+                n += 1
+            for _ in range(500):
+                f.write(json.dumps(encode_case(name, t, rng.choice(texts), rng.choice(texts)), ensure_ascii=False) + "\n")
+                n += 1
+    print(f"gen: {len(toks)} tokenizers, {len(texts)} strings, {n} cases in {out}")
+
+
+def check(out):
+    d = os.path.join(out, "gort")
+    bad = n = 0
+    toks = {}
+    with open(os.path.join(d, "cases.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            c = json.loads(line)
+            if c["tok"] not in toks:
+                toks[c["tok"]] = Tokenizer.from_file(os.path.join(d, c["tok"] + ".json"))
+            want = encode_case(c["tok"], toks[c["tok"]], c["a"], c["b"])
+            n += 1
+            diff = [k for k in ("ids", "type_ids", "offsets", "special", "decode") if want[k] != c[k]]
+            if diff:
+                bad += 1
+                if bad <= 10:
+                    print("mismatch", c["tok"], repr(c["a"]), repr(c["b"]), diff, "hf:", want["ids"], "gort:", c["ids"])
+    print(f"check: {len(toks)} gort-trained tokenizers, {n} cases, {bad} mismatches")
+    return bad == 0
+
+
+if __name__ == "__main__":
+    cmd, out = sys.argv[1], sys.argv[2]
+    if cmd == "gen":
+        gen(out)
+    elif cmd == "check":
+        sys.exit(0 if check(out) else 1)
+    else:
+        sys.exit("usage: parity.py gen|check DIR")
