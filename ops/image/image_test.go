@@ -421,3 +421,26 @@ func TestInference(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkDecodeJPEG640x480(b *testing.B) {
+	img := stdimage.NewNRGBA(stdimage.Rect(0, 0, 640, 480))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7 % 251)
+	}
+	var buf bytes.Buffer
+	jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90})
+	b.Run("gort", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := decodeBaselineJPEG(&ops.Ctx{}, buf.Bytes()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("image_jpeg", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := jpeg.Decode(bytes.NewReader(buf.Bytes())); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -635,6 +635,7 @@ func (d *jpegDecoder) upsample(cp *jpegComp) []uint8 {
 			}
 		}
 	case fancy && fh == 2 && fv == 2:
+		sum := make([]int, cp.w) // 3·nearer row + further row, per chroma column
 		for y := 0; y < d.h; y++ {
 			cy := y / 2
 			ny := cy - 1 // the neighbouring row: above for even output rows
@@ -642,21 +643,24 @@ func (d *jpegDecoder) upsample(cp *jpegComp) []uint8 {
 				ny = cy + 1
 			}
 			ny = min(max(ny, 0), cp.h2-1)
-			sum := func(cx int) int { return 3*at(cx, cy) + at(cx, ny) }
-			o := out[y*d.w:]
-			for x := 0; x < d.w; x++ {
+			row, nrow := cp.pix[min(cy, cp.h2-1)*stride:], cp.pix[ny*stride:]
+			for cx := range sum {
+				sum[cx] = 3*int(row[cx]) + int(nrow[cx])
+			}
+			o := out[y*d.w : (y+1)*d.w]
+			for x := range o {
 				cx := x / 2
-				this := sum(cx)
+				this := sum[cx]
 				var v int
 				switch {
 				case x%2 == 0 && cx == 0:
 					v = (this*4 + 8) >> 4
 				case x%2 == 0:
-					v = (this*3 + sum(cx-1) + 8) >> 4
+					v = (this*3 + sum[cx-1] + 8) >> 4
 				case cx == cp.w-1:
 					v = (this*4 + 7) >> 4
 				default:
-					v = (this*3 + sum(cx+1) + 7) >> 4
+					v = (this*3 + sum[cx+1] + 7) >> 4
 				}
 				o[x] = uint8(v)
 			}
