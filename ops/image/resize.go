@@ -46,7 +46,7 @@ func compileResize(n *ops.Node) (*ops.Kernel, error) {
 		exclude:   n.Int("exclude_outside", 0) != 0,
 		extrap:    float64(n.Float("extrapolation_value", 0)),
 		antialias: n.Int("antialias", 0) != 0,
-		axes:      n.Ints("axes", nil),
+		axes:      append([]int64(nil), n.Ints("axes", nil)...),
 		policy:    n.String("keep_aspect_ratio_policy", "stretch"),
 	}
 	if err := n.Err(); err != nil {
@@ -55,11 +55,15 @@ func compileResize(n *ops.Node) (*ops.Kernel, error) {
 	if n.Opset < 11 {
 		r.coord, r.nearest = "asymmetric", "simple"
 	}
+	if len(r.axes) == 0 {
+		r.axes = nil
+	}
 	if err := r.validate(n.Opset); err != nil {
 		return nil, err
 	}
+	opset := n.Opset // kernels must not retain n
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		if n.Opset < 11 {
+		if opset < 11 {
 			if err := ops.Want(in, 2, 2); err != nil {
 				return nil, err
 			}
@@ -762,8 +766,9 @@ func compileUpsample(n *ops.Node) (*ops.Kernel, error) {
 		return nil, fmt.Errorf("mode %q must be nearest or linear", mode)
 	}
 	r := &resizer{mode: mode, coord: "asymmetric", nearest: "simple", cubicA: -0.75, policy: "stretch"}
+	opset := n.Opset // kernels must not retain n
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		if n.Opset < 9 {
+		if opset < 9 {
 			if err := ops.Want(in, 1, 1); err != nil {
 				return nil, err
 			}

@@ -68,16 +68,17 @@ func compileDFT(n *ops.Node) (*ops.Kernel, error) {
 	if err := n.Err(); err != nil {
 		return nil, err
 	}
+	axisInput := n.Opset >= 20 // kernels must not retain n
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		max := 2
-		if n.Opset >= 20 {
+		if axisInput {
 			max = 3
 		}
 		if err := ops.Want(in, 1, max); err != nil {
 			return nil, err
 		}
 		axis := attrAxis
-		if n.Opset >= 20 && len(in) > 2 && in[2] != nil {
+		if axisInput && len(in) > 2 && in[2] != nil {
 			v, err := scalarInt(in[2], "axis")
 			if err != nil {
 				return nil, err
