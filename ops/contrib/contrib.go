@@ -14,7 +14,8 @@
 // GroupQueryAttention, RotaryEmbedding), and MatMulNBits, the blockwise
 // 2/4/8-bit weight quantization of int4 LLM exports. The contrib versions
 // of ops ONNX later standardized (Trilu, QuantizeLinear, DequantizeLinear)
-// run the standard kernels.
+// run the standard kernels, as do FusedConv and FusedGemm (Conv and Gemm
+// with the activation ONNX Runtime's optimizer folds into them).
 //
 // Float16 and bfloat16 compute in float32, float64 in float64. Attention
 // masks follow ONNX Runtime: masked keys get mask_filter_value (default
@@ -36,5 +37,6 @@ func Ops() []*ops.Op {
 		attentionOps(),
 		quantOps(),
 		aliasOps(),
+		fusedOps(),
 	)
 }

@@ -1072,3 +1072,38 @@ func TestAliases(t *testing.T) {
 		inputs:  []in{{"x", x}, {"scale", tensor.Must([]int{3}, []float32{0.01, 0.02, 0.05})}, {"zp", tensor.Must([]int{3}, []int16{0, 5, -5})}},
 		outputs: y(tensor.Int16)})
 }
+
+func TestFusedConvGemm(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 1))
+	acts := []struct {
+		name   string
+		params []float32
+	}{{"Relu", nil}, {"Tanh", nil}, {"Sigmoid", nil}, {"LeakyRelu", []float32{0.2}}, {"Clip", []float32{-0.5, 0.7}}, {"HardSigmoid", []float32{0.3, 0.4}}, {"", nil}}
+	for _, a := range acts {
+		attrs := []ops.Attr{irbuild.Floats("activation_params", a.params...)}
+		if a.name != "" {
+			attrs = append(attrs, irbuild.String("activation", a.name))
+		}
+		conv := append([]ops.Attr{attrInts("pads", 1, 1, 1, 1), attrInts("strides", 2, 1)}, attrs...)
+		check(t, tc{name: "FusedConv/" + a.name, op: "FusedConv", attrs: conv,
+			inputs: []in{{"x", f32(r, 2, 3, 6, 5)}, {"w", f32(r, 4, 3, 3, 3)}, {"b", f32(r, 4)}}, outputs: y(tensor.Float32)})
+		gemm := []ops.Attr{attrInt("transB", 1), attrFloat("alpha", 0.5), attrFloat("beta", 2)}
+		if a.name != "" {
+			gemm = append(gemm, irbuild.String("activation", a.name))
+		}
+		if len(a.params) > 0 {
+			gemm = append(gemm, attrFloat("activation_alpha", a.params[0]))
+		}
+		if len(a.params) > 1 {
+			gemm = append(gemm, attrFloat("activation_beta", a.params[1]))
+		}
+		if a.name == "" || a.name == "Clip" {
+			continue // ONNX Runtime's FusedGemm needs an activation and lacks Clip
+		}
+		check(t, tc{name: "FusedGemm/" + a.name, op: "FusedGemm", attrs: gemm,
+			inputs: []in{{"a", f32(r, 3, 4)}, {"b", f32(r, 5, 4)}, {"c", f32(r, 5)}}, outputs: y(tensor.Float32)})
+	}
+	// The residual Z is added before the activation.
+	check(t, tc{name: "FusedConv/Z", op: "FusedConv", attrs: []ops.Attr{irbuild.String("activation", "Relu")},
+		inputs: []in{{"x", f32(r, 1, 2, 5, 5)}, {"w", f32(r, 3, 2, 3, 3)}, {"b", f32(r, 3)}, {"z", f32(r, 1, 3, 3, 3)}}, outputs: y(tensor.Float32)})
+}
