@@ -21,8 +21,12 @@ var randomOps = map[string]bool{
 	"Bernoulli": true, "Multinomial": true, "Dropout": true,
 }
 
-// inferShapes records every inferred tensor type that the graph does not
-// declare yet as value_info, so later tools (and ORT) see the shapes.
+// inferShapes records the inferred types of the first outputs of the ops
+// the symbolic rules of shapes.go cover as value_info, where the graph
+// declares none, so later tools see symbolic shapes (batch, sequence)
+// through Reshape and attention. Types from other ops' inference stay
+// internal: ONNX Runtime rejects a model whose value_info disagrees with
+// its own inference, so only types derived here are written.
 func inferShapes(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 	declared := map[string]bool{}
 	for _, v := range g.ValueInfo {
@@ -34,9 +38,12 @@ func inferShapes(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 	types := inferTypes(m, g)
 	var infos []*ir.ValueInfo
 	for _, n := range g.Nodes {
-		for _, o := range n.Outputs {
+		if !hasShapeRule(n.OpType) {
+			continue // only types the symbolic rules here derive (see shapes.go)
+		}
+		for _, o := range n.Outputs[:1] {
 			t, ok := types[o]
-			if o == "" || declared[o] || !ok || t.Kind != tensor.KindTensor || t.DType == tensor.Undefined {
+			if o == "" || declared[o] || !ok || t.Kind != tensor.KindTensor || t.DType == tensor.Undefined || !t.HasShape || anonymousDim(t) {
 				continue
 			}
 			declared[o] = true
@@ -47,6 +54,18 @@ func inferShapes(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 		return nil, nil
 	}
 	return []*Patch{{ValueInfo: infos}}, nil
+}
+
+// anonymousDim reports whether t has a dimension neither known nor named:
+// such types say little, and ONNX Runtime has been seen to mistype values
+// declared with them (hann window function bodies).
+func anonymousDim(t tensor.Type) bool {
+	for _, d := range t.Shape {
+		if !d.Known() && d.Param == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // foldConstants evaluates nodes whose inputs are all constants with the
@@ -60,10 +79,11 @@ func foldConstants(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 		return nil, err
 	}
 	consts := v.consts
+	conds := ifConditionNodes(v)
 	var patches []*Patch
 	for _, i := range order {
 		n := g.Nodes[i]
-		if !foldable(v, n) {
+		if !foldable(v, n, conds) {
 			continue
 		}
 		var outs []*tensor.Tensor
@@ -110,7 +130,7 @@ func foldConstants(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 	return patches, nil
 }
 
-func foldable(v *view, n *ir.Node) bool {
+func foldable(v *view, n *ir.Node, conds map[*ir.Node]bool) bool {
 	if randomOps[n.OpType] || len(n.Subgraphs()) > 0 || len(n.Outputs) == 0 {
 		return false
 	}
@@ -119,7 +139,32 @@ func foldable(v *view, n *ir.Node) bool {
 			return false // graph outputs stay computed by a node
 		}
 	}
-	return true
+	return !conds[n]
+}
+
+// ifConditionNodes returns the nodes an If condition depends on. They are
+// not folded: a constant If condition makes ONNX Runtime inline the branch
+// and check it strictly, which rejects function bodies (AffineGrid's) that
+// it accepts while the condition is computed.
+func ifConditionNodes(v *view) map[*ir.Node]bool {
+	set := map[*ir.Node]bool{}
+	var stack []string
+	for _, n := range v.g.Nodes {
+		if n.OpType == "If" && len(n.Inputs) > 0 {
+			stack = append(stack, n.Inputs[0])
+		}
+	}
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		p := v.producer[s]
+		if p == nil || set[p] {
+			continue
+		}
+		set[p] = true
+		stack = append(stack, p.Inputs...)
+	}
+	return set
 }
 
 // castLikeConst turns CastLike(constant, x) with x's dtype known into the

@@ -12,6 +12,7 @@ import (
 	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/onnx"
 	"github.com/gort-ml/gort/runtime"
+	"github.com/gort-ml/gort/runtime/ort"
 )
 
 const nodeTests = "/work/shared/conformance/onnx-node"
@@ -28,7 +29,8 @@ func (p optimizing) Prepare(m *ir.Model, o runtime.Options) (runtime.Program, er
 }
 
 // TestNodeTestsUnchanged runs every ONNX backend node test with and without
-// the optimizer and requires the same outcome for each: the optimizer must
+// the optimizer, natively and (when its library is present) in ONNX
+// Runtime, and requires the same outcome for each: the optimizer must
 // not turn a passing test into a failing one (the "_expanded" tests hold the
 // decomposed LayerNorm/GELU patterns that fusions rewrite).
 func TestNodeTestsUnchanged(t *testing.T) {
@@ -43,15 +45,22 @@ func TestNodeTestsUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	providers := []runtime.Provider{runtime.Native()}
+	if _, err := os.Stat(ort.DefaultLibrary()); err == nil {
+		// The optimized models must stay loadable by ONNX Runtime too.
+		providers = append(providers, ort.New(ort.Options{}))
+	}
 	ctx := context.Background()
-	plain := conformance.Run(ctx, tests, conformance.Options{})
-	opt := conformance.Run(ctx, tests, conformance.Options{Provider: optimizing{runtime.Native()}})
-	p1, f1, _ := conformance.Count(plain)
-	p2, f2, _ := conformance.Count(opt)
-	t.Logf("without optimizer: %d passed, %d failed; with: %d passed, %d failed", p1, f1, p2, f2)
-	for i := range plain {
-		if plain[i].Status != opt[i].Status {
-			t.Errorf("%s: %s without the optimizer, %s with it: %s", plain[i].Name, plain[i].Status, opt[i].Status, opt[i].Err)
+	for _, p := range providers {
+		plain := conformance.Run(ctx, tests, conformance.Options{Provider: p})
+		opt := conformance.Run(ctx, tests, conformance.Options{Provider: optimizing{p}})
+		p1, f1, _ := conformance.Count(plain)
+		p2, f2, _ := conformance.Count(opt)
+		t.Logf("%s without optimizer: %d passed, %d failed; with: %d passed, %d failed", p.Name(), p1, f1, p2, f2)
+		for i := range plain {
+			if plain[i].Status != opt[i].Status {
+				t.Errorf("%s %s: %s without the optimizer, %s with it: %s", p.Name(), plain[i].Name, plain[i].Status, opt[i].Status, opt[i].Err)
+			}
 		}
 	}
 	// Which node tests the optimizer rewrites at all, for the log.

@@ -11,6 +11,15 @@ import (
 // hidden sizes and "same shape" facts, so these rules run first and the
 // op's Infer is the fallback.
 
+// hasShapeRule reports whether symbolicInfer has a rule for the op.
+func hasShapeRule(op string) bool {
+	switch op {
+	case "Cast", "Where", "MatMul", "Transpose", "Reshape", "Unsqueeze", "Gather", "Attention", "MultiHeadAttention":
+		return true
+	}
+	return sameShapeOps[op] || broadcastOps[op] || compareOps[op]
+}
+
 var sameShapeOps = map[string]bool{
 	"Relu": true, "Erf": true, "Tanh": true, "Sigmoid": true, "Sqrt": true, "Neg": true, "Exp": true,
 	"Log": true, "Abs": true, "Reciprocal": true, "Softmax": true, "LogSoftmax": true, "Gelu": true,
