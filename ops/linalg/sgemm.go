@@ -327,13 +327,7 @@ func packB(nr int, trans bool, b []float32, ldb, pc, jc, kc, nc int, dst []float
 		w := min(nr, nc-jp)
 		panel := dst[jp*kc : jp*kc+kc*nr]
 		// op(B) columns are B rows: transpose w rows of kc values.
-		for j := range w {
-			src := b[(jc+jp+j)*ldb+pc:]
-			src = src[:kc]
-			for p, v := range src {
-				panel[p*nr+j] = v
-			}
-		}
+		transposeInto(w, kc, b[(jc+jp)*ldb+pc:], ldb, panel, nr, 1)
 		if w < nr {
 			for p := range kc {
 				clear(panel[p*nr+w : p*nr+nr])
@@ -362,17 +356,39 @@ func packA(mr int, trans bool, a []float32, lda, ic, pc, mc, kc int, alpha float
 			continue
 		}
 		// op(A) rows are A rows: transpose h rows of kc values.
-		for i := range h {
-			src := a[(ic+ip+i)*lda+pc:]
-			src = src[:kc]
-			for p, v := range src {
-				panel[p*mr+i] = alpha * v
-			}
-		}
+		transposeInto(h, kc, a[(ic+ip)*lda+pc:], lda, panel, mr, alpha)
 		if h < mr {
 			for p := range kc {
 				clear(panel[p*mr+h : p*mr+mr])
 			}
+		}
+	}
+}
+
+// transposeInto sets dst[p·ldd + i] = alpha·src[i·lds + p] for i < rows,
+// p < cols, in 8 x 8 register blocks where the CPU has them.
+func transposeInto(rows, cols int, src []float32, lds int, dst []float32, ldd int, alpha float32) {
+	i := 0
+	if transpose8 != nil && alpha == 1 && cols >= 8 && ldd >= 8 {
+		blocks := cols / 8
+		// Bounds the assembly relies on.
+		_ = src[(rows-1)*lds+blocks*8-1]
+		_ = dst[(blocks*8-1)*ldd+rows-1]
+		for ; i+8 <= rows; i += 8 {
+			transpose8(blocks, src[i*lds:], lds, dst[i:], ldd)
+		}
+		// The columns past the blocks, for the rows done.
+		for r := range i {
+			row := src[r*lds : r*lds+cols]
+			for p := blocks * 8; p < cols; p++ {
+				dst[p*ldd+r] = row[p]
+			}
+		}
+	}
+	for ; i < rows; i++ {
+		row := src[i*lds : i*lds+cols]
+		for p, v := range row {
+			dst[p*ldd+i] = alpha * v
 		}
 	}
 }

@@ -32,6 +32,20 @@ var kernels = availableKernels()
 //go:noescape
 func epilogueAVX512(x, bias []float32, act int, coef *[33]float32)
 
+//go:noescape
+func transpose8AVX(blocks int, src []float32, lds int, dst []float32, ldd int)
+
+// transpose8 is the 8-row block transpose (see transposeInto), nil without
+// AVX.
+var transpose8 = blockTranspose()
+
+func blockTranspose() func(blocks int, src []float32, lds int, dst []float32, ldd int) {
+	if cpu.X86.HasAVX {
+		return transpose8AVX
+	}
+	return nil
+}
+
 // epilogueVec is the vector epilogue (see Epilogue.apply), nil without
 // AVX-512.
 var epilogueVec = vectorEpilogue()

@@ -58,3 +58,19 @@ func BenchmarkSgemmEpilogue(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmTrans is 128 x 768 x 3072 with each transpose combination
+// (ONNX Gemm's transB=1 weights are the common one), one thread.
+func BenchmarkSgemmTrans(b *testing.B) {
+	const m, n, k = 128, 768, 3072
+	pool := NewPool(1)
+	for tr := range 4 {
+		ta, tb := tr&1 != 0, tr&2 != 0
+		ar, ac, br, bc := storedDims(ta, tb, m, n, k)
+		b.Run(fmt.Sprintf("transA=%v/transB=%v", ta, tb), func(b *testing.B) {
+			benchGemm(b, max(ar*ac, m*k)/k, n, k, func(a, bm, c []float32) {
+				SgemmEx(ta, tb, m, n, k, 1, a, ac, bm[:br*bc], bc, 0, c, n, Epilogue{}, pool)
+			})
+		})
+	}
+}

@@ -7,3 +7,6 @@ var kernels = []*kernel{genericKernel}
 
 // epilogueVec is the vector epilogue; none here.
 var epilogueVec func(x, bias []float32, act int, coef *[33]float32)
+
+// transpose8 is the 8-row block transpose; none here.
+var transpose8 func(blocks int, src []float32, lds int, dst []float32, ldd int)
