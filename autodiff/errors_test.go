@@ -41,7 +41,7 @@ func TestRuleErrors(t *testing.T) {
 		}, "ellipsis"},
 		{"Attention with a KV cache", 23, map[string][]any{"q": {1, 1, 2, 2}, "pk": {1, 1, 1, 2}}, func(b *irbuild.Builder) string {
 			return b.OpN("Attention", 3, "q", "q", "q", "", "pk", "pk").Out(0)
-		}, "past_key"},
+		}, "KV cache"},
 		{"Gelu unknown approximation", 20, map[string][]any{"a": {3}}, func(b *irbuild.Builder) string {
 			return b.OpA("Gelu", attrs{sA("approximate", "cubic")}, "a")
 		}, "approximate"},

@@ -43,3 +43,41 @@ func init() {
 			}},
 	)
 }
+
+func init() {
+	i32 := func(b *irbuild.Builder, shape []int, v ...int32) string { return b.Const(tensor.Must(shape, v)) }
+	gradCases = append(gradCases,
+		gradCase{name: "ms MultiHeadAttention bias mask attention_bias", contrib: true,
+			in: map[string][]int{"q": {2, 3, 4}, "k": {2, 5, 4}, "v": {2, 5, 6}, "b": {14}, "ab": {1, 2, 3, 5}},
+			build: func(b *irbuild.Builder) string {
+				m := i32(b, []int{2, 5}, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1)
+				return ms(b, "MultiHeadAttention", 1, attrs{iA("num_heads", 2)}, "q", "k", "v", "b", m, "ab").Out(0)
+			}},
+		gradCase{name: "ms EmbedLayerNormalization with sum", contrib: true,
+			in: map[string][]int{"word": {7, 4}, "pos": {5, 4}, "seg": {2, 4}, "g": {4}, "be": {4}},
+			build: func(b *irbuild.Builder) string {
+				ids := i32(b, []int{2, 3}, 1, 6, 1, 0, 3, 2)
+				seg := i32(b, []int{2, 3}, 0, 0, 1, 1, 1, 0)
+				n := ms(b, "EmbedLayerNormalization", 3, attrs{fA("epsilon", 1e-5)}, ids, seg, "word", "pos", "seg", "g", "be")
+				n.Named(1, "")
+				return b.Op("Add", n.Out(0), n.Out(2))
+			}},
+		gradCase{name: "ms EmbedLayerNormalization position_ids", contrib: true,
+			in: map[string][]int{"word": {7, 4}, "pos": {5, 4}, "g": {4}},
+			build: func(b *irbuild.Builder) string {
+				ids := i32(b, []int{2, 3}, 1, 6, 1, 0, 3, 2)
+				pos := i32(b, []int{1, 3}, 4, 0, 2)
+				return ms(b, "EmbedLayerNormalization", 1, nil, ids, "", "word", "pos", "", "g", "", "", pos).Out(0)
+			}},
+		gradCase{name: "ms RotaryEmbedding", contrib: true, in: map[string][]int{"x": {1, 3, 8}},
+			build: func(b *irbuild.Builder) string {
+				pos := b.Const(tensor.Must([]int{1, 3}, []int64{2, 0, 3}))
+				return ms(b, "RotaryEmbedding", 1, attrs{iA("num_heads", 2)}, "x", pos, randConst(b, 5, 4, 2), randConst(b, 6, 4, 2)).Out(0)
+			}},
+		gradCase{name: "RotaryEmbedding interleaved partial", opset: 23, in: map[string][]int{"x": {1, 2, 3, 6}},
+			build: func(b *irbuild.Builder) string {
+				pos := b.Const(tensor.Must([]int{1, 3}, []int64{1, 3, 0}))
+				return b.OpA("RotaryEmbedding", attrs{iA("interleaved", 1), iA("rotary_embedding_dim", 4)}, "x", randConst(b, 7, 4, 2), randConst(b, 8, 4, 2), pos)
+			}},
+	)
+}

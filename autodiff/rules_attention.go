@@ -20,19 +20,12 @@ import (
 // or additive; is_causal masks key j > query i.
 func attentionRule(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 	q, k, v := n.Inputs[0], n.Inputs[1], n.Inputs[2]
-	if input(n, 4) != "" || input(n, 5) != "" || input(n, 6) != "" {
-		return nil, fmt.Errorf("Attention gradient with past_key/past_value or nonpad_kv_seqlen is not supported")
+	qs, ks, vs, err := b.attnShapes(n, dy, 4)
+	if err != nil {
+		return nil, err
 	}
-	for i := 1; i < len(dy); i++ {
-		if dy[i] != "" {
-			return nil, fmt.Errorf("Attention gradient through output %d is not supported", i)
-		}
-	}
-	qs, okq := b.staticShape(q)
-	ks, okk := b.staticShape(k)
-	vs, okv := b.staticShape(v)
-	if !okq || !okk || !okv || len(qs) != len(ks) || len(qs) != len(vs) || (len(qs) != 3 && len(qs) != 4) {
-		return nil, fmt.Errorf("Attention gradient needs the static shapes of Q, K and V, all 3-D or 4-D")
+	if len(qs) != len(ks) || len(qs) != len(vs) || (len(qs) != 3 && len(qs) != 4) {
+		return nil, fmt.Errorf("Attention gradient needs Q, K and V all 3-D or 4-D")
 	}
 	return b.backThrough(n, dy, func() ([]string, error) {
 		var nq, nkv int64
@@ -88,6 +81,10 @@ func attentionRule(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 		return []string{y}, nil
 	})
 }
+
+// rotaryRule is ai.onnx RotaryEmbedding (opset 23): inputs X, cos_cache,
+// sin_cache, position_ids; see rotaryBack.
+func rotaryRule(b *Builder, n *ir.Node, dy []string) ([]string, error) { return b.rotaryBack(n, dy, 2) }
 
 // splitHeads turns (B, S, heads·h) into (B, heads, S, h).
 func (b *Builder) splitHeads(x string, heads int64) string {
@@ -155,46 +152,82 @@ func msAttentionRule(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 			qkv = b.Op("Add", nil, qkv, bias)
 		}
 		parts := b.OpN("Split", 3, []Attr{attrInt("axis", -1)}, qkv, b.Ints(sizes...))
-		q, k, v := b.splitHeads(parts[0], heads), b.splitHeads(parts[1], heads), b.splitHeads(parts[2], heads)
-		scale := float64(attrF(n, "scale", 0))
-		if scale == 0 {
-			scale = 1 / math.Sqrt(float64(sizes[0]/heads))
+		y, err := b.msAttend(n, x, parts[0], parts[1], parts[2], heads, sizes[0]/heads, input(n, 3), input(n, 5))
+		return []string{y}, err
+	})
+}
+
+// msAttend emits ONNX Runtime's multi-head attention of q (B, S, N·hk), k
+// (B, T, N·hk), v (B, T, N·hv) in standard ops: softmax(scale·Q Kᵀ +
+// mask·mask_filter_value + attention_bias) V, merged back to (B, S, N·hv).
+// mask is mask_index/key_padding_mask: (B) key lengths, (B, T) or (B, S,
+// T) with 0 for masked keys; unidirectional masks key j > query i. like
+// is a value of the computation's float dtype.
+func (b *Builder) msAttend(n *ir.Node, like, q3, k3, v3 string, heads, hk int64, mask, bias string) (string, error) {
+	q, k, v := b.splitHeads(q3, heads), b.splitHeads(k3, heads), b.splitHeads(v3, heads)
+	scale := float64(attrF(n, "scale", 0))
+	if scale == 0 {
+		scale = 1 / math.Sqrt(float64(hk))
+	}
+	s := b.Op("Mul", nil, b.Op("MatMul", nil, q, b.Op("Transpose", []Attr{attrInts("perm", 0, 1, 3, 2)}, k)), b.Scalar(scale, like))
+	filter := b.Scalar(float64(attrF(n, "mask_filter_value", -10000)), like)
+	if mask != "" {
+		r, ok := b.staticRank(mask)
+		if !ok {
+			return "", fmt.Errorf("mask %q needs a known rank", mask)
 		}
-		s := b.Op("Mul", nil, b.Op("MatMul", nil, q, b.Op("Transpose", []Attr{attrInts("perm", 0, 1, 3, 2)}, k)), b.Scalar(scale, x))
-		filter := b.Scalar(float64(attrF(n, "mask_filter_value", -10000)), x)
-		if m := input(n, 3); m != "" {
-			r, ok := b.staticRank(m)
-			if !ok {
-				return nil, fmt.Errorf("mask_index %q needs a known rank", m)
-			}
-			var masked string // 1 where a key is masked, broadcastable to (B, N, S, T)
-			switch r {
-			case 1: // key lengths: j >= end[b]
-				t := b.Op("Gather", nil, b.Op("Shape", nil, k), b.Ints(2))
-				pos := b.Op("Range", nil, b.Const(tensor.Scalar(int64(0))), b.Op("Squeeze", nil, t), b.Const(tensor.Scalar(int64(1))))
-				end := b.Op("Unsqueeze", nil, b.Op("Cast", []Attr{attrInt("to", int64(tensor.Int64))}, m), b.Ints(1))
-				masked = b.Op("Unsqueeze", nil, b.Op("Not", nil, b.Op("Less", nil, pos, end)), b.Ints(1, 2))
-			case 2:
-				masked = b.Op("Unsqueeze", nil, b.Op("LessOrEqual", nil, m, b.Const(tensor.Scalar(int32(0)))), b.Ints(1, 2))
-			case 3:
-				masked = b.Op("Unsqueeze", nil, b.Op("LessOrEqual", nil, m, b.Const(tensor.Scalar(int32(0)))), b.Ints(1))
-			default:
-				return nil, fmt.Errorf("mask_index of rank %d is not supported by the gradient", r)
-			}
-			s = b.declareRank(b.Op("Add", nil, s, b.Op("Mul", nil, b.castLike(masked, x), filter)), x, 4)
+		var masked string // true where a key is masked, broadcastable to (B, N, S, T)
+		switch r {
+		case 1: // key lengths: j >= end[b]
+			t := b.Op("Gather", nil, b.Op("Shape", nil, k), b.Ints(2))
+			pos := b.Op("Range", nil, b.Const(tensor.Scalar(int64(0))), b.Op("Squeeze", nil, t), b.Const(tensor.Scalar(int64(1))))
+			end := b.Op("Unsqueeze", nil, b.Op("Cast", []Attr{attrInt("to", int64(tensor.Int64))}, mask), b.Ints(1))
+			masked = b.Op("Unsqueeze", nil, b.Op("Not", nil, b.Op("Less", nil, pos, end)), b.Ints(1, 2))
+		case 2:
+			masked = b.Op("Unsqueeze", nil, b.Op("LessOrEqual", nil, mask, b.Const(tensor.Scalar(int32(0)))), b.Ints(1, 2))
+		case 3:
+			masked = b.Op("Unsqueeze", nil, b.Op("LessOrEqual", nil, mask, b.Const(tensor.Scalar(int32(0)))), b.Ints(1))
+		default:
+			return "", fmt.Errorf("mask of rank %d is not supported by the gradient", r)
 		}
-		if attrI(n, "unidirectional", 0) != 0 {
-			if b.opset < 14 {
-				return nil, fmt.Errorf("unidirectional mask needs Trilu (opset >= 14)")
-			}
-			future := b.Op("Sub", nil, b.Scalar(1, x), b.castLike(b.lowerTri(q, k, tensor.Bool), x))
-			s = b.declareRank(b.Op("Add", nil, s, b.Op("Mul", nil, future, filter)), x, 4)
+		s = b.declareRank(b.Op("Add", nil, s, b.Op("Mul", nil, b.castLike(masked, like), filter)), like, 4)
+	}
+	if attrI(n, "unidirectional", 0) != 0 {
+		if b.opset < 14 {
+			return "", fmt.Errorf("unidirectional mask needs Trilu (opset >= 14)")
 		}
-		if ab := input(n, 5); ab != "" {
-			s = b.declareRank(b.Op("Add", nil, s, ab), x, 4)
+		future := b.Op("Sub", nil, b.Scalar(1, like), b.castLike(b.lowerTri(q, k, tensor.Bool), like))
+		s = b.declareRank(b.Op("Add", nil, s, b.Op("Mul", nil, future, filter)), like, 4)
+	}
+	if bias != "" {
+		s = b.declareRank(b.Op("Add", nil, s, bias), like, 4)
+	}
+	y := b.Op("MatMul", nil, b.Op("Softmax", []Attr{attrInt("axis", -1)}, s), v)
+	return b.mergeHeads(y), nil
+}
+
+// msMHARule is com.microsoft MultiHeadAttention with query (B, S, D), key
+// (B, T, D) and value (B, T, Dv), bias (D + D + Dv) optional, masks as in
+// Attention (key_padding_mask, attention_bias, unidirectional). Packed
+// layouts, 4-D keys and past are not supported.
+func msMHARule(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+	q, k, v := n.Inputs[0], input(n, 1), input(n, 2)
+	qs, ks, vs, err := b.attnShapes(n, dy, 6)
+	if err != nil {
+		return nil, err
+	}
+	heads := attrI(n, "num_heads", 0)
+	if len(qs) != 3 || len(ks) != 3 || len(vs) != 3 || heads <= 0 || int64(qs[2])%heads != 0 {
+		return nil, fmt.Errorf("MultiHeadAttention gradient needs static 3-D query, key and value shapes and num_heads")
+	}
+	return b.backThrough(n, dy, func() ([]string, error) {
+		q3, k3, v3 := q, k, v
+		if bias := input(n, 3); bias != "" {
+			parts := b.OpN("Split", 3, []Attr{attrInt("axis", 0)}, bias, b.Ints(int64(qs[2]), int64(ks[2]), int64(vs[2])))
+			q3, k3, v3 = b.Op("Add", nil, q, parts[0]), b.Op("Add", nil, k, parts[1]), b.Op("Add", nil, v, parts[2])
 		}
-		y := b.Op("MatMul", nil, b.Op("Softmax", []Attr{attrInt("axis", -1)}, s), v)
-		return []string{b.mergeHeads(y)}, nil
+		y, err := b.msAttend(n, q, q3, k3, v3, heads, int64(qs[2])/heads, input(n, 4), input(n, 5))
+		return []string{y}, err
 	})
 }
 
@@ -209,4 +242,28 @@ func (b *Builder) declareRank(v, like string, r int) string {
 		}
 	}
 	return v
+}
+
+// attnShapes checks that an attention node n has no KV cache inputs (from
+// index cache on) and that only its main output has a gradient, and
+// returns the static shapes of its inputs 0, 1 and 2 (query, key, value).
+func (b *Builder) attnShapes(n *ir.Node, dy []string, cache int) (qs, ks, vs []int, err error) {
+	for i := cache; i < len(n.Inputs); i++ {
+		if n.Inputs[i] != "" {
+			return nil, nil, nil, fmt.Errorf("%s gradient with a KV cache (past_key/past_value) or sequence lengths (input %d) is not supported", n.OpType, i)
+		}
+	}
+	for i := 1; i < len(dy); i++ {
+		if dy[i] != "" {
+			return nil, nil, nil, fmt.Errorf("%s gradient through output %d is not supported", n.OpType, i)
+		}
+	}
+	var ok [3]bool
+	qs, ok[0] = b.staticShape(input(n, 0))
+	ks, ok[1] = b.staticShape(input(n, 1))
+	vs, ok[2] = b.staticShape(input(n, 2))
+	if !ok[0] || !ok[1] || !ok[2] {
+		return nil, nil, nil, fmt.Errorf("%s gradient needs the static shapes of query, key and value", n.OpType)
+	}
+	return qs, ks, vs, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gort-ml/gort/ir"
+	"github.com/gort-ml/gort/tensor"
 )
 
 // msDomain is ONNX Runtime's contrib operator domain.
@@ -67,6 +68,40 @@ func contribRules() []namedRule {
 		}),
 		msRule("FusedMatMul", fusedMatMulBack),
 		msRule("Attention", msAttentionRule),
+		msRule("MultiHeadAttention", msMHARule),
+		// output = LayerNorm(word[ids] + position[pos] + segment[seg])·gamma
+		// + beta: differentiated through Gather, Add and
+		// LayerNormalization; position ids default to 0..S-1.
+		msRule("EmbedLayerNormalization", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			if len(dy) > 1 && dy[1] != "" {
+				return nil, fmt.Errorf("EmbedLayerNormalization mask_index has no gradient")
+			}
+			return b.backThrough(n, dy, func() ([]string, error) {
+				ids, segIDs, word, pos, seg := n.Inputs[0], input(n, 1), n.Inputs[2], input(n, 3), input(n, 4)
+				posIDs := input(n, 8)
+				if posIDs == "" {
+					s := b.Op("Squeeze", nil, b.Op("Gather", nil, b.Op("Shape", nil, ids), b.Ints(1)))
+					posIDs = b.Op("Range", nil, b.Const(tensor.Scalar(int64(0))), s, b.Const(tensor.Scalar(int64(1))))
+					b.declareRank(posIDs, ids, 1)
+				}
+				e := b.Op("Add", nil, b.Op("Gather", nil, word, ids), b.Op("Gather", nil, pos, posIDs))
+				if seg != "" {
+					e = b.Op("Add", nil, e, b.Op("Gather", nil, seg, segIDs))
+				}
+				b.declareRank(e, word, 3)
+				args := []string{e, n.Inputs[5]}
+				if beta := input(n, 6); beta != "" {
+					args = append(args, beta)
+				}
+				y := b.Op("LayerNormalization", []Attr{attrInt("axis", -1), attrFloat("epsilon", attrF(n, "epsilon", 1e-12))}, args...)
+				return []string{y, "", e}, nil
+			})
+		}),
+		// RotaryEmbedding rotates feature pairs by angles θ; the adjoint
+		// rotates dy by −θ: the same op with the sine cache negated.
+		msRule("RotaryEmbedding", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			return b.rotaryBack(n, dy, 3)
+		}),
 	}
 }
 
@@ -226,4 +261,20 @@ func (b *Builder) matmulRanks(op, a, w string) (int, int, error) {
 		return 0, 0, fmt.Errorf("%s gradient with a 1-D operand (ranks %d, %d) is not supported; reshape to 2-D", op, ra, rw)
 	}
 	return ra, rw, nil
+}
+
+// rotaryBack returns dx = RotaryEmbedding(dy) with the sine cache (input
+// sinAt) negated; the caches and positions get no gradient.
+func (b *Builder) rotaryBack(n *ir.Node, dy []string, sinAt int) ([]string, error) {
+	for i := 1; i < len(n.Inputs); i++ {
+		if b.Needs(n.Inputs[i]) {
+			return nil, fmt.Errorf("RotaryEmbedding gradient with respect to input %d (a cache or positions) is not supported", i)
+		}
+	}
+	in := append([]string{dy[0]}, n.Inputs[1:]...)
+	in[sinAt] = b.Op("Neg", nil, n.Inputs[sinAt])
+	out := make([]string, len(n.Inputs))
+	out[0] = b.Op(n.OpType, n.Attrs, in...)
+	b.g.Nodes[len(b.g.Nodes)-1].Domain = n.Domain
+	return out, nil
 }

@@ -131,6 +131,7 @@ func nnRules() []namedRule {
 			return b.Op("Mul", nil, dy, b.Op("Exp", nil, b.Op("Sub", nil, x, y)))
 		}),
 		rule("Attention", attentionRule),
+		rule("RotaryEmbedding", rotaryRule),
 		rule("Conv", convBack),
 		rule("ConvTranspose", convTransposeBack),
 		rule("MaxPool", maxPoolBack),
