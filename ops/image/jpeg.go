@@ -590,6 +590,11 @@ func (d *jpegDecoder) output(c *ops.Ctx) (*rgb, error) {
 	if d.adobe {
 		return nil, errJPEGFallback
 	}
+	for _, cp := range d.comps {
+		if d.hmax%cp.h != 0 || d.vmax%cp.v != 0 {
+			return nil, errJPEGFallback // fractional sampling factors, which libjpeg rejects
+		}
+	}
 	planes := make([][]uint8, 3)
 	for i, cp := range d.comps {
 		planes[i] = d.upsample(&cp)
@@ -604,15 +609,15 @@ func (d *jpegDecoder) output(c *ops.Ctx) (*rgb, error) {
 }
 
 // upsample returns the component at full image size (w×h, stride w):
-// libjpeg's fancy triangle filter for 2:1 horizontal and 2:1 in both
-// directions (when the component is wider than 2 samples), replication for
-// every other integer ratio.
+// libjpeg-turbo's fancy triangle filter for 2:1 horizontal, vertical or both
+// (when the component is wider than 2 samples), replication for every
+// other integer ratio.
 func (d *jpegDecoder) upsample(cp *jpegComp) []uint8 {
 	out := make([]uint8, d.w*d.h)
 	stride := cp.bw * 8
 	fh, fv := d.hmax/cp.h, d.vmax/cp.v
 	at := func(x, y int) int { return int(cp.pix[min(y, cp.h2-1)*stride+min(x, cp.w-1)]) }
-	fancy := cp.w > 2 && d.hmax%cp.h == 0 && d.vmax%cp.v == 0
+	fancy := cp.w > 2 // libjpeg: do_fancy && downsampled_width > 2 (not needed for h1v2)
 	switch {
 	case fancy && fh == 2 && fv == 1:
 		for y := 0; y < d.h; y++ {
@@ -632,6 +637,17 @@ func (d *jpegDecoder) upsample(cp *jpegComp) []uint8 {
 					v = (this + at(cx+1, y) + 2) >> 2
 				}
 				o[x] = uint8(v)
+			}
+		}
+	case fh == 1 && fv == 2:
+		for y := 0; y < d.h; y++ {
+			cy, ny, bias := y/2, y/2-1, 1 // the row above for even output rows
+			if y%2 == 1 {
+				ny, bias = cy+1, 2
+			}
+			o := out[y*d.w : (y+1)*d.w]
+			for x := range o {
+				o[x] = uint8((3*at(x, cy) + at(x, max(ny, 0)) + bias) >> 2)
 			}
 		}
 	case fancy && fh == 2 && fv == 2:
