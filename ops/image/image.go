@@ -6,7 +6,10 @@
 // linear or cubic filters, optionally antialiased; GridSample and AffineGrid
 // sample at arbitrary normalized coordinates; RoiAlign pools regions of
 // interest; NonMaxSuppression selects boxes; ImageDecoder decodes encoded
-// images into HWC uint8 tensors.
+// images into HWC uint8 tensors: baseline JPEG with a decoder of its own
+// that reproduces libjpeg (and so PIL) bit for bit, other JPEGs, PNG and GIF
+// through the standard library, BMP, PNM and uncompressed TIFF with small
+// readers here. WebP and JPEG 2000 are not supported.
 //
 // Resize is separable: it precomputes, once per run, every output position's
 // source indices and weights along each resized axis and applies one axis at
