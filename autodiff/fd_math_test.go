@@ -47,6 +47,22 @@ func init() {
 		gradCase{name: "Einsum lone letter and three operands", in: map[string][]int{"a": {2, 3}, "b": {3, 4}, "c": {4}}, build: func(b *irbuild.Builder) string {
 			return b.OpA("Einsum", attrs{sA("equation", "ij,jk,k->k")}, "a", "b", "c")
 		}},
+		gradCase{name: "ReduceProd", positive: map[string]bool{"a": true}, in: map[string][]int{"a": {3, 4}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("ReduceProd", attrs{isA("axes", 1), iA("keepdims", 0)}, "a")
+		}},
+		gradCase{name: "LpNormalization p=2", in: map[string][]int{"a": {3, 4}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("LpNormalization", attrs{iA("axis", 0)}, "a")
+		}},
+		gradCase{name: "LpNormalization p=1", in: map[string][]int{"a": {3, 4}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("LpNormalization", attrs{iA("p", 1)}, "a")
+		}},
+		gradCase{name: "Resize nearest upsample", in: map[string][]int{"a": {1, 2, 2, 3}}, build: func(b *irbuild.Builder) string {
+			scales := b.Const(tensor.Must([]int{4}, []float32{1, 1, 2, 1.5}))
+			return b.Op("Resize", "a", "", scales)
+		}},
+		gradCase{name: "Resize nearest sizes half_pixel", opset: 18, in: map[string][]int{"a": {1, 1, 5, 4}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("Resize", attrs{sA("coordinate_transformation_mode", "half_pixel"), sA("nearest_mode", "round_prefer_ceil")}, "a", "", "", ints(b, 1, 1, 3, 7))
+		}},
 		gradCase{name: "Pad constant negative", in: map[string][]int{"a": {3, 4}}, build: func(b *irbuild.Builder) string {
 			return b.Op("Pad", "a", ints(b, 1, -1, 2, 1), scalar64(b, 0.5))
 		}},

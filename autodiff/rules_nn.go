@@ -132,6 +132,29 @@ func nnRules() []namedRule {
 		}),
 		rule("Attention", attentionRule),
 		rule("RotaryEmbedding", rotaryRule),
+		// y = Πx: dx = dy·y/x (undefined where x = 0).
+		reduceRule("ReduceProd", func(b *Builder, x, y, dy string) string {
+			return b.Op("Div", nil, b.Op("Mul", nil, dy, y), x)
+		}),
+		// y = x/‖x‖ₚ along axis (p = 1 or 2): with n = ‖x‖ₚ and s = Σ dy⊙y,
+		// dx = (dy − y·s)/n for p = 2 and (dy − sign(x)·s)/n for p = 1.
+		rule("LpNormalization", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			x, y := n.Inputs[0], n.Outputs[0]
+			axis := attrI(n, "axis", -1)
+			s := b.sumAxes(b.Op("Mul", nil, dy[0], y), true, axis)
+			var dir, norm string
+			switch p := attrI(n, "p", 2); p {
+			case 2:
+				dir = y
+				norm = b.Op("Sqrt", nil, b.sumAxes(b.Op("Mul", nil, x, x), true, axis))
+			case 1:
+				dir = b.Op("Sign", nil, x)
+				norm = b.sumAxes(b.Op("Abs", nil, x), true, axis)
+			default:
+				return nil, fmt.Errorf("LpNormalization p=%d, want 1 or 2", p)
+			}
+			return []string{b.Op("Div", nil, b.Op("Sub", nil, dy[0], b.Op("Mul", nil, dir, s)), norm)}, nil
+		}),
 		rule("Conv", convBack),
 		rule("ConvTranspose", convTransposeBack),
 		rule("MaxPool", maxPoolBack),

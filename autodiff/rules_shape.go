@@ -157,6 +157,24 @@ func shapeRules() []namedRule {
 			out[0] = b.Op("Reshape", nil, body, b.Op("Shape", nil, x))
 			return out, nil
 		}),
+		// Resize with mode nearest copies input elements: the same Resize of
+		// x's flat position map (as float64, exact below 2⁵³) gives the
+		// source of every output element; dx adds dy there (opset >= 16).
+		// The linear and cubic modes are not supported.
+		rule("Resize", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			x := n.Inputs[0]
+			if mode := attrS(n, "mode", "nearest"); mode != "nearest" {
+				return nil, fmt.Errorf("Resize gradient supports mode nearest, not %q", mode)
+			}
+			if b.opset < 16 {
+				return nil, fmt.Errorf("Resize gradient scatters with reduction=add, which needs ai.onnx opset >= 16 (the model has %d)", b.opset)
+			}
+			args := append([]string{b.Op("Cast", []Attr{attrInt("to", int64(tensor.Float64))}, b.positions(x))}, n.Inputs[1:]...)
+			pos := b.Op("Cast", []Attr{attrInt("to", int64(tensor.Int64))}, b.Op("Resize", n.Attrs, args...))
+			out := make([]string, len(n.Inputs))
+			out[0] = b.scatterFlat(x, pos, dy[0], true)
+			return out, nil
+		}),
 		// (values, indices) = topk(x): dx scatters dvalues to indices.
 		rule("TopK", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 			x := n.Inputs[0]
