@@ -105,6 +105,9 @@ func TestQuantizeLinear(t *testing.T) {
 		{"precision float16 rounds x first", []ops.Attr{iattr("output_dtype", int64(tensor.Int16)), iattr("precision", int64(tensor.Float16))},
 			f32([]int{1}, 2049), tensor.Scalar[float32](1), nil,
 			tensor.Must([]int{1}, []int16{2048})},
+		{"float16 scale divides in float16", nil, // 35.71875 / 0.3701171875 = 96.5065 rounds to 96.5 in float16, then to 96 (ONNX Runtime, in float32: 97)
+			tensor.Must([]int{1}, []tensor.Float16Bits{tensor.Float16FromFloat32(35.71875)}), tensor.Scalar(tensor.Float16FromFloat32(0.37)), tensor.Scalar[int8](3),
+			tensor.Must([]int{1}, []int8{99})},
 		{"int32 input", nil,
 			tensor.Must([]int{3}, []int32{10, -10, 1000}), tensor.Scalar[float32](4), tensor.Scalar[int8](0),
 			tensor.Must([]int{3}, []int8{2, -2, 127})},
