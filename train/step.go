@@ -32,6 +32,9 @@ type Config struct {
 	Decay func(name string, rank int) bool
 	// ClipNorm clips gradients by their global L2 norm when > 0.
 	ClipNorm float64
+	// Accumulate sums gradients over this many micro-batches before each
+	// update (the Trainer then takes that many batches per Step); 0 or 1: none.
+	Accumulate int
 }
 
 // Slot is one optimizer state tensor of one parameter.
@@ -56,6 +59,15 @@ type Step struct {
 	Optimizer Optimizer
 	DType     tensor.DType // of the parameters (and of lr)
 	Clipped   bool
+
+	// With Config.Accumulate > 1: the forward+backward graph (outputs the
+	// loss then one gradient per parameter, named GradNames) and the update
+	// graph (inputs GradInputs). Model remains the fused single-batch step.
+	Accumulate  int
+	GradModel   *ir.Model
+	GradNames   []string
+	UpdateModel *ir.Model
+	GradInputs  []string
 }
 
 // Build turns a forward model with a loss into a training-step graph. The
@@ -84,7 +96,7 @@ func Build(forward *ir.Model, cfg Config) (*Step, error) {
 	if len(params) == 0 {
 		return nil, fmt.Errorf("train: no trainable parameters (all frozen or none floating-point)")
 	}
-	st := &Step{Model: m, Params: params, NewParams: map[string]string{}, Init: map[string]*tensor.Tensor{}, Optimizer: cfg.Optimizer}
+	st := &Step{Model: m, Params: params, NewParams: map[string]string{}, Init: map[string]*tensor.Tensor{}, Optimizer: cfg.Optimizer, Accumulate: max(1, cfg.Accumulate)}
 	for _, v := range g.Inputs {
 		if inits[v.Name] == nil {
 			st.Batch = append(st.Batch, v.Name)
@@ -139,8 +151,42 @@ func Build(forward *ir.Model, cfg Config) (*Step, error) {
 		gs[i] = grads[p]
 	}
 	outputs := []*ir.ValueInfo{{Name: b.Alias(OutputLoss, cfg.Loss), Type: tensor.TensorType(st.DType)}}
+	if cfg.Accumulate > 1 {
+		// The fused graph stays available (Model) for export; training runs
+		// GradModel per micro-batch and UpdateModel once per step.
+		gm := cloneModel(m)
+		gm.Graph.Inputs = withoutOptimizerInputs(gm.Graph.Inputs)
+		gm.Graph.Outputs = append([]*ir.ValueInfo{}, outputs...)
+		for i, p := range params {
+			gm.Graph.Outputs = append(gm.Graph.Outputs, &ir.ValueInfo{Name: gs[i], Type: tensor.TensorType(st.DType, st.Init[p].Shape()...)})
+		}
+		st.GradModel = gm
+		st.GradNames = gs
+		st.UpdateModel, st.GradInputs, err = updateModel(m, st, cfg)
+		if err != nil {
+			return nil, err
+		}
+	}
+	upd, err := emitUpdate(b, g, st, gs, cfg)
+	if err != nil {
+		return nil, err
+	}
+	outputs = append(outputs, upd...)
+	g.Outputs = outputs
+	if err := g.Validate(nil); err != nil {
+		return nil, fmt.Errorf("train: step graph: %w", err)
+	}
+	return st, nil
+}
+
+// emitUpdate appends gradient clipping and the optimizer update of every
+// parameter, declaring the state inputs, and returns the new outputs.
+func emitUpdate(b *autodiff.Builder, g *ir.Graph, st *Step, gs []string, cfg Config) ([]*ir.ValueInfo, error) {
+	params := st.Params
+	var outputs []*ir.ValueInfo
 	if cfg.ClipNorm > 0 {
 		var norm string
+		var err error
 		gs, norm, err = clipByGlobalNorm(b, gs, params[0], cfg.ClipNorm)
 		if err != nil {
 			return nil, err
@@ -149,6 +195,7 @@ func Build(forward *ir.Model, cfg Config) (*Step, error) {
 		st.Clipped = true
 	}
 	t := b.Op("CastLike", nil, InputStep, InputLR)
+	st.Slots = nil
 	for i, p := range params {
 		shape := st.Init[p].Shape()
 		var state []string
@@ -169,11 +216,46 @@ func Build(forward *ir.Model, cfg Config) (*Step, error) {
 			outputs = append(outputs, &ir.ValueInfo{Name: so, Type: tensor.TensorType(st.DType, shape...)})
 		}
 	}
-	g.Outputs = outputs
-	if err := g.Validate(nil); err != nil {
-		return nil, fmt.Errorf("train: step graph: %w", err)
+	return outputs, nil
+}
+
+// updateModel is the optimizer update alone: inputs are the parameters,
+// their (accumulated) gradients "grad/<param>", the state, lr and step.
+func updateModel(fwd *ir.Model, st *Step, cfg Config) (*ir.Model, []string, error) {
+	g := &ir.Graph{Name: "update"}
+	m := &ir.Model{IRVersion: fwd.IRVersion, Opsets: fwd.Opsets, ProducerName: "gort", Graph: g}
+	var gin []string
+	for _, p := range st.Params {
+		shape := st.Init[p].Shape()
+		g.Inputs = append(g.Inputs, &ir.ValueInfo{Name: p, Type: tensor.TensorType(st.DType, shape...)})
+		gin = append(gin, "grad/"+p)
+		g.Inputs = append(g.Inputs, &ir.ValueInfo{Name: "grad/" + p, Type: tensor.TensorType(st.DType, shape...)})
 	}
-	return st, nil
+	g.Inputs = append(g.Inputs,
+		&ir.ValueInfo{Name: InputLR, Type: tensor.TensorType(st.DType)},
+		&ir.ValueInfo{Name: InputStep, Type: tensor.TensorType(tensor.Int64)})
+	b := autodiff.NewBuilder(m, "optim/")
+	shadow := &Step{Params: st.Params, Init: st.Init, DType: st.DType, NewParams: map[string]string{}}
+	outs, err := emitUpdate(b, g, shadow, gin, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.Outputs = outs
+	if err := g.Validate(nil); err != nil {
+		return nil, nil, fmt.Errorf("train: update graph: %w", err)
+	}
+	return m, gin, nil
+}
+
+// withoutOptimizerInputs drops lr and step, which the gradient graph does not read.
+func withoutOptimizerInputs(in []*ir.ValueInfo) []*ir.ValueInfo {
+	var out []*ir.ValueInfo
+	for _, v := range in {
+		if v.Name != InputLR && v.Name != InputStep {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // InitialState returns zero optimizer state for every slot.

@@ -256,3 +256,46 @@ func TestResumeRejectsMismatch(t *testing.T) {
 		t.Fatal("resuming from an empty folder should fail")
 	}
 }
+
+// TestAccumulationMatchesLargeBatch: two accumulated micro-batches of 16
+// give the same step as one batch of 32 (mean loss, float32 rounding aside).
+func TestAccumulationMatchesLargeBatch(t *testing.T) {
+	m, loss := mlp(7)
+	big, err := Build(m, Config{Loss: loss, Optimizer: AdamW(0.01), ClipNorm: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := Build(m, Config{Loss: loss, Optimizer: AdamW(0.01), ClipNorm: 1, Accumulate: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, _ := New(big, Options{Schedule: Constant(0.01)})
+	ta, _ := New(acc, Options{Schedule: Constant(0.01)})
+	rng := rand.New(rand.NewPCG(8, 8))
+	for step := 0; step < 3; step++ {
+		x, y := blobs(rng, 32)
+		x1, _ := tensor.From([]int{16, 4}, tensor.Data[float32](x)[:64])
+		x2, _ := tensor.From([]int{16, 4}, tensor.Data[float32](x)[64:])
+		y1, _ := tensor.From([]int{16, 1}, tensor.Data[float32](y)[:16])
+		y2, _ := tensor.From([]int{16, 1}, tensor.Data[float32](y)[16:])
+		rb, err := tb.Step(context.Background(), map[string]*tensor.Tensor{"x": x, "y": y})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ra, err := ta.StepAccumulated(context.Background(), []map[string]*tensor.Tensor{{"x": x1, "y": y1}, {"x": x2, "y": y2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(ra.Loss-rb.Loss) > 1e-6 || math.Abs(ra.GradNorm-rb.GradNorm) > 1e-5 {
+			t.Fatalf("step %d: accumulated loss %v norm %v, large batch loss %v norm %v", step+1, ra.Loss, ra.GradNorm, rb.Loss, rb.GradNorm)
+		}
+	}
+	for name, p := range ta.Params() {
+		q := tb.Params()[name]
+		for i, v := range tensor.Data[float32](p) {
+			if d := math.Abs(float64(v - tensor.Data[float32](q)[i])); d > 1e-5 {
+				t.Fatalf("%s[%d] differs by %g", name, i, d)
+			}
+		}
+	}
+}

@@ -26,6 +26,8 @@ type Options struct {
 type Trainer struct {
 	step   *Step
 	sess   *runtime.Session
+	grad   *runtime.Session // with accumulation
+	update *runtime.Session // with accumulation
 	opts   Options
 	params map[string]*tensor.Tensor
 	state  map[string]*tensor.Tensor
@@ -51,14 +53,29 @@ func New(st *Step, opts Options) (*Trainer, error) {
 		return nil, fmt.Errorf("train: compiling the step graph: %w", err)
 	}
 	tr := &Trainer{step: st, sess: sess, opts: opts, params: map[string]*tensor.Tensor{}, state: st.InitialState()}
+	if st.Accumulate > 1 {
+		ro := runtime.Options{Provider: opts.Provider, IntraOpThreads: opts.IntraOpThreads}
+		if tr.grad, err = runtime.NewSession(st.GradModel, ro); err != nil {
+			return nil, fmt.Errorf("train: compiling the gradient graph: %w", err)
+		}
+		if tr.update, err = runtime.NewSession(st.UpdateModel, ro); err != nil {
+			return nil, fmt.Errorf("train: compiling the update graph: %w", err)
+		}
+	}
 	for p, t := range st.Init {
 		tr.params[p] = t
 	}
 	return tr, nil
 }
 
-// Close releases the session.
-func (tr *Trainer) Close() error { return tr.sess.Close() }
+// Close releases the sessions.
+func (tr *Trainer) Close() error {
+	if tr.grad != nil {
+		tr.grad.Close()
+		tr.update.Close()
+	}
+	return tr.sess.Close()
+}
 
 // Steps returns the number of completed steps.
 func (tr *Trainer) Steps() int64 { return tr.done }
@@ -84,6 +101,9 @@ func StepSeed(seed uint64, k int64) uint64 {
 func (tr *Trainer) Step(ctx context.Context, batch map[string]*tensor.Tensor) (Result, error) {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if tr.step.Accumulate > 1 {
+		return Result{}, fmt.Errorf("train: the step accumulates %d micro-batches; call StepAccumulated", tr.step.Accumulate)
 	}
 	k := tr.done
 	lr := tr.opts.Schedule(k)
@@ -144,4 +164,110 @@ func scalarValue(t *tensor.Tensor) float64 {
 		return float64(tensor.Data[tensor.BFloat16Bits](t)[0].Float32())
 	}
 	return 0
+}
+
+// StepAccumulated takes one optimizer step from len(micro) micro-batches
+// (Config.Accumulate of them): gradients and losses are averaged, so with
+// a mean loss and equal micro-batches the step equals one on their union.
+func (tr *Trainer) StepAccumulated(ctx context.Context, micro []map[string]*tensor.Tensor) (Result, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	st := tr.step
+	if st.Accumulate <= 1 {
+		if len(micro) != 1 {
+			return Result{}, fmt.Errorf("train: %d micro-batches for a step built without accumulation", len(micro))
+		}
+		return tr.Step(ctx, micro[0])
+	}
+	if len(micro) != st.Accumulate {
+		return Result{}, fmt.Errorf("train: %d micro-batches, the step accumulates %d", len(micro), st.Accumulate)
+	}
+	k := tr.done
+	sums := make([][]float64, len(st.Params))
+	loss := 0.0
+	for mi, batch := range micro {
+		feeds := map[string]*tensor.Tensor{}
+		for name, t := range batch {
+			feeds[name] = t
+		}
+		for name, t := range tr.params {
+			feeds[name] = t
+		}
+		seed := StepSeed(tr.opts.Seed, k*int64(st.Accumulate)+int64(mi))
+		out, err := tr.grad.Run(runtime.WithSeed(ctx, seed), feeds)
+		if err != nil {
+			return Result{}, fmt.Errorf("train: step %d micro-batch %d: %w", k+1, mi+1, err)
+		}
+		loss += scalarValue(out[OutputLoss])
+		for i, gname := range st.GradNames {
+			g, err := asFloat64(out[gname])
+			if err != nil {
+				return Result{}, err
+			}
+			if sums[i] == nil {
+				sums[i] = g
+				continue
+			}
+			for j := range g {
+				sums[i][j] += g[j]
+			}
+		}
+	}
+	lr := tr.opts.Schedule(k)
+	feeds := map[string]*tensor.Tensor{InputLR: scalarT(st.DType, lr), InputStep: tensor.Scalar(k + 1)}
+	for name, t := range tr.params {
+		feeds[name] = t
+	}
+	for name, t := range tr.state {
+		feeds[name] = t
+	}
+	for i, p := range st.Params {
+		for j := range sums[i] {
+			sums[i][j] /= float64(st.Accumulate)
+		}
+		feeds[st.GradInputs[i]] = fromFloat64(st.DType, st.Init[p].Shape(), sums[i])
+	}
+	out, err := tr.update.Run(ctx, feeds)
+	if err != nil {
+		return Result{}, fmt.Errorf("train: step %d update: %w", k+1, err)
+	}
+	res := Result{Step: k + 1, LR: lr, Loss: loss / float64(st.Accumulate)}
+	if st.Clipped {
+		res.GradNorm = scalarValue(out[OutputGradNorm])
+	}
+	for p, o := range st.NewParams {
+		tr.params[p] = out[o]
+	}
+	for _, sl := range st.Slots {
+		tr.state[sl.Input] = out[sl.Output]
+	}
+	tr.done++
+	return res, nil
+}
+
+func asFloat64(t *tensor.Tensor) ([]float64, error) {
+	switch t.DType() {
+	case tensor.Float32:
+		d := tensor.Data[float32](t)
+		out := make([]float64, len(d))
+		for i, v := range d {
+			out[i] = float64(v)
+		}
+		return out, nil
+	case tensor.Float64:
+		return append([]float64{}, tensor.Data[float64](t)...), nil
+	}
+	return nil, fmt.Errorf("train: gradient accumulation supports float32 and float64 parameters, not %v", t.DType())
+}
+
+func fromFloat64(dt tensor.DType, shape []int, v []float64) *tensor.Tensor {
+	if dt == tensor.Float64 {
+		return tensor.Must(shape, v)
+	}
+	f := make([]float32, len(v))
+	for i, x := range v {
+		f[i] = float32(x)
+	}
+	return tensor.Must(shape, f)
 }
