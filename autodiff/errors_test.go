@@ -42,6 +42,9 @@ func TestRuleErrors(t *testing.T) {
 		{"Attention with a KV cache", 23, map[string][]any{"q": {1, 1, 2, 2}, "pk": {1, 1, 1, 2}}, func(b *irbuild.Builder) string {
 			return b.OpN("Attention", 3, "q", "q", "q", "", "pk", "pk").Out(0)
 		}, "KV cache"},
+		{"BatchNormalization without its statistics", 17, map[string][]any{"a": {2, 3}, "s": {3}}, func(b *irbuild.Builder) string {
+			return b.Op("BatchNormalization", "a", "s", "s")
+		}, "malformed node"},
 		{"Gelu unknown approximation", 20, map[string][]any{"a": {3}}, func(b *irbuild.Builder) string {
 			return b.OpA("Gelu", attrs{sA("approximate", "cubic")}, "a")
 		}, "approximate"},

@@ -1,6 +1,8 @@
 package autodiff
 
 import (
+	"fmt"
+
 	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/ops"
 )
@@ -18,7 +20,7 @@ func Rules() map[ops.Key]Rule {
 	r := map[ops.Key]Rule{}
 	for _, list := range [][]namedRule{elementwiseRules(), linalgRules(), reduceRules(), shapeRules(), nnRules(), lossRules(), contribRules()} {
 		for _, nr := range list {
-			r[ops.Key{Domain: nr.domain, Type: nr.op}] = nr.rule
+			r[ops.Key{Domain: nr.domain, Type: nr.op}] = guarded(nr.op, nr.rule)
 		}
 	}
 	return r
@@ -40,4 +42,17 @@ func Ops() []ops.Key {
 	}
 	sortKeys(keys)
 	return keys
+}
+
+// guarded turns a panic of rule r (an index past the inputs or outputs of
+// a malformed node from an untrusted model) into an error.
+func guarded(op string, r Rule) Rule {
+	return func(b *Builder, n *ir.Node, dy []string) (dx []string, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				dx, err = nil, fmt.Errorf("%s gradient: malformed node with %d inputs and %d outputs (%v)", op, len(n.Inputs), len(n.Outputs), p)
+			}
+		}()
+		return r(b, n, dy)
+	}
 }
