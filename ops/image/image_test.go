@@ -444,3 +444,80 @@ func BenchmarkDecodeJPEG640x480(b *testing.B) {
 		}
 	})
 }
+
+// dcOnlyJPEG encodes a gray image of 8x8 blocks that each hold one flat
+// value (DC only, quantizer 8), with a restart marker after every block:
+// a DC table of twelve 4-bit codes (code = size) and an AC table whose only
+// code, "0", is end-of-block.
+func dcOnlyJPEG(w, h int, values []int) []byte {
+	out := []byte{0xff, 0xd8}
+	seg := func(marker byte, payload ...byte) {
+		out = append(out, 0xff, marker, byte((len(payload)+2)>>8), byte(len(payload)+2))
+		out = append(out, payload...)
+	}
+	q := make([]byte, 65)
+	for i := 1; i < 65; i++ {
+		q[i] = 8
+	}
+	seg(0xdb, q...)
+	seg(0xc0, 8, byte(h>>8), byte(h), byte(w>>8), byte(w), 1, 1, 0x11, 0)
+	dc := append([]byte{0x00, 0, 0, 0, 12}, make([]byte, 12)...) // class 0 id 0; 12 codes of 4 bits
+	seg(0xc4, append(dc, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)...)
+	ac := append([]byte{0x10, 1}, make([]byte, 15)...)
+	seg(0xc4, append(ac, 0x00)...)
+	seg(0xdd, 0, 1) // restart every MCU
+	seg(0xda, 1, 1, 0x00, 0, 63, 0)
+	for i, v := range values {
+		var bits []byte
+		s, mag := 0, v
+		if mag < 0 {
+			mag = -mag
+		}
+		for mag>>s != 0 {
+			s++
+		}
+		for b := 3; b >= 0; b-- {
+			bits = append(bits, byte(s>>b)&1)
+		}
+		code := v
+		if v < 0 {
+			code = v - 1
+		}
+		for b := s - 1; b >= 0; b-- {
+			bits = append(bits, byte(code>>b)&1)
+		}
+		bits = append(bits, 0) // EOB
+		for len(bits)%8 != 0 {
+			bits = append(bits, 1)
+		}
+		for j := 0; j < len(bits); j += 8 {
+			var by byte
+			for _, bit := range bits[j : j+8] {
+				by = by<<1 | bit
+			}
+			out = append(out, by)
+			if by == 0xff {
+				out = append(out, 0)
+			}
+		}
+		if i < len(values)-1 {
+			out = append(out, 0xff, 0xd0+byte(i%8))
+		}
+	}
+	return append(out, 0xff, 0xd9)
+}
+
+func TestBaselineJPEGRestartMarkers(t *testing.T) {
+	// Without restart handling the second block would decode as -20+30.
+	m, err := decodeBaselineJPEG(&ops.Ctx{}, dcOnlyJPEG(24, 8, []int{-20, 30, 0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for x, want := range []uint8{108, 158, 128} {
+		for i := 0; i < 8; i++ {
+			if got := m.pix[3*(i*24+8*x+3)]; got != want {
+				t.Fatalf("block %d row %d = %d, want %d", x, i, got, want)
+			}
+		}
+	}
+}
