@@ -169,8 +169,9 @@ const (
 )
 
 // predict fills scores (rows x nTargets) with the aggregate of every tree's
-// leaf weights for each row of x (rows x cols).
-func (fo *forest) predict(x []float64, rows, cols int, agg int, scores []float64, check func() error) error {
+// leaf weights for each row of x (rows x cols), and has (when not nil) with
+// whether any leaf gave the target a weight.
+func (fo *forest) predict(x []float64, rows, cols int, agg int, scores []float64, has []bool, check func() error) error {
 	seen := make([]bool, fo.nTargets)
 	for r := 0; r < rows; r++ {
 		if r%256 == 255 {
@@ -198,6 +199,9 @@ func (fo *forest) predict(x []float64, rows, cols int, agg int, scores []float64
 				}
 				seen[t] = true
 			}
+		}
+		if has != nil {
+			copy(has[r*fo.nTargets:], seen)
 		}
 		if agg == aggAverage && len(fo.roots) > 0 {
 			for t := range out {

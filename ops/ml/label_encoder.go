@@ -13,7 +13,8 @@ import (
 // strings to their index in classes_strings (or int64 indices back to
 // strings); version 2 takes keys_* and values_* (floats, int64s, strings);
 // version 4 adds keys_tensor, values_tensor and default_tensor (any of
-// string, int16..int64, float, double). NaN keys match NaN inputs.
+// string, int16..int64, float, double). From version 4 a NaN key matches
+// NaN inputs.
 var labelEncoderOps = ops.Join(
 	ops.Versions(Domain, "LabelEncoder", "LabelEncoder-1: string <-> index in classes_strings, default_int64/default_string when absent",
 		[]int{1}, inferSwapStringInt, compileLabelEncoder1),
@@ -128,6 +129,9 @@ func compileLabelEncoder(n *ops.Node) (*ops.Kernel, error) {
 	enc, err := newEncoder(keys, values, def)
 	if err != nil {
 		return nil, err
+	}
+	if n.Opset < 4 {
+		enc.nan = -1 // before version 4 a NaN key matches nothing (as in ONNX Runtime)
 	}
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		if err := ops.Want(in, 1, 1); err != nil {

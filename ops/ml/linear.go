@@ -13,10 +13,12 @@ import (
 var linearRegressorOps = ops.Versions(Domain, "LinearRegressor", "LinearRegressor: Y = post_transform(X·Wᵀ + intercepts), W = coefficients as (targets, C)",
 	[]int{1}, inferDTypes(tensor.Float32), compileLinearRegressor)
 
-// LinearClassifier: Z = post_transform(X·coefficientsᵀ + intercepts) (one
-// column per class; a single column with two labels becomes [-s, s]),
-// Y = label of the row's largest score (with one column: label 0's when
-// the score reaches 0, or 0.5 after a transform, else 0).
+// LinearClassifier: Z = post_transform(X·coefficientsᵀ + intercepts), one
+// column per class, Y = label of the row's largest score. A single score s
+// with two labels is binary as in ONNX Runtime: Y = labels[s > 0], Z =
+// [1 - p, p] with p = s (LOGISTIC: σ(s), PROBIT: probit(s)). A single score
+// with one label gives that label when the score reaches 0 (0.5 after a
+// transform), else 0 or "".
 var linearClassifierOps = ops.Versions(Domain, "LinearClassifier", "LinearClassifier: Z = post_transform(X·Wᵀ + intercepts), Y = label of argmax Z",
 	[]int{1}, inferClassifier("classlabels_ints"), compileLinearClassifier)
 
@@ -139,17 +141,12 @@ func compileLinearClassifier(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		width := l.outputs
-		if width == 1 && lb.len() == 2 {
-			two := make([]float64, 2*rows)
-			for r := 0; r < rows; r++ {
-				two[2*r], two[2*r+1] = -scores[r], scores[r]
-			}
-			scores, width = two, 2
+		if l.outputs == 1 && lb.len() == 2 {
+			return lb.binary(c, scores, l.post, binLinear)
 		}
-		postTransform(l.post, scores, width)
-		if width > 1 {
-			return lb.outputs(c, scores, rows, width)
+		postTransform(l.post, scores, l.outputs)
+		if l.outputs > 1 {
+			return lb.outputs(c, scores, nil, rows, l.outputs)
 		}
 		return lb.thresholded(c, scores, l.post)
 	}}, nil
@@ -172,21 +169,16 @@ func (l labels) thresholded(c *ops.Ctx, scores []float64, post int) ([]*tensor.T
 	return l.withScores(c, best, scores, len(scores), 1)
 }
 
-// probit is √2·erfinv(2v - 1) with the erfinv approximation of ONNX
-// Runtime and the ONNX reference (Winitzki, a = 0.147), so that scores
-// match theirs.
+// probit is √2·erfinv(2v - 1) with ONNX Runtime's erfinv approximation
+// (Winitzki, a = 0.147), so that scores match its; probit(0) = -Inf.
 func probit(v float64) float64 {
 	x := 2*v - 1
 	sgn := 1.0
 	if x < 0 {
 		sgn = -1
 	}
-	x = (1 - x) * (1 + x)
-	if x == 0 {
-		return 0
-	}
-	lg := math.Log(x)
-	a := 2/(math.Pi*0.147) + 0.5*lg
+	lg := math.Log((1 - x) * (1 + x))
+	a := 2/(3.14159*0.147) + 0.5*lg
 	b := lg / 0.147
 	return 1.41421356 * sgn * math.Sqrt(-a+math.Sqrt(a*a-b))
 }

@@ -104,10 +104,12 @@ func TestLabelEncoder(t *testing.T) {
 	got = mustRun(t, "LabelEncoder", 1, []ops.Attr{aStrs("classes_strings", "a", "b"), aStr("default_string", "?")}, 1, tensor.Must([]int{3}, []int64{1, 5, 0}))[0]
 	wantEqual(t, got, tensor.Must([]int{3}, []string{"b", "?", "a"}))
 
-	// Version 2: float keys (NaN matches NaN) to strings; default "_Unused".
+	// Float keys to strings; default "_Unused"; a NaN key matches NaN from version 4.
 	nan := float32(math.NaN())
-	got = mustRun(t, "LabelEncoder", 2, []ops.Attr{aFloats("keys_floats", 0.5, nan), aStrs("values_strings", "half", "nan")}, 1,
-		tensor.Must([]int{3}, []float32{nan, 0.5, 1}))[0]
+	nanKeys := []ops.Attr{aFloats("keys_floats", 0.5, nan), aStrs("values_strings", "half", "nan")}
+	got = mustRun(t, "LabelEncoder", 2, nanKeys, 1, tensor.Must([]int{3}, []float32{nan, 0.5, 1}))[0]
+	wantEqual(t, got, tensor.Must([]int{3}, []string{"_Unused", "half", "_Unused"}))
+	got = mustRun(t, "LabelEncoder", 4, nanKeys, 1, tensor.Must([]int{3}, []float32{nan, 0.5, 1}))[0]
 	wantEqual(t, got, tensor.Must([]int{3}, []string{"nan", "half", "_Unused"}))
 	// int64 -> float with the -0.0 default.
 	got = mustRun(t, "LabelEncoder", 2, []ops.Attr{aInts("keys_int64s", 7), aFloats("values_floats", 1.5)}, 1, tensor.Must([]int{2}, []int64{7, 8}))[0]
@@ -214,11 +216,15 @@ func legacyTrees(prefix string) []ops.Attr {
 func TestTreeEnsembleRegressor(t *testing.T) {
 	x := tensor.Must([]int{2, 1}, []float32{1, 5})
 	// x < 2: tree 0 gives target 0 weight 1; else target 1 weight 3. Tree 1 always gives target 0 weight 0.5.
+	// Row 0 reaches no leaf of target 1: 0 without a post transform, else the base value.
 	attrs := append(legacyTrees("target"), aInt("n_targets", 2), aFloats("base_values", 100, 200))
 	got := mustRun(t, "TreeEnsembleRegressor", 1, attrs, 1, x)[0]
-	wantClose(t, got, []int{2, 2}, []float32{101.5, 200, 100.5, 203})
+	wantClose(t, got, []int{2, 2}, []float32{101.5, 0, 100.5, 203})
 	got = mustRun(t, "TreeEnsembleRegressor", 3, append(attrs, aStr("aggregate_function", "AVERAGE")), 1, x)[0]
-	wantClose(t, got, []int{2, 2}, []float32{100.75, 200, 100.25, 201.5})
+	wantClose(t, got, []int{2, 2}, []float32{100.75, 0, 100.25, 201.5})
+	got = mustRun(t, "TreeEnsembleRegressor", 3, append(attrs, aStr("post_transform", "SOFTMAX")), 1, x)[0]
+	e := float32(1 / (1 + math.Exp(200-101.5)))
+	wantClose(t, got, []int{2, 2}, []float32{e, 1 - e, 0, 1})
 
 	_, err := runML(t, "TreeEnsembleRegressor", 3, replaceAttr(attrs, aInts("nodes_truenodeids", 9, 0, 0, 0)), 1, x)
 	wantErr(t, err, "nodes_truenodeids[0] is 9")
@@ -235,6 +241,22 @@ func TestTreeEnsembleClassifier(t *testing.T) {
 	// Row 0: class 0 gets 1 + 0.5; row 1: class 0 gets 0.5, class 1 gets 3.
 	wantEqual(t, res[0], tensor.Must([]int{2}, []string{"no", "yes"}))
 	wantClose(t, res[1], []int{2, 2}, []float32{1.5, 0, 0.5, 3})
+
+	// Multi-class labels come from the classes some leaf scored: row 0 scores
+	// only class 0 (-1 + 0.5), so its label is "no" although class 1 has 0.
+	neg := replaceAttr(attrs, aFloats("class_weights", -1, 3, -0.5))
+	res = mustRun(t, "TreeEnsembleClassifier", 3, neg, 2, x)
+	wantEqual(t, res[0], tensor.Must([]int{2}, []string{"no", "yes"}))
+
+	// Binary, all weights >= 0 on class 0: label by s > 0.5, Z = [1-s, s] untransformed.
+	pos := replaceAttr(append(legacyTrees("class"), aInts("classlabels_int64s", 0, 1)), aInts("class_ids", 0, 0, 0))
+	res = mustRun(t, "TreeEnsembleClassifier", 3, replaceAttr(pos, aFloats("class_weights", 0.25, 2, 0.125)), 2, x)
+	wantEqual(t, res[0], tensor.Must([]int{2}, []int64{0, 1}))
+	wantClose(t, res[1], []int{2, 2}, []float32{0.625, 0.375, -1.125, 2.125})
+	// Mixed signs without a transform: label by s > 0, Z = [-s, s].
+	res = mustRun(t, "TreeEnsembleClassifier", 3, replaceAttr(pos, aFloats("class_weights", -1, 2, 0.5)), 2, x)
+	wantEqual(t, res[0], tensor.Must([]int{2}, []int64{0, 1}))
+	wantClose(t, res[1], []int{2, 2}, []float32{0.5, -0.5, -2.5, 2.5})
 
 	// Binary: every weight on class 0, LOGISTIC -> [sigmoid(-s), sigmoid(s)].
 	bin := append(legacyTrees("class"), aInts("classlabels_int64s", 0, 1), aStr("post_transform", "LOGISTIC"))

@@ -20,7 +20,12 @@ func TestLinearModels(t *testing.T) {
 	wantEqual(t, res[0], tensor.Must([]int{2}, []int64{7, 7}))
 	wantClose(t, res[1], []int{2, 2}, []float32{3.5, 0, -0.5, -2})
 
-	// One coefficient row with two labels: scores [-s, s], LOGISTIC.
+	// One coefficient row with two labels: label by s > 0, scores [1-s, s] (s = -0.5 in both rows).
+	bin0 := []ops.Attr{aStrs("classlabels_strings", "neg", "pos"), aFloats("coefficients", 1, -1), aFloats("intercepts", 0.5)}
+	res = mustRun(t, "LinearClassifier", 1, bin0, 2, x)
+	wantEqual(t, res[0], tensor.Must([]int{2}, []string{"neg", "neg"}))
+	wantClose(t, res[1], []int{2, 2}, []float32{1.5, -0.5, 1.5, -0.5})
+	// The same with LOGISTIC: [σ(-s), σ(s)].
 	bin := []ops.Attr{aStrs("classlabels_strings", "neg", "pos"), aFloats("coefficients", 1, -1), aFloats("intercepts", 0), aStr("post_transform", "LOGISTIC")}
 	res = mustRun(t, "LinearClassifier", 1, bin, 2, x)
 	sig := func(v float64) float32 { return float32(1 / (1 + math.Exp(-v))) }

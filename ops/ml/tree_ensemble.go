@@ -233,7 +233,7 @@ func (p *treeEnsemble) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, e
 	if err != nil {
 		return nil, err
 	}
-	if err := p.fo.predict(x, rows, cols, p.agg, out.Buf, c.Check); err != nil {
+	if err := p.fo.predict(x, rows, cols, p.agg, out.Buf, nil, c.Check); err != nil {
 		return nil, err
 	}
 	postTransform(p.post, out.Buf, p.fo.nTargets)

@@ -11,7 +11,8 @@ import (
 
 // TreeEnsembleRegressor (ai.onnx.ml 1, 3): Y[n, t] = post_transform(
 // base_values[t] + aggregate over trees of the target_weights of the leaf
-// that row X[n, :] reaches, for target t). Nodes are named by (tree id, node
+// that row X[n, :] reaches, for target t); without a post transform a
+// target no leaf reached is 0, as in ONNX Runtime. Nodes are named by (tree id, node
 // id); a tree's root is its first node in the lists; nodes_modes is BRANCH_LEQ,
 // BRANCH_LT, BRANCH_GTE, BRANCH_GT, BRANCH_EQ, BRANCH_NEQ or LEAF.
 var treeEnsembleRegressorOps = ops.Versions(Domain, "TreeEnsembleRegressor", "TreeEnsembleRegressor: Y[n, t] = post_transform(base_values[t] + aggregate over trees of leaf target_weights)",
@@ -204,10 +205,11 @@ func compileTreeRegressor(n *ops.Node) (*ops.Kernel, error) {
 		return nil, err
 	}
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		scores, rows, err := p.fo.score(c, in, p.agg, p.base)
+		scores, has, rows, err := p.fo.score(c, in, p.agg, p.base)
 		if err != nil {
 			return nil, err
 		}
+		zeroUnscored(p.post, scores, has)
 		postTransform(p.post, scores, p.fo.nTargets)
 		y, err := storeFloat32(c, scores, rows, p.fo.nTargets)
 		return []*tensor.Tensor{y}, err
@@ -215,21 +217,22 @@ func compileTreeRegressor(n *ops.Node) (*ops.Kernel, error) {
 }
 
 // score checks the single input X and returns base + the aggregated leaf
-// weights, rows x nTargets.
-func (fo *forest) score(c *ops.Ctx, in []*tensor.Tensor, agg int, base []float64) ([]float64, int, error) {
+// weights and whether any leaf gave each target a weight, rows x nTargets.
+func (fo *forest) score(c *ops.Ctx, in []*tensor.Tensor, agg int, base []float64) ([]float64, []bool, int, error) {
 	if err := ops.Want(in, 1, 1); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	x, rows, cols, err := featureRows(in[0], fo.maxFeature)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	if _, err := c.New(tensor.Float32, rows, fo.nTargets); err != nil {
-		return nil, 0, err // the size check only; scores are computed in float64
+		return nil, nil, 0, err // the size check only; scores are computed in float64
 	}
 	scores := make([]float64, rows*fo.nTargets)
-	if err := fo.predict(x, rows, cols, agg, scores, c.Check); err != nil {
-		return nil, 0, err
+	has := make([]bool, rows*fo.nTargets)
+	if err := fo.predict(x, rows, cols, agg, scores, has, c.Check); err != nil {
+		return nil, nil, 0, err
 	}
 	if len(base) > 0 {
 		for r := 0; r < rows; r++ {
@@ -239,7 +242,20 @@ func (fo *forest) score(c *ops.Ctx, in []*tensor.Tensor, agg int, base []float64
 			}
 		}
 	}
-	return scores, rows, nil
+	return scores, has, rows, nil
+}
+
+// zeroUnscored sets the scores of targets no leaf reached to 0 (base value
+// or not), as ONNX Runtime writes them when there is no post transform.
+func zeroUnscored(post int, scores []float64, has []bool) {
+	if post != postNone {
+		return
+	}
+	for i, h := range has {
+		if !h {
+			scores[i] = 0
+		}
+	}
 }
 
 // storeFloat32 returns v as a float32 tensor of the given shape.
@@ -259,7 +275,8 @@ type treeClassifier struct {
 	fo     *forest
 	post   int
 	base   []float64
-	binary bool
+	binary binaryMode // binNone unless two labels and every weight is for one class
+	class  int        // the class of every weight in the binary case
 	labels labels
 }
 
@@ -277,41 +294,72 @@ func compileTreeClassifier(n *ops.Node) (*ops.Kernel, error) {
 		return nil, err
 	}
 	ids := n.Ints("class_ids", nil)
-	p.binary = len(ids) > 0
-	for _, id := range ids {
-		p.binary = p.binary && id == ids[0]
+	if nClasses == 2 && len(ids) > 0 && !slices.ContainsFunc(ids, func(id int64) bool { return id != ids[0] }) {
+		p.binary, p.class = binTreeMixed, int(ids[0])
+		if !slices.ContainsFunc(p.fo.weights, func(w float64) bool { return w < 0 }) {
+			p.binary = binTreePositive
+		}
 	}
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		scores, rows, err := p.fo.score(c, in, aggSum, p.base)
+		scores, has, rows, err := p.fo.score(c, in, aggSum, p.base)
 		if err != nil {
 			return nil, err
 		}
 		width := p.fo.nTargets
-		if p.binary {
-			scores, width = binaryScores(scores, rows, width, p.post), max(width, 2)
+		if p.binary != binNone {
+			s := make([]float64, rows)
+			for r := range s {
+				s[r] = scores[r*width+p.class]
+			}
+			return p.labels.binary(c, s, p.post, p.binary)
 		}
+		zeroUnscored(p.post, scores, has)
 		postTransform(p.post, scores, width)
-		return p.labels.outputs(c, scores, rows, width)
+		return p.labels.outputs(c, scores, has, rows, width)
 	}}, nil
 }
 
-// binaryScores turns the single score per row (column 0) into two columns:
-// [complement, score].
-func binaryScores(scores []float64, rows, width, post int) []float64 {
-	w := max(width, 2)
-	out := make([]float64, rows*w)
-	for r := 0; r < rows; r++ {
-		s := scores[r*width]
-		row := out[r*w : (r+1)*w]
-		copy(row, scores[r*width:(r+1)*width])
-		row[1] = s
-		if post == postNone || post == postProbit {
-			row[0] = 1 - s
+// binaryMode says how a classifier with two labels and one score per row
+// labels the row and lays out its two scores (as ONNX Runtime does).
+type binaryMode int
+
+const (
+	binNone         binaryMode = iota
+	binLinear                  // label s > 0; Z = [1-p, p], p the transformed score
+	binTreePositive            // all weights >= 0: label s > 0.5; Z = [1-s, s]
+	binTreeMixed               // label s > 0; Z = [-s, s], or [σ(-s), σ(s)] with LOGISTIC
+)
+
+// binary labels single scores s (one per row) and expands them to two
+// columns by mode; PROBIT trees give [probit(s), 0].
+func (l labels) binary(c *ops.Ctx, s []float64, post int, mode binaryMode) ([]*tensor.Tensor, error) {
+	best := make([]int, len(s))
+	z := make([]float64, 2*len(s))
+	th := 0.0
+	if mode == binTreePositive {
+		th = 0.5
+	}
+	for r, v := range s {
+		if v > th {
+			best[r] = 1
+		}
+		p := v
+		switch {
+		case post == postProbit && mode != binLinear:
+			z[2*r] = probit(v)
+			continue
+		case post == postProbit:
+			p = probit(v)
+		case post == postLogistic && mode != binTreePositive:
+			p = logistic(v)
+		}
+		if mode == binTreeMixed && post != postLogistic {
+			z[2*r], z[2*r+1] = -p, p
 		} else {
-			row[0] = -s
+			z[2*r], z[2*r+1] = 1-p, p
 		}
 	}
-	return out
+	return l.withScores(c, best, z, len(s), 2)
 }
 
 // labels are a classifier's class labels, int64 or string.
@@ -334,20 +382,22 @@ func readLabels(n *ops.Node) (labels, error) {
 func (l labels) len() int { return max(len(l.ints), len(l.strs)) }
 
 // outputs returns the labels of the row-wise argmax of scores (rows x
-// width) and the scores as float32. With one column more than labels (the
-// binary case with a single label), column 0 is the unlabelled class.
-func (l labels) outputs(c *ops.Ctx, scores []float64, rows, width int) ([]*tensor.Tensor, error) {
+// width), among the classes that got a score where has (rows x width) is
+// not nil, and the scores as float32.
+func (l labels) outputs(c *ops.Ctx, scores []float64, has []bool, rows, width int) ([]*tensor.Tensor, error) {
 	best := make([]int, rows)
 	for r := range best {
 		row := scores[r*width : (r+1)*width]
+		k0 := -1
 		for k, v := range row {
-			if v > row[best[r]] {
-				best[r] = k
+			if has != nil && !has[r*width+k] {
+				continue
+			}
+			if k0 < 0 || v > row[k0] {
+				k0 = k
 			}
 		}
-		if width == l.len()+1 {
-			best[r]--
-		}
+		best[r] = max(k0, 0)
 	}
 	return l.withScores(c, best, scores, rows, width)
 }

@@ -376,6 +376,9 @@ func (r *runner[T]) direction(d int) error {
 		}
 	}
 	for b := 0; b < B; b++ {
+		if s.lens[b] == 0 {
+			continue // an empty sequence has zero final states, as in ONNX Runtime
+		}
 		if r.yh != nil {
 			copy(r.yh[r.stAt(d, b):r.stAt(d, b)+H], h[b*H:(b+1)*H])
 		}

@@ -7,8 +7,9 @@
 // X·Wᵀ is computed for every time step in one GEMM, then each step adds
 // H·Rᵀ (one GEMM over the batch) and applies the cell's gate equations.
 // sequence_lens stops each batch entry early (its Y rows stay zero and Y_h
-// holds its last state); the reverse direction starts at each entry's last
-// valid step. float32 products use ops/nn's SGEMM; float16 and bfloat16
+// holds its last state; an empty sequence gives zero Y_h and Y_c, as ONNX
+// Runtime does); the reverse direction starts at each entry's last valid
+// step. float32 products use ops/nn's SGEMM; float16 and bfloat16
 // compute in float32, float64 in float64.
 package rnn
 

@@ -204,8 +204,10 @@ func (rc *refCase) reference() (y, yh, yc []float64) {
 				h, c = nh, nc
 				copy(y[((t*D+d)*B+b)*H:], h)
 			}
-			copy(yh[(d*B+b)*H:], h)
-			copy(yc[(d*B+b)*H:], c)
+			if L > 0 {
+				copy(yh[(d*B+b)*H:], h)
+				copy(yc[(d*B+b)*H:], c)
+			}
 		}
 	}
 	return y, yh, yc
