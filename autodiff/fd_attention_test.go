@@ -22,6 +22,10 @@ func init() {
 			build: func(b *irbuild.Builder) string {
 				return b.OpA("Attention", attrs{iA("q_num_heads", 4), iA("kv_num_heads", 2), iA("is_causal", 1), fA("softcap", 2)}, "q", "k", "v")
 			}},
+		gradCase{name: "Attention 3-D GQA symbolic batch and sequence", opset: 23, dynAxes: map[string][]int{"q": {0, 1}, "k": {0, 1}, "v": {0, 1}}, in: map[string][]int{"q": {2, 3, 8}, "k": {2, 4, 4}, "v": {2, 4, 6}},
+			build: func(b *irbuild.Builder) string {
+				return b.OpA("Attention", attrs{iA("q_num_heads", 4), iA("kv_num_heads", 2)}, "q", "k", "v")
+			}},
 		gradCase{name: "Attention self bool mask", opset: 23, in: map[string][]int{"x": {1, 2, 3, 4}},
 			build: func(b *irbuild.Builder) string {
 				m := b.Const(tensor.Must([]int{3, 3}, []bool{true, false, true, true, true, false, false, true, true}))
@@ -52,6 +56,11 @@ func init() {
 			build: func(b *irbuild.Builder) string {
 				m := i32(b, []int{2, 5}, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1)
 				return ms(b, "MultiHeadAttention", 1, attrs{iA("num_heads", 2)}, "q", "k", "v", "b", m, "ab").Out(0)
+			}},
+		gradCase{name: "ms MultiHeadAttention symbolic batch and sequence", contrib: true, dynAxes: map[string][]int{"q": {0, 1}, "k": {0, 1}, "v": {0, 1}},
+			in: map[string][]int{"q": {2, 3, 4}, "k": {2, 5, 4}, "v": {2, 5, 6}},
+			build: func(b *irbuild.Builder) string {
+				return ms(b, "MultiHeadAttention", 1, attrs{iA("num_heads", 2)}, "q", "k", "v").Out(0)
 			}},
 		gradCase{name: "ms EmbedLayerNormalization with sum", contrib: true,
 			in: map[string][]int{"word": {7, 4}, "pos": {5, 4}, "seg": {2, 4}, "g": {4}, "be": {4}},

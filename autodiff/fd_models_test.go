@@ -9,7 +9,7 @@ import (
 // chain of rules.
 func init() {
 	gradCases = append(gradCases,
-		gradCase{name: "model CNN classifier", in: map[string][]int{"x": {2, 1, 6, 6}, "w1": {3, 1, 3, 3}, "b1": {3}, "fc": {12, 4}, "fb": {4}},
+		gradCase{name: "model CNN classifier", dynAxes: map[string][]int{"x": {0}}, in: map[string][]int{"x": {2, 1, 6, 6}, "w1": {3, 1, 3, 3}, "b1": {3}, "fc": {12, 4}, "fb": {4}},
 			build: func(b *irbuild.Builder) string {
 				h := b.OpA("Conv", attrs{isA("pads", 1, 1, 1, 1)}, "x", "w1", "b1")
 				h = b.OpA("MaxPool", attrs{isA("kernel_shape", 2, 2), isA("strides", 2, 2)}, b.Op("Relu", h))

@@ -23,6 +23,9 @@ type gradCase struct {
 	name    string
 	in      map[string][]int
 	dynamic bool // declare input dims symbolically: exercises run-time shape arithmetic
+	// dynAxes declares only these axes of an input symbolically (a batch
+	// or sequence length), the others static.
+	dynAxes map[string][]int
 	// positive inputs (for Log, Sqrt, Pow bases)
 	positive map[string]bool
 	// ints holds non-differentiable integer inputs (indices, shapes) as constants.
@@ -123,7 +126,7 @@ func buildCase(c gradCase, rng *rand.Rand) (*ir.Model, map[string]*tensor.Tensor
 		shape := c.in[name]
 		dims := make([]any, len(shape))
 		for i, d := range shape {
-			if c.dynamic {
+			if c.dynamic || containsInt(c.dynAxes[name], i) {
 				dims[i] = fmt.Sprintf("%s_%d", name, i)
 			} else {
 				dims[i] = d
@@ -303,4 +306,13 @@ func init() {
 			return b.OpA("ReduceMean", []irbuild.Attr{irbuild.Ints("axes", 1)}, "a")
 		}},
 	)
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }

@@ -29,27 +29,25 @@ func attentionRule(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 	}
 	return b.backThrough(n, dy, func() ([]string, error) {
 		var nq, nkv int64
+		last := len(qs) - 1
 		if len(qs) == 4 {
 			nq, nkv = int64(qs[1]), int64(ks[1])
 		} else {
 			nq, nkv = attrI(n, "q_num_heads", 0), attrI(n, "kv_num_heads", 0)
-			if nq <= 0 || nkv <= 0 {
-				return nil, fmt.Errorf("3-D Attention needs q_num_heads and kv_num_heads")
-			}
 		}
-		if nq%nkv != 0 {
-			return nil, fmt.Errorf("q heads %d not a multiple of kv heads %d", nq, nkv)
+		if nq <= 0 || nkv <= 0 || nq%nkv != 0 || !known(qs[last], ks[last], vs[last]) {
+			return nil, fmt.Errorf("Attention gradient needs the head counts (%d query, %d key/value, a multiple) and the feature sizes of Q, K and V", nq, nkv)
+		}
+		hd, hk, hv := int64(qs[last]), int64(ks[last]), int64(vs[last])
+		if len(qs) == 3 {
+			hd, hk, hv = hd/nq, hk/nkv, hv/nkv
 		}
 		q4, k4, v4 := q, k, v
 		if len(qs) == 3 {
 			q4, k4, v4 = b.splitHeads(q, nq), b.splitHeads(k, nkv), b.splitHeads(v, nkv)
 		}
 		if nq != nkv {
-			k4, v4 = b.repeatHeads(k4, nq/nkv, ks, nkv), b.repeatHeads(v4, nq/nkv, vs, nkv)
-		}
-		hd := int64(qs[len(qs)-1])
-		if len(qs) == 3 {
-			hd /= nq
+			k4, v4 = b.repeatHeads(k4, nq/nkv, nq, hk), b.repeatHeads(v4, nq/nkv, nq, hv)
 		}
 		scale := float64(attrF(n, "scale", 0))
 		if scale == 0 {
@@ -96,15 +94,11 @@ func (b *Builder) mergeHeads(x string) string {
 	return b.Op("Reshape", nil, b.Op("Transpose", []Attr{attrInts("perm", 0, 2, 1, 3)}, x), b.Ints(0, 0, -1))
 }
 
-// repeatHeads repeats each head of x (B, heads, T, h) g times: (B,
-// heads·g, T, h). shape is x's original 3-D (B, T, heads·h) or 4-D shape.
-func (b *Builder) repeatHeads(x string, g int64, shape []int, heads int64) string {
-	t, h := int64(shape[len(shape)-2]), int64(shape[len(shape)-1])
-	if len(shape) == 3 {
-		h /= heads
-	}
+// repeatHeads repeats each head of x (B, heads/g, T, h) g times: (B,
+// heads, T, h).
+func (b *Builder) repeatHeads(x string, g, heads, h int64) string {
 	e := b.Op("Expand", nil, b.Op("Unsqueeze", nil, x, b.Ints(2)), b.Ints(1, 1, g, 1, 1))
-	return b.Op("Reshape", nil, e, b.Ints(0, -1, t, h))
+	return b.Op("Reshape", nil, e, b.Ints(0, heads, -1, h))
 }
 
 // lowerTri returns the (S, T) matrix of key j ≤ query i (1 or true), with
@@ -217,8 +211,8 @@ func msMHARule(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 		return nil, err
 	}
 	heads := attrI(n, "num_heads", 0)
-	if len(qs) != 3 || len(ks) != 3 || len(vs) != 3 || heads <= 0 || int64(qs[2])%heads != 0 {
-		return nil, fmt.Errorf("MultiHeadAttention gradient needs static 3-D query, key and value shapes and num_heads")
+	if len(qs) != 3 || len(ks) != 3 || len(vs) != 3 || heads <= 0 || !known(qs[2], ks[2], vs[2]) || int64(qs[2])%heads != 0 {
+		return nil, fmt.Errorf("MultiHeadAttention gradient needs 3-D query, key and value with known feature sizes, and num_heads")
 	}
 	return b.backThrough(n, dy, func() ([]string, error) {
 		q3, k3, v3 := q, k, v
@@ -246,7 +240,8 @@ func (b *Builder) declareRank(v, like string, r int) string {
 
 // attnShapes checks that an attention node n has no KV cache inputs (from
 // index cache on) and that only its main output has a gradient, and
-// returns the static shapes of its inputs 0, 1 and 2 (query, key, value).
+// returns the shapes of its inputs 0, 1 and 2 (query, key, value), -1
+// for sizes known only at run time.
 func (b *Builder) attnShapes(n *ir.Node, dy []string, cache int) (qs, ks, vs []int, err error) {
 	for i := cache; i < len(n.Inputs); i++ {
 		if n.Inputs[i] != "" {
@@ -259,11 +254,38 @@ func (b *Builder) attnShapes(n *ir.Node, dy []string, cache int) (qs, ks, vs []i
 		}
 	}
 	var ok [3]bool
-	qs, ok[0] = b.staticShape(input(n, 0))
-	ks, ok[1] = b.staticShape(input(n, 1))
-	vs, ok[2] = b.staticShape(input(n, 2))
+	qs, ok[0] = b.dims(input(n, 0))
+	ks, ok[1] = b.dims(input(n, 1))
+	vs, ok[2] = b.dims(input(n, 2))
 	if !ok[0] || !ok[1] || !ok[2] {
-		return nil, nil, nil, fmt.Errorf("%s gradient needs the static shapes of query, key and value", n.OpType)
+		return nil, nil, nil, fmt.Errorf("%s gradient needs the ranks of query, key and value", n.OpType)
 	}
 	return qs, ks, vs, nil
+}
+
+// dims returns x's shape with -1 for the sizes not known statically (a
+// symbolic batch or sequence length); false when even the rank is unknown.
+func (b *Builder) dims(x string) ([]int, bool) {
+	t, ok := b.types[x]
+	if !ok || t.Kind != tensor.KindTensor || !t.HasShape {
+		return nil, false
+	}
+	s := make([]int, len(t.Shape))
+	for i, d := range t.Shape {
+		s[i] = -1
+		if d.Known() {
+			s[i] = int(d.Size)
+		}
+	}
+	return s, true
+}
+
+// known reports whether every size in v is known, for an error otherwise.
+func known(v ...int) bool {
+	for _, d := range v {
+		if d < 0 {
+			return false
+		}
+	}
+	return true
 }
