@@ -311,6 +311,7 @@ func FuzzImageDecoder(f *testing.F) {
 	var jb bytes.Buffer
 	jpeg.Encode(&jb, stdimage.NewRGBA(stdimage.Rect(0, 0, 17, 9)), nil)
 	f.Add(jb.Bytes())
+	f.Add(dcOnlyJPEG(24, 16, []int{-20, 30, 0, 5, 7, -9}))
 	f.Add([]byte("P6\n2 1\n255\n\x01\x02\x03\x04\x05\x06"))
 	f.Add([]byte("P5 1 1 7 \x03"))
 	f.Add([]byte("II*\x00\x08\x00\x00\x00\x01\x00\x00\x01\x04\x00\x01\x00\x00\x00\x02\x00\x00\x00"))
