@@ -15,7 +15,18 @@ type AddedToken struct {
 	LStrip     bool // also consume whitespace on the left
 	RStrip     bool // also consume whitespace on the right
 	Normalized bool // match in the normalized text instead of the original
-	Special    bool // skipped by Decode(ids, true), marked in SpecialTokensMask
+	Special    bool // skipped by Decode(ids, true)
+
+	normContent string // Content normalized, for Normalized tokens
+}
+
+// token is the vocabulary entry of a: its content, normalized when a is
+// matched in normalized text.
+func (a *AddedToken) token() string {
+	if a.Normalized && a.normContent != "" {
+		return a.normContent
+	}
+	return a.Content
 }
 
 // piece is part of the text after added tokens are split out: either an added

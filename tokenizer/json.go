@@ -107,7 +107,7 @@ func Parse(data []byte) (*Tokenizer, error) {
 			return nil, errorf("added_tokens[%d].id: %d used twice", i, a.ID)
 		}
 		seen[a.ID] = true
-		toks[i] = AddedToken(a)
+		toks[i] = AddedToken{ID: a.ID, Content: a.Content, SingleWord: a.SingleWord, LStrip: a.LStrip, RStrip: a.RStrip, Normalized: a.Normalized, Special: a.Special}
 	}
 	t.AddTokens(toks...)
 	return t, nil

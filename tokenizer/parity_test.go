@@ -2,6 +2,8 @@ package tokenizer
 
 import (
 	"bufio"
+	"bytes"
+	"fmt"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,14 +14,30 @@ import (
 // parityCase is one line of cases.jsonl written by
 // conformance/interop/tokenizers/parity.py.
 type parityCase struct {
-	Tok     string   `json:"tok"`
-	A       string   `json:"a"`
-	B       *string  `json:"b"`
-	IDs     []int    `json:"ids"`
-	TypeIDs []int    `json:"type_ids"`
-	Offsets [][2]int `json:"offsets"`
-	Special []int    `json:"special"`
-	Decode  string   `json:"decode"`
+	Tok       string   `json:"tok"`
+	A         string   `json:"a"`
+	B         *string  `json:"b"`
+	Error     bool     `json:"error,omitempty"`
+	IDs       []int    `json:"ids"`
+	TypeIDs   []int    `json:"type_ids"`
+	Offsets   [][2]int `json:"offsets"`
+	Special   []int    `json:"special"`
+	Attention []int    `json:"attention"`
+	Decode    string   `json:"decode"`
+	DecodeAll string   `json:"decode_all"`
+
+	batch *batchCase
+}
+
+// batchCase is a line of cases.jsonl for EncodeBatch with padding to the
+// longest encoding.
+type batchCase struct {
+	Tok       string   `json:"tok"`
+	Batch     []string `json:"batch"`
+	Pairs     []string `json:"pairs"`
+	IDs       [][]int  `json:"ids"`
+	Attention [][]int  `json:"attention"`
+	TypeIDs   [][]int  `json:"type_ids"`
 }
 
 func parityDir(t *testing.T) string {
@@ -41,7 +59,13 @@ func readCases(t *testing.T, path string) []parityCase {
 	sc.Buffer(nil, 1<<24)
 	for sc.Scan() {
 		var c parityCase
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+		if bytes.Contains(sc.Bytes(), []byte(`"batch":`)) {
+			c.batch = new(batchCase)
+			if err := json.Unmarshal(sc.Bytes(), c.batch); err != nil {
+				t.Fatal(err)
+			}
+			c.Tok = c.batch.Tok
+		} else if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
 			t.Fatal(err)
 		}
 		cases = append(cases, c)
@@ -57,10 +81,11 @@ func encodeCase(tk *Tokenizer, c parityCase) parityCase {
 	}
 	e, err := tk.EncodeWith(c.A, b, c.B != nil, true)
 	if err != nil {
-		return parityCase{Decode: "error: " + err.Error()}
+		return parityCase{Tok: c.Tok, A: c.A, B: c.B, Error: true}
 	}
 	got := parityCase{Tok: c.Tok, A: c.A, B: c.B, IDs: e.IDs, TypeIDs: e.TypeIDs, Special: e.SpecialTokensMask,
-		Decode: tk.Decode(e.IDs, true), Offsets: make([][2]int, len(e.Offsets))}
+		Attention: e.AttentionMask, Decode: tk.Decode(e.IDs, true), DecodeAll: tk.Decode(e.IDs, false),
+		Offsets: make([][2]int, len(e.Offsets))}
 	ca, cb := CharOffsets(c.A, e.Offsets), CharOffsets(b, e.Offsets)
 	for i, s := range e.SequenceIDs {
 		switch s {
@@ -77,6 +102,15 @@ func encodeCase(tk *Tokenizer, c parityCase) parityCase {
 
 func diffCase(want, got parityCase) []string {
 	var d []string
+	if want.Error != got.Error {
+		d = append(d, "error")
+	}
+	if !slices.Equal(want.Attention, got.Attention) {
+		d = append(d, "attention")
+	}
+	if want.DecodeAll != got.DecodeAll {
+		d = append(d, "decode_all")
+	}
 	if !slices.Equal(want.IDs, got.IDs) {
 		d = append(d, "ids")
 	}
@@ -131,6 +165,16 @@ func TestParityHF(t *testing.T) {
 		}
 	}
 	for _, c := range cases {
+		if c.batch != nil {
+			n["batch "+c.Tok]++
+			if d := checkBatch(get(c.Tok), c.batch); d != "" {
+				bad["batch "+c.Tok]++
+				if bad["batch "+c.Tok] <= 5 {
+					t.Errorf("batch %s %q: %s", c.Tok, c.batch.Batch, d)
+				}
+			}
+			continue
+		}
 		check(c.Tok, get(c.Tok), c)
 		if c.Tok == "vocab-txt" {
 			check("FromVocabTxt", vt, c)
@@ -143,4 +187,23 @@ func TestParityHF(t *testing.T) {
 		mism += bad[name]
 	}
 	t.Logf("parity: %d cases, %d mismatches", total, mism)
+}
+
+// checkBatch encodes a batch padded to its longest member, as parity.py
+// configured Hugging Face, and describes the first difference.
+func checkBatch(tk *Tokenizer, c *batchCase) string {
+	p := &Padding{Strategy: PadLongest, Direction: Right, PadID: 1, PadToken: "[PAD]"}
+	if c.Tok == "gpt2" {
+		p.Direction = Left
+	}
+	encs, err := tk.EncodeBatch(c.Batch, BatchOptions{Pairs: c.Pairs, Padding: p})
+	if err != nil {
+		return err.Error()
+	}
+	for i, e := range encs {
+		if !slices.Equal(e.IDs, c.IDs[i]) || !slices.Equal(e.AttentionMask, c.Attention[i]) || !slices.Equal(e.TypeIDs, c.TypeIDs[i]) {
+			return fmt.Sprintf("item %d: hf %v %v %v, gort %v %v %v", i, c.IDs[i], c.Attention[i], c.TypeIDs[i], e.IDs, e.AttentionMask, e.TypeIDs)
+		}
+	}
+	return ""
 }

@@ -99,6 +99,7 @@ func (t *Tokenizer) refreshMatchers() {
 				p = t.Normalizer.normalize(fromString(p, 0, normStr{})).String()
 			}
 			normP = append(normP, p)
+			a.normContent = p
 		} else {
 			raw = append(raw, a)
 			rawP = append(rawP, a.Content)
@@ -134,7 +135,8 @@ func (t *Tokenizer) encodeSeq(text string, typeID, seq int) *Encoding {
 	var toks []token
 	for _, p := range pieces {
 		if p.id >= 0 {
-			e.push(p.id, typeID, t.addedByID[p.id].Content, [2]int{p.start, p.end}, 0, seq)
+			// The token is the text matched, stripped spaces included, as in Hugging Face.
+			e.push(p.id, typeID, text[p.start:p.end], [2]int{p.start, p.end}, 0, seq)
 			continue
 		}
 		ns = fromString(text[p.start:p.end], p.start, ns)
@@ -196,7 +198,7 @@ func (t *Tokenizer) splitNormalized(e *Encoding, words []normStr, s normStr, typ
 	for _, p := range t.norm.split(nil, str) {
 		a, b := ri[p.start], ri[p.end]
 		if p.id >= 0 {
-			e.push(p.id, typeID, t.addedByID[p.id].Content, s.offsets(a, b), 0, seq)
+			e.push(p.id, typeID, str[p.start:p.end], s.offsets(a, b), 0, seq)
 			continue
 		}
 		for _, w := range t.preTokenize(words[:0], s.slice(a, b)) {
@@ -332,10 +334,11 @@ func (t *Tokenizer) EncodeBatch(texts []string, opts BatchOptions) ([]Encoding, 
 	return out, nil
 }
 
-// IDToToken returns the token of id, added tokens included.
+// IDToToken returns the token of id, added tokens included (normalized ones
+// in normalized form, as Hugging Face gives them).
 func (t *Tokenizer) IDToToken(id int) (string, bool) {
 	if a, ok := t.addedByID[id]; ok {
-		return a.Content, true
+		return a.token(), true
 	}
 	return t.Model.IDToToken(id)
 }
@@ -368,7 +371,7 @@ func (t *Tokenizer) Decode(ids []int, skipSpecial bool) string {
 			if skipSpecial && a.Special {
 				continue
 			}
-			toks = append(toks, a.Content)
+			toks = append(toks, a.token())
 			continue
 		}
 		if tok, ok := t.Model.IDToToken(id); ok {

@@ -17,7 +17,7 @@ import os
 import random
 import sys
 
-from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers import AddedToken, Tokenizer, normalizers, pre_tokenizers, processors
 from tokenizers.implementations import BertWordPieceTokenizer, ByteLevelBPETokenizer
 
 WORDS = """the of and to in is was for that on with as by at from his her are were be this which an or had
@@ -34,7 +34,7 @@ NUMBERS = ["123", "3.14159", "1,234,567", "٣٤٥", "१२३", "½", "²³", "
 SPACES = [" ", "  ", "   ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2003", " \t ", "\n\n", "\u200b", "\u2028", "\x0b", "\x0c", "\x85"]
 CONTROL = ["\x00", "\x07", "\x1b", "\ufeff", "\u200d", "\u00ad", "\ufffd", "\ue000", "\x7f"]
 COMBINING = ["e\u0301", "a\u0308", "n\u0303", "o\u0302\u0323", "Z\u0335", "q\u0307\u0323", "\u0301x", "ᄀ\u1161\u11a8", "i\u0307"]
-SPECIAL = ["[MASK]", "[CLS]", "[SEP]", "<|endoftext|>", "[PAD]", "<s>", "</s>"]
+SPECIAL = ["[MASK]", "[CLS]", "[SEP]", "<|endoftext|>", "[PAD]", "<s>", "</s>", "<mask>", "NewWord", "newword", "單詞", " x ", "ab單詞"]
 CODE = ["def f(x): return x**2", "if (a && b) { c++; }", "https://example.com/a?b=c&d=e", "user@example.org", "#include <stdio.h>", "SELECT * FROM t;"]
 
 
@@ -105,6 +105,26 @@ def reference_tokenizers(train):
     w.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Digits(individual_digits=True),
                                                pre_tokenizers.Punctuation()])
     toks["wordpiece-nfkc-whitespace"] = w
+    # Added tokens: lstrip/rstrip, single_word, normalized.
+    r = Tokenizer.from_str(t.to_str())
+    r.add_special_tokens([AddedToken("<mask>", lstrip=True, special=True)])
+    r.add_tokens([AddedToken("NewWord", normalized=True), AddedToken("單詞", single_word=True), AddedToken(" x ", rstrip=True)])
+    toks["roberta-added"] = r
+    b = Tokenizer.from_str(bert._tokenizer.to_str())
+    b.add_tokens([AddedToken("NewWord", normalized=True), AddedToken("單詞", single_word=True, normalized=False)])
+    toks["bert-added"] = b
+    # Truncation and padding.
+    for name, trunc, pad in [
+        ("bert-trunc-longest", dict(max_length=12), dict(length=20, pad_id=0, pad_token="[PAD]")),
+        ("bert-trunc-first-left", dict(max_length=10, strategy="only_first", direction="left"), dict(pad_to_multiple_of=8, direction="left")),
+        ("bert-trunc-second", dict(max_length=14, strategy="only_second"), None),
+        ("gpt2-trunc", dict(max_length=7), dict(length=9, pad_id=0, pad_token="<|endoftext|>", pad_type_id=1)),
+    ]:
+        y = Tokenizer.from_str((bert if name.startswith("bert") else gpt2)._tokenizer.to_str())
+        y.enable_truncation(**trunc)
+        if pad:
+            y.enable_padding(**pad)
+        toks[name] = y
     x = Tokenizer.from_str(bert._tokenizer.to_str())
     x.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.StripAccents(), normalizers.NFC()])
     x.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
@@ -115,9 +135,20 @@ def reference_tokenizers(train):
 
 
 def encode_case(name, tok, a, b):
-    e = tok.encode(a, b) if b is not None else tok.encode(a)
+    try:
+        e = tok.encode(a, b) if b is not None else tok.encode(a)
+    except Exception:  # truncation that cannot be met
+        return {"tok": name, "a": a, "b": b, "error": True}
     return {"tok": name, "a": a, "b": b, "ids": e.ids, "type_ids": e.type_ids, "offsets": [list(o) for o in e.offsets],
-            "special": e.special_tokens_mask, "decode": tok.decode(e.ids, skip_special_tokens=True)}
+            "special": e.special_tokens_mask, "attention": e.attention_mask,
+            "decode": tok.decode(e.ids, skip_special_tokens=True), "decode_all": tok.decode(e.ids, skip_special_tokens=False)}
+
+
+def batch_case(name, tok, texts, pairs):
+    inputs = list(zip(texts, pairs)) if pairs else texts
+    encs = tok.encode_batch(inputs)
+    return {"tok": name, "batch": texts, "pairs": pairs, "ids": [e.ids for e in encs],
+            "attention": [e.attention_mask for e in encs], "type_ids": [e.type_ids for e in encs]}
 
 
 def gen(out):
@@ -147,6 +178,16 @@ def gen(out):
             for _ in range(500):
                 f.write(json.dumps(encode_case(name, t, rng.choice(texts), rng.choice(texts)), ensure_ascii=False) + "\n")
                 n += 1
+        # Batches padded to their longest member.
+        for name in ["bert-uncased", "gpt2", "roberta"]:
+            t = Tokenizer.from_str(toks[name].to_str())
+            t.enable_padding(direction="left" if name == "gpt2" else "right", pad_id=1, pad_token="[PAD]")
+            for i in range(100):
+                k = rng.randint(1, 9)
+                batch = [rng.choice(texts) for _ in range(k)]
+                pairs = [rng.choice(texts) for _ in range(k)] if i % 2 else None
+                f.write(json.dumps(batch_case(name, t, batch, pairs), ensure_ascii=False) + "\n")
+                n += 1
     print(f"gen: {len(toks)} tokenizers, {len(texts)} strings, {n} cases in {out}")
 
 
@@ -161,7 +202,7 @@ def check(out):
                 toks[c["tok"]] = Tokenizer.from_file(os.path.join(d, c["tok"] + ".json"))
             want = encode_case(c["tok"], toks[c["tok"]], c["a"], c["b"])
             n += 1
-            diff = [k for k in ("ids", "type_ids", "offsets", "special", "decode") if want[k] != c[k]]
+            diff = [k for k in ("error", "ids", "type_ids", "offsets", "special", "attention", "decode", "decode_all") if want.get(k, False if k == "error" else None) != c.get(k, False if k == "error" else None)]
             if diff:
                 bad += 1
                 if bad <= 10:
