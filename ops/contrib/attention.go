@@ -31,7 +31,8 @@ func attentionOps() []*ops.Op {
 
 // keyMask is the additive mask of Attention's mask_index or
 // MultiHeadAttention's key_padding_mask (int32), and the causal mask:
-// masked keys get filter added to their score.
+// masked keys get filter added to their score, future keys the lowest
+// float32.
 type keyMask struct {
 	kind   maskKind
 	v      []int32
@@ -114,8 +115,11 @@ func (m *keyMask) add(b, i int, row []float64) {
 		}
 	}
 	if m.causal {
+		// Future keys get float32's lowest value, not the filter (as in
+		// ONNX Runtime), so a row whose visible keys are all masked
+		// still spreads over those keys only.
 		for j := m.past + i + 1; j < len(row); j++ {
-			row[j] += f
+			row[j] = -math.MaxFloat32
 		}
 	}
 }
@@ -286,7 +290,7 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor)
 	if err != nil {
 		return nil, err
 	}
-	y, err := pr.attend(c, in[0].DType(), p.scale, "mask_index", opt(in, 3), p.filter, p.causal, opt(in, 5))
+	y, _, err := pr.attend(c, in[0].DType(), p.scale, "mask_index", opt(in, 3), p.filter, p.causal, opt(in, 5), false)
 	if err != nil {
 		return nil, err
 	}
@@ -341,26 +345,37 @@ func project[F tensor.Float](c *ops.Ctx, past int, q, k, v part[F]) (*projected[
 
 // attend returns softmax(scale Q K^T + mask + attention_bias) V as a
 // (B, S, N*Hv) tensor of dtype dt; mask is an int32 mask_index or
-// key_padding_mask (named maskName in errors).
-func (p *projected[F]) attend(c *ops.Ctx, dt tensor.DType, scale float64, maskName string, mask *tensor.Tensor, filter float64, causal bool, bias *tensor.Tensor) (*tensor.Tensor, error) {
+// key_padding_mask (named maskName in errors). With wantQK it also returns
+// the (B, N, S, T) scores before the softmax.
+func (p *projected[F]) attend(c *ops.Ctx, dt tensor.DType, scale float64, maskName string, mask *tensor.Tensor, filter float64, causal bool, bias *tensor.Tensor, wantQK bool) (y, qk *tensor.Tensor, err error) {
 	m, err := newKeyMask(mask, p.b, p.s, p.t, p.past, filter, causal)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", maskName, err)
+		return nil, nil, fmt.Errorf("%s: %w", maskName, err)
 	}
 	ab, err := newAttnBias[F](bias, p.b, p.n, p.s, p.t)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a := &attend[F]{b: p.b, n: p.n, kvN: p.n, s: p.s, dk: p.hk, dv: p.hv, tcap: p.t, q: p.q, k: p.k, v: p.v,
 		scale: scaleOr(scale, p.hk), keys: allKeys(p.t), bias: biasFn(m, ab)}
-	y, err := floatio.New[F](c, dt, p.b, p.s, p.n*p.hv)
+	out, err := floatio.New[F](c, dt, p.b, p.s, p.n*p.hv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := a.run(c, y.Buf); err != nil {
-		return nil, err
+	var qko floatio.Out[F]
+	if wantQK {
+		if qko, err = floatio.New[F](c, dt, p.b, p.n, p.s, p.t); err != nil {
+			return nil, nil, err
+		}
+		a.qk, a.qkMode = qko.Buf, 1
 	}
-	return y.Done(), nil
+	if err := a.run(c, out.Buf); err != nil {
+		return nil, nil, err
+	}
+	if wantQK {
+		qk = qko.Done()
+	}
+	return out.Done(), qk, nil
 }
 
 // scaleOr returns scale, or 1/sqrt(headSize) when scale is 0.

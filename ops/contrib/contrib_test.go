@@ -581,6 +581,7 @@ func TestAttention(t *testing.T) {
 		}},
 		{name: "causal", b: 2, s: 5, n: 2, causal: true},
 		{name: "causal_keylens", b: 2, s: 4, n: 1, causal: true, mask: lens(4, 3)},
+		{name: "causal_masked_rows", b: 2, s: 4, n: 2, causal: true, mask: lens(4, 3, 0, 2)},
 		{name: "past", b: 2, s: 3, n: 2, past: 4},
 		{name: "past_causal_mask2d", b: 2, s: 2, n: 2, past: 3, causal: true, mask: func(b, s, total int) *tensor.Tensor { return padMask(total, 5, 4) }},
 		{name: "decode", b: 3, s: 1, n: 4, past: 5, causal: true, mask: func(b, s, total int) *tensor.Tensor { return padMask(total, 6, 3, 5) }},
@@ -681,8 +682,11 @@ func TestMultiHeadAttention(t *testing.T) {
 		mask              func(b, total int) *tensor.Tensor
 		bias              []int
 		scale             float32
+		qk                bool
 	}
 	for _, c := range []mc{
+		{name: "qk", b: 2, s: 3, l: 4, n: 2, h: 4, hv: 4, bias: []int{1, 2}, mask: func(b, total int) *tensor.Tensor { return padMask(total, 4, 3) }, qk: true},
+		{name: "qk_past_causal", b: 2, s: 2, l: 2, n: 2, h: 4, hv: 4, past: 3, causal: true, qk: true},
 		{name: "separate", b: 2, s: 3, l: 4, n: 2, h: 4, hv: 4},
 		{name: "nobias", b: 2, s: 3, l: 5, n: 2, h: 4, hv: 4, noBias: true},
 		{name: "value_head_size", b: 2, s: 3, l: 4, n: 2, h: 4, hv: 6},
@@ -727,6 +731,12 @@ func TestMultiHeadAttention(t *testing.T) {
 		if c.past > 0 {
 			ins[6].t, ins[7].t = f32(r, c.b, c.n, c.past, c.h), f32(r, c.b, c.n, c.past, c.hv)
 			outs = append(outs, out{"present_key", tensor.Float32}, out{"present_value", tensor.Float32})
+		}
+		if c.qk {
+			for len(outs) < 3 {
+				outs = append(outs, out{"", 0})
+			}
+			outs = append(outs, out{"qk", tensor.Float32})
 		}
 		k := tc{name: c.name, op: "MultiHeadAttention", attrs: attrs, inputs: ins, outputs: outs}
 		if c.layout == "kv" || c.layout == "qkv" {
@@ -835,8 +845,11 @@ func TestGroupQueryAttention(t *testing.T) {
 		rotary, interleaved  bool
 		packed, smooth, sink bool
 		bias                 bool
+		qk                   int64
 	}
 	for _, c := range []gc{
+		{name: "qk_scores", b: 2, s: 3, n: 2, kvN: 1, h: 8, seqlens: []int32{2, 2}, total: 3, qk: 1, softcap: 2},
+		{name: "qk_probs_decode", b: 2, s: 1, n: 2, kvN: 1, h: 8, pastBuf: 4, seqlens: []int32{4, 2}, total: 5, qk: 2},
 		{name: "prompt", b: 2, s: 4, n: 4, kvN: 2, h: 8, seqlens: []int32{3, 3}, total: 4},
 		{name: "prompt_padded", b: 3, s: 4, n: 2, kvN: 1, h: 8, seqlens: []int32{3, 1, 2}, total: 4},
 		{name: "prompt_padded_window", b: 2, s: 5, n: 2, kvN: 1, h: 8, seqlens: []int32{4, 1}, total: 5, window: 2},
@@ -895,6 +908,10 @@ func TestGroupQueryAttention(t *testing.T) {
 			ins = ins[:len(ins)-1]
 		}
 		outs := []out{{"y", tensor.Float32}, {"present_key", tensor.Float32}, {"present_value", tensor.Float32}}
+		if c.qk != 0 {
+			attrs = append(attrs, attrInt("qk_output", c.qk))
+			outs = append(outs, out{"qk", tensor.Float32})
+		}
 		check(t, tc{name: c.name, op: "GroupQueryAttention", attrs: attrs, inputs: ins, outputs: outs})
 	}
 }

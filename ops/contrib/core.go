@@ -29,6 +29,11 @@ type attend[F tensor.Float] struct {
 	keys                       func(b, i int) (lo, hi int)
 	bias                       func(b, h, i int, row []float64)
 	sink                       []float64
+	// qk, when set, receives the (B, N, S, tcap) scores before the
+	// softmax (qkMode 1) or the probabilities (qkMode 2); keys outside
+	// [lo, hi) are left 0.
+	qk     []F
+	qkMode int
 }
 
 // attnChunk bounds the scores one task holds: query rows go through in
@@ -67,6 +72,15 @@ func (a *attend[F]) run(c *ops.Ctx, out []F) error {
 					r[j] += v
 					mx = max(mx, r[j])
 				}
+				var qk []F
+				if a.qk != nil {
+					qk = a.qk[(bh*a.s+i)*a.tcap:][:a.tcap]
+				}
+				if a.qkMode == 1 {
+					for j := lo; j < hi; j++ {
+						qk[j] = F(r[j])
+					}
+				}
 				if a.sink != nil {
 					softmaxSink(r[lo:hi], mx, a.sink[h])
 				} else {
@@ -75,6 +89,9 @@ func (a *attend[F]) run(c *ops.Ctx, out []F) error {
 				clear(p)
 				for j := lo; j < hi; j++ {
 					p[j] = F(r[j])
+				}
+				if a.qkMode == 2 {
+					copy(qk[lo:hi], p[lo:hi])
 				}
 			}
 			ld := a.n * a.dv

@@ -15,6 +15,7 @@ type gqa struct {
 	rotary         bool
 	interleaved    bool
 	smooth         bool
+	qkMode         int
 	outputs        []bool
 }
 
@@ -37,7 +38,7 @@ func compileGQA(n *ops.Node) (*ops.Kernel, error) {
 		smooth:      n.Int("smooth_softmax", 0) != 0,
 		outputs:     present(n.Outputs),
 	}
-	qkOut := n.Int("qk_output", 0)
+	p.qkMode = int(n.Int("qk_output", 0))
 	if err := n.Err(); err != nil {
 		return nil, err
 	}
@@ -47,8 +48,11 @@ func compileGQA(n *ops.Node) (*ops.Kernel, error) {
 	if p.softcap < 0 {
 		return nil, fmt.Errorf("softcap %g must not be negative", p.softcap)
 	}
-	if qkOut != 0 || (len(p.outputs) > 3 && p.outputs[3]) {
-		return nil, fmt.Errorf("output_qk (qk_output) is not supported; remove it from the node")
+	if p.qkMode < 0 || p.qkMode > 2 {
+		return nil, fmt.Errorf("qk_output %d, want 0 (none), 1 (scores before the softmax) or 2 (probabilities)", p.qkMode)
+	}
+	if (p.qkMode != 0) != (len(p.outputs) > 3 && p.outputs[3]) {
+		return nil, fmt.Errorf("output_qk is needed exactly when qk_output is set (qk_output %d, %d outputs)", p.qkMode, len(p.outputs))
 	}
 	return floatio.Kernel(p, []string{"query", "key", "value", "past_key", "past_value"}, 1, 12, runGQA[float32], runGQA[float64]), nil
 }
@@ -275,6 +279,13 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 	if err != nil {
 		return nil, err
 	}
+	var qk floatio.Out[F]
+	if p.qkMode != 0 {
+		if qk, err = floatio.New[F](c, in[0].DType(), bsz, nh, s, tp); err != nil {
+			return nil, err
+		}
+		a.qk, a.qkMode = qk.Buf, p.qkMode
+	}
 	if err := a.run(c, y.Buf); err != nil {
 		return nil, err
 	}
@@ -285,6 +296,9 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 	}
 	if len(res) > 2 {
 		res[2] = pv.Done()
+	}
+	if qk.T != nil {
+		res[3] = qk.Done()
 	}
 	return res, nil
 }

@@ -172,7 +172,8 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 	if err != nil {
 		return nil, err
 	}
-	y, err := pr.attend(c, in[0].DType(), p.scale, "key_padding_mask", opt(in, 4), p.filter, p.causal, opt(in, 5))
+	wantQK := len(p.outputs) > 3 && p.outputs[3]
+	y, qk, err := pr.attend(c, in[0].DType(), p.scale, "key_padding_mask", opt(in, 4), p.filter, p.causal, opt(in, 5), wantQK)
 	if err != nil {
 		return nil, err
 	}
@@ -190,8 +191,8 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 			}
 		}
 	}
-	if len(p.outputs) > 3 && p.outputs[3] {
-		return nil, fmt.Errorf("output qk is not supported; remove it from the node's outputs")
+	if wantQK {
+		res[3] = qk
 	}
 	return res, nil
 }
