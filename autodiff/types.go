@@ -73,16 +73,9 @@ func inferNode(reg *ops.Registry, n *ir.Node, v int, types map[string]tensor.Typ
 
 // staticShape returns the shape of x when every dimension is known.
 func (b *Builder) staticShape(x string) ([]int, bool) {
-	t, ok := b.types[x]
-	if !ok || t.Kind != tensor.KindTensor || !t.HasShape {
+	s, ok := b.dims(x)
+	if !ok || !known(s...) {
 		return nil, false
-	}
-	s := make([]int, len(t.Shape))
-	for i, d := range t.Shape {
-		if !d.Known() {
-			return nil, false
-		}
-		s[i] = int(d.Size)
 	}
 	return s, true
 }
