@@ -104,19 +104,7 @@ func TestRandomInputsNeverPanic(t *testing.T) {
 		for i := range in {
 			in[i] = randomInput(r)
 		}
-		attrs := randomAttrs(r)
-		func() {
-			defer func() {
-				if p := recover(); p != nil {
-					t.Fatalf("%s-%d panicked: %v\nattrs %v\ninputs %v", op.Type, op.Since, p, attrs, fmt.Sprint(in))
-				}
-			}()
-			k, err := op.Compile(&ops.Node{OpType: op.Type, Opset: op.Since, Attrs: attrs, Outputs: []string{"y"}})
-			if err != nil {
-				return
-			}
-			k.Run(c, in)
-		}()
+		mustNotPanic(t, c, op, randomAttrs(r), in)
 	}
 }
 
@@ -219,18 +207,22 @@ func TestPlausibleInputsNeverPanic(t *testing.T) {
 	for iter := 0; iter < 30000; iter++ {
 		op := list[r.IntN(len(list))]
 		in := plausible(r, op.Type)
-		attrs := randomAttrs(r)
-		func() {
-			defer func() {
-				if p := recover(); p != nil {
-					t.Fatalf("%s-%d panicked: %v\nattrs %v\ninputs %v", op.Type, op.Since, p, attrs, fmt.Sprint(in))
-				}
-			}()
-			k, err := op.Compile(&ops.Node{OpType: op.Type, Opset: op.Since, Attrs: attrs, Outputs: []string{"y"}})
-			if err != nil {
-				return
-			}
-			k.Run(c, in)
-		}()
+		mustNotPanic(t, c, op, randomAttrs(r), in)
 	}
+}
+
+// mustNotPanic compiles and runs op, failing the test if either panics;
+// errors are expected and ignored.
+func mustNotPanic(t *testing.T, c *ops.Ctx, op *ops.Op, attrs []ops.Attr, in []*tensor.Tensor) {
+	t.Helper()
+	defer func() {
+		if p := recover(); p != nil {
+			t.Fatalf("%s-%d panicked: %v\nattrs %v\ninputs %v", op.Type, op.Since, p, attrs, fmt.Sprint(in))
+		}
+	}()
+	k, err := op.Compile(&ops.Node{OpType: op.Type, Opset: op.Since, Attrs: attrs, Outputs: []string{"y"}})
+	if err != nil {
+		return
+	}
+	k.Run(c, in)
 }
