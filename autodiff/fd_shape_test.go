@@ -57,6 +57,21 @@ func init() {
 		gradCase{name: "Slice default axes", dynamic: true, in: map[string][]int{"a": {4, 3}}, build: func(b *irbuild.Builder) string {
 			return b.Op("Slice", "a", ints(b, 1), ints(b, 3))
 		}},
+		gradCase{name: "DepthToSpace CRD", in: map[string][]int{"a": {1, 8, 2, 3}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("DepthToSpace", attrs{iA("blocksize", 2), sA("mode", "CRD")}, "a")
+		}},
+		gradCase{name: "SpaceToDepth", in: map[string][]int{"a": {1, 2, 4, 6}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("SpaceToDepth", attrs{iA("blocksize", 2)}, "a")
+		}},
+		gradCase{name: "Compress axis", in: map[string][]int{"a": {3, 4}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("Compress", attrs{iA("axis", 1)}, "a", b.Const(tensor.Must([]int{4}, []bool{true, false, true, true})))
+		}},
+		gradCase{name: "GatherND repeated batch_dims", in: map[string][]int{"a": {2, 3, 4}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("GatherND", attrs{iA("batch_dims", 1)}, "a", intsShaped(b, []int{2, 3, 1}, 0, 2, 0, 1, 1, -1))
+		}},
+		gradCase{name: "Trilu upper k", in: map[string][]int{"a": {3, 4}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("Trilu", attrs{iA("upper", 1)}, "a", b.Const(tensor.Scalar(int64(1))))
+		}},
 		gradCase{name: "Gather embedding repeated negative", in: map[string][]int{"w": {4, 3}}, build: func(b *irbuild.Builder) string {
 			return b.Op("Gather", "w", intsShaped(b, []int{2, 3}, 0, 2, 0, -1, 1, 0))
 		}},

@@ -77,11 +77,20 @@ func shapeRules() []namedRule {
 		// steps, negative indices and clamping; dx scatters dy there into
 		// zeros. Slice never selects an element twice, so no reduction is
 		// needed and the formulation is valid at every opset.
-		rule("Slice", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
-			x := n.Inputs[0]
-			args := append([]string{b.positions(x)}, n.Inputs[1:]...)
-			pos := b.Op("Slice", nil, args...)
-			return []string{b.scatterFlat(x, pos, dy[0], false), "", "", "", ""}, nil
+		rule("Slice", moveRule(false)),
+		// DepthToSpace and SpaceToDepth permute elements; Compress selects
+		// them; GatherND may select one several times (reduction=add,
+		// opset >= 16). All use the position map as Slice does.
+		rule("DepthToSpace", moveRule(false)),
+		rule("SpaceToDepth", moveRule(false)),
+		rule("Compress", moveRule(false)),
+		rule("GatherND", moveRule(true)),
+		// y = x with the elements outside the triangle zeroed: dx = the same
+		// Trilu of dy.
+		rule("Trilu", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			out := make([]string, len(n.Inputs))
+			out[0] = b.Op("Trilu", n.Attrs, append([]string{dy[0]}, n.Inputs[1:]...)...)
+			return out, nil
 		}),
 		// y = take(x, indices, axis): dx adds every dy row back at its
 		// index (indices may repeat), see gatherBack.
@@ -384,4 +393,22 @@ func (b *Builder) castLike(v, x string) string {
 		return b.Op("Cast", []Attr{attrInt("to", int64(t.DType))}, v)
 	}
 	return b.Op("CastLike", nil, v, x)
+}
+
+// moveRule is the rule of an op that only moves or selects elements of
+// its first input (the other inputs being indices, shapes or conditions):
+// the same op applied to x's flat position map gives the source of every
+// output element, and dx adds dy there (add when an element may be
+// selected more than once, which needs opset >= 16).
+func moveRule(add bool) Rule {
+	return func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+		if add && b.opset < 16 {
+			return nil, fmt.Errorf("%s gradient scatters with reduction=add, which needs ai.onnx opset >= 16 (the model has %d)", n.OpType, b.opset)
+		}
+		x := n.Inputs[0]
+		pos := b.Op(n.OpType, n.Attrs, append([]string{b.positions(x)}, n.Inputs[1:]...)...)
+		out := make([]string, len(n.Inputs))
+		out[0] = b.scatterFlat(x, pos, dy[0], add)
+		return out, nil
+	}
 }
