@@ -246,7 +246,7 @@ func perAxis(name string, v []int64, n, def int) ([]int, error) {
 // im2col of the centered input, (C/group * taps, out positions), multiplied
 // by the group's (M/group, C/group * taps) weights.
 func (g *convGeom) intConv(c *ops.Ctx, x, w *tensor.Tensor, xzp, wzp []float64, acc []int32) error {
-	xc := centered(x, xzp, vecParams{}, 1, 1, false)
+	xc := centered(x, xzp, vecParams{}, 1, max(x.Len(), 1), false)
 	wp := vecParams{}
 	if len(wzp) > 1 {
 		wp = vecParams{batchStride: 0, rowStride: 1}

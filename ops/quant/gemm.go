@@ -5,7 +5,7 @@ import (
 	"math"
 
 	"github.com/gort-ml/gort/ops"
-	"github.com/gort-ml/gort/ops/nn"
+	"github.com/gort-ml/gort/ops/linalg"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -105,24 +105,32 @@ func rowParams(name string, t *tensor.Tensor, batch, rows int, col bool) (vecPar
 	return vecParams{}, fmt.Errorf("%s has shape %v; want a scalar or one value per %s (%d)", name, sh, what, rows)
 }
 
-// centered returns x - zp as float32 (exact: |x - zp| <= 255), x an
-// int8/uint8 tensor of matrices of rows x cols (cols x rows when col); zp
-// indexes as p.
-func centered(x *tensor.Tensor, zp []float64, p vecParams, rows, cols int, col bool) []float32 {
+// centered returns x - zp as float32 (exact: |x - zp| <= 255). x holds
+// matrices of outer rows of inner values; zp has one value per matrix and
+// row (byInner false: per row of a) or per matrix and column (byInner true:
+// per column of b), indexed through p.
+func centered(x *tensor.Tensor, zp []float64, p vecParams, outer, inner int, byInner bool) []float32 {
 	out := make([]float32, x.Len())
-	var buf [chunk]float64
 	src := x.Raw()
-	for off := 0; off < len(out); off += chunk {
-		b := buf[:min(chunk, len(out)-off)]
-		readF64(b, src, off)
-		for j, v := range b {
-			i := off + j
-			mat, within := i/(rows*cols), i%(rows*cols)
-			r := within / cols // row of an a-like operand
-			if col {
-				r = within % rows // column of a b-like operand (stored rows=N as last dim)
+	var buf [chunk]float64
+	per := outer * inner
+	for base := 0; base < len(out); base += inner { // one row
+		mat, o := base/per, base%per/inner
+		for c0 := 0; c0 < inner; c0 += chunk {
+			b := buf[:min(chunk, inner-c0)]
+			readF64(b, src, base+c0)
+			dst := out[base+c0:][:len(b)]
+			if byInner {
+				z := zp[mat*p.batchStride+c0*p.rowStride:]
+				for j, v := range b {
+					dst[j] = float32(v - z[j*p.rowStride])
+				}
+				continue
 			}
-			out[i] = float32(v - zp[mat*p.batchStride+r*p.rowStride])
+			z := zp[mat*p.batchStride+o*p.rowStride]
+			for j, v := range b {
+				dst[j] = float32(v - z)
+			}
 		}
 	}
 	return out
@@ -185,14 +193,18 @@ const exactK = 256
 
 // gemmExact adds a (m, k) @ b (k, n) to acc (m, n), row-major, where a and b
 // hold integers of magnitude <= 255 as float32: the product goes through
-// the float32 GEMM of package nn in slices of exactK along k, each exact,
-// accumulated in int32 (wrapping on overflow, as int32 accumulation does).
-// tmp is scratch of m*n.
+// the float32 GEMM of package linalg in slices of exactK along k, each
+// exact, accumulated in int32 (wrapping on overflow, as int32 accumulation
+// does). tmp is scratch of m*n. threads > 1 runs on linalg's shared pool.
 func gemmExact(threads, m, n, k int, a, b []float32, acc []int32, tmp []float32) {
 	acc, tmp = acc[:m*n], tmp[:m*n]
+	var pool *linalg.Pool // nil: the calling goroutine only
+	if threads > 1 {
+		pool = linalg.DefaultPool()
+	}
 	for k0 := 0; k0 < k; k0 += exactK {
 		kc := min(exactK, k-k0)
-		nn.SgemmThreads(max(threads, 1), false, false, m, n, kc, 1, a[k0:], k, b[k0*n:], n, 0, tmp, n)
+		linalg.SgemmEx(false, false, m, n, kc, 1, a[k0:], k, b[k0*n:], n, 0, tmp, n, linalg.Epilogue{}, pool)
 		for i, v := range tmp {
 			acc[i] += int32(v)
 		}
@@ -277,7 +289,7 @@ func operands(c *ops.Ctx, names [4]string, a, b, azp, bzp *tensor.Tensor) (*intM
 		return nil, nil, err
 	}
 	ac := centered(a, params(azp), ap, p.m, p.k, false)
-	bc := centered(b, params(bzp), bp, p.n, p.k, true)
+	bc := centered(b, params(bzp), bp, p.k, p.n, true)
 	mm, err := newIntMM(c, p, ac, bc, tensor.Data[int32](accT))
 	return mm, accT, err
 }
