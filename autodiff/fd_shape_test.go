@@ -69,6 +69,15 @@ func init() {
 		gradCase{name: "GatherND repeated batch_dims", in: map[string][]int{"a": {2, 3, 4}}, build: func(b *irbuild.Builder) string {
 			return b.OpA("GatherND", attrs{iA("batch_dims", 1)}, "a", intsShaped(b, []int{2, 3, 1}, 0, 2, 0, 1, 1, -1))
 		}},
+		gradCase{name: "ScatterND", in: map[string][]int{"a": {4, 3}, "u": {2, 3}}, build: func(b *irbuild.Builder) string {
+			return b.Op("ScatterND", "a", intsShaped(b, []int{2, 1}, 2, 0), "u")
+		}},
+		gradCase{name: "ScatterND add repeated", in: map[string][]int{"a": {4, 3}, "u": {3, 3}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("ScatterND", attrs{sA("reduction", "add")}, "a", intsShaped(b, []int{3, 1}, 2, 0, 2), "u")
+		}},
+		gradCase{name: "ScatterElements axis 1", in: map[string][]int{"a": {3, 4}, "u": {3, 2}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("ScatterElements", attrs{iA("axis", 1)}, "a", intsShaped(b, []int{3, 2}, 0, 3, 1, 2, -1, 0), "u")
+		}},
 		gradCase{name: "Trilu upper k", in: map[string][]int{"a": {3, 4}}, build: func(b *irbuild.Builder) string {
 			return b.OpA("Trilu", attrs{iA("upper", 1)}, "a", b.Const(tensor.Scalar(int64(1))))
 		}},

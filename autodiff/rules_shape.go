@@ -85,6 +85,11 @@ func shapeRules() []namedRule {
 		rule("SpaceToDepth", moveRule(false)),
 		rule("Compress", moveRule(false)),
 		rule("GatherND", moveRule(true)),
+		// y = data with updates written (reduction none) or added (add) at
+		// indices: ddata = dy, zeroed at the written positions for none;
+		// dupdates = dy gathered at the indices.
+		rule("ScatterND", scatterBack("GatherND")),
+		rule("ScatterElements", scatterBack("GatherElements")),
 		// y = x with the elements outside the triangle zeroed: dx = the same
 		// Trilu of dy.
 		rule("Trilu", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
@@ -409,6 +414,33 @@ func moveRule(add bool) Rule {
 		pos := b.Op(n.OpType, n.Attrs, append([]string{b.positions(x)}, n.Inputs[1:]...)...)
 		out := make([]string, len(n.Inputs))
 		out[0] = b.scatterFlat(x, pos, dy[0], add)
+		return out, nil
+	}
+}
+
+// scatterBack is the rule of ScatterND/ScatterElements, whose gradient
+// gathers with the matching op (gather).
+func scatterBack(gather string) Rule {
+	return func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+		data, idx, upd := n.Inputs[0], n.Inputs[1], n.Inputs[2]
+		red := attrS(n, "reduction", "none")
+		if red != "none" && red != "add" {
+			return nil, fmt.Errorf("%s gradient with reduction %q is not supported", n.OpType, red)
+		}
+		var attrs []Attr
+		if gather == "GatherElements" {
+			attrs = []Attr{attrInt("axis", attrI(n, "axis", 0))}
+		}
+		out := []string{"", "", ""}
+		if b.Needs(data) {
+			out[0] = dy[0]
+			if red == "none" {
+				out[0] = b.Op(n.OpType, attrs, dy[0], idx, b.zerosLike(upd, upd))
+			}
+		}
+		if b.Needs(upd) {
+			out[2] = b.Op(gather, attrs, dy[0], idx)
+		}
 		return out, nil
 	}
 }
