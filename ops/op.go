@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gort-ml/gort/tensor"
 )
@@ -72,6 +73,10 @@ type Ctx struct {
 	context.Context
 	// MaxElements bounds a single tensor a kernel allocates; 0 means tensor.MaxElements.
 	MaxElements int
+	// MaxLiveBytes bounds the bytes of all intermediate values held at once
+	// during a run (0: no bound); Live is the runtime's running count.
+	MaxLiveBytes int64
+	Live         *atomic.Int64
 	// Threads is the intra-op parallelism a kernel may use (>= 1).
 	Threads int
 	// Rand is the seeded generator for random ops; nil means use a fresh seed.

@@ -47,13 +47,21 @@ func (p nativeProvider) Prepare(m *ir.Model, opts Options) (Program, error) {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	return &nativeProgram{plan: pl, threads: threads, maxEl: maxEl, seed: seed}, nil
+	maxLive := opts.MaxLiveBytes
+	switch {
+	case maxLive == 0:
+		maxLive = DefaultMaxLiveBytes()
+	case maxLive < 0:
+		maxLive = 0
+	}
+	return &nativeProgram{plan: pl, threads: threads, maxEl: maxEl, maxLive: maxLive, seed: seed}, nil
 }
 
 type nativeProgram struct {
 	plan    *plan
 	threads int
 	maxEl   int
+	maxLive int64
 	seed    uint64
 	runs    atomic.Uint64
 }
@@ -66,10 +74,12 @@ func (p *nativeProgram) Run(ctx context.Context, feeds map[string]tensor.Value) 
 		seed, stream = s, 0
 	}
 	c := &ops.Ctx{
-		Context:     ctx,
-		MaxElements: p.maxEl,
-		Threads:     p.threads,
-		Rand:        rand.New(rand.NewPCG(seed, stream)),
+		Context:      ctx,
+		MaxLiveBytes: p.maxLive,
+		Live:         new(atomic.Int64),
+		MaxElements:  p.maxEl,
+		Threads:      p.threads,
+		Rand:         rand.New(rand.NewPCG(seed, stream)),
 	}
 	in := make([]tensor.Value, len(p.plan.inputNames))
 	for i, name := range p.plan.inputNames {
@@ -99,6 +109,7 @@ type plan struct {
 	outputTypes []tensor.Type
 	captures    []capture
 	steps       []step
+	isProduced  []bool // slot is the output of a step
 }
 
 type constSlot struct {
@@ -126,6 +137,38 @@ type step struct {
 type frame struct {
 	vals   []tensor.Value
 	parent *frame
+}
+
+// produced reports whether slot s holds a value made by a node of this
+// frame (not a constant, an input or a captured value).
+func (f *frame) produced(s int, p *plan) bool { return p.isProduced[s] && f.vals[s] != nil }
+
+// valueBytes estimates the memory a value holds.
+func valueBytes(v tensor.Value) int64 {
+	switch x := v.(type) {
+	case *tensor.Tensor:
+		if x.DType() == tensor.String {
+			n := int64(0)
+			for _, s := range tensor.Data[string](x) {
+				n += int64(len(s)) + 16
+			}
+			return n
+		}
+		return int64(x.Len()) * int64(x.DType().Size())
+	case *tensor.Sequence:
+		n := int64(0)
+		for _, it := range x.Items {
+			n += valueBytes(it)
+		}
+		return n
+	case *tensor.Optional:
+		if x.V != nil {
+			return valueBytes(x.V)
+		}
+	case *tensor.Map:
+		return valueBytes(x.Keys) + valueBytes(x.Values)
+	}
+	return 0
 }
 
 // scope maps names to slots during compilation; parent is the enclosing graph's scope.
@@ -292,6 +335,14 @@ func (c *compiler) compileGraph(g *ir.Graph, parent *scope, opsets map[string]in
 		p.outputSlots = append(p.outputSlots, s)
 		p.outputTypes = append(p.outputTypes, o.Type)
 	}
+	p.isProduced = make([]bool, p.nslots)
+	for _, st := range p.steps {
+		for _, o := range st.out {
+			if o >= 0 {
+				p.isProduced[o] = true
+			}
+		}
+	}
 	p.computeFrees()
 	return p, nil
 }
@@ -451,6 +502,12 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 	}
 	var tin []*tensor.Tensor
 	var vin []tensor.Value
+	// live counts the bytes of values this frame's nodes produced and still
+	// holds; counted is how much of it is already in c.Live.
+	var live, counted int64
+	if c.MaxLiveBytes > 0 {
+		defer func() { c.Live.Add(-counted) }()
+	}
 	for i := range p.steps {
 		st := &p.steps[i]
 		if err := c.Check(); err != nil {
@@ -508,9 +565,21 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 		for j, s := range st.out {
 			if s >= 0 && j < len(outs) {
 				f.vals[s] = outs[j]
+				live += valueBytes(outs[j])
+			}
+		}
+		// The peak is while a node's inputs and outputs are both held.
+		if c.MaxLiveBytes > 0 {
+			total := c.Live.Add(live - counted)
+			counted = live
+			if total > c.MaxLiveBytes {
+				return nil, errOut(st, fmt.Errorf("%w: live tensors take %d bytes at this node, the session allows %d (raise runtime.Options.MaxLiveBytes)", ops.ErrLimit, total, c.MaxLiveBytes))
 			}
 		}
 		for _, s := range st.free {
+			if f.produced(s, p) {
+				live -= valueBytes(f.vals[s])
+			}
 			f.vals[s] = nil
 		}
 	}

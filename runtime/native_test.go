@@ -211,3 +211,26 @@ func TestKernelPanicBecomesError(t *testing.T) {
 		t.Fatalf("got %v, want ErrInternal", err)
 	}
 }
+
+func TestLiveMemoryLimit(t *testing.T) {
+	// Three Neg nodes in a chain keep at most two 1000-float tensors live at
+	// once (8000 bytes): a 6000-byte bound stops the run at the second node.
+	m := model([]*ir.Node{
+		{Name: "a", OpType: "Neg", Inputs: []string{"x"}, Outputs: []string{"y1"}},
+		{Name: "b", OpType: "Neg", Inputs: []string{"y1"}, Outputs: []string{"y2"}},
+		{Name: "c", OpType: "Neg", Inputs: []string{"y2"}, Outputs: []string{"y3"}},
+	}, []*ir.ValueInfo{vi("x", 1000)}, []*ir.ValueInfo{vi("y3", 1000)})
+	x := map[string]*tensor.Tensor{"x": tensor.Zeros(tensor.Float32, 1000)}
+	ok, err := NewSession(m, Options{Provider: NativeWith(testRegistry(t)), MaxLiveBytes: 8000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ok.Run(context.Background(), x); err != nil {
+		t.Fatalf("8000 bytes should suffice: %v", err)
+	}
+	tight, _ := NewSession(m, Options{Provider: NativeWith(testRegistry(t)), MaxLiveBytes: 6000})
+	_, err = tight.Run(context.Background(), x)
+	if !errors.Is(err, ops.ErrLimit) || !strings.Contains(err.Error(), `"b" (Neg)`) {
+		t.Fatalf("got %v, want a limit error naming node b", err)
+	}
+}

@@ -36,6 +36,9 @@ type Options struct {
 	// MaxTensorElements bounds any single tensor a kernel allocates; 0 means
 	// DefaultMaxTensorElements.
 	MaxTensorElements int
+	// MaxLiveBytes bounds the memory of all intermediate tensors held at
+	// once during a run; 0 means DefaultMaxLiveBytes(), negative means no bound.
+	MaxLiveBytes int64
 	// Seed seeds random ops (RandomNormal, Dropout in training mode, ...); 0 draws one.
 	Seed int64
 }
