@@ -15,7 +15,9 @@
 // 2/4/8-bit weight quantization of int4 LLM exports. The contrib versions
 // of ops ONNX later standardized (Trilu, QuantizeLinear, DequantizeLinear)
 // run the standard kernels, as do FusedConv and FusedGemm (Conv and Gemm
-// with the activation ONNX Runtime's optimizer folds into them).
+// with the activation ONNX Runtime's optimizer folds into them). The Stable
+// Diffusion fusions (BiasAdd, BiasSplitGelu, GroupNorm, SkipGroupNorm),
+// GPU-only in ONNX Runtime, run here on any machine.
 //
 // Float16 and bfloat16 compute in float32, float64 in float64. Attention
 // masks follow ONNX Runtime: masked keys get mask_filter_value (default
@@ -38,5 +40,6 @@ func Ops() []*ops.Op {
 		quantOps(),
 		aliasOps(),
 		fusedOps(),
+		diffusionOps(),
 	)
 }

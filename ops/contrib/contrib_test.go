@@ -1126,3 +1126,85 @@ func TestFusedConvGemm(t *testing.T) {
 	check(t, tc{name: "FusedConv/Z", op: "FusedConv", attrs: []ops.Attr{irbuild.String("activation", "Relu")},
 		inputs: []in{{"x", f32(r, 1, 2, 5, 5)}, {"w", f32(r, 3, 2, 3, 3)}, {"b", f32(r, 3)}, {"z", f32(r, 1, 3, 3, 3)}}, outputs: y(tensor.Float32)})
 }
+
+func i64s(v ...int64) *tensor.Tensor { return tensor.Must([]int{len(v)}, v) }
+
+// refGroupNorm builds GroupNorm from standard ops for ONNX Runtime: x is
+// (N, H, W, C) (or NCHW), normalized per group with InstanceNormalization.
+func refGroupNorm(b *irbuild.Builder, x, gamma, beta string, shape []int, groups int, silu, channelsLast bool) string {
+	n, c := shape[0], shape[len(shape)-1]
+	if !channelsLast {
+		c = shape[1]
+	} else {
+		x = b.OpA("Transpose", []ops.Attr{attrInts("perm", 0, 3, 1, 2)}, x)
+	}
+	nchw := b.Op("Shape", x)
+	g := b.Op("Reshape", x, b.Const(i64s(int64(n), int64(groups), -1)))
+	ones, zeros := make([]float32, groups), make([]float32, groups)
+	for i := range ones {
+		ones[i] = 1
+	}
+	g = b.OpA("InstanceNormalization", []ops.Attr{attrFloat("epsilon", 1e-5)}, g,
+		b.Const(tensor.Must([]int{groups}, ones)), b.Const(tensor.Must([]int{groups}, zeros)))
+	y := b.Op("Reshape", g, nchw)
+	perChannel := b.Const(i64s(int64(c), 1, 1))
+	y = b.Op("Add", b.Op("Mul", y, b.Op("Reshape", gamma, perChannel)), b.Op("Reshape", beta, perChannel))
+	if silu {
+		y = b.Op("Mul", y, b.Op("Sigmoid", y))
+	}
+	if channelsLast {
+		y = b.OpA("Transpose", []ops.Attr{attrInts("perm", 0, 2, 3, 1)}, y)
+	}
+	return y
+}
+
+func TestDiffusionOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 1))
+	x := f32(r, 2, 5, 8)
+	check(t, tc{name: "BiasAdd", op: "BiasAdd", inputs: []in{{"x", x}, {"b", f32(r, 8)}, {"skip", f32(r, 2, 5, 8)}}, outputs: y(tensor.Float32),
+		ortOp: func(b *irbuild.Builder, in []string) []string {
+			return []string{b.Op("Add", b.Op("Add", in[0], in[1]), in[2])}
+		}})
+	check(t, tc{name: "BiasSplitGelu", op: "BiasSplitGelu", inputs: []in{{"x", x}, {"b", f32(r, 8)}}, outputs: y(tensor.Float32),
+		ortOp: func(b *irbuild.Builder, in []string) []string {
+			s := b.OpN("Split", 2, b.Op("Add", in[0], in[1])).With(attrInt("axis", -1))
+			return []string{b.Op("Mul", s.Out(0), b.OpN("Gelu", 1, s.Out(1)).Domain(ms).Out(0))}
+		}})
+	for _, c := range []struct {
+		name         string
+		shape        []int
+		groups       int
+		silu         bool
+		channelsLast bool
+	}{
+		{"nhwc", []int{2, 3, 4, 8}, 4, false, true},
+		{"nhwc_silu", []int{1, 5, 2, 12}, 3, true, true},
+		{"nchw", []int{2, 6, 3, 3}, 2, false, false},
+	} {
+		ch := c.shape[len(c.shape)-1]
+		if !c.channelsLast {
+			ch = c.shape[1]
+		}
+		attrs := []ops.Attr{attrInt("groups", int64(c.groups)), attrInt("activation", b2i(c.silu)), attrInt("channels_last", b2i(c.channelsLast)), attrFloat("epsilon", 1e-5)}
+		check(t, tc{name: "GroupNorm/" + c.name, op: "GroupNorm", attrs: attrs,
+			inputs: []in{{"x", f32(r, c.shape...)}, {"gamma", f32(r, ch)}, {"beta", f32(r, ch)}}, outputs: y(tensor.Float32),
+			ortOp: func(b *irbuild.Builder, in []string) []string {
+				return []string{refGroupNorm(b, in[0], in[1], in[2], c.shape, c.groups, c.silu, c.channelsLast)}
+			}})
+	}
+	for _, skipShape := range [][]int{{2, 3, 4, 8}, {2, 1, 1, 8}, {2, 8}} {
+		shape := []int{2, 3, 4, 8}
+		attrs := []ops.Attr{attrInt("groups", 2), attrInt("activation", 1), attrInt("channels_last", 1), attrFloat("epsilon", 1e-5)}
+		check(t, tc{name: fmt.Sprint("SkipGroupNorm/", skipShape), op: "SkipGroupNorm", attrs: attrs,
+			inputs:  []in{{"x", f32(r, shape...)}, {"gamma", f32(r, 8)}, {"beta", f32(r, 8)}, {"skip", f32(r, skipShape...)}, {"bias", f32(r, 8)}},
+			outputs: []out{{"y", tensor.Float32}, {"s", tensor.Float32}},
+			ortOp: func(b *irbuild.Builder, in []string) []string {
+				skip := in[3]
+				if len(skipShape) == 2 {
+					skip = b.Op("Reshape", skip, b.Const(i64s(2, 1, 1, 8)))
+				}
+				s := b.Op("Add", b.Op("Add", in[0], skip), in[4])
+				return []string{refGroupNorm(b, s, in[1], in[2], shape, 2, true, true), s}
+			}})
+	}
+}

@@ -128,9 +128,12 @@ func seeds(r *rand.Rand) map[string][]*tensor.Tensor {
 		"GroupQueryAttention": {f(2, 1, 8), f(2, 1, 4), f(2, 1, 4), f(2, 1, 3, 4), f(2, 1, 3, 4),
 			tensor.Must([]int{2}, []int32{2, 3}), tensor.Must([]int{}, []int32{4}), f(8, 2), f(8, 2),
 			tensor.Must([]int{2, 1}, []int64{2, 3}), f(2, 2, 1, 4), f(2)},
-		"FusedMatMul": {f(2, 3, 4), f(3, 2, 4)},
-		"BiasGelu":    {f(2, 3, 4), f(4)},
-		"MatMulNBits": {f(2, 32), tensor.Must([]int{4, 2, 8}, make([]uint8, 64)), f(8), tensor.Must([]int{4}, []uint8{1, 2, 3, 4}), nil, f(4)},
+		"FusedMatMul":   {f(2, 3, 4), f(3, 2, 4)},
+		"BiasGelu":      {f(2, 3, 4), f(4)},
+		"GroupNorm":     {f(2, 3, 2, 4), f(4), f(4)},
+		"SkipGroupNorm": {f(2, 3, 2, 4), f(4), f(4), f(2, 1, 1, 4), f(4)},
+		"BiasSplitGelu": {f(2, 3, 4), f(4)},
+		"MatMulNBits":   {f(2, 32), tensor.Must([]int{4, 2, 8}, make([]uint8, 64)), f(8), tensor.Must([]int{4}, []uint8{1, 2, 3, 4}), nil, f(4)},
 	}
 }
 
@@ -198,10 +201,10 @@ func TestMutatedInputsNoPanic(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	i := func(name string, v int64) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
 	attrSets := [][]ops.Attr{
-		{i("num_heads", 2), i("kv_num_heads", 1), i("K", 32), i("N", 4), i("block_size", 16)},
+		{i("num_heads", 2), i("kv_num_heads", 1), i("K", 32), i("N", 4), i("block_size", 16), i("groups", 2)},
 		{i("num_heads", 2), i("kv_num_heads", 1), i("unidirectional", 1), i("K", 32), i("N", 4), i("block_size", 16), i("bits", 2), i("local_window_size", 2), i("do_rotary", 1), i("smooth_softmax", 1),
 			i("transA", 1), i("transBatchB", 1), i("interleaved", 1)},
-		{i("num_heads", 2), i("kv_num_heads", 2), i("rotary_embedding_dim", 2), i("transBatchA", 1), i("transB", 1)},
+		{i("num_heads", 2), i("kv_num_heads", 2), i("rotary_embedding_dim", 2), i("transBatchA", 1), i("transB", 1), i("groups", 1), i("channels_last", 0), i("activation", 1)},
 	}
 	sd := seeds(r)
 	for _, op := range Ops() {
