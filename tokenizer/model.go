@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"container/heap"
 	"fmt"
 	"sort"
 	"unicode/utf8"
@@ -27,12 +26,37 @@ type Model interface {
 	toJSON() map[string]any
 }
 
-// scratch holds buffers reused across the words of one encoding.
+// scratch holds buffers reused across the words of one encoding and, through
+// the tokenizer's pool, across encodings.
 type scratch struct {
-	buf  []byte
-	pos  []int // byte offset of each rune in buf
-	syms []symbol
-	q    mergeQueue
+	buf    []byte
+	pos    []int // byte offset of each rune in buf
+	bpos   []int
+	syms   []symbol
+	q      mergeQueue
+	ar     normStr // arena for normalized text; see alloc
+	words  []normStr
+	pieces []piece
+	toks   []token
+}
+
+// alloc returns an empty normStr with room for n runes, carved from the
+// arena. Slices handed out stay valid until reset; appending past n
+// allocates elsewhere, which is correct, only slower.
+func (sc *scratch) alloc(n int) normStr {
+	l := len(sc.ar.runes)
+	if cap(sc.ar.runes)-l < n {
+		size := max(n, 2*cap(sc.ar.runes), 256)
+		sc.ar = normStr{make([]rune, 0, size), make([]span, 0, size)}
+		l = 0
+	}
+	sc.ar.runes, sc.ar.align = sc.ar.runes[:l+n], sc.ar.align[:l+n]
+	return normStr{sc.ar.runes[l:l:l+n], sc.ar.align[l:l:l+n]}
+}
+
+// reset makes the arena's memory reusable.
+func (sc *scratch) reset() {
+	sc.ar.runes, sc.ar.align = sc.ar.runes[:0], sc.ar.align[:0]
 }
 
 // vocab is a token <-> id table.
@@ -229,22 +253,52 @@ type symbol struct {
 
 type mergeItem struct{ rank, pos, id int }
 
+// mergeQueue is a binary min-heap of merges by (rank, pos), written out so
+// that pushing and popping do not box items.
 type mergeQueue []mergeItem
 
-func (q mergeQueue) Len() int { return len(q) }
-func (q mergeQueue) Less(i, j int) bool {
-	if q[i].rank != q[j].rank {
-		return q[i].rank < q[j].rank
+func (m mergeItem) less(o mergeItem) bool {
+	if m.rank != o.rank {
+		return m.rank < o.rank
 	}
-	return q[i].pos < q[j].pos
+	return m.pos < o.pos
 }
-func (q mergeQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *mergeQueue) Push(x any)   { *q = append(*q, x.(mergeItem)) }
-func (q *mergeQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return x
+
+func (q *mergeQueue) push(x mergeItem) {
+	h := append(*q, x)
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h[i].less(h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+	*q = h
+}
+
+func (q *mergeQueue) pop() mergeItem {
+	h := *q
+	top := h[0]
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && h[l].less(h[m]) {
+			m = l
+		}
+		if r < n && h[r].less(h[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	*q = h
+	return top
 }
 
 func (m *BPE) runeID(word []rune, i int, sc *scratch) (int, bool) {
@@ -310,12 +364,11 @@ func (m *BPE) tokenize(dst []token, word []rune, sc *scratch) []token {
 	q := sc.q[:0]
 	for i := 0; i+1 < len(syms); i++ {
 		if r, ok := m.merges[pairKey(syms[i].id, syms[i+1].id)]; ok {
-			q = append(q, mergeItem{r.rank, i, r.id})
+			q.push(mergeItem{r.rank, i, r.id})
 		}
 	}
-	heap.Init(&q)
-	for q.Len() > 0 {
-		top := heap.Pop(&q).(mergeItem)
+	for len(q) > 0 {
+		top := q.pop()
 		s := &syms[top.pos]
 		if s.end == s.start || s.next < 0 {
 			continue
@@ -332,12 +385,12 @@ func (m *BPE) tokenize(dst []token, word []rune, sc *scratch) []token {
 		}
 		if s.prev >= 0 {
 			if r, ok := m.merges[pairKey(syms[s.prev].id, s.id)]; ok {
-				heap.Push(&q, mergeItem{r.rank, s.prev, r.id})
+				q.push(mergeItem{r.rank, s.prev, r.id})
 			}
 		}
 		if s.next >= 0 {
 			if r, ok := m.merges[pairKey(s.id, syms[s.next].id)]; ok {
-				heap.Push(&q, mergeItem{r.rank, top.pos, r.id})
+				q.push(mergeItem{r.rank, top.pos, r.id})
 			}
 		}
 	}

@@ -18,8 +18,8 @@ type normStr struct {
 }
 
 // fromString builds a normStr over s whose offsets start at base.
-func fromString(s string, base int, dst normStr) normStr {
-	dst.runes, dst.align = dst.runes[:0], dst.align[:0]
+func fromString(s string, base int, sc *scratch) normStr {
+	dst := sc.alloc(len(s))
 	for i, r := range s {
 		dst.runes = append(dst.runes, r)
 		dst.align = append(dst.align, span{base + i, base + i + utf8.RuneLen(r)})
@@ -46,7 +46,8 @@ func (n normStr) String() string { return string(n.runes) }
 // A Normalizer rewrites text while keeping every character aligned to the
 // original text it came from.
 type Normalizer interface {
-	normalize(n normStr) normStr
+	// normalize may rewrite n in place and takes new buffers from sc.
+	normalize(n normStr, sc *scratch) normStr
 	toJSON() map[string]any
 }
 
@@ -61,7 +62,7 @@ type BertNormalizer struct {
 	Lowercase          bool
 }
 
-func (b *BertNormalizer) normalize(n normStr) normStr {
+func (b *BertNormalizer) normalize(n normStr, sc *scratch) normStr {
 	if b.CleanText {
 		k := 0
 		for i, r := range n.runes {
@@ -84,7 +85,7 @@ func (b *BertNormalizer) normalize(n normStr) normStr {
 			}
 		}
 		if cnt > 0 {
-			out := normStr{make([]rune, 0, len(n.runes)+2*cnt), make([]span, 0, len(n.runes)+2*cnt)}
+			out := sc.alloc(len(n.runes) + 2*cnt)
 			for i, r := range n.runes {
 				a := n.align[i]
 				if isChineseChar(r) {
@@ -103,10 +104,10 @@ func (b *BertNormalizer) normalize(n normStr) normStr {
 		strip = *b.StripAccents
 	}
 	if strip {
-		n = filterMarks(decompose(n, false), isBertMark)
+		n = filterMarks(decompose(n, false, sc), isBertMark)
 	}
 	if b.Lowercase {
-		n = lowercase(n)
+		n = lowercase(n, sc)
 	}
 	return n
 }
@@ -143,7 +144,7 @@ func filterMarks(n normStr, isMark func(rune) bool) normStr {
 
 // lowercase maps each rune to its lowercase form; U+0130 becomes two runes
 // ("i̇") as in Rust's char::to_lowercase.
-func lowercase(n normStr) normStr {
+func lowercase(n normStr, sc *scratch) normStr {
 	extra := 0
 	for _, r := range n.runes {
 		if r == 0x130 {
@@ -151,7 +152,7 @@ func lowercase(n normStr) normStr {
 		}
 	}
 	if extra > 0 {
-		out := normStr{make([]rune, 0, len(n.runes)+extra), make([]span, 0, len(n.runes)+extra)}
+		out := sc.alloc(len(n.runes) + extra)
 		for i, r := range n.runes {
 			if r == 0x130 {
 				out.runes = append(out.runes, 'i', 0x307)
@@ -181,7 +182,7 @@ func isASCII(rs []rune) bool {
 // decompose applies NFD (or NFKD when compat) rune by rune, then puts
 // combining marks in canonical order; every output rune keeps the alignment
 // of the rune it came from.
-func decompose(n normStr, compat bool) normStr {
+func decompose(n normStr, compat bool, sc *scratch) normStr {
 	if isASCII(n.runes) {
 		return n
 	}
@@ -189,9 +190,9 @@ func decompose(n normStr, compat bool) normStr {
 	if compat {
 		form = norm.NFKD
 	}
-	out := normStr{make([]rune, 0, len(n.runes)+8), make([]span, 0, len(n.runes)+8)}
+	out := sc.alloc(len(n.runes) + len(n.runes)/4 + 8) // appends past this allocate
 	var buf [utf8.UTFMax]byte
-	var dec []byte
+	dec := sc.buf[:0]
 	for i, r := range n.runes {
 		if r < 0xC0 && !compat {
 			out.runes = append(out.runes, r)
@@ -205,6 +206,7 @@ func decompose(n normStr, compat bool) normStr {
 			out.align = append(out.align, n.align[i])
 		}
 	}
+	sc.buf = dec
 	canonicalOrder(out)
 	return out
 }
@@ -294,17 +296,19 @@ type (
 	NormalizerSequence []Normalizer
 )
 
-func (NFC) normalize(n normStr) normStr  { return compose(decompose(n, false)) }
-func (NFD) normalize(n normStr) normStr  { return decompose(n, false) }
-func (NFKC) normalize(n normStr) normStr { return compose(decompose(n, true)) }
-func (NFKD) normalize(n normStr) normStr { return decompose(n, true) }
-func (Lowercase) normalize(n normStr) normStr {
-	return lowercase(n)
+func (NFC) normalize(n normStr, sc *scratch) normStr  { return compose(decompose(n, false, sc)) }
+func (NFD) normalize(n normStr, sc *scratch) normStr  { return decompose(n, false, sc) }
+func (NFKC) normalize(n normStr, sc *scratch) normStr { return compose(decompose(n, true, sc)) }
+func (NFKD) normalize(n normStr, sc *scratch) normStr { return decompose(n, true, sc) }
+func (Lowercase) normalize(n normStr, sc *scratch) normStr {
+	return lowercase(n, sc)
 }
-func (StripAccents) normalize(n normStr) normStr { return filterMarks(n, isCombiningMark) }
-func (s NormalizerSequence) normalize(n normStr) normStr {
+func (StripAccents) normalize(n normStr, _ *scratch) normStr {
+	return filterMarks(n, isCombiningMark)
+}
+func (s NormalizerSequence) normalize(n normStr, sc *scratch) normStr {
 	for _, x := range s {
-		n = x.normalize(n)
+		n = x.normalize(n, sc)
 	}
 	return n
 }

@@ -1,10 +1,12 @@
 package tokenizer
 
+import "unicode/utf8"
+
 // A PreTokenizer cuts normalized text into the words a model tokenizes
 // separately.
 type PreTokenizer interface {
-	// split appends the pieces of s to dst.
-	split(dst []normStr, s normStr) []normStr
+	// split appends the pieces of s to dst, taking new buffers from sc.
+	split(dst []normStr, s normStr, sc *scratch) []normStr
 	toJSON() map[string]any
 }
 
@@ -74,7 +76,7 @@ func appendPiece(dst []normStr, s normStr, i, j int) []normStr {
 // BertPreTokenizer splits on whitespace (dropped) and isolates punctuation.
 type BertPreTokenizer struct{}
 
-func (BertPreTokenizer) split(dst []normStr, s normStr) []normStr {
+func (BertPreTokenizer) split(dst []normStr, s normStr, _ *scratch) []normStr {
 	n := len(s.runes)
 	start := 0
 	for i := 0; i < n; i++ {
@@ -96,7 +98,7 @@ func (BertPreTokenizer) toJSON() map[string]any { return map[string]any{"type": 
 // WhitespaceSplit splits on whitespace, dropping it.
 type WhitespaceSplit struct{}
 
-func (WhitespaceSplit) split(dst []normStr, s normStr) []normStr {
+func (WhitespaceSplit) split(dst []normStr, s normStr, _ *scratch) []normStr {
 	return splitOn(dst, s, isSpace, Removed)
 }
 func (WhitespaceSplit) toJSON() map[string]any { return map[string]any{"type": "WhitespaceSplit"} }
@@ -105,7 +107,7 @@ func (WhitespaceSplit) toJSON() map[string]any { return map[string]any{"type": "
 // characters (the regular expression \w+|[^\w\s]+).
 type Whitespace struct{}
 
-func (Whitespace) split(dst []normStr, s normStr) []normStr {
+func (Whitespace) split(dst []normStr, s normStr, _ *scratch) []normStr {
 	n := len(s.runes)
 	for i := 0; i < n; {
 		r := s.runes[i]
@@ -136,7 +138,7 @@ func (Whitespace) toJSON() map[string]any { return map[string]any{"type": "White
 // Punctuation splits on punctuation characters.
 type Punctuation struct{ Behavior SplitBehavior }
 
-func (p Punctuation) split(dst []normStr, s normStr) []normStr {
+func (p Punctuation) split(dst []normStr, s normStr, _ *scratch) []normStr {
 	return splitOn(dst, s, isBertPunct, p.Behavior)
 }
 func (p Punctuation) toJSON() map[string]any {
@@ -146,7 +148,7 @@ func (p Punctuation) toJSON() map[string]any {
 // Digits splits numbers off, each digit alone when IndividualDigits.
 type Digits struct{ IndividualDigits bool }
 
-func (d Digits) split(dst []normStr, s normStr) []normStr {
+func (d Digits) split(dst []normStr, s normStr, _ *scratch) []normStr {
 	b := Contiguous
 	if d.IndividualDigits {
 		b = Isolated
@@ -161,13 +163,13 @@ func (d Digits) toJSON() map[string]any {
 // the previous ones produced.
 type PreTokenizerSequence []PreTokenizer
 
-func (q PreTokenizerSequence) split(dst []normStr, s normStr) []normStr {
+func (q PreTokenizerSequence) split(dst []normStr, s normStr, sc *scratch) []normStr {
 	cur := []normStr{s}
 	var next []normStr
 	for _, p := range q {
 		next = next[:0]
 		for _, c := range cur {
-			next = p.split(next, c)
+			next = p.split(next, c, sc)
 		}
 		cur, next = next, cur
 	}
@@ -190,24 +192,41 @@ type ByteLevel struct {
 	UseRegex       bool
 }
 
-func (b ByteLevel) split(dst []normStr, s normStr) []normStr {
+func (b ByteLevel) split(dst []normStr, s normStr, sc *scratch) []normStr {
 	if len(s.runes) == 0 {
 		return dst
 	}
 	if b.AddPrefixSpace && s.runes[0] != ' ' {
-		p := normStr{make([]rune, 0, len(s.runes)+1), make([]span, 0, len(s.runes)+1)}
+		p := sc.alloc(len(s.runes) + 1)
 		p.runes = append(append(p.runes, ' '), s.runes...)
 		p.align = append(append(p.align, s.align[0]), s.align...)
 		s = p
 	}
-	first := len(dst)
-	if b.UseRegex {
-		dst = gpt2Split(dst, s)
-	} else {
-		dst = append(dst, s)
+	// Spell all of s in byte-level characters once, then cut that at the
+	// pieces' boundaries: rune i of s starts at m[i] in bs.
+	bs := toByteChars(s, sc)
+	if !b.UseRegex {
+		return append(dst, bs)
 	}
-	for i := first; i < len(dst); i++ {
-		dst[i] = toByteChars(dst[i])
+	ascii := len(bs.runes) == len(s.runes)
+	m := sc.bpos[:0]
+	if !ascii {
+		k := 0
+		for _, r := range s.runes {
+			m = append(m, k)
+			k += utf8.RuneLen(r)
+		}
+		m = append(m, k)
+		sc.bpos = m
+	}
+	for i := 0; i < len(s.runes); {
+		j := gpt2Match(s.runes, i)
+		if ascii {
+			dst = append(dst, bs.slice(i, j))
+		} else {
+			dst = append(dst, bs.slice(m[i], m[j]))
+		}
+		i = j
 	}
 	return dst
 }
@@ -219,15 +238,12 @@ func (b ByteLevel) toJSON() map[string]any {
 
 // toByteChars spells each UTF-8 byte of s as its byte-level character; all
 // bytes of one rune keep that rune's alignment.
-func toByteChars(s normStr) normStr {
-	if isASCII(s.runes) {
-		out := normStr{make([]rune, len(s.runes)), s.align}
-		for i, r := range s.runes {
-			out.runes[i] = byteToRune[r]
-		}
-		return out
+func toByteChars(s normStr, sc *scratch) normStr {
+	n := 0
+	for _, r := range s.runes {
+		n += utf8.RuneLen(r)
 	}
-	out := normStr{make([]rune, 0, len(s.runes)*2), make([]span, 0, len(s.runes)*2)}
+	out := sc.alloc(n)
 	var buf [4]byte
 	for i, r := range s.runes {
 		k := encodeRune(buf[:], r)
@@ -239,23 +255,11 @@ func toByteChars(s normStr) normStr {
 	return out
 }
 
-// gpt2Split appends the pieces of GPT-2's pattern
+// gpt2Match returns the end (> i) of the match of GPT-2's pattern
 //
 //	's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 //
-// scanned by hand because Go's regexp has no lookahead.
-func gpt2Split(dst []normStr, s normStr) []normStr {
-	rs := s.runes
-	n := len(rs)
-	for i := 0; i < n; {
-		j := gpt2Match(rs, i)
-		dst = append(dst, s.slice(i, j))
-		i = j
-	}
-	return dst
-}
-
-// gpt2Match returns the end of the pattern's match starting at i (> i).
+// starting at rune i, scanned by hand because Go's regexp has no lookahead.
 func gpt2Match(rs []rune, i int) int {
 	n := len(rs)
 	r := rs[i]

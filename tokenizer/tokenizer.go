@@ -96,7 +96,8 @@ func (t *Tokenizer) refreshMatchers() {
 			norm = append(norm, a)
 			p := a.Content
 			if t.Normalizer != nil {
-				p = t.Normalizer.normalize(fromString(p, 0, normStr{})).String()
+				sc := new(scratch)
+				p = t.Normalizer.normalize(fromString(p, 0, sc), sc).String()
 			}
 			normP = append(normP, p)
 			a.normContent = p
@@ -123,32 +124,30 @@ func (t *Tokenizer) scratch() *scratch {
 func (t *Tokenizer) encodeSeq(text string, typeID, seq int) *Encoding {
 	sc := t.scratch()
 	defer t.pool.Put(sc)
+	sc.reset()
 	e := &Encoding{text: text}
 	n := len(text)/4 + 4
 	e.IDs, e.TypeIDs, e.Tokens = make([]int, 0, n), make([]int, 0, n), make([]string, 0, n)
 	e.Offsets, e.AttentionMask = make([][2]int, 0, n), make([]int, 0, n)
 	e.SpecialTokensMask, e.SequenceIDs = make([]int, 0, n), make([]int, 0, n)
-	var pieces []piece
-	pieces = t.raw.split(pieces, text)
-	var ns normStr
-	var words []normStr
-	var toks []token
-	for _, p := range pieces {
+	sc.pieces = t.raw.split(sc.pieces[:0], text)
+	words, toks := sc.words[:0], sc.toks[:0]
+	defer func() { sc.words, sc.toks = words[:0], toks[:0] }()
+	for _, p := range sc.pieces {
 		if p.id >= 0 {
 			// The token is the text matched, stripped spaces included, as in Hugging Face.
 			e.push(p.id, typeID, text[p.start:p.end], [2]int{p.start, p.end}, 0, seq)
 			continue
 		}
-		ns = fromString(text[p.start:p.end], p.start, ns)
-		s := ns
+		s := fromString(text[p.start:p.end], p.start, sc)
 		if t.Normalizer != nil {
-			s = t.Normalizer.normalize(s)
+			s = t.Normalizer.normalize(s, sc)
 		}
 		words = words[:0]
 		if t.norm != nil {
-			words = t.splitNormalized(e, words, s, typeID, seq)
+			words = t.splitNormalized(e, words, s, typeID, seq, sc)
 		} else {
-			words = t.preTokenize(words, s)
+			words = t.preTokenize(words, s, sc)
 		}
 		for _, w := range words {
 			if w.runes == nil { // an added token found in the normalized text
@@ -164,20 +163,20 @@ func (t *Tokenizer) encodeSeq(text string, typeID, seq int) *Encoding {
 	return e
 }
 
-func (t *Tokenizer) preTokenize(dst []normStr, s normStr) []normStr {
+func (t *Tokenizer) preTokenize(dst []normStr, s normStr, sc *scratch) []normStr {
 	if len(s.runes) == 0 {
 		return dst
 	}
 	if t.PreTokenizer == nil {
 		return append(dst, s)
 	}
-	return t.PreTokenizer.split(dst, s)
+	return t.PreTokenizer.split(dst, s, sc)
 }
 
 // splitNormalized splits s at normalized added tokens; those are pushed to e
 // directly when reached, so the words before them must be tokenized first:
 // it tokenizes in order and returns nothing left to do.
-func (t *Tokenizer) splitNormalized(e *Encoding, words []normStr, s normStr, typeID, seq int) []normStr {
+func (t *Tokenizer) splitNormalized(e *Encoding, words []normStr, s normStr, typeID, seq int, sc *scratch) []normStr {
 	str := s.String()
 	// rune index of each byte offset of str
 	ri := make([]int, len(str)+1)
@@ -192,8 +191,6 @@ func (t *Tokenizer) splitNormalized(e *Encoding, words []normStr, s normStr, typ
 			ri[i] = ri[i+1]
 		}
 	}
-	sc := t.scratch()
-	defer t.pool.Put(sc)
 	var toks []token
 	for _, p := range t.norm.split(nil, str) {
 		a, b := ri[p.start], ri[p.end]
@@ -201,7 +198,7 @@ func (t *Tokenizer) splitNormalized(e *Encoding, words []normStr, s normStr, typ
 			e.push(p.id, typeID, str[p.start:p.end], s.offsets(a, b), 0, seq)
 			continue
 		}
-		for _, w := range t.preTokenize(words[:0], s.slice(a, b)) {
+		for _, w := range t.preTokenize(words[:0], s.slice(a, b), sc) {
 			toks = t.Model.tokenize(toks[:0], w.runes, sc)
 			for _, k := range toks {
 				tok, _ := t.Model.IDToToken(k.id)

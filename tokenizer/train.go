@@ -105,16 +105,16 @@ func TrainByteLevelBPE(corpus iter.Seq[string], opts BPEOptions) (*Tokenizer, er
 // countWords normalizes and pre-tokenizes every text and counts the words.
 func (t *Tokenizer) countWords(corpus iter.Seq[string], progress Progress) map[string]int {
 	counts := map[string]int{}
-	var ns normStr
+	sc := new(scratch)
 	var words []normStr
 	n := 0
 	for text := range corpus {
-		ns = fromString(text, 0, ns)
-		s := ns
+		sc.reset()
+		s := fromString(text, 0, sc)
 		if t.Normalizer != nil {
-			s = t.Normalizer.normalize(s)
+			s = t.Normalizer.normalize(s, sc)
 		}
-		for _, w := range t.preTokenize(words[:0], s) {
+		for _, w := range t.preTokenize(words[:0], s, sc) {
 			counts[string(w.runes)]++
 		}
 		n++
