@@ -1,0 +1,72 @@
+package graphopt_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/gort-ml/gort/graphopt"
+	"github.com/gort-ml/gort/ir/irbuild"
+	"github.com/gort-ml/gort/ops/all"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// selfAttention builds a Hugging Face style attention block over x (B, S,
+// 8) with 2 heads of 4; mask (B, S) int64 adds the padding mask when not
+// empty; mulScale writes the scaling as Mul by 1/sqrt(d) instead of Div.
+func selfAttention(b *irbuild.Builder, x, mask string, mulScale bool) string {
+	const H, nh, hd = 8, 2, 4
+	lin := func(v string) string {
+		return b.Op("Add", b.Op("MatMul", v, b.Const(f32s([]int{H, H}))), b.Const(f32s([]int{H})))
+	}
+	split := func(v string, perm ...int64) string {
+		return b.OpA("Transpose", attrs(irbuild.Ints("perm", perm...)), b.Op("Reshape", v, b.Const(i64s(0, 0, nh, hd))))
+	}
+	q := split(lin(x), 0, 2, 1, 3)
+	k := split(lin(x), 0, 2, 3, 1)
+	v := split(lin(x), 0, 2, 1, 3)
+	s := b.Op("MatMul", q, k)
+	if mulScale {
+		s = b.Op("Mul", s, b.Const(tensor.Scalar(float32(1/math.Sqrt(hd)))))
+	} else {
+		s = b.Op("Div", s, b.Const(tensor.Scalar(float32(math.Sqrt(hd)))))
+	}
+	if mask != "" {
+		m4 := b.OpA("Cast", attrs(irbuild.Int("to", int64(tensor.Float32))), b.Op("Unsqueeze", mask, b.Const(i64s(1, 2))))
+		s = b.Op("Add", s, b.Op("Mul", b.Op("Sub", b.Const(tensor.Scalar(float32(1))), m4), b.Const(tensor.Scalar(float32(-math.MaxFloat32)))))
+	}
+	p := b.OpA("Softmax", attrs(irbuild.Int("axis", -1)), s)
+	ctx := b.OpA("Transpose", attrs(irbuild.Ints("perm", 0, 2, 1, 3)), b.Op("MatMul", p, v))
+	return b.Op("Reshape", ctx, b.Const(i64s(0, 0, H)))
+}
+
+func TestAttentionFusion(t *testing.T) {
+	reg := all.Registry()
+	for _, fused := range []string{"Attention", "MultiHeadAttention"} {
+		if !reg.Has("com.microsoft", fused) {
+			t.Logf("native provider lacks com.microsoft %s", fused)
+			continue
+		}
+		only := func(domain, op string) bool {
+			return (op != "Attention" && op != "MultiHeadAttention" || op == fused) && reg.Has(domain, op)
+		}
+		for _, c := range []struct {
+			name           string
+			masked, mulDiv bool
+		}{{"vit-no-mask", false, false}, {"bert-mask", true, false}, {"mul-scale", true, true}} {
+			t.Run(fused+"/"+c.name, func(t *testing.T) {
+				b := irbuild.New(c.name, irbuild.Opset{Domain: "", Version: 17})
+				x := b.Input("x", tensor.Float32, "batch", "sequence", 8)
+				mask := ""
+				if c.masked {
+					mask = b.Input("attention_mask", tensor.Int64, "batch", "sequence")
+				}
+				b.Rename(selfAttention(b, x, mask, c.mulDiv), "y")
+				b.Output("y", tensor.Float32)
+				opt, rep := checkEquivalent(t, b.Model(), graphopt.Options{Supported: only}, map[string]int{"batch": 3, "sequence": 6}, maskSomeKeys)
+				if count(opt, fused) != 1 || count(opt, "Softmax") != 0 {
+					t.Errorf("not fused into %s:\n%s", fused, rep)
+				}
+			})
+		}
+	}
+}
