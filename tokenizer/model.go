@@ -51,7 +51,7 @@ func (sc *scratch) alloc(n int) normStr {
 		l = 0
 	}
 	sc.ar.runes, sc.ar.align = sc.ar.runes[:l+n], sc.ar.align[:l+n]
-	return normStr{sc.ar.runes[l:l:l+n], sc.ar.align[l:l:l+n]}
+	return normStr{sc.ar.runes[l : l : l+n], sc.ar.align[l : l : l+n]}
 }
 
 // reset makes the arena's memory reusable.
