@@ -700,6 +700,7 @@ func TestMultiHeadAttention(t *testing.T) {
 		{name: "packed_kv", b: 2, s: 3, l: 5, n: 2, h: 4, hv: 4, layout: "kv", noBias: true},
 		{name: "packed_qkv", b: 2, s: 3, l: 3, n: 2, h: 4, hv: 4, layout: "qkv", noBias: true},
 		{name: "bnsh_kv", b: 2, s: 3, l: 5, n: 2, h: 4, hv: 4, layout: "bnsh", noBias: true},
+		{name: "bnsh_kv_bias", b: 2, s: 3, l: 5, n: 2, h: 4, hv: 4, layout: "bnsh"},
 		{name: "scale", b: 1, s: 3, l: 4, n: 3, h: 2, hv: 2, scale: 0.3},
 	} {
 		d, dv := c.n*c.h, c.n*c.hv

@@ -147,6 +147,11 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 			return nil, err
 		}
 		qb, kb, vb = bias[:nh*hq], bias[nh*hq:nh*(hq+hk)], bias[nh*(hq+hk):]
+		if kt := opt(in, 1); kt != nil && kt.Rank() == 4 {
+			// Per-head K and V are already projected (a cross-attention
+			// cache): only Q takes its bias.
+			kb, vb = nil, nil
+		}
 	}
 	pastK, pastV := opt(in, 6), opt(in, 7)
 	if (pastK == nil) != (pastV == nil) {
