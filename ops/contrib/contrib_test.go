@@ -583,6 +583,7 @@ func TestAttention(t *testing.T) {
 		{name: "causal_keylens", b: 2, s: 4, n: 1, causal: true, mask: lens(4, 3)},
 		{name: "causal_masked_rows", b: 2, s: 4, n: 2, causal: true, mask: lens(4, 3, 0, 2)},
 		{name: "past", b: 2, s: 3, n: 2, past: 4},
+		{name: "past_keylens", b: 2, s: 2, n: 2, past: 3, mask: lens(5, 4)},
 		{name: "past_causal_mask2d", b: 2, s: 2, n: 2, past: 3, causal: true, mask: func(b, s, total int) *tensor.Tensor { return padMask(total, 5, 4) }},
 		{name: "decode", b: 3, s: 1, n: 4, past: 5, causal: true, mask: func(b, s, total int) *tensor.Tensor { return padMask(total, 6, 3, 5) }},
 		{name: "qkv_sizes", b: 2, s: 3, n: 2, sizes: []int64{8, 8, 12}},
@@ -692,6 +693,9 @@ func TestMultiHeadAttention(t *testing.T) {
 		{name: "value_head_size", b: 2, s: 3, l: 4, n: 2, h: 4, hv: 6},
 		{name: "keylens", b: 2, s: 3, l: 4, n: 2, h: 4, hv: 4, mask: func(b, total int) *tensor.Tensor { return i32([]int{2}, 4, 2) }},
 		{name: "mask2d", b: 3, s: 2, l: 4, n: 2, h: 4, hv: 4, mask: func(b, total int) *tensor.Tensor { return padMask(total, 4, 1, 3) }},
+		{name: "mask3d", b: 2, s: 2, l: 3, n: 2, h: 4, hv: 4, mask: func(b, total int) *tensor.Tensor {
+			return i32([]int{2, 2, 3}, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0)
+		}},
 		{name: "attention_bias", b: 2, s: 3, l: 4, n: 2, h: 4, hv: 4, bias: []int{2, 2}},
 		{name: "attention_bias_bcast", b: 2, s: 3, l: 4, n: 2, h: 4, hv: 4, bias: []int{1, 2}, mask: func(b, total int) *tensor.Tensor { return padMask(total, 4, 3) }},
 		{name: "causal", b: 2, s: 4, l: 4, n: 2, h: 4, hv: 4, causal: true},
