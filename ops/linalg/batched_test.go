@@ -8,6 +8,9 @@ import (
 
 func TestSgemmBatched(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
+	pools := []*Pool{nil, NewPool(2), NewPool(3)}
+	defer pools[1].Close()
+	defer pools[2].Close()
 	for _, tc := range []struct {
 		batch, m, n, k     int
 		transA, transB     bool
@@ -35,7 +38,7 @@ func TestSgemmBatched(t *testing.T) {
 		c2 := append([]float32(nil), c...)
 		ep := Epilogue{Bias: randSlice(r, tc.n), Act: ActRelu}
 		const alpha, beta = 0.5, -1
-		for _, pool := range []*Pool{nil, NewPool(2), NewPool(3)} {
+		for _, pool := range pools {
 			got := append([]float32(nil), c...)
 			SgemmStridedBatched(tc.transA, tc.transB, tc.m, tc.n, tc.k, alpha, a, lda, sa, b, ldb, sb, beta, got, ldc, sc, tc.batch, ep, pool)
 			got2 := append([]float32(nil), c2...)

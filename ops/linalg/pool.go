@@ -67,6 +67,14 @@ func (p *Pool) Threads() int {
 	return p.threads
 }
 
+// Close stops the workers. The Pool must not be used afterwards, and the
+// DefaultPool must not be closed.
+func (p *Pool) Close() {
+	if p != nil && p.threads > 1 {
+		close(p.work)
+	}
+}
+
 func (p *Pool) worker() {
 	for t := range p.work {
 		t.run()

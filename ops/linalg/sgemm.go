@@ -44,9 +44,10 @@ func SgemmEx(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 // "avx2" or "generic").
 func KernelName() string { return kernels[0].name }
 
-// minThreadWork is the m·n·k below which a product runs on one thread:
-// waking a worker costs a few microseconds.
-const minThreadWork = 1 << 18
+// minThreadWork is the m·n·k per thread below which a product uses fewer
+// threads: waking a worker costs a few microseconds, and 1<<20
+// multiply-adds take about five. Tests lower it to split small products.
+var minThreadWork = 1 << 20
 
 func sgemm(kern *kernel, pool *Pool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue) {
 	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, ep)

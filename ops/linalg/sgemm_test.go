@@ -128,6 +128,10 @@ var testSizes = []int{1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 33, 64, 65, 127, 129}
 // edges, alpha/beta variants (beta 0 on a NaN-poisoned C) and padded strides.
 func TestSgemmKernels(t *testing.T) {
 	pool := NewPool(3)
+	defer pool.Close()
+	// Split even the small products, to test the thread grid on edge tiles.
+	defer func(w int) { minThreadWork = w }(minThreadWork)
+	minThreadWork = 1
 	for _, kern := range kernels {
 		t.Run(kern.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, 2))
@@ -179,6 +183,8 @@ func TestSgemmDegenerate(t *testing.T) {
 
 func TestSgemmEpilogue(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
+	pool := NewPool(2)
+	defer pool.Close()
 	for _, kern := range kernels {
 		for _, act := range []Activation{ActNone, ActRelu, ActGelu, ActGeluTanh} {
 			for _, bias := range []bool{false, true} {
@@ -187,7 +193,7 @@ func TestSgemmEpilogue(t *testing.T) {
 					if bias {
 						ep.Bias = []float32{}
 					}
-					check(t, r, kern, NewPool(2), gemmCase{m: s[0], n: s[1], k: s[2], alpha: 0.3, beta: 0.5, pad: 1, ep: ep})
+					check(t, r, kern, pool, gemmCase{m: s[0], n: s[1], k: s[2], alpha: 0.3, beta: 0.5, pad: 1, ep: ep})
 				}
 			}
 		}
