@@ -258,6 +258,14 @@ func TestTreeEnsembleClassifier(t *testing.T) {
 	wantEqual(t, res[0], tensor.Must([]int{2}, []int64{0, 1}))
 	wantClose(t, res[1], []int{2, 2}, []float32{0.5, -0.5, -2.5, 2.5})
 
+	// Every weight on class 1: Z is the transform of [0, s].
+	one := replaceAttr(replaceAttr(pos, aInts("class_ids", 1, 1, 1)), aFloats("class_weights", -1, 2, 0.5))
+	res = mustRun(t, "TreeEnsembleClassifier", 3, one, 2, x)
+	wantEqual(t, res[0], tensor.Must([]int{2}, []int64{0, 1}))
+	wantClose(t, res[1], []int{2, 2}, []float32{0, -0.5, 0, 2.5})
+	res = mustRun(t, "TreeEnsembleClassifier", 3, append(one, aStr("post_transform", "LOGISTIC")), 2, x)
+	wantClose(t, res[1], []int{2, 2}, []float32{0.5, float32(1 / (1 + math.Exp(0.5))), 0.5, float32(1 / (1 + math.Exp(-2.5)))})
+
 	// Binary: every weight on class 0, LOGISTIC -> [sigmoid(-s), sigmoid(s)].
 	bin := append(legacyTrees("class"), aInts("classlabels_int64s", 0, 1), aStr("post_transform", "LOGISTIC"))
 	bin = replaceAttr(bin, aInts("class_ids", 0, 0, 0))

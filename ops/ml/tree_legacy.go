@@ -20,9 +20,13 @@ var treeEnsembleRegressorOps = ops.Versions(Domain, "TreeEnsembleRegressor", "Tr
 
 // TreeEnsembleClassifier (ai.onnx.ml 1, 3): Z[n, k] = post_transform(
 // base_values[k] + sum over trees of the class_weights of the leaf reached,
-// for class k); Y[n] = the class label of the largest Z[n, :]. When every
-// class weight is for one class id (binary), Z[:, 1] is that score and
-// Z[:, 0] its complement (1 - s without transform or with PROBIT, else -s).
+// for class k); Y[n] = the label of the largest Z[n, k] among the classes
+// scored. Two labels with every weight for one class follow ONNX Runtime:
+// the label is class 1 when that score s > 0.5 (all weights >= 0) or
+// s > 0; for class 0, Z = [1-s, s] (all weights >= 0) or [-s, s], [σ(-s),
+// σ(s)] with LOGISTIC, [probit(s), 0] with PROBIT; for class 1, Z is the
+// transform of [0, s]. Without a transform, classes no leaf scored (and no
+// base value) are 0.
 var treeEnsembleClassifierOps = ops.Versions(Domain, "TreeEnsembleClassifier", "TreeEnsembleClassifier: Z = post_transform(base_values + sum of leaf class_weights), Y = label of argmax Z",
 	[]int{1, 3}, inferClassifier("classlabels_int64s"), compileTreeClassifier)
 
@@ -287,7 +291,14 @@ func compileTreeClassifier(n *ops.Node) (*ops.Kernel, error) {
 	}
 	p := &treeClassifier{labels: lb}
 	nClasses := lb.len()
-	if p.post, p.base, err = legacyCommon(n, nClasses); err != nil {
+	if nClasses == 2 && len(n.Floats("base_values", nil)) == 1 {
+		// One base value for two classes belongs to class 0's score.
+		p.post, p.base, err = legacyCommon(n, 1)
+		p.base = append(p.base, 0)
+	} else {
+		p.post, p.base, err = legacyCommon(n, nClasses)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if p.fo, err = legacyForest(n, "class", nClasses); err != nil {
@@ -306,15 +317,28 @@ func compileTreeClassifier(n *ops.Node) (*ops.Kernel, error) {
 			return nil, err
 		}
 		width := p.fo.nTargets
+		var s []float64 // the binary case's single score per row
 		if p.binary != binNone {
-			s := make([]float64, rows)
+			s = make([]float64, rows)
 			for r := range s {
 				s[r] = scores[r*width+p.class]
 			}
-			return p.labels.binary(c, s, p.post, p.binary)
+			if p.class == 0 {
+				return p.labels.binary(c, s, p.post, p.binary)
+			}
+		}
+		if len(p.base) > 0 && p.binary == binNone {
+			for i := range has {
+				has[i] = true // base values score every class
+			}
 		}
 		zeroUnscored(p.post, scores, has)
 		postTransform(p.post, scores, width)
+		if p.binary != binNone {
+			// Weights for class 1 only: the two columns are transformed as
+			// they are, the label follows the binary rule.
+			return p.labels.withScores(c, binaryLabels(s, p.binary), scores, rows, width)
+		}
 		return p.labels.outputs(c, scores, has, rows, width)
 	}}, nil
 }
@@ -326,23 +350,34 @@ type binaryMode int
 const (
 	binNone         binaryMode = iota
 	binLinear                  // label s > 0; Z = [1-p, p], p the transformed score
-	binTreePositive            // all weights >= 0: label s > 0.5; Z = [1-s, s]
+	binTreePositive            // all weights >= 0: label s > 0.5; Z = [1-p, p]
 	binTreeMixed               // label s > 0; Z = [-s, s], or [σ(-s), σ(s)] with LOGISTIC
 )
 
-// binary labels single scores s (one per row) and expands them to two
-// columns by mode; PROBIT trees give [probit(s), 0].
-func (l labels) binary(c *ops.Ctx, s []float64, post int, mode binaryMode) ([]*tensor.Tensor, error) {
-	best := make([]int, len(s))
-	z := make([]float64, 2*len(s))
+// binaryLabels labels single scores: class 1 when s > 0.5 (all weights
+// positive) or s > 0, else class 0.
+func binaryLabels(s []float64, mode binaryMode) []int {
 	th := 0.0
 	if mode == binTreePositive {
 		th = 0.5
 	}
+	best := make([]int, len(s))
 	for r, v := range s {
-		if v > th {
+		// Compared in float32 as ONNX Runtime sums float weights: a sum like
+		// 0.2 + 0.3 must not land above 0.5.
+		if float64(float32(v)) > th {
 			best[r] = 1
 		}
+	}
+	return best
+}
+
+// binary labels single scores s (one per row) and expands them to two
+// columns by mode; PROBIT trees give [probit(s), 0].
+func (l labels) binary(c *ops.Ctx, s []float64, post int, mode binaryMode) ([]*tensor.Tensor, error) {
+	best := binaryLabels(s, mode)
+	z := make([]float64, 2*len(s))
+	for r, v := range s {
 		p := v
 		switch {
 		case post == postProbit && mode != binLinear:
@@ -350,7 +385,7 @@ func (l labels) binary(c *ops.Ctx, s []float64, post int, mode binaryMode) ([]*t
 			continue
 		case post == postProbit:
 			p = probit(v)
-		case post == postLogistic && mode != binTreePositive:
+		case post == postLogistic:
 			p = logistic(v)
 		}
 		if mode == binTreeMixed && post != postLogistic {
