@@ -1,7 +1,9 @@
 package ml
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
@@ -166,4 +168,95 @@ func dictVectorize(c *ops.Ctx, enc *encoder, width int, maps []*tensor.Map) ([]t
 		}
 	}
 	return []tensor.Value{out}, nil
+}
+
+// CastMap turns a map(int64, string or float) into a tensor (1, N) of
+// cast_to's type (TO_FLOAT, TO_STRING, TO_INT64) holding the values in
+// ascending key order (DENSE) or at the position of their key in a row of
+// max_map (SPARSE; absent keys give 0 or ""). Values convert as Cast does.
+var castMapOps = ops.Versions(Domain, "CastMap", "CastMap: Y[0, i] = cast(X[k_i]) for the keys in ascending order (DENSE) or Y[0, k] = cast(X[k]) (SPARSE)",
+	[]int{1}, inferCastMap, compileCastMap)
+
+var castMapTypes = map[string]tensor.DType{"TO_FLOAT": tensor.Float32, "TO_STRING": tensor.String, "TO_INT64": tensor.Int64}
+
+func inferCastMap(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
+	return inferDTypes(castMapTypes[n.String("cast_to", "TO_FLOAT")])(n, in)
+}
+
+func compileCastMap(n *ops.Node) (*ops.Kernel, error) {
+	castTo := n.String("cast_to", "TO_FLOAT")
+	form := n.String("map_form", "DENSE")
+	maxMap := n.Int("max_map", 1)
+	if err := n.Err(); err != nil {
+		return nil, err
+	}
+	dt, ok := castMapTypes[castTo]
+	if !ok {
+		return nil, fmt.Errorf("attribute cast_to is %q, want TO_FLOAT, TO_STRING or TO_INT64", castTo)
+	}
+	if form != "DENSE" && form != "SPARSE" {
+		return nil, fmt.Errorf("attribute map_form is %q, want DENSE or SPARSE", form)
+	}
+	if form == "SPARSE" && (maxMap < 1 || maxMap > 1<<30) {
+		return nil, fmt.Errorf("attribute max_map is %d, want a positive length", maxMap)
+	}
+	return &ops.Kernel{RunValues: func(c *ops.Ctx, in []tensor.Value) ([]tensor.Value, error) {
+		if len(in) != 1 || in[0] == nil {
+			return nil, fmt.Errorf("CastMap takes one input X")
+		}
+		m, ok := in[0].(*tensor.Map)
+		if !ok || m.Keys == nil || m.Keys.DType() != tensor.Int64 {
+			return nil, fmt.Errorf("input X must be a map with int64 keys")
+		}
+		vals, ok := m.Values.(*tensor.Tensor)
+		if !ok || vals.Len() != m.Keys.Len() {
+			return nil, fmt.Errorf("input X must hold one tensor value per key")
+		}
+		keys := tensor.Data[int64](m.Keys)
+		order := make([]int, len(keys))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(keys[a], keys[b]) })
+		width := len(keys)
+		if form == "SPARSE" {
+			width = int(maxMap)
+			for _, k := range keys {
+				if k < 0 || k >= maxMap {
+					return nil, fmt.Errorf("map key %d out of range [0, %d) (max_map)", k, maxMap)
+				}
+			}
+		}
+		// Cast the values in key order, then place them.
+		sorted, err := tensor.New(vals.DType(), len(keys))
+		if err != nil {
+			return nil, err
+		}
+		for i, j := range order {
+			if err := tensor.SetFrom(sorted, i, vals, j); err != nil {
+				return nil, err
+			}
+		}
+		cast, err := c.New(dt, len(keys))
+		if err != nil {
+			return nil, err
+		}
+		if err := tensor.Convert(cast, sorted, false); err != nil {
+			return nil, fmt.Errorf("casting map values: %w", err)
+		}
+		if form == "DENSE" {
+			out, err := cast.Reshape(1, width)
+			return []tensor.Value{out}, err
+		}
+		out, err := c.New(dt, 1, width)
+		if err != nil {
+			return nil, err
+		}
+		for i, j := range order {
+			if err := tensor.SetFrom(out, int(keys[j]), cast, i); err != nil {
+				return nil, err
+			}
+		}
+		return []tensor.Value{out}, nil
+	}}, nil
 }

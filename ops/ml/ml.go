@@ -26,7 +26,7 @@ func Ops() []*ops.Op {
 	return ops.Join(arrayFeatureExtractorOps, binarizerOps, labelEncoderOps, treeEnsembleOps,
 		treeEnsembleRegressorOps, treeEnsembleClassifierOps, linearRegressorOps, linearClassifierOps,
 		normalizerOps, scalerOps, oneHotEncoderOps, imputerOps, featureVectorizerOps, categoryMapperOps,
-		zipMapOps, dictVectorizerOps, svmRegressorOps, svmClassifierOps)
+		zipMapOps, dictVectorizerOps, castMapOps, svmRegressorOps, svmClassifierOps)
 }
 
 // gatherLast returns x[..., idx] for a generic element type: rows of cols

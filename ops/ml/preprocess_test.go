@@ -119,3 +119,19 @@ func TestZipMapAndDictVectorizer(t *testing.T) {
 	}
 	wantEqual(t, res[0].(*tensor.Tensor), tensor.Must([]int{1, 3}, []float64{1, 0, 3}))
 }
+
+func TestCastMap(t *testing.T) {
+	in := &tensor.Map{Keys: tensor.Must([]int{3}, []int64{4, 1, 2}), Values: tensor.Must([]int{3}, []string{"4.5", "1", "-2"})}
+	res, err := runValues(t, "CastMap", nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEqual(t, res[0].(*tensor.Tensor), tensor.Must([]int{1, 3}, []float32{1, -2, 4.5}))
+	res, err = runValues(t, "CastMap", []ops.Attr{aStr("map_form", "SPARSE"), aInt("max_map", 6), aStr("cast_to", "TO_STRING")}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEqual(t, res[0].(*tensor.Tensor), tensor.Must([]int{1, 6}, []string{"", "1", "-2", "", "4.5", ""}))
+	_, err = runValues(t, "CastMap", []ops.Attr{aStr("map_form", "SPARSE"), aInt("max_map", 3)}, in)
+	wantErr(t, err, "map key 4")
+}
