@@ -4,11 +4,19 @@
 //
 // The classical machine-learning operators that scikit-learn, LightGBM and
 // XGBoost converters emit: ArrayFeatureExtractor, Binarizer, LabelEncoder
-// (versions 1, 2 and 4), the tree ensembles (TreeEnsemble-5 and the older
-// TreeEnsembleRegressor/Classifier, sharing one flattened forest that is
-// validated at Compile time), and the small preprocessing and linear
-// models. Attributes of a model are untrusted: node, leaf, feature and
-// target ids out of range fail Compile with the attribute's name.
+// (versions 1, 2 and 4), CategoryMapper, OneHotEncoder, Imputer, Scaler,
+// Normalizer, FeatureVectorizer, ZipMap, DictVectorizer, CastMap, the
+// linear and SVM models, and the tree ensembles (TreeEnsemble-5 and the
+// older TreeEnsembleRegressor/Classifier, sharing one flattened forest that
+// is validated at Compile time). Attributes of a model are untrusted: node,
+// leaf, feature, target and class ids out of range fail Compile with the
+// attribute's name.
+//
+// Where the spec leaves a result open (binary classifiers' score columns
+// and labels, PROBIT, unscored targets), kernels give what ONNX Runtime
+// gives, checked with `gort compare`; TreeEnsemble-5 follows the spec's
+// post_transform numbering (1 SOFTMAX, 2 LOGISTIC), which ONNX Runtime
+// 1.30 reads the other way round.
 package ml
 
 import (
