@@ -209,6 +209,9 @@ func (p *tfIdf) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 func (p *tfIdf) count(row []int64, y []float32) {
 	minGram := p.minGram
 	for skip := 1; skip <= p.maxSkip+1; skip++ {
+		if minGram > 1 && skip*(minGram-1) >= len(row) {
+			return // no longer skip fits a whole n-gram in the row
+		}
 		for start := 0; start+skip*(minGram-1) < len(row); start++ {
 			cur := int32(0)
 			for size, j := 1, start; size <= p.maxGram && j < len(row); size, j = size+1, j+skip {
