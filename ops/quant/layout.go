@@ -2,6 +2,8 @@ package quant
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gort-ml/gort/ops"
 )
@@ -73,38 +75,85 @@ func newLayout(x, scale []int, axis int64, block int64, name string) (*layout, e
 	return l, nil
 }
 
+// scratch is a goroutine's conversion buffers.
+type scratch struct {
+	f64 [chunk]float64
+	f32 [chunk]float32
+}
+
+// piece is how many elements of a per-tensor x one unit of work covers, and
+// parallelMin the element count from which work is split over threads.
+const (
+	piece       = 1 << 16
+	parallelMin = 1 << 18
+)
+
 // each calls f for every run of consecutive x elements [off, off+n): the
-// run's k-th element reads parameter p + k*stride.
-func (l *layout) each(c *ops.Ctx, f func(off, n, p, stride int)) error {
+// run's k-th element reads parameter p + k*stride. Runs go to up to
+// Ctx.Threads goroutines when x is large, each with its own scratch.
+func (l *layout) each(c *ops.Ctx, f func(sc *scratch, off, n, p, stride int)) error {
+	total := l.outer * l.axisLen * l.inner
+	units := l.outer
+	unit := func(sc *scratch, o int) { l.row(sc, o, f) }
 	if l.perTensor {
-		if l.inner > 0 {
-			f(0, l.inner, 0, 0)
+		units = (total + piece - 1) / piece
+		unit = func(sc *scratch, u int) { f(sc, u*piece, min(piece, total-u*piece), 0, 0) }
+	}
+	threads := 1
+	if c != nil && c.Threads > 1 && total >= parallelMin {
+		threads = min(c.Threads, units)
+	}
+	if threads <= 1 {
+		sc := new(scratch)
+		for u := 0; u < units; u++ {
+			if u%64 == 0 {
+				if err := c.Check(); err != nil {
+					return err
+				}
+			}
+			unit(sc, u)
 		}
 		return nil
 	}
-	off := 0
-	for o := 0; o < l.outer; o++ {
-		if err := c.Check(); err != nil {
-			return err
-		}
-		if l.inner == 1 { // the axis is innermost: runs along it
-			if l.block == 0 {
-				f(off, l.axisLen, 0, 1)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < threads; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sc := new(scratch)
+			for {
+				u := int(next.Add(1)) - 1
+				if u >= units || c.Check() != nil {
+					return
+				}
+				unit(sc, u)
 			}
-			for a := 0; a < l.axisLen && l.block > 0; a += l.block {
-				f(off+a, min(l.block, l.axisLen-a), o*l.sAxis+a/l.block, 0)
-			}
-			off += l.axisLen
-			continue
-		}
-		for a := 0; a < l.axisLen; a++ {
-			if l.block == 0 {
-				f(off, l.inner, a, 0)
-			} else {
-				f(off, l.inner, (o*l.sAxis+a/l.block)*l.inner, 1)
-			}
-			off += l.inner
-		}
+		}()
 	}
-	return nil
+	wg.Wait()
+	return c.Check()
+}
+
+// row calls f for the runs of outer index o (per-axis and blocked layouts).
+func (l *layout) row(sc *scratch, o int, f func(sc *scratch, off, n, p, stride int)) {
+	off := o * l.axisLen * l.inner
+	if l.inner == 1 { // the axis is innermost: runs along it
+		if l.block == 0 {
+			f(sc, off, l.axisLen, 0, 1)
+			return
+		}
+		for a := 0; a < l.axisLen; a += l.block {
+			f(sc, off+a, min(l.block, l.axisLen-a), o*l.sAxis+a/l.block, 0)
+		}
+		return
+	}
+	for a := 0; a < l.axisLen; a++ {
+		if l.block == 0 {
+			f(sc, off, l.inner, a, 0)
+		} else {
+			f(sc, off, l.inner, (o*l.sAxis+a/l.block)*l.inner, 1)
+		}
+		off += l.inner
+	}
 }

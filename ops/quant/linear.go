@@ -167,10 +167,9 @@ func quantize(c *ops.Ctx, a quantAttrs, in []*tensor.Tensor) (*tensor.Tensor, er
 	}
 	isInt := !floatQuant(out)
 	src, dst := x.Raw(), y.Raw()
-	var buf [chunk]float64
-	err = lay.each(c, func(off, n, p, stride int) {
+	err = lay.each(c, func(sc *scratch, off, n, p, stride int) {
 		for c0 := 0; c0 < n; c0 += chunk {
-			b := buf[:min(chunk, n-c0)]
+			b := sc.f64[:min(chunk, n-c0)]
 			readF64(b, src, off+c0)
 			divide(prec, b, s, p+c0*stride, stride)
 			for j, q := range b {
@@ -266,12 +265,10 @@ func dequantize(c *ops.Ctx, a quantAttrs, in []*tensor.Tensor) (*tensor.Tensor, 
 		return nil, err
 	}
 	src, dst := x.Raw(), y.Raw()
-	var buf [chunk]float64
-	var res [chunk]float32
-	err = lay.each(c, func(off, n, p, stride int) {
+	err = lay.each(c, func(sc *scratch, off, n, p, stride int) {
 		for c0 := 0; c0 < n; c0 += chunk {
-			b := buf[:min(chunk, n-c0)]
-			r := res[:len(b)]
+			b := sc.f64[:min(chunk, n-c0)]
+			r := sc.f32[:len(b)]
 			readF64(b, src, off+c0)
 			for j, v := range b {
 				k := p + (c0+j)*stride

@@ -612,3 +612,50 @@ func TestMatMulIntegerExtremes(t *testing.T) {
 		}
 	}
 }
+
+// TestThreadsGiveTheSameResult runs Q and DQ on tensors large enough to be
+// split over goroutines, for every granularity, with 1 and 4 threads.
+func TestThreadsGiveTheSameResult(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	x := tensor.Zeros(tensor.Float32, 64, 96, 50)
+	for i := range tensor.Data[float32](x) {
+		tensor.Data[float32](x)[i] = float32(rng.NormFloat64() * 50)
+	}
+	xq := randInts(rng, tensor.Int8, 64, 96, 50)
+	ones := func(shape ...int) *tensor.Tensor {
+		s := tensor.Zeros(tensor.Float32, shape...)
+		for i := range tensor.Data[float32](s) {
+			tensor.Data[float32](s)[i] = 0.5 + float32(i%7)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name  string
+		attrs []ops.Attr
+		scale *tensor.Tensor
+	}{
+		{"per tensor", nil, tensor.Scalar[float32](0.7)},
+		{"per axis", []ops.Attr{iattr("axis", 1)}, ones(96)},
+		{"per axis innermost", []ops.Attr{iattr("axis", 2)}, ones(50)},
+		{"blocked", []ops.Attr{iattr("axis", 1), iattr("block_size", 32)}, ones(64, 3, 50)},
+		{"blocked innermost", []ops.Attr{iattr("axis", 2), iattr("block_size", 16)}, ones(64, 96, 4)},
+	} {
+		for _, c := range []struct {
+			op []*ops.Op
+			x  *tensor.Tensor
+		}{{quantizeLinearOps, x}, {dequantizeLinearOps, xq}} {
+			k := kernel(t, c.op, tc.attrs...)
+			one, err := k.Run(&ops.Ctx{Threads: 1}, []*tensor.Tensor{c.x, tc.scale})
+			if err != nil {
+				t.Fatal(err)
+			}
+			many, err := k.Run(&ops.Ctx{Threads: 4}, []*tensor.Tensor{c.x, tc.scale})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tensor.Equal(one[0], many[0]) {
+				t.Errorf("%s %s: 1 and 4 threads differ", c.op[0].Type, tc.name)
+			}
+		}
+	}
+}
