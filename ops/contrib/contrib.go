@@ -41,5 +41,6 @@ func Ops() []*ops.Op {
 		aliasOps(),
 		fusedOps(),
 		diffusionOps(),
+		qmatmulOps(),
 	)
 }

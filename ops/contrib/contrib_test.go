@@ -1213,3 +1213,80 @@ func TestDiffusionOps(t *testing.T) {
 			}})
 	}
 }
+
+func randInt8(r *rand.Rand, shape ...int) *tensor.Tensor {
+	t := tensor.Zeros(tensor.Int8, shape...)
+	for i := range tensor.Data[int8](t) {
+		tensor.Data[int8](t)[i] = int8(r.IntN(256) - 128)
+	}
+	return t
+}
+
+func randUint8(r *rand.Rand, shape ...int) *tensor.Tensor {
+	t, _ := randBytes(r, tensor.Zeros(tensor.Uint8, shape...).Len()).Reshape(shape...)
+	return t
+}
+
+func TestQuantizedMatMul(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 1))
+	scales := func(n int) *tensor.Tensor {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = 0.01 + 0.02*r.Float32()
+		}
+		return tensor.Must([]int{n}, v)
+	}
+	for _, c := range []struct {
+		name                  string
+		a                     []int
+		n                     int
+		perColumn, zero, bias bool
+		unsigned              bool
+	}{
+		{name: "plain", a: []int{3, 8}, n: 5},
+		{name: "per_column_zero_bias", a: []int{2, 3, 16}, n: 4, perColumn: true, zero: true, bias: true},
+		{name: "uint8_zero", a: []int{4, 8}, n: 6, zero: true, unsigned: true, bias: true},
+	} {
+		k := c.a[len(c.a)-1]
+		bq := randInt8(r, k, c.n)
+		if c.unsigned {
+			bq = randUint8(r, k, c.n)
+		}
+		bs := scales(1)
+		bs, _ = bs.Reshape()
+		if c.perColumn {
+			bs = scales(c.n)
+		}
+		var bz *tensor.Tensor
+		if c.zero {
+			bz = tensor.Zeros(bq.DType(), bs.Shape()...)
+			switch d := bz.Raw().(type) {
+			case []int8:
+				for i := range d {
+					d[i] = int8(r.IntN(20) - 10)
+				}
+			case []uint8:
+				for i := range d {
+					d[i] = uint8(120 + r.IntN(20))
+				}
+			}
+		}
+		var bias *tensor.Tensor
+		if c.bias {
+			bias = f32(r, c.n)
+		}
+		ins := []in{{"a", f32(r, c.a...)}, {"b", bq}, {"b_scale", bs}, {"b_zero", bz}, {"bias", bias}}
+		for len(ins) > 0 && ins[len(ins)-1].t == nil {
+			ins = ins[:len(ins)-1]
+		}
+		check(t, tc{name: "DynamicQuantizeMatMul/" + c.name, op: "DynamicQuantizeMatMul", inputs: ins, outputs: y(tensor.Float32)})
+		aq := randUint8(r, c.a...)
+		as, _ := scales(1).Reshape()
+		az := tensor.Scalar(uint8(128))
+		ins = []in{{"a", aq}, {"b", bq}, {"a_scale", as}, {"b_scale", bs}, {"a_zero", az}, {"b_zero", bz}, {"bias", bias}}
+		for len(ins) > 0 && ins[len(ins)-1].t == nil {
+			ins = ins[:len(ins)-1]
+		}
+		check(t, tc{name: "MatMulIntegerToFloat/" + c.name, op: "MatMulIntegerToFloat", inputs: ins, outputs: y(tensor.Float32)})
+	}
+}
