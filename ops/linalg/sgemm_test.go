@@ -110,6 +110,14 @@ func check(t *testing.T, r *rand.Rand, kern *kernel, pool *Pool, tc gemmCase) {
 	}
 }
 
+// pureGo turns the assembly packing and epilogue helpers off until the test
+// ends, as on a CPU without them.
+func pureGo(t *testing.T) {
+	tr, ep := transpose8, epilogueVec
+	transpose8, epilogueVec = nil, nil
+	t.Cleanup(func() { transpose8, epilogueVec = tr, ep })
+}
+
 func absOf(x []float32) []float32 {
 	y := make([]float32, len(x))
 	for i, v := range x {
@@ -134,6 +142,9 @@ func TestSgemmKernels(t *testing.T) {
 	minThreadWork = 1
 	for _, kern := range kernels {
 		t.Run(kern.name, func(t *testing.T) {
+			if kern == genericKernel {
+				pureGo(t)
+			}
 			r := rand.New(rand.NewPCG(1, 2))
 			n := 0
 			for _, m := range testSizes {
@@ -186,6 +197,9 @@ func TestSgemmEpilogue(t *testing.T) {
 	pool := NewPool(2)
 	defer pool.Close()
 	for _, kern := range kernels {
+		if kern == genericKernel {
+			pureGo(t)
+		}
 		for _, act := range []Activation{ActNone, ActRelu, ActGelu, ActGeluTanh} {
 			for _, bias := range []bool{false, true} {
 				for _, s := range [][3]int{{1, 1, 1}, {9, 50, 17}, {130, 300, 300}} {
@@ -242,6 +256,14 @@ func TestSgemmPanics(t *testing.T) {
 // TestEpilogueValues runs the epilogue (the vector path on rows of 16 and
 // more, the scalar one on the rest) over a sweep of values and extremes.
 func TestEpilogueValues(t *testing.T) {
+	t.Run("vector", testEpilogueValues)
+	t.Run("go", func(t *testing.T) {
+		pureGo(t)
+		testEpilogueValues(t)
+	})
+}
+
+func testEpilogueValues(t *testing.T) {
 	var xs []float32
 	for x := float32(-12); x <= 12; x += 1.0 / 256 {
 		xs = append(xs, x)
