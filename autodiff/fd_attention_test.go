@@ -72,11 +72,11 @@ func init() {
 				return b.Op("Add", n.Out(0), n.Out(2))
 			}},
 		gradCase{name: "ms EmbedLayerNormalization position_ids", contrib: true,
-			in: map[string][]int{"word": {7, 4}, "pos": {5, 4}, "g": {4}},
+			in: map[string][]int{"word": {7, 4}, "pos": {5, 4}, "g": {4}, "be": {4}},
 			build: func(b *irbuild.Builder) string {
 				ids := i32(b, []int{2, 3}, 1, 6, 1, 0, 3, 2)
 				pos := i32(b, []int{1, 3}, 4, 0, 2)
-				return ms(b, "EmbedLayerNormalization", 1, nil, ids, "", "word", "pos", "", "g", "", "", pos).Out(0)
+				return ms(b, "EmbedLayerNormalization", 2, nil, ids, "", "word", "pos", "", "g", "be", "", pos).Out(0)
 			}},
 		gradCase{name: "ms RotaryEmbedding", contrib: true, in: map[string][]int{"x": {1, 3, 8}},
 			build: func(b *irbuild.Builder) string {

@@ -27,7 +27,7 @@ func init() {
 			return ms(b, "QuickGelu", 1, attrs{fA("alpha", 1.5)}, "a").Out(0)
 		}},
 		gradCase{name: "ms BiasSoftmax", contrib: true, in: map[string][]int{"a": {2, 3, 4}, "b": {1, 3, 4}}, build: func(b *irbuild.Builder) string {
-			return ms(b, "BiasSoftmax", 1, attrs{iA("axis", 1)}, "a", "b").Out(0)
+			return ms(b, "BiasSoftmax", 1, attrs{iA("axis", 1), iA("is_inner_broadcast", 0)}, "a", "b").Out(0)
 		}},
 		gradCase{name: "ms SkipLayerNormalization with sum output", contrib: true, in: map[string][]int{"x": {2, 3, 4}, "s": {3, 4}, "g": {4}, "be": {4}, "bi": {4}},
 			build: func(b *irbuild.Builder) string {

@@ -39,7 +39,7 @@ func init() {
 		gradCase{name: "BatchNormalization training", opset: 15, in: map[string][]int{"x": {3, 2, 4}, "s": {2}, "b": {2}}, build: func(b *irbuild.Builder) string {
 			m := b.Const(tensor.Must([]int{2}, []float64{0.1, -0.2}))
 			v := b.Const(tensor.Must([]int{2}, []float64{1.5, 0.5}))
-			return b.OpA("BatchNormalization", attrs{iA("training_mode", 1)}, "x", "s", "b", m, v)
+			return b.OpN("BatchNormalization", 3, "x", "s", "b", m, v).With(iA("training_mode", 1)).Out(0)
 		}},
 		gradCase{name: "BatchNormalization inference", in: map[string][]int{"x": {3, 2, 2, 2}, "s": {2}, "b": {2}}, build: func(b *irbuild.Builder) string {
 			m := b.Const(tensor.Must([]int{2}, []float64{0.1, -0.2}))

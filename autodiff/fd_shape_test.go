@@ -57,7 +57,10 @@ func init() {
 		gradCase{name: "Slice default axes", dynamic: true, in: map[string][]int{"a": {4, 3}}, build: func(b *irbuild.Builder) string {
 			return b.Op("Slice", "a", ints(b, 1), ints(b, 3))
 		}},
-		gradCase{name: "DepthToSpace CRD", in: map[string][]int{"a": {1, 8, 2, 3}}, build: func(b *irbuild.Builder) string {
+		gradCase{name: "DepthToSpace DCR", dynAxes: map[string][]int{"a": {0}}, in: map[string][]int{"a": {2, 8, 2, 3}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("DepthToSpace", attrs{iA("blocksize", 2)}, "a")
+		}},
+		gradCase{name: "DepthToSpace CRD", dynAxes: map[string][]int{"a": {0}}, in: map[string][]int{"a": {1, 8, 2, 3}}, build: func(b *irbuild.Builder) string {
 			return b.OpA("DepthToSpace", attrs{iA("blocksize", 2), sA("mode", "CRD")}, "a")
 		}},
 		gradCase{name: "SpaceToDepth", in: map[string][]int{"a": {1, 2, 4, 6}}, build: func(b *irbuild.Builder) string {

@@ -176,74 +176,91 @@ func runLoss(t *testing.T, s *runtime.Session, feeds map[string]*tensor.Tensor) 
 // differences in float64: ‖g − fd‖ / max(‖g‖, ‖fd‖) ≤ 1e-6.
 func TestGradientsFiniteDifferences(t *testing.T) {
 	for i, c := range gradCases {
-		t.Run(c.name, func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(uint64(i), 7))
-			m, feeds, wrt, err := buildCase(c, rng)
-			if err != nil {
-				reg := all.Registry()
-				for _, n := range m.Graph.Nodes {
-					if !reg.Has(ops.NormDomain(n.Domain), n.OpType) {
-						t.Skipf("%s %s has no kernel yet: %v", n.Domain, n.OpType, err)
-					}
-				}
-				t.Fatal(err)
-			}
-			fwd, err := runtime.NewSession(m, runtime.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			gm := cloneModel(m)
-			grads, err := Gradients(gm, "loss", wrt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, w := range wrt {
-				gm.Graph.Outputs = append(gm.Graph.Outputs, &ir.ValueInfo{Name: grads[w], Type: tensor.Type{Kind: tensor.KindTensor, DType: tensor.Float64}})
-			}
-			bwd, err := runtime.NewSession(gm, runtime.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := bwd.Run(context.Background(), feeds)
-			if err != nil {
-				t.Fatal(err)
-			}
-			h := 1e-6
-			if c.h > 0 {
-				h = c.h
-			}
-			for _, w := range wrt {
-				g := out[grads[w]]
-				if !tensor.SameShape(g.Shape(), feeds[w].Shape()) {
-					t.Fatalf("d%s has shape %v, want %v", w, g.Shape(), feeds[w].Shape())
-				}
-				gd := tensor.Data[float64](g)
-				x := tensor.Data[float64](feeds[w])
-				var num, den1, den2 float64
-				for k := range x {
-					orig := x[k]
-					x[k] = orig + h
-					lp := runLoss(t, fwd, feeds)
-					x[k] = orig - h
-					lm := runLoss(t, fwd, feeds)
-					x[k] = orig
-					fd := (lp - lm) / (2 * h)
-					num += (gd[k] - fd) * (gd[k] - fd)
-					den1 += gd[k] * gd[k]
-					den2 += fd * fd
-				}
-				rel := math.Sqrt(num) / math.Max(math.Sqrt(max(den1, den2)), 1e-12)
-				tol := 1e-6
-				if c.tol > 0 {
-					tol = c.tol
-				}
-				t.Logf("d%s: relative error %.3g", w, rel)
-				if rel > tol {
-					t.Errorf("d%s: relative error %.3g vs finite differences (analytic %v)", w, rel, gd)
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { checkGradients(t, i, c) })
 	}
+}
+
+// checkGradients differentiates case i and compares with finite differences.
+func checkGradients(t *testing.T, i int, c gradCase) {
+	m, feeds, wrt, grads, out := caseGradients(t, i, c)
+	fwd, err := runtime.NewSession(m, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := 1e-6
+	if c.h > 0 {
+		h = c.h
+	}
+	for _, w := range wrt {
+		g := out[grads[w]]
+		if !tensor.SameShape(g.Shape(), feeds[w].Shape()) {
+			t.Fatalf("d%s has shape %v, want %v", w, g.Shape(), feeds[w].Shape())
+		}
+		gd := tensor.Data[float64](g)
+		x := tensor.Data[float64](feeds[w])
+		var num, den1, den2 float64
+		for k := range x {
+			orig := x[k]
+			x[k] = orig + h
+			lp := runLoss(t, fwd, feeds)
+			x[k] = orig - h
+			lm := runLoss(t, fwd, feeds)
+			x[k] = orig
+			fd := (lp - lm) / (2 * h)
+			num += (gd[k] - fd) * (gd[k] - fd)
+			den1 += gd[k] * gd[k]
+			den2 += fd * fd
+		}
+		rel := math.Sqrt(num) / math.Max(math.Sqrt(max(den1, den2)), 1e-12)
+		tol := 1e-6
+		if c.tol > 0 {
+			tol = c.tol
+		}
+		t.Logf("d%s: relative error %.3g", w, rel)
+		if rel > tol {
+			t.Errorf("d%s: relative error %.3g vs finite differences (analytic %v)", w, rel, gd)
+		}
+	}
+}
+
+// caseGradients builds case i (skipping it when an op has no kernel yet)
+// and runs its gradients natively: the forward model, the feeds, the
+// trainable inputs, their gradient names and the backward run's outputs.
+func caseGradients(t *testing.T, i int, c gradCase) (*ir.Model, map[string]*tensor.Tensor, []string, map[string]string, map[string]*tensor.Tensor) {
+	rng := rand.New(rand.NewPCG(uint64(i), 7))
+	m, feeds, wrt, err := buildCase(c, rng)
+	if err != nil {
+		reg := all.Registry()
+		for _, n := range m.Graph.Nodes {
+			if !reg.Has(ops.NormDomain(n.Domain), n.OpType) {
+				t.Skipf("%s %s has no kernel yet: %v", n.Domain, n.OpType, err)
+			}
+		}
+		t.Fatal(err)
+	}
+	gm, grads := backwardModel(t, m, wrt)
+	bwd, err := runtime.NewSession(gm, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := bwd.Run(context.Background(), feeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, feeds, wrt, grads, out
+}
+
+// backwardModel returns a copy of m with the gradients of wrt as outputs.
+func backwardModel(t *testing.T, m *ir.Model, wrt []string) (*ir.Model, map[string]string) {
+	gm := cloneModel(m)
+	grads, err := Gradients(gm, "loss", wrt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range wrt {
+		gm.Graph.Outputs = append(gm.Graph.Outputs, &ir.ValueInfo{Name: grads[w], Type: tensor.Type{Kind: tensor.KindTensor, DType: gm.Graph.Outputs[0].Type.DType}})
+	}
+	return gm, grads
 }
 
 func cloneModel(m *ir.Model) *ir.Model {

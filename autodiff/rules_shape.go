@@ -81,8 +81,26 @@ func shapeRules() []namedRule {
 		// DepthToSpace and SpaceToDepth permute elements; Compress selects
 		// them; GatherND may select one several times (reduction=add,
 		// opset >= 16). All use the position map as Slice does.
-		rule("DepthToSpace", moveRule(false)),
-		rule("SpaceToDepth", moveRule(false)),
+		// DepthToSpace (DCR) and SpaceToDepth are each other's inverse
+		// permutation; CRD's inverse is its Reshape/Transpose unfolded.
+		rule("DepthToSpace", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			bs := attrI(n, "blocksize", 0)
+			if attrS(n, "mode", "DCR") == "DCR" {
+				return []string{b.Op("SpaceToDepth", []Attr{attrInt("blocksize", bs)}, dy[0])}, nil
+			}
+			xs, ok := b.dims(n.Inputs[0])
+			if !ok || len(xs) != 4 || !known(xs[1], xs[2], xs[3]) || bs <= 0 {
+				return nil, fmt.Errorf("DepthToSpace CRD gradient needs the channels and spatial sizes of %q", n.Inputs[0])
+			}
+			c, h, w := int64(xs[1])/(bs*bs), int64(xs[2]), int64(xs[3])
+			// y = reshape(transpose(reshape(x, (N, C, b, b, H, W)), (0, 1, 4, 2, 5, 3)), (N, C, H·b, W·b))
+			v := b.Op("Reshape", nil, dy[0], b.Ints(0, c, h, bs, w, bs))
+			v = b.Op("Transpose", []Attr{attrInts("perm", 0, 1, 3, 5, 2, 4)}, v)
+			return []string{b.Op("Reshape", nil, v, b.Ints(0, c*bs*bs, h, w))}, nil
+		}),
+		rule("SpaceToDepth", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			return []string{b.Op("DepthToSpace", []Attr{attrInt("blocksize", attrI(n, "blocksize", 0)), attrStr("mode", "DCR")}, dy[0])}, nil
+		}),
 		rule("Compress", moveRule(false)),
 		rule("GatherND", moveRule(true)),
 		// y = data with updates written (reduction none) or added (add) at
@@ -172,9 +190,10 @@ func shapeRules() []namedRule {
 			return out, nil
 		}),
 		// Resize with mode nearest copies input elements: the same Resize of
-		// x's flat position map (as float64, exact below 2⁵³) gives the
-		// source of every output element; dx adds dy there (opset >= 16).
-		// The linear and cubic modes are not supported.
+		// x's flat position map (as int32, which every runtime resizes; x
+		// must have fewer than 2³¹ elements) gives the source of every
+		// output element; dx adds dy there (opset >= 16). The linear and
+		// cubic modes are not supported.
 		rule("Resize", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 			x := n.Inputs[0]
 			if mode := attrS(n, "mode", "nearest"); mode != "nearest" {
@@ -183,7 +202,7 @@ func shapeRules() []namedRule {
 			if b.opset < 16 {
 				return nil, fmt.Errorf("Resize gradient scatters with reduction=add, which needs ai.onnx opset >= 16 (the model has %d)", b.opset)
 			}
-			args := append([]string{b.Op("Cast", []Attr{attrInt("to", int64(tensor.Float64))}, b.positions(x))}, n.Inputs[1:]...)
+			args := append([]string{b.Op("Cast", []Attr{attrInt("to", int64(tensor.Int32))}, b.positions(x))}, n.Inputs[1:]...)
 			pos := b.Op("Cast", []Attr{attrInt("to", int64(tensor.Int64))}, b.Op("Resize", n.Attrs, args...))
 			out := make([]string, len(n.Inputs))
 			out[0] = b.scatterFlat(x, pos, dy[0], true)
