@@ -12,14 +12,24 @@ import (
 
 // selfAttention builds a Hugging Face style attention block over x (B, S,
 // 8) with 2 heads of 4; mask (B, S) int64 adds the padding mask when not
-// empty; mulScale writes the scaling as Mul by 1/sqrt(d) instead of Div.
-func selfAttention(b *irbuild.Builder, x, mask string, mulScale bool) string {
+// empty; mulScale writes the scaling as Mul by 1/sqrt(d) instead of Div;
+// dynamic computes the Reshape targets from Shape as PyTorch exports
+// x.view(x.size()[:-1] + (heads, size)) do.
+func selfAttention(b *irbuild.Builder, x, mask string, mulScale, dynamic bool) string {
 	const H, nh, hd = 8, 2, 4
 	lin := func(v string) string {
 		return b.Op("Add", b.Op("MatMul", v, b.Const(f32s([]int{H, H}))), b.Const(f32s([]int{H})))
 	}
+	dim := func(v string, i int64) string {
+		return b.Op("Unsqueeze", b.OpA("Gather", attrs(irbuild.Int("axis", 0)), b.Op("Shape", v), b.Const(tensor.Scalar(i))), b.Const(i64s(0)))
+	}
+	concat := func(in ...string) string { return b.OpA("Concat", attrs(irbuild.Int("axis", 0)), in...) }
 	split := func(v string, perm ...int64) string {
-		return b.OpA("Transpose", attrs(irbuild.Ints("perm", perm...)), b.Op("Reshape", v, b.Const(i64s(0, 0, nh, hd))))
+		shape := b.Const(i64s(0, 0, nh, hd))
+		if dynamic {
+			shape = concat(dim(v, 0), dim(v, 1), b.Const(i64s(nh)), b.Const(i64s(hd)))
+		}
+		return b.OpA("Transpose", attrs(irbuild.Ints("perm", perm...)), b.Op("Reshape", v, shape))
 	}
 	q := split(lin(x), 0, 2, 1, 3)
 	k := split(lin(x), 0, 2, 3, 1)
@@ -36,7 +46,11 @@ func selfAttention(b *irbuild.Builder, x, mask string, mulScale bool) string {
 	}
 	p := b.OpA("Softmax", attrs(irbuild.Int("axis", -1)), s)
 	ctx := b.OpA("Transpose", attrs(irbuild.Ints("perm", 0, 2, 1, 3)), b.Op("MatMul", p, v))
-	return b.Op("Reshape", ctx, b.Const(i64s(0, 0, H)))
+	shape := b.Const(i64s(0, 0, H))
+	if dynamic {
+		shape = concat(b.Op("Slice", b.Op("Shape", ctx), b.Const(i64s(0)), b.Const(i64s(-2))), b.Const(i64s(H)))
+	}
+	return b.Op("Reshape", ctx, shape)
 }
 
 func TestAttentionFusion(t *testing.T) {
@@ -50,9 +64,10 @@ func TestAttentionFusion(t *testing.T) {
 			return (op != "Attention" && op != "MultiHeadAttention" || op == fused) && reg.Has(domain, op)
 		}
 		for _, c := range []struct {
-			name           string
-			masked, mulDiv bool
-		}{{"vit-no-mask", false, false}, {"bert-mask", true, false}, {"mul-scale", true, true}} {
+			name                    string
+			masked, mulDiv, dynamic bool
+		}{{"vit-no-mask", false, false, false}, {"bert-mask", true, false, false}, {"mul-scale", true, true, false},
+			{"dynamic-reshape", true, false, true}} {
 			t.Run(fused+"/"+c.name, func(t *testing.T) {
 				b := irbuild.New(c.name, irbuild.Opset{Domain: "", Version: 17})
 				x := b.Input("x", tensor.Float32, "batch", "sequence", 8)
@@ -60,7 +75,7 @@ func TestAttentionFusion(t *testing.T) {
 				if c.masked {
 					mask = b.Input("attention_mask", tensor.Int64, "batch", "sequence")
 				}
-				b.Rename(selfAttention(b, x, mask, c.mulDiv), "y")
+				b.Rename(selfAttention(b, x, mask, c.mulDiv, c.dynamic), "y")
 				b.Output("y", tensor.Float32)
 				opt, rep := checkEquivalent(t, b.Model(), graphopt.Options{Supported: only}, map[string]int{"batch": 3, "sequence": 6}, maskSomeKeys)
 				if count(opt, fused) != 1 || count(opt, "Softmax") != 0 {

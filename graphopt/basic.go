@@ -61,7 +61,7 @@ func inferShapes(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 // declared with them (hann window function bodies).
 func anonymousDim(t tensor.Type) bool {
 	for _, d := range t.Shape {
-		if !d.Known() && d.Param == "" {
+		if !d.Known() && (d.Param == "" || strings.HasPrefix(d.Param, "?")) {
 			return true
 		}
 	}
@@ -508,6 +508,10 @@ func foldTransposeReshape(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 			}
 			patches = append(patches, p)
 		case "Reshape":
+			if p := constReshape(v, n); p != nil {
+				patches = append(patches, p)
+				continue
+			}
 			inner := v.op(n.Inputs[0], "Reshape")
 			if inner == nil || len(n.Inputs) != 2 || attrInt(n, "allowzero", 0) != 0 || attrInt(inner, "allowzero", 0) != 0 {
 				continue
@@ -532,6 +536,32 @@ func foldTransposeReshape(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 		}
 	}
 	return patches, nil
+}
+
+// constReshape replaces a Reshape whose target shape is computed from
+// Shape ops (x.view(x.size()[:-1] + (heads, size)) in PyTorch exports) by
+// one with a constant target, so fusions see it and the shape arithmetic
+// becomes dead.
+func constReshape(v *view, n *ir.Node) *Patch {
+	if len(n.Inputs) != 2 || attrInt(n, "allowzero", 0) != 0 {
+		return nil
+	}
+	if _, isConst := v.consts[n.Inputs[1]]; isConst {
+		return nil
+	}
+	dims, ok := v.vals[n.Inputs[1]]
+	xt, ok2 := v.types[n.Inputs[0]]
+	if !ok || !ok2 || !xt.HasShape {
+		return nil
+	}
+	shape, ok := reshapeTarget(n.Inputs[0], xt, dims)
+	if !ok {
+		return nil
+	}
+	name := v.newName("reshape_shape")
+	nn := v.node("Reshape", "", []string{n.Inputs[0], name}, n.Outputs)
+	return &Patch{Remove: []*ir.Node{n}, Add: []*ir.Node{nn},
+		Inits: []*ir.Initializer{{Name: name, T: tensor.Must([]int{len(shape)}, shape)}}}
 }
 
 // permOf returns a Transpose's permutation (reversed axes by default).

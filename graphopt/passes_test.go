@@ -25,15 +25,20 @@ func TestPassOrder(t *testing.T) {
 	}
 }
 
+var constSeq int
+
+// f32s returns a float32 constant of the given shape: vals, or when none
+// are given, values in [-0.5, 0.5] that differ between calls.
 func f32s(shape []int, vals ...float32) *tensor.Tensor {
 	n := 1
 	for _, s := range shape {
 		n *= s
 	}
 	if len(vals) == 0 {
+		constSeq++ // each constant differs, so CSE does not merge, say, Q and K weights
 		vals = make([]float32, n)
 		for i := range vals {
-			vals[i] = float32(math.Sin(float64(i)*1.7)) * 0.5
+			vals[i] = float32(math.Sin(float64(i)*1.7+float64(constSeq))) * 0.5
 		}
 	}
 	return tensor.Must(shape, vals)
@@ -114,6 +119,11 @@ func TestBasicPasses(t *testing.T) {
 			y = b.OpA("Transpose", attrs(irbuild.Ints("perm", 0, 2, 1)), y)
 			return b.Op("Relu", y)
 		}, want: map[string]int{"Transpose": 0}},
+		{name: "constant-reshape-target", level: graphopt.Basic, build: func(b *irbuild.Builder, x string) string {
+			batch := b.Op("Unsqueeze", b.OpA("Gather", attrs(irbuild.Int("axis", 0)), b.Op("Shape", x), b.Const(tensor.Scalar(int64(0)))), b.Const(i64s(0)))
+			last := b.Op("Slice", b.Op("Shape", x), b.Const(i64s(-1)), b.Const(i64s(3)))
+			return b.Op("Relu", b.Op("Reshape", x, b.OpA("Concat", attrs(irbuild.Int("axis", 0)), batch, b.Const(i64s(-1)), last)))
+		}, want: map[string]int{"Shape": 0, "Concat": 0, "Reshape": 1}},
 		{name: "fold-reshape", level: graphopt.Basic, build: func(b *irbuild.Builder, x string) string {
 			y := b.Op("Reshape", x, b.Const(i64s(0, 0, 2, 4)))
 			y = b.Op("Reshape", y, b.Const(i64s(-1, 8)))

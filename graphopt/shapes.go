@@ -1,7 +1,10 @@
 package graphopt
 
 import (
+	"strconv"
+
 	"github.com/gort-ml/gort/ir"
+	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -33,10 +36,8 @@ var compareOps = map[string]bool{"Equal": true, "Less": true, "Greater": true, "
 
 // symbolicInfer returns the type of n's first output when a rule here knows
 // it with a shape, else ok false.
-//
-// vals tracks int64 values that are (parts of) shapes: Shape(x) holds x's
-// dimensions, Gather of one element of it a scalar dimension, so that
-// Range(0, that, 1) gets the symbolic length position ids have.
+// vals holds the shape values trackValues found, so that Range(0, n, 1)
+// gets the symbolic length position ids have.
 func symbolicInfer(consts map[string]*tensor.Tensor, vals map[string][]tensor.Dim, n *ir.Node, in []tensor.Type) (tensor.Type, bool) {
 	shaped := func(i int) bool {
 		return i < len(in) && in[i].Kind == tensor.KindTensor && in[i].HasShape && in[i].DType != tensor.Undefined
@@ -67,18 +68,7 @@ func symbolicInfer(consts map[string]*tensor.Tensor, vals map[string][]tensor.Di
 	}
 	switch {
 	case op == "Shape" && shaped(0) && !hasAttr(n, "start") && !hasAttr(n, "end"):
-		vals[n.Outputs[0]] = in[0].Shape
 		return tensor.TensorType(tensor.Int64, len(in[0].Shape)), true
-	case op == "Gather" && len(n.Inputs) == 2 && vals[n.Inputs[0]] != nil:
-		idx, ok := constInts(1)
-		shape := vals[n.Inputs[0]]
-		if ok && len(idx) == 1 && idx[0] >= -int64(len(shape)) && idx[0] < int64(len(shape)) && shaped(1) && len(in[1].Shape) == 0 {
-			if idx[0] < 0 {
-				idx[0] += int64(len(shape))
-			}
-			vals[n.Outputs[0]] = []tensor.Dim{shape[idx[0]]}
-			return tensor.TensorType(tensor.Int64), true
-		}
 	case op == "Range" && len(n.Inputs) == 3 && len(vals[n.Inputs[1]]) == 1:
 		if t, ok := consts[n.Inputs[0]]; ok && t.Len() == 1 && t.DType() == tensor.Int64 && tensor.Data[int64](t)[0] == 0 {
 			if d, ok := consts[n.Inputs[2]]; ok && d.Len() == 1 && d.DType() == tensor.Int64 && tensor.Data[int64](d)[0] == 1 {
@@ -287,4 +277,179 @@ func reshapeDims(in []tensor.Dim, shape []int64) ([]tensor.Dim, bool) {
 		out[infer] = tensor.Dim{Size: inKnown / outKnown}
 	}
 	return out, true
+}
+
+// anonParam names the anonymous dimension i of value x inside shape values,
+// so a Reshape can tell that it copies that very dimension.
+func anonParam(x string, i int) string { return "?" + x + "#" + strconv.Itoa(i) }
+
+// shapeValue returns the dimensions an integer value holds: a tracked shape
+// value or a constant of rank 0 or 1.
+func shapeValue(consts map[string]*tensor.Tensor, vals map[string][]tensor.Dim, name string) ([]tensor.Dim, bool) {
+	if d, ok := vals[name]; ok {
+		return d, true
+	}
+	t, ok := consts[name]
+	if !ok || t.Rank() > 1 {
+		return nil, false
+	}
+	x, err := ops.Ints64(t)
+	if err != nil {
+		return nil, false
+	}
+	dims := make([]tensor.Dim, len(x))
+	for i, v := range x {
+		dims[i] = tensor.Dim{Size: v}
+		if v < 0 {
+			dims[i] = tensor.Dim{Size: -1} // -1 in a Reshape shape: stays "infer"
+		}
+	}
+	return dims, true
+}
+
+// trackValues follows shapes through the integer ops exporters compute
+// Reshape targets with (Shape, Gather, Unsqueeze, Squeeze, Cast, Concat,
+// Slice), recording in vals the dimensions each output holds. Scalars are
+// recorded as one dimension.
+func trackValues(consts map[string]*tensor.Tensor, vals map[string][]tensor.Dim, n *ir.Node, in []tensor.Type) {
+	if !isONNX(n.Domain) || len(n.Outputs) == 0 || len(n.Inputs) == 0 {
+		return
+	}
+	arg := func(i int) ([]tensor.Dim, bool) {
+		if i >= len(n.Inputs) || n.Inputs[i] == "" {
+			return nil, false
+		}
+		return shapeValue(consts, vals, n.Inputs[i])
+	}
+	ints := func(i int) ([]int64, bool) {
+		if i >= len(n.Inputs) {
+			return nil, false
+		}
+		t, ok := consts[n.Inputs[i]]
+		if !ok {
+			return nil, false
+		}
+		x, err := ops.Ints64(t)
+		return x, err == nil
+	}
+	one := func(i int) (int64, bool) {
+		x, ok := ints(i)
+		if !ok || len(x) != 1 {
+			return 0, false
+		}
+		return x[0], true
+	}
+	out := n.Outputs[0]
+	switch n.OpType {
+	case "Shape":
+		if len(in) == 0 || !in[0].HasShape || in[0].Kind != tensor.KindTensor {
+			return
+		}
+		r := int64(len(in[0].Shape))
+		lo, hi := attrInt(n, "start", 0), attrInt(n, "end", r)
+		if lo < 0 {
+			lo += r
+		}
+		if hi < 0 {
+			hi += r
+		}
+		lo, hi = min(max(lo, 0), r), min(max(hi, 0), r)
+		var dims []tensor.Dim
+		for i := lo; i < hi; i++ {
+			d := in[0].Shape[i]
+			if !d.Known() && d.Param == "" {
+				d.Param = anonParam(n.Inputs[0], int(i))
+			}
+			dims = append(dims, d)
+		}
+		vals[out] = dims
+	case "Gather":
+		data, ok := vals[n.Inputs[0]]
+		idx, ok2 := ints(1)
+		if !ok || !ok2 || attrInt(n, "axis", 0) != 0 || len(n.Inputs) != 2 {
+			return
+		}
+		var dims []tensor.Dim
+		for _, i := range idx {
+			if i < 0 {
+				i += int64(len(data))
+			}
+			if i < 0 || i >= int64(len(data)) {
+				return
+			}
+			dims = append(dims, data[i])
+		}
+		vals[out] = dims
+	case "Unsqueeze", "Squeeze", "Cast", "Identity":
+		if n.OpType == "Cast" {
+			if to := tensor.DType(attrInt(n, "to", 0)); to != tensor.Int64 && to != tensor.Int32 {
+				return
+			}
+		}
+		if d, ok := vals[n.Inputs[0]]; ok && len(d) == 1 || n.OpType == "Cast" || n.OpType == "Identity" {
+			if ok {
+				vals[out] = d
+			}
+		}
+	case "Concat":
+		if attrInt(n, "axis", 0) != 0 {
+			return
+		}
+		var dims []tensor.Dim
+		for i := range n.Inputs {
+			d, ok := arg(i)
+			if !ok {
+				return
+			}
+			dims = append(dims, d...)
+		}
+		vals[out] = dims
+	case "Slice":
+		data, ok := vals[n.Inputs[0]]
+		lo, ok1 := one(1)
+		hi, ok2 := one(2)
+		if !ok || !ok1 || !ok2 {
+			return
+		}
+		if a, ok := one(3); len(n.Inputs) > 3 && n.Inputs[3] != "" && (!ok || a != 0 && a != -1) {
+			return
+		}
+		if st, ok := one(4); len(n.Inputs) > 4 && n.Inputs[4] != "" && (!ok || st != 1) {
+			return
+		}
+		r := int64(len(data))
+		if lo < 0 {
+			lo += r
+		}
+		if hi < 0 {
+			hi += r
+		}
+		lo, hi = min(max(lo, 0), r), min(max(hi, 0), r)
+		if lo <= hi {
+			vals[out] = data[lo:hi]
+		}
+	}
+}
+
+// reshapeTarget turns a Reshape of x to the tracked shape value dims into
+// a constant shape: dimensions copied from x become 0, known sizes stay,
+// and one remaining dimension becomes -1.
+func reshapeTarget(x string, xt tensor.Type, dims []tensor.Dim) ([]int64, bool) {
+	shape := make([]int64, len(dims))
+	infer := false
+	for i, d := range dims {
+		switch {
+		case d.Known() && d.Size > 0:
+			shape[i] = d.Size
+		case d.Known():
+			return nil, false // a literal 0 would mean "copy"
+		case i < len(xt.Shape) && (d.Param != "" && d.Param == xt.Shape[i].Param || d.Param == anonParam(x, i)):
+			shape[i] = 0
+		case !infer:
+			shape[i], infer = -1, true
+		default:
+			return nil, false
+		}
+	}
+	return shape, true
 }

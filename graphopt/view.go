@@ -22,7 +22,8 @@ type view struct {
 	outputs  map[string]bool
 	captured map[string]bool // read by some subgraph
 	types    map[string]tensor.Type
-	names    map[string]bool // every value name, for fresh names
+	vals     map[string][]tensor.Dim // shape values (see trackValues)
+	names    map[string]bool         // every value name, for fresh names
 	fresh    int
 }
 
@@ -62,7 +63,7 @@ func newView(m *ir.Model, g *ir.Graph) *view {
 			}
 		}
 	}
-	v.types = inferTypes(m, g)
+	v.types, v.vals = inferShapeValues(m, g)
 	return v
 }
 
@@ -293,6 +294,13 @@ func (v *view) node(opType, domain string, inputs, outputs []string, attrs ...op
 // inferTypes returns the statically known type of every value of g from
 // declared types and each op's inference function, in topological order.
 func inferTypes(m *ir.Model, g *ir.Graph) map[string]tensor.Type {
+	types, _ := inferShapeValues(m, g)
+	return types
+}
+
+// inferShapeValues is inferTypes that also returns the shape values
+// trackValues follows.
+func inferShapeValues(m *ir.Model, g *ir.Graph) (map[string]tensor.Type, map[string][]tensor.Dim) {
 	types := map[string]tensor.Type{}
 	for _, v := range g.ValueInfo {
 		types[v.Name] = v.Type
@@ -308,9 +316,10 @@ func inferTypes(m *ir.Model, g *ir.Graph) map[string]tensor.Type {
 	for _, t := range g.Initializers {
 		types[t.Name] = tensor.TensorType(t.T.DType(), t.T.Shape()...)
 	}
+	vals := map[string][]tensor.Dim{}
 	order, err := g.TopoOrder(nil)
 	if err != nil {
-		return types
+		return types, vals
 	}
 	reg := all.Registry()
 	consts := map[string]*tensor.Tensor{}
@@ -320,7 +329,6 @@ func inferTypes(m *ir.Model, g *ir.Graph) map[string]tensor.Type {
 	for _, in := range g.Inputs {
 		delete(consts, in.Name)
 	}
-	vals := map[string][]tensor.Dim{}
 	for _, i := range order {
 		n := g.Nodes[i]
 		in := make([]tensor.Type, len(n.Inputs))
@@ -334,6 +342,7 @@ func inferTypes(m *ir.Model, g *ir.Graph) map[string]tensor.Type {
 			on.InputTypes = in
 			outs, _ = safeInfer(op, on, in)
 		}
+		trackValues(consts, vals, n, in)
 		if t, ok := symbolicInfer(consts, vals, n, in); ok {
 			if len(outs) == 0 {
 				outs = make([]tensor.Type, 1)
@@ -348,7 +357,7 @@ func inferTypes(m *ir.Model, g *ir.Graph) map[string]tensor.Type {
 			}
 		}
 	}
-	return types
+	return types, vals
 }
 
 func safeInfer(op *ops.Op, on *ops.Node, in []tensor.Type) (out []tensor.Type, err error) {
