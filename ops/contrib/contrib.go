@@ -17,7 +17,9 @@
 // run the standard kernels, as do FusedConv and FusedGemm (Conv and Gemm
 // with the activation ONNX Runtime's optimizer folds into them). The Stable
 // Diffusion fusions (BiasAdd, BiasSplitGelu, GroupNorm, SkipGroupNorm),
-// GPU-only in ONNX Runtime, run here on any machine.
+// GPU-only in ONNX Runtime, run here on any machine. Dynamically quantized
+// exports' DynamicQuantizeMatMul, MatMulIntegerToFloat, QAttention and
+// QEmbedLayerNormalization compute from the dequantized 8-bit values.
 //
 // Float16 and bfloat16 compute in float32, float64 in float64. Attention
 // masks follow ONNX Runtime: masked keys get mask_filter_value (default
@@ -42,5 +44,6 @@ func Ops() []*ops.Op {
 		fusedOps(),
 		diffusionOps(),
 		qmatmulOps(),
+		qattentionOps(),
 	)
 }

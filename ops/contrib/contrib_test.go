@@ -1290,3 +1290,54 @@ func TestQuantizedMatMul(t *testing.T) {
 		check(t, tc{name: "MatMulIntegerToFloat/" + c.name, op: "MatMulIntegerToFloat", inputs: ins, outputs: y(tensor.Float32)})
 	}
 }
+
+func TestQuantizedAttention(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 1))
+	const b, s, d, heads = 2, 4, 8, 2
+	for _, c := range []struct {
+		name                  string
+		perColumn, zero, mask bool
+		past                  int
+	}{
+		{name: "plain"},
+		{name: "per_column_zero_mask", perColumn: true, zero: true, mask: true},
+		{name: "past", zero: true, past: 3},
+	} {
+		ws := tensor.Must([]int{}, []float32{0.02})
+		if c.perColumn {
+			v := make([]float32, 3*d)
+			for i := range v {
+				v[i] = 0.01 + 0.02*r.Float32()
+			}
+			ws = tensor.Must([]int{3 * d}, v)
+		}
+		ins := []in{{"x", randUint8(r, b, s, d)}, {"w", randInt8(r, d, 3*d)}, {"bias", f32(r, 3*d)},
+			{"x_scale", tensor.Must([]int{}, []float32{0.03})}, {"w_scale", ws}, {"mask", nil}, {"x_zero", nil}, {"w_zero", nil}, {"past", nil}}
+		if c.mask {
+			ins[5].t = i32([]int{b}, 4, 2)
+		}
+		if c.zero {
+			ins[6].t = tensor.Must([]int{}, []uint8{128})
+			ins[7].t = tensor.Zeros(tensor.Int8, ws.Shape()...)
+		}
+		outs := y(tensor.Float32)
+		if c.past > 0 {
+			ins[8].t = f32(r, 2, b, heads, c.past, d/heads)
+			outs = append(outs, out{"present", tensor.Float32})
+		}
+		for len(ins) > 0 && ins[len(ins)-1].t == nil {
+			ins = ins[:len(ins)-1]
+		}
+		check(t, tc{name: "QAttention/" + c.name, op: "QAttention", attrs: []ops.Attr{attrInt("num_heads", heads)}, inputs: ins, outputs: outs})
+	}
+	const vocab, maxPos, hidden = 10, 8, 8
+	q := func(shape ...int) *tensor.Tensor { return randUint8(r, shape...) }
+	sc := func() *tensor.Tensor { return tensor.Must([]int{}, []float32{0.01 + 0.02*r.Float32()}) }
+	zp := func() *tensor.Tensor { return tensor.Must([]int{}, []uint8{uint8(100 + r.IntN(50))}) }
+	check(t, tc{name: "QEmbedLayerNormalization", op: "QEmbedLayerNormalization", attrs: []ops.Attr{attrFloat("epsilon", 1e-5)},
+		inputs: []in{{"ids", randIDs(r, vocab, 2, 5)}, {"seg", randIDs(r, 2, 2, 5)}, {"word", q(vocab, hidden)}, {"pos", q(maxPos, hidden)},
+			{"segemb", q(2, hidden)}, {"gamma", q(hidden)}, {"beta", q(hidden)}, {"mask", padMask(5, 5, 3)},
+			{"s0", sc()}, {"s1", sc()}, {"s2", sc()}, {"s3", sc()}, {"s4", sc()},
+			{"z0", zp()}, {"z1", zp()}, {"z2", zp()}, {"z3", zp()}, {"z4", zp()}},
+		outputs: []out{{"y", tensor.Float32}, {"mask_index", tensor.Int32}}})
+}

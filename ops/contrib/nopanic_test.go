@@ -117,6 +117,13 @@ func seeds(r *rand.Rand) map[string][]*tensor.Tensor {
 		return t
 	}
 	pos := tensor.Must([]int{2, 3}, []int64{0, 1, 2, 3, 4, 5})
+	u8 := func(shape ...int) *tensor.Tensor {
+		t, _ := tensor.New(tensor.Uint8, shape...)
+		for i := range tensor.Data[uint8](t) {
+			tensor.Data[uint8](t)[i] = uint8(r.IntN(256))
+		}
+		return t
+	}
 	return map[string][]*tensor.Tensor{
 		"SkipLayerNormalization":           {f(2, 3, 4), f(2, 3, 4), f(4), f(4), f(4)},
 		"SkipSimplifiedLayerNormalization": {f(2, 3, 4), f(1, 3, 4), f(4), f(4)},
@@ -128,12 +135,17 @@ func seeds(r *rand.Rand) map[string][]*tensor.Tensor {
 		"GroupQueryAttention": {f(2, 1, 8), f(2, 1, 4), f(2, 1, 4), f(2, 1, 3, 4), f(2, 1, 3, 4),
 			tensor.Must([]int{2}, []int32{2, 3}), tensor.Must([]int{}, []int32{4}), f(8, 2), f(8, 2),
 			tensor.Must([]int{2, 1}, []int64{2, 3}), f(2, 2, 1, 4), f(2)},
-		"FusedMatMul":   {f(2, 3, 4), f(3, 2, 4)},
-		"BiasGelu":      {f(2, 3, 4), f(4)},
-		"GroupNorm":     {f(2, 3, 2, 4), f(4), f(4)},
-		"SkipGroupNorm": {f(2, 3, 2, 4), f(4), f(4), f(2, 1, 1, 4), f(4)},
-		"BiasSplitGelu": {f(2, 3, 4), f(4)},
-		"MatMulNBits":   {f(2, 32), tensor.Must([]int{4, 2, 8}, make([]uint8, 64)), f(8), tensor.Must([]int{4}, []uint8{1, 2, 3, 4}), nil, f(4)},
+		"FusedMatMul":           {f(2, 3, 4), f(3, 2, 4)},
+		"BiasGelu":              {f(2, 3, 4), f(4)},
+		"GroupNorm":             {f(2, 3, 2, 4), f(4), f(4)},
+		"SkipGroupNorm":         {f(2, 3, 2, 4), f(4), f(4), f(2, 1, 1, 4), f(4)},
+		"BiasSplitGelu":         {f(2, 3, 4), f(4)},
+		"DynamicQuantizeMatMul": {f(2, 4), u8(4, 3), f(3), u8(3), f(3)},
+		"MatMulIntegerToFloat":  {u8(2, 4), u8(4, 3), f(), f(3), u8(), u8(3), f(3)},
+		"QAttention":            {u8(2, 3, 4), u8(4, 12), f(12), f(), f(12), ints(4, 2), u8(), u8(12), f(2, 2, 2, 2, 2)},
+		"QEmbedLayerNormalization": {ints(5, 2, 3), ints(2, 2, 3), u8(5, 4), u8(6, 4), u8(2, 4), u8(4), u8(4), ints(2, 2, 3),
+			f(), f(), f(), f(), f(), u8(), u8(), u8(), u8(), u8()},
+		"MatMulNBits": {f(2, 32), tensor.Must([]int{4, 2, 8}, make([]uint8, 64)), f(8), tensor.Must([]int{4}, []uint8{1, 2, 3, 4}), nil, f(4)},
 	}
 }
 
