@@ -113,13 +113,13 @@ func toFloat32(m *ir.Model) *ir.Model {
 	return c
 }
 
+// narrow converts a float64 tensor to float32.
 func narrow(t *tensor.Tensor) *tensor.Tensor {
-	d := tensor.Data[float64](t)
-	f := make([]float32, len(d))
-	for i, v := range d {
-		f[i] = float32(v)
+	f := tensor.Zeros(tensor.Float32, t.Shape()...)
+	if err := tensor.Convert(f, t, false); err != nil {
+		panic(err) // float64 to float32 always converts
 	}
-	return tensor.Must(t.Shape(), f)
+	return f
 }
 
 func toFloat32Feeds(feeds map[string]*tensor.Tensor) map[string]*tensor.Tensor {
