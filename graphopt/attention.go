@@ -62,8 +62,10 @@ func matchProjection(v *view, s string, perm ...int64) (projection, bool) {
 
 func (p projection) nodes() []*ir.Node { return []*ir.Node{p.mm, p.add, p.rs, p.tr} }
 
-// paddingMask matches the exporter's additive mask (1 - Cast(Unsqueeze(m,
-// [1, 2]))) * c with c very negative, returning m and c.
+// paddingMask matches the exporter's additive mask (1 - m4) * c with c very
+// negative, where m4 is the (B, S) mask m made (B, 1, 1, S) by Unsqueeze
+// (axes [1, 2] at once or one at a time) and Cast to float in either order.
+// It returns m and c.
 func paddingMask(v *view, s string) (string, float64, bool) {
 	mul := v.op(s, "Mul")
 	if mul == nil {
@@ -75,24 +77,48 @@ func paddingMask(v *view, s string) (string, float64, bool) {
 		if !ok || c > -1e4 || sub == nil || !v.isScalar(sub.Inputs[0], 1, 0) {
 			continue
 		}
-		cast := v.op(sub.Inputs[1], "Cast")
-		if cast == nil || !isFloat(tensor.DType(attrInt(cast, "to", 0))) {
-			continue
+		if m, ok := unsqueezedMask(v, sub.Inputs[1]); ok {
+			return m, c, true
 		}
-		un := v.op(cast.Inputs[0], "Unsqueeze")
-		if un == nil {
-			continue
-		}
-		axes, ok := attrInts(un, "axes")
-		if !ok && len(un.Inputs) > 1 {
-			axes, ok = v.ints(un.Inputs[1])
-		}
-		if r, okr := v.rank(un.Inputs[0]); !ok || !okr || r != 2 || len(axes) != 2 || axes[0] != 1 || axes[1] != 2 {
-			continue
-		}
-		return un.Inputs[0], c, true
 	}
 	return "", 0, false
+}
+
+// unsqueezedMask walks from a float (B, 1, 1, S) value back through Cast
+// and Unsqueeze nodes to the rank-2 mask they came from.
+func unsqueezedMask(v *view, s string) (string, bool) {
+	if !isFloat(v.dtype(s)) {
+		return "", false
+	}
+	var axes []int64 // inserted axes in the order the Unsqueezes apply
+walk:
+	for steps := 0; steps < 4; steps++ {
+		n := v.producer[s]
+		if n == nil || !isONNX(n.Domain) {
+			break
+		}
+		switch n.OpType {
+		case "Cast":
+		case "Unsqueeze":
+			a, ok := attrInts(n, "axes")
+			if !ok && len(n.Inputs) > 1 {
+				a, ok = v.ints(n.Inputs[1])
+			}
+			if !ok {
+				return "", false
+			}
+			axes = append(append([]int64(nil), a...), axes...)
+		default:
+			break walk
+		}
+		s = n.Inputs[0]
+	}
+	// [1, 2] at once or in turn, or [1] twice, make (B, S) into (B, 1, 1, S).
+	r, ok := v.rank(s)
+	if !ok || r != 2 || !sameInts(axes, 1, 2) && !sameInts(axes, 1, 1) {
+		return "", false
+	}
+	return s, true
 }
 
 // fuseAttention matches the self-attention block of Hugging Face's BERT and

@@ -42,6 +42,9 @@ func selfAttention(b *irbuild.Builder, x, mask string, mulScale, dynamic bool) s
 	}
 	if mask != "" {
 		m4 := b.OpA("Cast", attrs(irbuild.Int("to", int64(tensor.Float32))), b.Op("Unsqueeze", mask, b.Const(i64s(1, 2))))
+		if dynamic { // mask[:, None, None, :] after a cast, as newer exports write it
+			m4 = b.Op("Unsqueeze", b.Op("Unsqueeze", b.OpA("Cast", attrs(irbuild.Int("to", int64(tensor.Float32))), mask), b.Const(i64s(1))), b.Const(i64s(2)))
+		}
 		s = b.Op("Add", s, b.Op("Mul", b.Op("Sub", b.Const(tensor.Scalar(float32(1))), m4), b.Const(tensor.Scalar(float32(-math.MaxFloat32)))))
 	}
 	p := b.OpA("Softmax", attrs(irbuild.Int("axis", -1)), s)
