@@ -207,10 +207,11 @@ func pad(encs []Encoding, p *Padding) {
 		if k <= 0 {
 			continue
 		}
-		var padding Encoding
-		for range k {
-			padding.push(p.PadID, p.PadTypeID, p.PadToken, [2]int{0, 0}, 1, -1)
-			padding.AttentionMask[len(padding.AttentionMask)-1] = 0
+		padding := Encoding{IDs: make([]int, k), TypeIDs: make([]int, k), Tokens: make([]string, k),
+			Offsets: make([][2]int, k), AttentionMask: make([]int, k), SpecialTokensMask: make([]int, k), SequenceIDs: make([]int, k)}
+		for j := range k {
+			padding.IDs[j], padding.TypeIDs[j], padding.Tokens[j] = p.PadID, p.PadTypeID, p.PadToken
+			padding.SpecialTokensMask[j], padding.SequenceIDs[j] = 1, -1
 		}
 		if p.Direction == Left {
 			padding.appendEnc(e)
