@@ -81,6 +81,12 @@ func init() {
 		gradCase{name: "CumSum reverse", in: map[string][]int{"a": {3, 4}}, build: func(b *irbuild.Builder) string {
 			return b.OpA("CumSum", attrs{iA("reverse", 1)}, "a", b.Const(tensor.Scalar(int32(0))))
 		}},
+		gradCase{name: "MeanVarianceNormalization", in: map[string][]int{"x": {2, 3, 2, 2}}, build: func(b *irbuild.Builder) string {
+			return b.Op("MeanVarianceNormalization", "x")
+		}},
+		gradCase{name: "MeanVarianceNormalization axes", in: map[string][]int{"x": {3, 4}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("MeanVarianceNormalization", attrs{isA("axes", 1)}, "x")
+		}},
 		gradCase{name: "InstanceNormalization", in: map[string][]int{"x": {2, 3, 4, 2}, "s": {3}, "b": {3}}, build: func(b *irbuild.Builder) string {
 			return b.Op("InstanceNormalization", "x", "s", "b")
 		}},

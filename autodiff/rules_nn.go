@@ -178,6 +178,22 @@ func nnRules() []namedRule {
 			return []string{b.selectBack(x, n.Outputs[0], dy[0], b.Ints(axes...), nil)}, nil
 		}),
 		rule("InstanceNormalization", instanceNormBack),
+		// Y = (X − mean)/(√var + 1e-9) over axes (default 0, 2, 3),
+		// differentiated through that decomposition.
+		rule("MeanVarianceNormalization", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+			x := n.Inputs[0]
+			axes, ok := attrIs(n, "axes")
+			if !ok {
+				axes = []int64{0, 2, 3}
+			}
+			return b.backThrough(n, dy, func() ([]string, error) {
+				s := b.sumAxes(x, true, axes...)
+				cnt := b.countRatio(x, s)
+				xc := b.Op("Sub", nil, x, b.Op("Div", nil, s, cnt))
+				sd := b.Op("Sqrt", nil, b.Op("Div", nil, b.sumAxes(b.Op("Mul", nil, xc, xc), true, axes...), cnt))
+				return []string{b.Op("Div", nil, xc, b.Op("Add", nil, sd, b.Scalar(1e-9, x)))}, nil
+			})
+		}),
 		rule("GroupNormalization", groupNormBack),
 	}...)
 }
