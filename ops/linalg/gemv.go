@@ -31,8 +31,8 @@ func (kern *kernel) gemvRow(transB bool, k int, x, b []float32, ldb int, y []flo
 	}
 	j := 0
 	if kern.gemv != nil {
-		for ; j+128 <= n; j += 128 {
-			kern.gemv(k, x, b[j:], ldb, y[j:j+128])
+		for w := kern.gemvN; j+w <= n; j += w {
+			kern.gemv(k, x, b[j:], ldb, y[j:j+w])
 		}
 		for ; j+16 <= n; j += 16 {
 			kern.gemv16(k, x, b[j:], ldb, y[j:j+16])

@@ -15,10 +15,11 @@ type kernel struct {
 	fn         func(kc int, a, b, c []float32, ldc int, beta float32, load int)
 
 	// Optional vector kernels for products with one row of op(A), nil
-	// where the Go loops serve: gemv sets y[0:128] (gemv16: y[0:16]) to
+	// where the Go loops serve: gemv sets y[0:gemvN] (gemv16: y[0:16]) to
 	// Σ_p x[p]·b[p·ldb+j] for k >= 1; dot returns Σ_p x[p]·y[p] for k a
 	// positive multiple of 64.
 	gemv, gemv16 func(k int, x, b []float32, ldb int, y []float32)
+	gemvN        int
 	dot          func(k int, x, y []float32) float32
 }
 

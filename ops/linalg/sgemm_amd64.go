@@ -13,7 +13,11 @@ var (
 		name: "avx2",
 		mr:   6, nr: 16,
 		mc: 144, kc: 256, nc: 1024,
-		fn: sgemmKernelAVX2,
+		fn:     sgemmKernelAVX2,
+		gemv:   sgemvKernelAVX2,
+		gemvN:  64,
+		gemv16: sgemv16KernelAVX2,
+		dot:    sdotKernelAVX2,
 	}
 	avx512Kernel = &kernel{
 		name: "avx512",
@@ -21,6 +25,7 @@ var (
 		mc: 128, kc: 256, nc: 768,
 		fn:     sgemmKernelAVX512,
 		gemv:   sgemvKernelAVX512,
+		gemvN:  128,
 		gemv16: sgemv16KernelAVX512,
 		dot:    sdotKernelAVX512,
 	}
@@ -73,6 +78,15 @@ func sgemvKernelAVX512(k int, x, b []float32, ldb int, y []float32)
 
 //go:noescape
 func sgemv16KernelAVX512(k int, x, b []float32, ldb int, y []float32)
+
+//go:noescape
+func sgemvKernelAVX2(k int, x, b []float32, ldb int, y []float32)
+
+//go:noescape
+func sgemv16KernelAVX2(k int, x, b []float32, ldb int, y []float32)
+
+//go:noescape
+func sdotKernelAVX2(k int, x, y []float32) float32
 
 //go:noescape
 func sdotKernelAVX512(k int, x, y []float32) float32

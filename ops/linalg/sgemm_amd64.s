@@ -502,3 +502,110 @@ tr8loop:
 	JNZ  tr8loop
 	VZEROUPPER
 	RET
+
+// func sgemvKernelAVX2(k int, x, b []float32, ldb int, y []float32)
+// y[0:64] = Σ_p x[p]·b[p·ldb : p·ldb+64], k >= 1.
+TEXT ·sgemvKernelAVX2(SB), NOSPLIT, $0-88
+	MOVQ   k+0(FP), CX
+	MOVQ   x_base+8(FP), SI
+	MOVQ   b_base+32(FP), DI
+	MOVQ   ldb+56(FP), R8
+	SHLQ   $2, R8
+	MOVQ   y_base+64(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+gemv2loop:
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS  (DI), Y8, Y0
+	VFMADD231PS  32(DI), Y8, Y1
+	VFMADD231PS  64(DI), Y8, Y2
+	VFMADD231PS  96(DI), Y8, Y3
+	VFMADD231PS  128(DI), Y8, Y4
+	VFMADD231PS  160(DI), Y8, Y5
+	VFMADD231PS  192(DI), Y8, Y6
+	VFMADD231PS  224(DI), Y8, Y7
+	ADDQ         $4, SI
+	ADDQ         R8, DI
+	DECQ         CX
+	JNZ          gemv2loop
+
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	VMOVUPS Y6, 192(DX)
+	VMOVUPS Y7, 224(DX)
+	VZEROUPPER
+	RET
+
+// func sgemv16KernelAVX2(k int, x, b []float32, ldb int, y []float32)
+// y[0:16] = Σ_p x[p]·b[p·ldb : p·ldb+16], k >= 1.
+TEXT ·sgemv16KernelAVX2(SB), NOSPLIT, $0-88
+	MOVQ   k+0(FP), CX
+	MOVQ   x_base+8(FP), SI
+	MOVQ   b_base+32(FP), DI
+	MOVQ   ldb+56(FP), R8
+	SHLQ   $2, R8
+	MOVQ   y_base+64(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+gemv2x16loop:
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS  (DI), Y8, Y0
+	VFMADD231PS  32(DI), Y8, Y1
+	ADDQ         $4, SI
+	ADDQ         R8, DI
+	DECQ         CX
+	JNZ          gemv2x16loop
+
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VZEROUPPER
+	RET
+
+// func sdotKernelAVX2(k int, x, y []float32) float32
+// Σ_p x[p]·y[p] over p < k, k a positive multiple of 64.
+TEXT ·sdotKernelAVX2(SB), NOSPLIT, $0-60
+	MOVQ   k+0(FP), CX
+	MOVQ   x_base+8(FP), SI
+	MOVQ   y_base+32(FP), DI
+	SHRQ   $5, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+dot2loop:
+	VMOVUPS     (SI), Y4
+	VMOVUPS     32(SI), Y5
+	VMOVUPS     64(SI), Y6
+	VMOVUPS     96(SI), Y7
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 64(DI), Y6, Y2
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	DECQ        CX
+	JNZ         dot2loop
+
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, ret+56(FP)
+	VZEROUPPER
+	RET
