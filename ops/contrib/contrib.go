@@ -16,7 +16,8 @@
 // of ops ONNX later standardized (Trilu, QuantizeLinear, DequantizeLinear)
 // run the standard kernels, as do FusedConv and FusedGemm (Conv and Gemm
 // with the activation ONNX Runtime's optimizer folds into them). The Stable
-// Diffusion fusions (BiasAdd, BiasSplitGelu, GroupNorm, SkipGroupNorm),
+// Diffusion fusions (BiasAdd, BiasSplitGelu, GroupNorm, SkipGroupNorm,
+// NhwcConv),
 // GPU-only in ONNX Runtime, run here on any machine. Dynamically quantized
 // exports' DynamicQuantizeMatMul, MatMulIntegerToFloat, QAttention and
 // QEmbedLayerNormalization compute from the dequantized 8-bit values.
@@ -43,6 +44,7 @@ func Ops() []*ops.Op {
 		aliasOps(),
 		fusedOps(),
 		diffusionOps(),
+		nhwcConvOps(),
 		qmatmulOps(),
 		qattentionOps(),
 	)

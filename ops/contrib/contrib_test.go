@@ -1341,3 +1341,31 @@ func TestQuantizedAttention(t *testing.T) {
 			{"z0", zp()}, {"z1", zp()}, {"z2", zp()}, {"z3", zp()}, {"z4", zp()}},
 		outputs: []out{{"y", tensor.Float32}, {"mask_index", tensor.Int32}}})
 }
+
+func TestNhwcConv(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 1))
+	for _, c := range []struct {
+		name  string
+		x, w  []int
+		attrs []ops.Attr
+		bias  bool
+	}{
+		{"3x3", []int{2, 5, 6, 4}, []int{3, 3, 3, 4}, []ops.Attr{attrInts("pads", 1, 1, 1, 1)}, true},
+		{"stride_group", []int{1, 7, 7, 4}, []int{6, 3, 3, 2}, []ops.Attr{attrInts("strides", 2, 2), attrInt("group", 2)}, false},
+		{"1x1", []int{2, 3, 3, 8}, []int{5, 1, 1, 8}, nil, true},
+	} {
+		ins := []in{{"x", f32(r, c.x...)}, {"w", f32(r, c.w...)}}
+		if c.bias {
+			ins = append(ins, in{"b", f32(r, c.w[0])})
+		}
+		check(t, tc{name: c.name, op: "NhwcConv", attrs: c.attrs, inputs: ins, outputs: y(tensor.Float32),
+			ortOp: func(b *irbuild.Builder, in []string) []string {
+				first := []ops.Attr{attrInts("perm", 0, 3, 1, 2)}
+				args := []string{b.OpA("Transpose", first, in[0]), b.OpA("Transpose", first, in[1])}
+				if len(in) > 2 {
+					args = append(args, in[2])
+				}
+				return []string{b.OpA("Transpose", []ops.Attr{attrInts("perm", 0, 2, 3, 1)}, b.OpA("Conv", c.attrs, args...))}
+			}})
+	}
+}

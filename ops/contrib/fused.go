@@ -155,3 +155,83 @@ func applyAct[F tensor.Float](c *ops.Ctx, y, z *tensor.Tensor, f func(float64) f
 	}
 	return o.Done(), nil
 }
+
+// NhwcConv (Stable Diffusion fusion, GPU-only in ONNX Runtime) is Conv with
+// X and Y channels-last, (N, H, W, C), and W (M, kH, kW, C/group); it runs
+// ops/nn's Conv between transposes.
+func nhwcConvOps() []*ops.Op {
+	var std *ops.Op
+	for _, op := range nn.Conv {
+		if op.Since <= 11 && (std == nil || op.Since > std.Since) {
+			std = op
+		}
+	}
+	compile := func(n *ops.Node) (*ops.Kernel, error) {
+		inner := *n
+		inner.Domain, inner.Opset = "", 11
+		k, err := std.Compile(&inner)
+		if err != nil {
+			return nil, err
+		}
+		return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			if err := ops.Want(in, 2, 3); err != nil {
+				return nil, err
+			}
+			if in[0].Rank() < 3 || in[1].Rank() != in[0].Rank() {
+				return nil, fmt.Errorf("X %v and W %v must be (N, spatial..., C) and (M, kernel..., C/group)", in[0].Shape(), in[1].Shape())
+			}
+			x, err := channelsFirst(c, in[0])
+			if err != nil {
+				return nil, err
+			}
+			w, err := channelsFirst(c, in[1])
+			if err != nil {
+				return nil, err
+			}
+			out, err := k.Run(c, []*tensor.Tensor{x, w, opt(in, 2)})
+			if err != nil {
+				return nil, err
+			}
+			y, err := channelsLast(c, out[0])
+			return []*tensor.Tensor{y}, err
+		}}, nil
+	}
+	return ops.Versions(ms, "NhwcConv", "Y = Conv(X, W, B) with X, Y (N, H, W, C) and W (M, kH, kW, C/group)", []int{1}, nil, compile)
+}
+
+// channelsFirst moves the last axis of x to position 1; channelsLast moves
+// axis 1 last.
+func channelsFirst(c *ops.Ctx, x *tensor.Tensor) (*tensor.Tensor, error) {
+	r := x.Rank()
+	perm := []int{0, r - 1}
+	for i := 1; i < r-1; i++ {
+		perm = append(perm, i)
+	}
+	return transposed(c, x, perm)
+}
+
+func channelsLast(c *ops.Ctx, x *tensor.Tensor) (*tensor.Tensor, error) {
+	r := x.Rank()
+	perm := []int{0}
+	for i := 2; i < r; i++ {
+		perm = append(perm, i)
+	}
+	return transposed(c, x, append(perm, 1))
+}
+
+// transposed returns x with its axes permuted (float dtypes).
+func transposed(c *ops.Ctx, x *tensor.Tensor, perm []int) (*tensor.Tensor, error) {
+	if floatio.Wide(x.DType()) {
+		return transposedAs[float64](c, x, perm)
+	}
+	return transposedAs[float32](c, x, perm)
+}
+
+func transposedAs[F tensor.Float](c *ops.Ctx, x *tensor.Tensor, perm []int) (*tensor.Tensor, error) {
+	v, err := floatio.Load[F](x)
+	if err != nil {
+		return nil, err
+	}
+	p, shape := permuted(v, x.Shape(), perm)
+	return floatio.Store(c, x.DType(), shape, p)
+}
