@@ -17,8 +17,8 @@ import os
 import random
 import sys
 
-from tokenizers import AddedToken, Tokenizer, normalizers, pre_tokenizers, processors
-from tokenizers.implementations import BertWordPieceTokenizer, ByteLevelBPETokenizer
+from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers.implementations import BertWordPieceTokenizer, ByteLevelBPETokenizer, CharBPETokenizer
 
 WORDS = """the of and to in is was for that on with as by at from his her are were be this which an or had
 not but have it they you their one all also has been would there who more when time new first can other into
@@ -99,6 +99,18 @@ def reference_tokenizers(train):
     t.post_processor = processors.RobertaProcessing(("</s>", t.token_to_id("</s>")), ("<s>", t.token_to_id("<s>")),
                                                     trim_offsets=True, add_prefix_space=True)
     toks["roberta"] = t
+    # Plain BPE: end-of-word suffix with an unknown token (CharBPE), and a
+    # continuing-subword prefix with fused unknowns.
+    char = CharBPETokenizer(suffix="</w>", unk_token="<unk>")
+    char.train_from_iterator(train, vocab_size=1500, special_tokens=["<unk>"], limit_alphabet=300)
+    toks["char-bpe"] = char._tokenizer
+    pre = Tokenizer(models.BPE(unk_token="[UNK]", continuing_subword_prefix="##", fuse_unk=True))
+    pre.normalizer = normalizers.Lowercase()
+    pre.pre_tokenizer = pre_tokenizers.Whitespace()
+    pre.decoder = decoders.WordPiece()
+    pre.train_from_iterator(train, trainers.BpeTrainer(vocab_size=1500, special_tokens=["[UNK]"], continuing_subword_prefix="##",
+                                                       limit_alphabet=300, show_progress=False))
+    toks["prefix-bpe"] = pre
     # A few other components on the trained BERT vocab.
     w = Tokenizer.from_str(bert._tokenizer.to_str())
     w.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
