@@ -74,3 +74,34 @@ func BenchmarkSgemmTrans(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmKernel runs every micro-kernel this CPU has on one thread,
+// to show what each CPU class gets.
+func BenchmarkSgemmKernel(b *testing.B) {
+	for _, kern := range kernels {
+		for _, s := range benchShapes[:3] {
+			m, n, k := s[0], s[1], s[2]
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", kern.name, m, n, k), func(b *testing.B) {
+				benchGemm(b, m, n, k, func(a, bm, c []float32) {
+					sgemm(kern, nil, false, false, m, n, k, 1, a, k, bm, n, 0, c, n, Epilogue{})
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkMicroKernel times each micro-kernel alone on one tile with kc =
+// 256 and L1-resident panels: the ceiling the blocked product approaches.
+func BenchmarkMicroKernel(b *testing.B) {
+	for _, kern := range kernels {
+		b.Run(kern.name, func(b *testing.B) {
+			const kc = 256
+			a, bp := make([]float32, kc*kern.mr), make([]float32, kc*kern.nr)
+			c := make([]float32, kern.mr*kern.nr)
+			for b.Loop() {
+				kern.fn(kc, a, bp, c, kern.nr, 1, 1)
+			}
+			b.ReportMetric(2*float64(kc*kern.mr*kern.nr)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
