@@ -166,9 +166,5 @@ func (q DecoderSequence) decodeChain(toks []string) []string {
 }
 
 func (q DecoderSequence) toJSON() map[string]any {
-	l := make([]any, len(q))
-	for i, x := range q {
-		l[i] = x.toJSON()
-	}
-	return map[string]any{"type": "Sequence", "decoders": l}
+	return sequenceJSON(q, "decoders")
 }

@@ -117,6 +117,14 @@ func isNull(m json.RawMessage) bool {
 	return len(bytes.TrimSpace(m)) == 0 || string(bytes.TrimSpace(m)) == "null"
 }
 
+// component decodes a component that may be null (o == nil then).
+func component(m json.RawMessage) (o map[string]json.RawMessage, typ string, err error) {
+	if isNull(m) {
+		return nil, "", nil
+	}
+	return object(m)
+}
+
 // object decodes a JSON object into its fields and its "type".
 func object(m json.RawMessage) (map[string]json.RawMessage, string, error) {
 	var o map[string]json.RawMessage
@@ -243,11 +251,8 @@ func parseModel(m json.RawMessage) (Model, error) {
 }
 
 func parseNormalizer(m json.RawMessage, depth int) (Normalizer, error) {
-	if isNull(m) {
-		return nil, nil
-	}
-	o, typ, err := object(m)
-	if err != nil {
+	o, typ, err := component(m)
+	if o == nil || err != nil {
 		return nil, err
 	}
 	switch typ {
@@ -284,11 +289,8 @@ func parseByteLevel(o map[string]json.RawMessage) (ByteLevel, error) {
 }
 
 func parsePreTokenizer(m json.RawMessage, depth int) (PreTokenizer, error) {
-	if isNull(m) {
-		return nil, nil
-	}
-	o, typ, err := object(m)
-	if err != nil {
+	o, typ, err := component(m)
+	if o == nil || err != nil {
 		return nil, err
 	}
 	switch typ {
@@ -336,11 +338,8 @@ func specialToken(o map[string]json.RawMessage, name string) (SpecialToken, erro
 }
 
 func parsePostProcessor(m json.RawMessage, depth int) (PostProcessor, error) {
-	if isNull(m) {
-		return nil, nil
-	}
-	o, typ, err := object(m)
-	if err != nil {
+	o, typ, err := component(m)
+	if o == nil || err != nil {
 		return nil, err
 	}
 	switch typ {
@@ -431,11 +430,8 @@ func parseTemplate(o map[string]json.RawMessage) (*TemplateProcessing, error) {
 }
 
 func parseDecoder(m json.RawMessage, depth int) (Decoder, error) {
-	if isNull(m) {
-		return nil, nil
-	}
-	o, typ, err := object(m)
-	if err != nil {
+	o, typ, err := component(m)
+	if o == nil || err != nil {
 		return nil, err
 	}
 	switch typ {
@@ -671,4 +667,13 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
+}
+
+// sequenceJSON is the JSON of a Sequence component holding l under key.
+func sequenceJSON[T interface{ toJSON() map[string]any }](l []T, key string) map[string]any {
+	out := make([]any, len(l))
+	for i, x := range l {
+		out[i] = x.toJSON()
+	}
+	return map[string]any{"type": "Sequence", key: out}
 }

@@ -320,9 +320,5 @@ func (NFKD) toJSON() map[string]any         { return map[string]any{"type": "NFK
 func (Lowercase) toJSON() map[string]any    { return map[string]any{"type": "Lowercase"} }
 func (StripAccents) toJSON() map[string]any { return map[string]any{"type": "StripAccents"} }
 func (s NormalizerSequence) toJSON() map[string]any {
-	l := make([]any, len(s))
-	for i, x := range s {
-		l[i] = x.toJSON()
-	}
-	return map[string]any{"type": "Sequence", "normalizers": l}
+	return sequenceJSON(s, "normalizers")
 }

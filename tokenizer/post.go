@@ -284,9 +284,5 @@ func (q PostProcessorSequence) addedTokens(pair bool) int {
 }
 
 func (q PostProcessorSequence) toJSON() map[string]any {
-	l := make([]any, len(q))
-	for i, x := range q {
-		l[i] = x.toJSON()
-	}
-	return map[string]any{"type": "Sequence", "processors": l}
+	return sequenceJSON(q, "processors")
 }

@@ -177,11 +177,7 @@ func (q PreTokenizerSequence) split(dst []normStr, s normStr, sc *scratch) []nor
 }
 
 func (q PreTokenizerSequence) toJSON() map[string]any {
-	l := make([]any, len(q))
-	for i, x := range q {
-		l[i] = x.toJSON()
-	}
-	return map[string]any{"type": "Sequence", "pretokenizers": l}
+	return sequenceJSON(q, "pretokenizers")
 }
 
 // ByteLevel is GPT-2's pre-tokenizer: optionally prefix a space, split with
