@@ -54,6 +54,12 @@ func init() {
 		gradCase{name: "Slice negative steps and indices", in: map[string][]int{"a": {5, 6}}, build: func(b *irbuild.Builder) string {
 			return b.Op("Slice", "a", ints(b, -1, 1), ints(b, -6, 100), ints(b, 0, -1), ints(b, -2, 2))
 		}},
+		gradCase{name: "Slice unit steps clamped negative", in: map[string][]int{"a": {4, 6}}, build: func(b *irbuild.Builder) string {
+			return b.Op("Slice", "a", ints(b, -3, 1), ints(b, 100, -1), ints(b, 1, -2), ints(b, 1, 1))
+		}},
+		gradCase{name: "Slice unit steps empty dynamic", dynamic: true, in: map[string][]int{"a": {4, 3, 2}}, build: func(b *irbuild.Builder) string {
+			return b.OpA("Concat", attrs{iA("axis", 0)}, b.Op("Slice", "a", ints(b, 1), ints(b, 3), ints(b, 0)), b.Op("Slice", "a", ints(b, 3), ints(b, 1), ints(b, 0)))
+		}},
 		gradCase{name: "Slice default axes", dynamic: true, in: map[string][]int{"a": {4, 3}}, build: func(b *irbuild.Builder) string {
 			return b.Op("Slice", "a", ints(b, 1), ints(b, 3))
 		}},

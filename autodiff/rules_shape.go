@@ -71,13 +71,14 @@ func shapeRules() []namedRule {
 			out[0] = b.Op("Concat", []Attr{attrInt("axis", attrI(n, "axis", 0))}, parts...)
 			return out, nil
 		}),
-		// y = x[starts:ends:steps] along axes. The same Slice applied to
-		// the flat position map p = reshape(range(size(x)), shape(x))
-		// yields the position in x of every element of y, whatever the
-		// steps, negative indices and clamping; dx scatters dy there into
-		// zeros. Slice never selects an element twice, so no reduction is
-		// needed and the formulation is valid at every opset.
-		rule("Slice", moveRule(false)),
+		// y = x[starts:ends:steps] along axes: dx pads dy with zeros for
+		// unit steps (sliceBack), else the same Slice applied to the flat
+		// position map p = reshape(range(size(x)), shape(x)) yields the
+		// position in x of every element of y, whatever the steps, negative
+		// indices and clamping, and dx scatters dy there into zeros. Slice
+		// never selects an element twice, so no reduction is needed and
+		// both formulations are valid at every opset.
+		rule("Slice", sliceBack),
 		// DepthToSpace and SpaceToDepth permute elements; Compress selects
 		// them; GatherND may select one several times (reduction=add,
 		// opset >= 16). All use the position map as Slice does.
@@ -462,4 +463,75 @@ func scatterBack(gather string) Rule {
 		}
 		return out, nil
 	}
+}
+
+// sliceBack: y = x[starts:ends:steps] along axes. With unit steps (steps
+// absent or a constant of ones) dx = Pad(dy) with zeros: along each sliced
+// axis of size d, pads s' before and d − max(e', s') after, where s' and
+// e' are starts and ends made non-negative and clamped to [0, d] at run
+// time. Other steps use the position map (moveRule).
+func sliceBack(b *Builder, n *ir.Node, dy []string) ([]string, error) {
+	x := n.Inputs[0]
+	r, okr := b.staticRank(x)
+	if steps := input(n, 4); steps != "" {
+		v, ok := b.constInts(steps)
+		for _, s := range v {
+			ok = ok && s == 1
+		}
+		if !ok {
+			return moveRule(false)(b, n, dy)
+		}
+	}
+	if !okr {
+		return moveRule(false)(b, n, dy)
+	}
+	i64 := func(v string) string { return b.Op("Cast", []Attr{attrInt("to", int64(tensor.Int64))}, v) }
+	starts, ends := i64(n.Inputs[1]), i64(n.Inputs[2])
+	axes := input(n, 3)
+	if axes == "" {
+		axes = b.Op("Range", nil, b.Const(tensor.Scalar(int64(0))), b.Op("Size", nil, starts), b.Const(tensor.Scalar(int64(1))))
+	} else {
+		axes = i64(axes)
+	}
+	rank := b.Ints(int64(r))
+	axes = b.Op("Mod", nil, b.Op("Add", nil, axes, rank), rank) // non-negative
+	dims := b.Op("Gather", nil, b.Op("Shape", nil, x), axes)
+	zero := b.Const(tensor.Scalar(int64(0)))
+	norm := func(v string) string {
+		v = b.Where(b.Op("Less", nil, v, zero), b.Op("Add", nil, v, dims), v)
+		return b.Op("Max", nil, b.Op("Min", nil, v, dims), zero)
+	}
+	s0, e0 := norm(starts), norm(ends)
+	before, after := s0, b.Op("Sub", nil, dims, b.Op("Max", nil, e0, s0))
+	pads := b.Op("ScatterElements", nil, b.Op("ConstantOfShape", []Attr{tensorAttr("value", tensor.Must([]int{1}, []int64{0}))}, b.Ints(int64(2*r))),
+		b.Op("Concat", []Attr{attrInt("axis", 0)}, axes, b.Op("Add", nil, axes, rank)),
+		b.Op("Concat", []Attr{attrInt("axis", 0)}, before, after))
+	out := make([]string, len(n.Inputs))
+	out[0] = b.Op("Pad", nil, dy[0], pads)
+	return out, nil
+}
+
+// constInts returns the values of an integer constant (an initializer or a
+// Constant node's value).
+func (b *Builder) constInts(name string) ([]int64, bool) {
+	var t *tensor.Tensor
+	for _, in := range b.g.Initializers {
+		if in.Name == name {
+			t = in.T
+		}
+	}
+	for _, nd := range b.g.Nodes {
+		if nd.OpType == "Constant" && len(nd.Outputs) == 1 && nd.Outputs[0] == name {
+			for _, a := range nd.Attrs {
+				if a.Name == "value" {
+					t = a.T
+				}
+			}
+		}
+	}
+	if t == nil {
+		return nil, false
+	}
+	v, err := ops.Ints64(t)
+	return v, err == nil
 }
