@@ -32,41 +32,30 @@ var genericKernel = &kernel{
 	fn: sgemmKernelGeneric,
 }
 
-// sgemmKernelGeneric is the 4 x 4 Go micro-kernel.
+// sgemmKernelGeneric is the 4 x 4 Go micro-kernel, run as two passes of two
+// rows: 16 accumulators plus operands would exceed the 15 float registers
+// amd64 leaves to Go code, and spilling costs more than reloading B.
 func sgemmKernelGeneric(kc int, a, b, c []float32, ldc int, beta float32, load int) {
-	var c00, c01, c02, c03, c10, c11, c12, c13 float32
-	var c20, c21, c22, c23, c30, c31, c32, c33 float32
-	a = a[:kc*4]
-	b = b[:kc*4]
-	for p := 0; p+4 <= len(a); p += 4 {
-		aa := a[p : p+4 : p+4]
-		bb := b[p : p+4 : p+4]
-		b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
-		a0 := aa[0]
-		c00 += a0 * b0
-		c01 += a0 * b1
-		c02 += a0 * b2
-		c03 += a0 * b3
-		a1 := aa[1]
-		c10 += a1 * b0
-		c11 += a1 * b1
-		c12 += a1 * b2
-		c13 += a1 * b3
-		a2 := aa[2]
-		c20 += a2 * b0
-		c21 += a2 * b1
-		c22 += a2 * b2
-		c23 += a2 * b3
-		a3 := aa[3]
-		c30 += a3 * b0
-		c31 += a3 * b1
-		c32 += a3 * b2
-		c33 += a3 * b3
+	for r := 0; r < 4; r += 2 {
+		var c00, c01, c02, c03, c10, c11, c12, c13 float32
+		a := a[:kc*4]
+		b := b[:kc*4]
+		for p := 0; p+4 <= len(b); p += 4 {
+			a0, a1 := a[p+r], a[p+r+1]
+			bb := b[p : p+4 : p+4]
+			b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
+			c00 += a0 * b0
+			c01 += a0 * b1
+			c02 += a0 * b2
+			c03 += a0 * b3
+			c10 += a1 * b0
+			c11 += a1 * b1
+			c12 += a1 * b2
+			c13 += a1 * b3
+		}
+		storeRow4(c[r*ldc:r*ldc+4:r*ldc+4], c00, c01, c02, c03, beta, load)
+		storeRow4(c[(r+1)*ldc:(r+1)*ldc+4:(r+1)*ldc+4], c10, c11, c12, c13, beta, load)
 	}
-	storeRow4(c[:4:4], c00, c01, c02, c03, beta, load)
-	storeRow4(c[ldc:ldc+4:ldc+4], c10, c11, c12, c13, beta, load)
-	storeRow4(c[2*ldc:2*ldc+4:2*ldc+4], c20, c21, c22, c23, beta, load)
-	storeRow4(c[3*ldc:3*ldc+4:3*ldc+4], c30, c31, c32, c33, beta, load)
 }
 
 // storeRow4 writes one row of a 4-wide tile: r = v or r = v + beta·r.
