@@ -69,6 +69,9 @@ func init() {
 		gradCase{name: "Pad reflect axes", opset: 18, in: map[string][]int{"a": {2, 3, 4}}, build: func(b *irbuild.Builder) string {
 			return b.OpA("Pad", attrs{sA("mode", "reflect")}, "a", ints(b, 2, 1, 1, 2), "", ints(b, -1, 1))
 		}},
+		gradCase{name: "Pad constant by Slice", opset: 18, in: map[string][]int{"a": {2, 3, 4}}, build: func(b *irbuild.Builder) string {
+			return b.Op("Pad", "a", ints(b, 1, 0, 2, 3), "", ints(b, -1, 0))
+		}},
 		gradCase{name: "Pad edge", in: map[string][]int{"a": {3, 2}}, build: func(b *irbuild.Builder) string {
 			return b.OpA("Pad", attrs{sA("mode", "edge")}, "a", ints(b, 2, 0, 1, 3))
 		}},

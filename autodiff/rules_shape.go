@@ -165,6 +165,11 @@ func shapeRules() []namedRule {
 				return nil, fmt.Errorf("Pad gradient with respect to constant_value is not supported")
 			}
 			mode := attrS(n, "mode", "constant")
+			if dx, ok := b.padBySlice(n, dy[0], mode); ok {
+				out := make([]string, len(n.Inputs))
+				out[0] = dx
+				return out, nil
+			}
 			add := mode != "constant"
 			if add && b.opset < 16 {
 				return nil, fmt.Errorf("Pad mode %q gradient scatters with reduction=add, which needs ai.onnx opset >= 16 (the model has %d)", mode, b.opset)
@@ -534,4 +539,35 @@ func (b *Builder) constInts(name string) ([]int64, bool) {
 	}
 	v, err := ops.Ints64(t)
 	return v, err == nil
+}
+
+// padBySlice returns the gradient of a constant-mode Pad whose pads are a
+// non-negative constant: dx = dy[pb : pb + shape(x)] along the padded
+// axes. false when the pads are not such a constant.
+func (b *Builder) padBySlice(n *ir.Node, dy, mode string) (string, bool) {
+	x := n.Inputs[0]
+	pads, ok := b.constInts(n.Inputs[1])
+	if mode != "constant" || !ok || len(pads)%2 != 0 {
+		return "", false
+	}
+	k := len(pads) / 2
+	var axes []int64
+	if a := input(n, 3); a != "" {
+		if axes, ok = b.constInts(a); !ok || len(axes) != k {
+			return "", false
+		}
+	} else {
+		for i := range k {
+			axes = append(axes, int64(i))
+		}
+	}
+	for _, p := range pads {
+		if p < 0 {
+			return "", false
+		}
+	}
+	starts := b.Ints(pads[:k]...)
+	ax := b.Ints(axes...)
+	ends := b.Op("Add", nil, starts, b.Op("Gather", nil, b.Op("Shape", nil, x), ax))
+	return b.Op("Slice", nil, dy, starts, ends, ax), true
 }
