@@ -147,13 +147,26 @@ func trimOffsets(e *Encoding, addPrefixSpace bool) {
 				o[0] += n
 			}
 		}
-		if trail > 0 && utf8.RuneCountInString(text[:o[1]]) >= trail {
+		if trail > 0 && atLeastRunes(text[:o[1]], trail) {
 			for ; trail > 0 && o[1] > o[0]; trail-- {
 				_, n := utf8.DecodeLastRuneInString(text[:o[1]])
 				o[1] -= n
 			}
 		}
 	}
+}
+
+// atLeastRunes reports whether s has n runes or more, looking at its last n
+// only.
+func atLeastRunes(s string, n int) bool {
+	for ; n > 0; n-- {
+		if len(s) == 0 {
+			return false
+		}
+		_, k := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-k]
+	}
+	return true
 }
 
 // TemplatePiece is one element of a TemplateProcessing template: a special
