@@ -15,6 +15,11 @@ type projection struct {
 	x, w, b         string
 	mm, add, rs, tr *ir.Node
 	heads, headSize int64
+	// split is set when the projection is output part of a packed QKV
+	// projection Split into three (GPT-2's c_attn); w and b are then the
+	// packed (H, 3H) and (3H) constants.
+	split *ir.Node
+	part  int
 }
 
 // matchProjection follows value s (a Transpose output) back to its
@@ -41,7 +46,15 @@ func matchProjection(v *view, s string, perm ...int64) (projection, bool) {
 		return p, false
 	}
 	p.heads, p.headSize = shape[2], shape[3]
-	if p.add = v.op(p.rs.Inputs[0], "Add"); p.add == nil {
+	hidden := p.heads * p.headSize
+	in, width := p.rs.Inputs[0], hidden
+	if sp := v.op(in, "Split"); sp != nil {
+		if p.part = splitPart(v, sp, in, hidden); p.part < 0 {
+			return p, false
+		}
+		p.split, in, width = sp, sp.Inputs[0], 3*hidden
+	}
+	if p.add = v.op(in, "Add"); p.add == nil {
 		return p, false
 	}
 	for i := 0; i < 2; i++ {
@@ -50,8 +63,7 @@ func matchProjection(v *view, s string, perm ...int64) (projection, bool) {
 			continue
 		}
 		w, ok := v.consts[mm.Inputs[1]]
-		hidden := p.heads * p.headSize
-		if !ok || w.Rank() != 2 || int64(w.Shape()[1]) != hidden || !v.vector1D(p.add.Inputs[1-i], hidden) {
+		if !ok || w.Rank() != 2 || int64(w.Shape()[1]) != width || !v.vector1D(p.add.Inputs[1-i], width) {
 			continue
 		}
 		p.mm, p.x, p.w, p.b = mm, mm.Inputs[0], mm.Inputs[1], p.add.Inputs[1-i]
@@ -60,7 +72,125 @@ func matchProjection(v *view, s string, perm ...int64) (projection, bool) {
 	return p, false
 }
 
-func (p projection) nodes() []*ir.Node { return []*ir.Node{p.mm, p.add, p.rs, p.tr} }
+func (p projection) nodes() []*ir.Node {
+	if p.split != nil {
+		return []*ir.Node{p.mm, p.add, p.split, p.rs, p.tr}
+	}
+	return []*ir.Node{p.mm, p.add, p.rs, p.tr}
+}
+
+// splitPart returns which of three equal parts of the last axis output s
+// of Split sp is, or -1 when sp is not such a split.
+func splitPart(v *view, sp *ir.Node, s string, part int64) int {
+	r, ok := v.rank(sp.Inputs[0])
+	if axis := attrInt(sp, "axis", 0); !ok || len(sp.Outputs) != 3 || axis != -1 && axis != int64(r-1) {
+		return -1
+	}
+	sizes, ok := attrInts(sp, "split")
+	if !ok && len(sp.Inputs) > 1 && sp.Inputs[1] != "" {
+		if sizes, ok = v.ints(sp.Inputs[1]); !ok {
+			return -1
+		}
+	}
+	if ok && !sameInts(sizes, part, part, part) {
+		return -1
+	}
+	for i, o := range sp.Outputs {
+		if o == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// causalMask reports whether s is a lower-triangular mask: a constant
+// tril of ones (GPT-2's bias buffer) sliced from 0 on its last two axes
+// (bias[:, :, k-q:k, :k] with k = q in self-attention), possibly cast.
+func causalMask(v *view, s string) bool {
+	for steps := 0; steps < 4; steps++ {
+		if t, ok := v.consts[s]; ok {
+			return isTril(t)
+		}
+		n := v.producer[s]
+		if n == nil || !isONNX(n.Domain) {
+			return false
+		}
+		switch n.OpType {
+		case "Cast":
+		case "Slice":
+			if len(n.Inputs) < 3 || !slicesFromZero(v, n) {
+				return false
+			}
+		default:
+			return false
+		}
+		s = n.Inputs[0]
+	}
+	return false
+}
+
+// slicesFromZero reports whether a Slice starts at 0 with step 1 on every
+// axis it slices, and slices only the last two axes.
+func slicesFromZero(v *view, n *ir.Node) bool {
+	r, ok := v.rank(n.Inputs[0])
+	starts, ok2 := shapeValue(v.consts, v.vals, n.Inputs[1])
+	if !ok || !ok2 || r < 2 {
+		return false
+	}
+	axes := make([]int64, len(starts))
+	for i := range axes {
+		axes[i] = int64(i)
+	}
+	if len(n.Inputs) > 3 && n.Inputs[3] != "" {
+		a, ok := v.ints(n.Inputs[3])
+		if !ok || len(a) != len(starts) {
+			return false
+		}
+		axes = a
+	}
+	if len(n.Inputs) > 4 && n.Inputs[4] != "" {
+		st, ok := v.ints(n.Inputs[4])
+		if !ok {
+			return false
+		}
+		for _, x := range st {
+			if x != 1 {
+				return false
+			}
+		}
+	}
+	for i, a := range axes {
+		if a < 0 {
+			a += int64(r)
+		}
+		if a < int64(r-2) || !starts[i].Known() || starts[i].Size != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isTril reports whether the last two axes of t hold a square lower
+// triangle of non-zeros (j <= i) and zeros above it, for every leading index.
+func isTril(t *tensor.Tensor) bool {
+	shape := t.Shape()
+	if len(shape) < 2 || shape[len(shape)-1] != shape[len(shape)-2] || t.Len() == 0 {
+		return false
+	}
+	f := tensor.Zeros(tensor.Float64, shape...)
+	if err := tensor.Convert(f, t, false); err != nil {
+		return false
+	}
+	d := tensor.Data[float64](f)
+	m := shape[len(shape)-1]
+	for k := range d {
+		i, j := (k/m)%m, k%m
+		if (d[k] != 0) != (j <= i) {
+			return false
+		}
+	}
+	return true
+}
 
 // paddingMask matches the exporter's additive mask (1 - m4) * c with c very
 // negative, where m4 is the (B, S) mask m made (B, 1, 1, S) by Unsqueeze
@@ -165,6 +295,13 @@ func fuseAttention(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 			}
 			set = append(set, add)
 		}
+		causal := false
+		if w := v.op(scores, "Where"); w != nil && len(w.Inputs) == 3 && causalMask(v, w.Inputs[0]) {
+			if c, ok := v.scalar(w.Inputs[2]); ok && c <= -1e4 {
+				scores, causal = w.Inputs[1], true
+				set = append(set, w)
+			}
+		}
 		scale := 1.0
 		if sc := v.producer[scores]; sc != nil && isONNX(sc.Domain) && (sc.OpType == "Div" || sc.OpType == "Mul") {
 			c, ok := v.scalar(sc.Inputs[1])
@@ -190,6 +327,10 @@ func fuseAttention(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 		val, ok3 := matchProjection(v, pv.Inputs[1], 0, 2, 1, 3)
 		if !ok3 || q.x != k.x || q.x != val.x || q.heads != k.heads || q.heads != val.heads ||
 			q.headSize != k.headSize || q.headSize != val.headSize || v.dtype(q.x) != tensor.Float32 {
+			continue
+		}
+		packed := q.split != nil && q.split == k.split && q.split == val.split && q.part == 0 && k.part == 1 && val.part == 2
+		if (q.split != nil || k.split != nil || val.split != nil) && !packed {
 			continue
 		}
 		if r, ok := v.rank(q.x); !ok || r != 3 {
@@ -219,6 +360,9 @@ func fuseAttention(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 			{Name: "num_heads", Type: ops.AttrInt, I: q.heads},
 			{Name: "scale", Type: ops.AttrFloat, F: float32(scale)},
 		}
+		if causal {
+			attrs = append(attrs, ops.Attr{Name: "unidirectional", Type: ops.AttrInt, I: 1})
+		}
 		p := &Patch{}
 		maskIdx := ""
 		if mask != "" {
@@ -228,16 +372,19 @@ func fuseAttention(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 				ops.Attr{Name: "to", Type: ops.AttrInt, I: int64(tensor.Int32)}))
 		}
 		if useAttention {
-			if !v.internal(set, out) {
+			if set = v.withDead(set, q.x, mask); !v.internal(set, out) {
 				continue
 			}
-			w, err1 := concatConsts(1, v.consts[q.w], v.consts[k.w], v.consts[val.w])
-			b, err2 := concatConsts(0, v.consts[q.b], v.consts[k.b], v.consts[val.b])
-			if err1 != nil || err2 != nil {
-				continue
+			wn, bn := q.w, q.b // GPT-2's c_attn is packed already
+			if !packed {
+				w, err1 := concatConsts(1, v.consts[q.w], v.consts[k.w], v.consts[val.w])
+				b, err2 := concatConsts(0, v.consts[q.b], v.consts[k.b], v.consts[val.b])
+				if err1 != nil || err2 != nil {
+					continue
+				}
+				wn, bn = v.newName("qkv_weight"), v.newName("qkv_bias")
+				p.Inits = []*ir.Initializer{{Name: wn, T: w}, {Name: bn, T: b}}
 			}
-			wn, bn := v.newName("qkv_weight"), v.newName("qkv_bias")
-			p.Inits = []*ir.Initializer{{Name: wn, T: w}, {Name: bn, T: b}}
 			in := []string{q.x, wn, bn}
 			if maskIdx != "" {
 				in = append(in, maskIdx)
@@ -245,6 +392,9 @@ func fuseAttention(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 			st.emit(msDomain, "Attention")
 			p.Add = append(p.Add, v.node("Attention", msDomain, in, []string{out}, attrs...))
 		} else {
+			if packed {
+				continue // MultiHeadAttention would need the packed projection unpacked
+			}
 			// MultiHeadAttention keeps the three projection MatMuls and
 			// takes their biases packed.
 			keep := map[*ir.Node]bool{q.mm: true, k.mm: true, val.mm: true}
@@ -254,8 +404,7 @@ func fuseAttention(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 					rest = append(rest, n)
 				}
 			}
-			set = rest
-			if !v.internal(set, out) {
+			if set = v.withDead(rest, q.x, mask, q.mm.Outputs[0], k.mm.Outputs[0], val.mm.Outputs[0]); !v.internal(set, out) {
 				continue
 			}
 			b, err := concatConsts(0, v.consts[q.b], v.consts[k.b], v.consts[val.b])

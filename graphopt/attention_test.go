@@ -2,11 +2,13 @@ package graphopt_test
 
 import (
 	"math"
+	"os"
 	"testing"
 
 	"github.com/gort-ml/gort/graphopt"
 	"github.com/gort-ml/gort/ir/irbuild"
 	"github.com/gort-ml/gort/ops/all"
+	"github.com/gort-ml/gort/runtime/ort"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -85,6 +87,68 @@ func TestAttentionFusion(t *testing.T) {
 					t.Errorf("not fused into %s:\n%s", fused, rep)
 				}
 			})
+		}
+	}
+}
+
+// gpt2Attention builds GPT-2's attention block as transformers' eager code
+// exports it: a packed c_attn projection Split into Q, K and V, the causal
+// mask sliced from the tril "bias" buffer by key/query lengths and applied
+// with Where, then the padding mask added.
+func gpt2Attention(b *irbuild.Builder, x, mask string) string {
+	const H, nh, hd, maxPos = 8, 2, 4, 16
+	qkv := b.Op("Add", b.Op("MatMul", x, b.Const(f32s([]int{H, 3 * H}))), b.Const(f32s([]int{3 * H})))
+	sp := b.OpN("Split", 3, qkv, b.Const(i64s(H, H, H))).With(irbuild.Int("axis", 2))
+	heads := func(v string) string {
+		return b.OpA("Transpose", attrs(irbuild.Ints("perm", 0, 2, 1, 3)), b.Op("Reshape", v, b.Const(i64s(0, 0, nh, hd))))
+	}
+	q, k, v := heads(sp.Out(0)), heads(sp.Out(1)), heads(sp.Out(2))
+	kT := b.OpA("Transpose", attrs(irbuild.Ints("perm", 0, 1, 3, 2)), k)
+	w := b.Op("Div", b.Op("MatMul", q, kT), b.Const(tensor.Scalar(float32(2))))
+	length := func(t string) string {
+		return b.OpA("Gather", attrs(irbuild.Int("axis", 0)), b.Op("Shape", t), b.Const(tensor.Scalar(int64(2))))
+	}
+	ql, kl := length(q), length(k)
+	start := b.Op("Unsqueeze", b.Op("Sub", kl, ql), b.Const(i64s(0)))
+	end := b.Op("Unsqueeze", kl, b.Const(i64s(0)))
+	tril := make([]bool, maxPos*maxPos)
+	for i := 0; i < maxPos; i++ {
+		for j := 0; j <= i; j++ {
+			tril[i*maxPos+j] = true
+		}
+	}
+	bias := b.Const(tensor.Must([]int{1, 1, maxPos, maxPos}, tril))
+	causal := b.Op("Slice", b.Op("Slice", bias, start, end, b.Const(i64s(2))), b.Const(i64s(0)), end, b.Const(i64s(3)))
+	w = b.Op("Where", causal, w, b.Const(tensor.Scalar(float32(-math.MaxFloat32))))
+	if mask != "" {
+		m4 := b.OpA("Cast", attrs(irbuild.Int("to", int64(tensor.Float32))), b.Op("Unsqueeze", mask, b.Const(i64s(1, 2))))
+		w = b.Op("Add", w, b.Op("Mul", b.Op("Sub", b.Const(tensor.Scalar(float32(1))), m4), b.Const(tensor.Scalar(float32(-math.MaxFloat32)))))
+	}
+	p := b.OpA("Softmax", attrs(irbuild.Int("axis", -1)), w)
+	ctx := b.OpA("Transpose", attrs(irbuild.Ints("perm", 0, 2, 1, 3)), b.Op("MatMul", p, v))
+	return b.Op("Reshape", ctx, b.Const(i64s(0, 0, H)))
+}
+
+func TestCausalAttentionFusion(t *testing.T) {
+	if !all.Registry().Has("com.microsoft", "Attention") {
+		t.Skip("native provider lacks com.microsoft Attention")
+	}
+	for _, masked := range []bool{false, true} {
+		b := irbuild.New("gpt2", irbuild.Opset{Domain: "", Version: 17})
+		x := b.Input("x", tensor.Float32, "batch", "sequence", 8)
+		mask := ""
+		if masked {
+			mask = b.Input("attention_mask", tensor.Int64, "batch", "sequence")
+		}
+		b.Rename(gpt2Attention(b, x, mask), "y")
+		b.Output("y", tensor.Float32)
+		m := b.Model()
+		opt, rep := checkEquivalent(t, m, graphopt.Options{}, map[string]int{"batch": 3, "sequence": 6}, maskSomeKeys)
+		if count(opt, "Attention") != 1 || count(opt, "Where") != 0 {
+			t.Errorf("masked %v: not fused:\n%s", masked, rep)
+		}
+		if _, err := os.Stat(ort.DefaultLibrary()); err == nil {
+			compareORT(t, m, opt, 2) // ORT reads unidirectional the same way
 		}
 	}
 }

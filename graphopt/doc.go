@@ -25,6 +25,13 @@
 // accepts (by default: those gort's native provider implements), so the
 // optimized model still runs natively and in ONNX Runtime.
 //
+// Shape inference runs the ops' own inference plus symbolic rules here
+// that keep named dimensions (batch, sequence) through Reshape, Split and
+// broadcasting, and follows shape values (Shape, Gather, Slice, Concat), so
+// that x.view(x.size()[:-1] + (heads, size)) in PyTorch exports gets a
+// constant target and a GPT-2 causal mask sliced by key and query lengths
+// is recognized. Only types from those rules are written as value_info.
+//
 // Fusions assume what ONNX Runtime's fusions assume: attention masks hold
 // 0 and 1 only. Every pass is checked by tests that run the optimized and
 // the unoptimized graph on random inputs.

@@ -177,6 +177,55 @@ func symbolicInfer(consts map[string]*tensor.Tensor, vals map[string][]tensor.Di
 	return tensor.Type{}, false
 }
 
+// splitInfer types the outputs of a Split of a shaped input along an axis
+// of known size, keeping the other (symbolic) dimensions.
+func splitInfer(consts map[string]*tensor.Tensor, n *ir.Node, in []tensor.Type) ([]tensor.Type, bool) {
+	if n.OpType != "Split" || !isONNX(n.Domain) || len(in) == 0 || in[0].Kind != tensor.KindTensor || !in[0].HasShape {
+		return nil, false
+	}
+	r := int64(len(in[0].Shape))
+	axis := attrInt(n, "axis", 0)
+	if axis < 0 {
+		axis += r
+	}
+	if axis < 0 || axis >= r || !in[0].Shape[axis].Known() {
+		return nil, false
+	}
+	total := in[0].Shape[axis].Size
+	sizes, ok := attrInts(n, "split")
+	if !ok && len(n.Inputs) > 1 && n.Inputs[1] != "" {
+		t, isConst := consts[n.Inputs[1]]
+		if !isConst {
+			return nil, false
+		}
+		x, err := ops.Ints64(t)
+		if err != nil {
+			return nil, false
+		}
+		sizes, ok = x, true
+	}
+	if !ok {
+		k := int64(len(n.Outputs))
+		if k == 0 || total%k != 0 || hasAttr(n, "num_outputs") {
+			return nil, false
+		}
+		sizes = make([]int64, k)
+		for i := range sizes {
+			sizes[i] = total / k
+		}
+	}
+	if len(sizes) != len(n.Outputs) {
+		return nil, false
+	}
+	outs := make([]tensor.Type, len(sizes))
+	for i, sz := range sizes {
+		dims := append([]tensor.Dim(nil), in[0].Shape...)
+		dims[axis] = tensor.Dim{Size: sz}
+		outs[i] = tensor.Type{Kind: tensor.KindTensor, DType: in[0].DType, HasShape: true, Shape: dims}
+	}
+	return outs, true
+}
+
 func unknownDim() tensor.Dim { return tensor.Dim{Size: -1} }
 
 // broadcastDims broadcasts two symbolic shapes; a named dimension against a
@@ -404,6 +453,18 @@ func trackValues(consts map[string]*tensor.Tensor, vals map[string][]tensor.Dim,
 			dims = append(dims, d...)
 		}
 		vals[out] = dims
+	case "Sub":
+		a, ok1 := arg(0)
+		b, ok2 := arg(1)
+		if !ok1 || !ok2 || len(a) != 1 || len(b) != 1 {
+			return
+		}
+		switch {
+		case a[0].Known() && b[0].Known():
+			vals[out] = []tensor.Dim{{Size: a[0].Size - b[0].Size}}
+		case a[0].Param != "" && a[0].Param == b[0].Param:
+			vals[out] = []tensor.Dim{{Size: 0}} // key_length - query_length in self-attention
+		}
 	case "Slice":
 		data, ok := vals[n.Inputs[0]]
 		lo, ok1 := one(1)

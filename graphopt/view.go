@@ -136,6 +136,50 @@ func (v *view) internal(set []*ir.Node, keep ...string) bool {
 	return true
 }
 
+// withDead extends a fusion's node set by the nodes that only it reads
+// (transitively), such as the shape arithmetic of a mask the fusion
+// replaces, so that the set can be removed as a whole. Producers of the
+// values in needed (which the replacement reads) are never added.
+func (v *view) withDead(set []*ir.Node, needed ...string) []*ir.Node {
+	in := map[*ir.Node]bool{}
+	for _, n := range set {
+		in[n] = true
+	}
+	keep := map[string]bool{}
+	for _, s := range needed {
+		keep[s] = true
+	}
+	out := append([]*ir.Node(nil), set...)
+	for changed := true; changed; {
+		changed = false
+		for _, n := range v.g.Nodes {
+			if in[n] || len(n.Subgraphs()) > 0 {
+				continue
+			}
+			dead, read := true, false
+			for _, o := range n.Outputs {
+				if o == "" {
+					continue
+				}
+				if keep[o] || v.outputs[o] || v.captured[o] {
+					dead = false
+					break
+				}
+				for _, u := range v.users[o] {
+					read = true
+					dead = dead && in[u]
+				}
+			}
+			if dead && read {
+				in[n] = true
+				out = append(out, n)
+				changed = true
+			}
+		}
+	}
+	return out
+}
+
 // scalar returns the value of s when it is a constant holding one element.
 func (v *view) scalar(s string) (float64, bool) {
 	t, ok := v.consts[s]
@@ -343,7 +387,9 @@ func inferShapeValues(m *ir.Model, g *ir.Graph) (map[string]tensor.Type, map[str
 			outs, _ = safeInfer(op, on, in)
 		}
 		trackValues(consts, vals, n, in)
-		if t, ok := symbolicInfer(consts, vals, n, in); ok {
+		if ts, ok := splitInfer(consts, n, in); ok {
+			outs = ts
+		} else if t, ok := symbolicInfer(consts, vals, n, in); ok {
 			if len(outs) == 0 {
 				outs = make([]tensor.Type, 1)
 			}
