@@ -158,6 +158,18 @@ func TestParityGortTrained(t *testing.T) {
 			n++
 		}
 	}
+	// Every reference tokenizer saved by gort, for parity.py check to load
+	// into Hugging Face next to the original.
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	for _, p := range files {
+		tk, err := Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tk.Save(filepath.Join(out, "resaved-"+filepath.Base(p))); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := bw.Flush(); err != nil {
 		t.Fatal(err)
 	}

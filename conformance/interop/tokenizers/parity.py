@@ -220,7 +220,25 @@ def check(out):
                 if bad <= 10:
                     print("mismatch", c["tok"], repr(c["a"]), repr(c["b"]), diff, "hf:", want["ids"], "gort:", c["ids"])
     print(f"check: {len(toks)} gort-trained tokenizers, {n} cases, {bad} mismatches")
-    return bad == 0
+    # Reference tokenizers loaded and saved again by gort must encode as the originals.
+    texts = strings(2, 600)
+    rbad = rn = files = 0
+    for name in sorted(os.listdir(d)):
+        if not name.startswith("resaved-"):
+            continue
+        files += 1
+        orig = Tokenizer.from_file(os.path.join(out, name[len("resaved-"):]))
+        back = Tokenizer.from_file(os.path.join(d, name))
+        for i, a in enumerate(texts):
+            b = texts[-1 - i] if i % 3 == 0 else None
+            rn += 1
+            w, g = encode_case(name, orig, a, b), encode_case(name, back, a, b)
+            if w != g:
+                rbad += 1
+                if rbad <= 10:
+                    print("resave mismatch", name, repr(a), repr(b), w.get("ids"), g.get("ids"))
+    print(f"check: {files} tokenizers saved by gort, {rn} cases, {rbad} mismatches")
+    return bad == 0 and rbad == 0
 
 
 if __name__ == "__main__":
