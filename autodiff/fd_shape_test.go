@@ -47,6 +47,10 @@ func init() {
 			s := b.OpN("Split", 3, "a", ints(b, 1, 2, 3)).With(irbuild.Int("axis", -1))
 			return b.OpA("Concat", []irbuild.Attr{irbuild.Int("axis", 1)}, s.Out(2), s.Out(0))
 		}},
+		gradCase{name: "Split unnamed outputs", in: map[string][]int{"a": {6, 2}}, build: func(b *irbuild.Builder) string {
+			s := b.OpN("Split", 3, "a", ints(b, 2, 1, 3)).Named(0, "").Named(2, "")
+			return s.Out(1)
+		}},
 		gradCase{name: "Split num_outputs", opset: 18, in: map[string][]int{"a": {4, 3}}, build: func(b *irbuild.Builder) string {
 			s := b.OpN("Split", 2, "a").With(irbuild.Int("num_outputs", 2))
 			return b.Op("Mul", s.Out(0), s.Out(1))

@@ -57,15 +57,16 @@ func shapeRules() []namedRule {
 		// zeros shaped like yᵢ for the outputs that get no gradient.
 		rule("Split", func(b *Builder, n *ir.Node, dy []string) ([]string, error) {
 			parts := make([]string, len(n.Outputs))
-			for i, y := range n.Outputs {
-				switch {
-				case i < len(dy) && dy[i] != "":
+			var idle []int // outputs without gradient: zeros of their shape
+			for i := range n.Outputs {
+				if i < len(dy) && dy[i] != "" {
 					parts[i] = dy[i]
-				case y == "":
-					return nil, fmt.Errorf("split output %d is unnamed, so its size is unknown to the gradient; name every output", i)
-				default:
-					parts[i] = b.zerosLike(y, n.Inputs[0])
+				} else {
+					idle = append(idle, i)
 				}
+			}
+			for k, y := range b.outputs(n, idle...) {
+				parts[idle[k]] = b.zerosLike(y, n.Inputs[0])
 			}
 			out := make([]string, len(n.Inputs))
 			out[0] = b.Op("Concat", []Attr{attrInt("axis", attrI(n, "axis", 0))}, parts...)
@@ -273,23 +274,34 @@ func input(n *ir.Node, i int) string {
 // output returns the name of n's output i. When the model leaves that
 // output out, the node is replaced in the graph by a copy that names it,
 // so a rule can use an optional output (a mask, saved statistics) that
-// the forward pass computes anyway.
-func (b *Builder) output(n *ir.Node, i int) string {
-	if i < len(n.Outputs) && n.Outputs[i] != "" {
-		return n.Outputs[i]
-	}
+// the forward pass computes anyway. A rule calls it once per node (see
+// outputs for several).
+func (b *Builder) output(n *ir.Node, i int) string { return b.outputs(n, i)[0] }
+
+// outputs is output for several outputs of n at once.
+func (b *Builder) outputs(n *ir.Node, is ...int) []string {
 	c := *n
 	c.Outputs = append([]string{}, n.Outputs...)
-	for len(c.Outputs) <= i {
-		c.Outputs = append(c.Outputs, "")
+	names := make([]string, len(is))
+	renamed := false
+	for k, i := range is {
+		for len(c.Outputs) <= i {
+			c.Outputs = append(c.Outputs, "")
+		}
+		if c.Outputs[i] == "" {
+			c.Outputs[i] = b.fresh(n.OpType + "_out")
+			renamed = true
+		}
+		names[k] = c.Outputs[i]
 	}
-	c.Outputs[i] = b.fresh(n.OpType + "_out")
-	for k, m := range b.g.Nodes {
-		if m == n {
-			b.g.Nodes[k] = &c
+	if renamed {
+		for k, m := range b.g.Nodes {
+			if m == n {
+				b.g.Nodes[k] = &c
+			}
 		}
 	}
-	return c.Outputs[i]
+	return names
 }
 
 func attrStr(name, v string) Attr { return Attr{Name: name, Type: ops.AttrString, S: []byte(v)} }
