@@ -20,7 +20,10 @@
 // NhwcConv),
 // GPU-only in ONNX Runtime, run here on any machine. Dynamically quantized
 // exports' DynamicQuantizeMatMul, MatMulIntegerToFloat, QAttention and
-// QEmbedLayerNormalization compute from the dequantized 8-bit values.
+// QEmbedLayerNormalization compute from the dequantized 8-bit values, and
+// the QOperator ops of static quantization (QLinearAdd, QLinearMul,
+// QLinearSigmoid, QLinearLeakyRelu, QLinearSoftmax, QLinearConcat,
+// QLinearGlobalAveragePool, QGemm) requantize their float results.
 //
 // Float16 and bfloat16 compute in float32, float64 in float64. Attention
 // masks follow ONNX Runtime: masked keys get mask_filter_value (default
@@ -47,5 +50,6 @@ func Ops() []*ops.Op {
 		nhwcConvOps(),
 		qmatmulOps(),
 		qattentionOps(),
+		qlinearOps(),
 	)
 }

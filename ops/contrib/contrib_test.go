@@ -87,6 +87,9 @@ type tc struct {
 	skipMissing bool
 	// opset is the default-domain opset of the model (17 unless set).
 	opset int64
+	// quantTol is the difference allowed in 8-bit outputs (requantizing
+	// a float computed in another order may round the other way).
+	quantTol float64
 }
 
 func f32(r *rand.Rand, shape ...int) *tensor.Tensor {
@@ -218,6 +221,14 @@ func floats(x *tensor.Tensor) []float64 {
 		for _, e := range d {
 			v = append(v, float64(e))
 		}
+	case []uint8:
+		for _, e := range d {
+			v = append(v, float64(e))
+		}
+	case []int8:
+		for _, e := range d {
+			v = append(v, float64(e))
+		}
 	case []int64:
 		for _, e := range d {
 			v = append(v, float64(e))
@@ -279,7 +290,11 @@ func check(t *testing.T, c tc) {
 				if e > worst {
 					worst = e
 				}
-				if e > tl+tl*math.Abs(wv[i]) && at < 0 {
+				bound := tl + tl*math.Abs(wv[i])
+				if g.DType() == tensor.Uint8 || g.DType() == tensor.Int8 {
+					bound = c.quantTol
+				}
+				if e > bound && at < 0 {
 					at = i
 				}
 			}
@@ -1367,5 +1382,93 @@ func TestNhwcConv(t *testing.T) {
 				}
 				return []string{b.OpA("Transpose", []ops.Attr{attrInts("perm", 0, 2, 3, 1)}, b.OpA("Conv", c.attrs, args...))}
 			}})
+	}
+}
+
+func TestQLinearOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(20, 1))
+	sc := func(v float32) *tensor.Tensor { return tensor.Must([]int{}, []float32{v}) }
+	u8 := func(v uint8) *tensor.Tensor { return tensor.Must([]int{}, []uint8{v}) }
+	i8 := func(v int8) *tensor.Tensor { return tensor.Must([]int{}, []int8{v}) }
+	for _, op := range []string{"QLinearAdd", "QLinearMul"} {
+		for _, c := range []struct {
+			a, b   []int
+			signed bool
+		}{{[]int{2, 3, 4}, []int{2, 3, 4}, false}, {[]int{2, 3, 4}, []int{4}, false}, {[]int{3, 1}, []int{1, 5}, true}} {
+			a, b := randUint8(r, c.a...), randUint8(r, c.b...)
+			za, zb, zy := u8(120), u8(130), u8(128)
+			if c.signed {
+				a, b, za, zb, zy = randInt8(r, c.a...), randInt8(r, c.b...), i8(-3), i8(5), i8(0)
+			}
+			check(t, tc{name: fmt.Sprint(op, c.a, c.b), op: op, quantTol: 1,
+				inputs:  []in{{"a", a}, {"sa", sc(0.02)}, {"za", za}, {"b", b}, {"sb", sc(0.03)}, {"zb", zb}, {"sy", sc(0.05)}, {"zy", zy}},
+				outputs: y(zy.DType())})
+		}
+	}
+	x := randUint8(r, 2, 3, 5)
+	check(t, tc{name: "QLinearSigmoid", op: "QLinearSigmoid", quantTol: 1,
+		inputs: []in{{"x", x}, {"sx", sc(0.05)}, {"zx", u8(128)}, {"sy", sc(1.0 / 256)}, {"zy", u8(0)}}, outputs: y(tensor.Uint8)})
+	check(t, tc{name: "QLinearLeakyRelu", op: "QLinearLeakyRelu", quantTol: 1, attrs: []ops.Attr{attrFloat("alpha", 0.1)},
+		inputs: []in{{"x", x}, {"sx", sc(0.05)}, {"zx", u8(128)}, {"sy", sc(0.04)}, {"zy", u8(100)}}, outputs: y(tensor.Uint8)})
+	for _, opset := range []int64{12, 13} {
+		check(t, tc{name: fmt.Sprint("QLinearSoftmax/opset", opset), op: "QLinearSoftmax", quantTol: 1,
+			attrs:  []ops.Attr{attrInt("axis", -1), attrInt("opset", opset)},
+			inputs: []in{{"x", x}, {"sx", sc(0.05)}, {"zx", u8(128)}, {"sy", sc(1.0 / 256)}, {"zy", u8(0)}}, outputs: y(tensor.Uint8)})
+	}
+	for _, last := range []int64{0, 1} {
+		check(t, tc{name: fmt.Sprint("QLinearGlobalAveragePool/channels_last", last), op: "QLinearGlobalAveragePool", quantTol: 1,
+			attrs:  []ops.Attr{attrInt("channels_last", last)},
+			inputs: []in{{"x", randUint8(r, 2, 3, 4, 5)}, {"sx", sc(0.05)}, {"zx", u8(128)}, {"sy", sc(0.02)}, {"zy", u8(120)}}, outputs: y(tensor.Uint8)})
+	}
+	check(t, tc{name: "QLinearConcat", op: "QLinearConcat", quantTol: 1, attrs: []ops.Attr{attrInt("axis", 1)},
+		inputs: []in{{"sy", sc(0.05)}, {"zy", u8(128)}, {"x0", randUint8(r, 2, 3, 4)}, {"s0", sc(0.04)}, {"z0", u8(120)},
+			{"x1", randUint8(r, 2, 2, 4)}, {"s1", sc(0.06)}, {"z1", u8(130)}}, outputs: y(tensor.Uint8)})
+	for _, c := range []struct {
+		name           string
+		transA, transB bool
+		bias, quantOut bool
+		perColumn      bool
+	}{
+		{"plain", false, false, false, true, false},
+		{"transB_bias", false, true, true, true, false},
+		{"transA_per_column_float_out", true, false, true, false, true},
+	} {
+		m, k, n := 3, 8, 5
+		as := []int{m, k}
+		if c.transA {
+			as = []int{k, m}
+		}
+		bs := []int{k, n}
+		if c.transB {
+			bs = []int{n, k}
+		}
+		bscale, bzero := sc(0.02), i8(0)
+		if c.perColumn {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = 0.01 + 0.01*float32(i)
+			}
+			bscale, bzero = tensor.Must([]int{n}, v), tensor.Zeros(tensor.Int8, n)
+		}
+		ins := []in{{"a", randUint8(r, as...)}, {"sa", sc(0.03)}, {"za", u8(128)}, {"b", randInt8(r, bs...)}, {"sb", bscale}, {"zb", bzero},
+			{"c", nil}, {"sy", nil}, {"zy", nil}}
+		if c.bias {
+			cv := make([]int32, n)
+			for i := range cv {
+				cv[i] = int32(r.IntN(2000) - 1000)
+			}
+			ins[6].t = i32([]int{n}, cv...)
+		}
+		outs := y(tensor.Float32)
+		if c.quantOut {
+			ins[7].t, ins[8].t = sc(0.5), u8(128)
+			outs = y(tensor.Uint8)
+		}
+		for len(ins) > 0 && ins[len(ins)-1].t == nil {
+			ins = ins[:len(ins)-1]
+		}
+		check(t, tc{name: "QGemm/" + c.name, op: "QGemm", quantTol: 1,
+			attrs:  []ops.Attr{attrInt("transA", b2i(c.transA)), attrInt("transB", b2i(c.transB)), attrFloat("alpha", 0.7)},
+			inputs: ins, outputs: outs})
 	}
 }
