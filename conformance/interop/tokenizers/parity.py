@@ -137,6 +137,14 @@ def reference_tokenizers(train):
         if pad:
             y.enable_padding(**pad)
         toks[name] = y
+    for name, behavior, norm in [("wordpiece-punct-previous", "merged_with_previous", normalizers.NFKD()),
+                                 ("wordpiece-punct-next", "merged_with_next", normalizers.NFC()),
+                                 ("wordpiece-punct-contiguous", "contiguous", normalizers.Lowercase())]:
+        z = Tokenizer.from_str(bert._tokenizer.to_str())
+        z.normalizer = normalizers.Sequence([norm, normalizers.StripAccents(), normalizers.Lowercase()])
+        z.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation(behavior=behavior),
+                                                   pre_tokenizers.Digits(individual_digits=False)])
+        toks[name] = z
     x = Tokenizer.from_str(bert._tokenizer.to_str())
     x.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.StripAccents(), normalizers.NFC()])
     x.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
