@@ -1,35 +1,69 @@
-// Package tokenizer implements the text tokenizers that BERT- and GPT-2-style
-// models expect, compatible with Hugging Face `tokenizers`.
+// Package tokenizer implements the text tokenizers BERT- and GPT-2-style
+// models expect, identical to Hugging Face `tokenizers` in ids and offsets,
+// and trains new vocabularies from raw text.
 //
 // # Overview
 //
-// A Tokenizer is the pipeline Hugging Face describes in tokenizer.json:
+// A Tokenizer is the pipeline a Hugging Face tokenizer.json describes:
 //
-//	text → added tokens split → normalizer → pre-tokenizer → model → post-processor → Encoding
+//	text → added tokens split out → normalizer → pre-tokenizer → model → truncation → post-processor → padding
 //
-// Load reads a tokenizer.json (WordPiece or BPE models; BERT, NFC/NFD/NFKC/NFKD,
-// Lowercase, StripAccents normalizers; BERT, ByteLevel, Whitespace,
-// WhitespaceSplit, Punctuation, Digits pre-tokenizers; TemplateProcessing,
-// BertProcessing, RobertaProcessing and ByteLevel post-processors; WordPiece,
-// ByteLevel, BPEDecoder decoders) and Save writes one back that `tokenizers`
-// loads. FromVocabTxt builds BERT's WordPiece tokenizer from a vocab.txt.
-// TrainWordPiece and TrainByteLevelBPE learn a vocabulary from a text corpus,
-// streaming it, so pretraining from raw text needs no download.
+// Load and Parse read tokenizer.json; Save writes one that `tokenizers` loads.
+// Supported components:
+//
+//   - models: WordPiece; BPE (byte-level as GPT-2's, or with
+//     continuing_subword_prefix / end_of_word_suffix, unk_token, fuse_unk,
+//     byte_fallback, ignore_merges)
+//   - normalizers: BertNormalizer (clean_text, handle_chinese_chars,
+//     strip_accents, lowercase), NFC, NFD, NFKC, NFKD, Lowercase,
+//     StripAccents, Sequence
+//   - pre-tokenizers: BertPreTokenizer, ByteLevel (add_prefix_space, GPT-2's
+//     pattern), Whitespace, WhitespaceSplit, Punctuation, Digits, Sequence
+//   - post-processors: TemplateProcessing, BertProcessing, RobertaProcessing,
+//     ByteLevel (trim_offsets), Sequence
+//   - decoders: WordPiece, ByteLevel, BPEDecoder, Sequence
+//   - added tokens (special, single_word, lstrip, rstrip, normalized),
+//     truncation (LongestFirst, OnlyFirst, OnlySecond; Left or Right) and
+//     padding (BatchLongest or Fixed, Left or Right, pad_to_multiple_of)
+//
+// Other component types (Unigram, WordLevel, Metaspace, Split, Replace, ...)
+// fail to load with an error naming them. Truncation drops overflowing tokens
+// (no stride windows) and BPE dropout is refused.
+//
+// FromVocabTxt builds BERT's tokenizer from a vocab.txt as transformers does.
+// TrainWordPiece and TrainByteLevelBPE learn vocabularies from a corpus they
+// stream (iter.Seq[string]; Lines adapts an io.Reader), keeping only word
+// counts, so pretraining from raw text needs no download.
 //
 // # Offsets
 //
-// Encoding.Offsets are byte offsets into the original Go string. Hugging Face's
-// Python binding reports offsets in characters (code points); CharOffsets
-// converts with the same rule it uses.
+// Encoding.Offsets are byte offsets into the sequence a token came from
+// (Encoding.SequenceIDs says which; special tokens have (0, 0)). Hugging
+// Face's Python binding reports character (code point) offsets; CharOffsets
+// converts with its rule. Where Hugging Face works in the offsets' unit
+// (trimming spaces from byte-level offsets), gort moves by characters, so
+// converted offsets equal the binding's and byte offsets stay on character
+// boundaries.
 //
-// # Untrusted input
+// # Parity
 //
-// tokenizer.json and vocab.txt files are untrusted: Parse never panics, bounds
-// nesting and sizes, and its errors name the offending field.
+// conformance/interop/tokenizers/run.sh trains reference tokenizers with
+// Hugging Face on a generated corpus and checks gort against them on
+// thousands of strings (ids, type ids, offsets, masks, decoding), then loads
+// gort-trained and gort-saved tokenizers into Hugging Face. Training follows
+// Hugging Face's algorithm but breaks ties deterministically; Hugging Face's
+// own training is not deterministic (hash order), so vocabularies agree on
+// most tokens, not all.
 //
 // # Unicode tables
 //
-// Hugging Face classifies characters with Rust crates whose Unicode versions
-// differ from Go's; the classes that matter (BERT control and punctuation
-// characters, non-spacing marks) follow the reference, see unicode.go.
+// Hugging Face classifies characters with Rust crates of several Unicode
+// versions; gen_unicode.go holds the classes measured from it (see
+// conformance/interop/tokenizers/unicode_tables.py).
+//
+// # Untrusted input
+//
+// tokenizer.json and vocab.txt are untrusted: Parse never panics, bounds
+// nesting, lengths and ids, and its errors name the offending field, e.g.
+// "tokenizer: model: merges[3]: ...".
 package tokenizer
