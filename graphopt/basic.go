@@ -337,9 +337,12 @@ func eliminateCommon(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 		return nil, err
 	}
 	seen := map[string]*ir.Node{}
+	reg := all.Registry()
 	for _, i := range order {
 		n := g.Nodes[i]
-		if len(n.Inputs) == 0 || randomOps[n.OpType] || len(n.Subgraphs()) > 0 {
+		// Ops gort does not know may be model-local functions with random
+		// ops inside; two calls are not one.
+		if len(n.Inputs) == 0 || randomOps[n.OpType] || len(n.Subgraphs()) > 0 || !reg.Has(n.Domain, n.OpType) {
 			continue
 		}
 		key, ok := nodeKey(n, resolve)
