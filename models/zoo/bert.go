@@ -138,6 +138,10 @@ func (g *graph) mlmHead(x, wordW string) string {
 	} else {
 		dec = g.normal("cls.predictions.decoder.weight", c.InitializerRange, V, H)
 	}
-	g.m.Tied["cls.predictions.decoder.bias"] = bias
+	if c.TieWordEmbeddings {
+		g.m.Tied["cls.predictions.decoder.bias"] = bias
+	} else {
+		g.m.Copies["cls.predictions.decoder.bias"] = bias
+	}
 	return g.op("Add", g.op("MatMul", t, g.op("Transpose", dec)), bias)
 }

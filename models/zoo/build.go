@@ -51,6 +51,12 @@ type Model struct {
 	// Tied maps state_dict names that alias a parameter (the MLM decoder,
 	// GPT-2's lm_head) to the parameter they share.
 	Tied map[string]string
+	// Copies are state_dict names written as copies of a parameter, for
+	// checkpoints in which transformers versions disagree on sharing:
+	// BERT's cls.predictions.decoder.bias is cls.predictions.bias in
+	// transformers 4 but a separate, used parameter in 5 when word
+	// embeddings are untied. On load the copy's name wins.
+	Copies map[string]string
 }
 
 // IsFrozen reports whether name is a non-trainable parameter.
@@ -140,7 +146,7 @@ func Build(cfg *Config, archName string, opts BuildOptions) (*Model, error) {
 		return nil, fmt.Errorf("zoo: opset %d is below 17 (LayerNormalization); use 17 or later", opts.Opset)
 	}
 	b := irbuild.New(archName, irbuild.Opset{Domain: "", Version: int64(opts.Opset)})
-	m := &Model{IR: b.Model(), Config: cfg, Arch: archName, Tied: map[string]string{}}
+	m := &Model{IR: b.Model(), Config: cfg, Arch: archName, Tied: map[string]string{}, Copies: map[string]string{}}
 	g := &graph{b: b, rng: rand.New(rand.NewPCG(opts.Seed, 0x200)), cfg: cfg, opts: opts, m: m, arch: archName}
 	if err := a.build(g); err != nil {
 		return nil, err

@@ -85,6 +85,11 @@ func LoadWeightsWith(m *Model, path string, opts LoadOptions) (*LoadReport, erro
 	for _, n := range names {
 		t := ckpt[n]
 		p := m.resolve(n, params, base)
+		if c, ok := m.Copies[n]; ok {
+			p = c
+		} else if m.shadowed(p, ckpt) {
+			continue
+		}
 		if p == "" {
 			if tiedOrBuffer(m, n, base) {
 				continue
@@ -158,6 +163,17 @@ func (m *Model) resolve(n string, params map[string]bool, base string) string {
 		return strings.TrimPrefix(n, base)
 	}
 	return ""
+}
+
+// shadowed reports whether parameter p is given by one of its Copies in
+// the checkpoint, which wins over p's own name.
+func (m *Model) shadowed(p string, ckpt map[string]*tensor.Tensor) bool {
+	for alias, target := range m.Copies {
+		if target == p && ckpt[alias] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // tiedOrBuffer reports checkpoint names that are known not to be
@@ -292,9 +308,14 @@ func SaveWeightsSharded(m *Model, dir string, maxShard int64) error {
 	for _, in := range m.IR.Graph.Initializers {
 		tensors[in.Name] = in.T
 	}
+	names := append([]string{}, m.Params...)
+	for alias, p := range m.Copies {
+		tensors[alias] = tensors[p]
+		names = append(names, alias)
+	}
 	var shards [][]string
 	var size, total int64
-	for _, p := range m.Params {
+	for _, p := range names {
 		t := tensors[p]
 		if t == nil {
 			return fmt.Errorf("zoo: parameter %q has no initializer", p)
@@ -312,7 +333,7 @@ func SaveWeightsSharded(m *Model, dir string, maxShard int64) error {
 	keep := map[string]bool{}
 	if len(shards) <= 1 {
 		keep[WeightsFile] = true
-		if err := tensor.SaveSafetensors(filepath.Join(dir, WeightsFile), m.Params, tensors, meta); err != nil {
+		if err := tensor.SaveSafetensors(filepath.Join(dir, WeightsFile), names, tensors, meta); err != nil {
 			return fmt.Errorf("zoo: %w", err)
 		}
 	} else {

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Parity of gort's model zoo (models/zoo) with Hugging Face transformers.
+
+gort builds tiny BERT, GPT-2, ViT and ViT-MAE models, saves them as
+save_pretrained would (config.json + model.safetensors), runs random inputs
+natively and writes inputs and outputs. This script loads every folder with
+transformers' from_pretrained (no missing or unexpected weights allowed),
+runs the same inputs in float32 and compares every output, loss included.
+
+    conformance/interop/zoo_parity.py [DIR]
+
+Needs torch, transformers and safetensors; by default it re-runs itself in
+~/.cache/gort/venv-zoo (GORT_ZOO_VENV) when the current Python lacks them.
+Exit status 1 when any output differs by more than TOL (absolute + relative).
+"""
+import json
+import os
+import subprocess
+import sys
+
+TOL = 1e-4
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def ensure_env():
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+        import safetensors  # noqa: F401
+    except ImportError:
+        venv = os.environ.get("GORT_ZOO_VENV", os.path.expanduser("~/.cache/gort/venv-zoo"))
+        py = os.path.join(venv, "bin", "python")
+        if os.path.realpath(sys.executable) == os.path.realpath(py) or not os.path.exists(py):
+            sys.exit(f"zoo_parity: torch, transformers and safetensors are needed; "
+                     f"python3 -m venv {venv} && {venv}/bin/pip install torch transformers safetensors")
+        os.execv(py, [py] + sys.argv)
+
+
+def write_fixtures(out):
+    env = dict(os.environ, GORT_ZOO_PARITY=out)
+    subprocess.run(["go", "test", "-count=1", "-run", "TestWriteParityFixtures", "./models/zoo"],
+                   cwd=ROOT, env=env, check=True)
+
+
+def check_case(path):
+    import torch
+    import transformers
+    from safetensors.torch import load_file
+
+    meta = json.load(open(os.path.join(path, "gort.json")))
+    cls = getattr(transformers, meta["arch"])
+    model, info = cls.from_pretrained(path, output_loading_info=True, attn_implementation="eager")
+    bad = {k: v for k, v in info.items() if v and k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
+    if bad:
+        return None, f"loading: {bad}"
+    model.eval()
+    inputs = load_file(os.path.join(path, "inputs.safetensors"))
+    want = load_file(os.path.join(path, "outputs.safetensors"))
+    with torch.no_grad():
+        got = model(**inputs, return_dict=True)
+    worst = {}
+    problems = []
+    for name, w in want.items():
+        g = getattr(got, name, None)
+        if g is None:
+            problems.append(f"transformers gives no {name}")
+            continue
+        g = g.detach()
+        if g.shape != w.shape:
+            if g.numel() == w.numel():
+                g = g.reshape(w.shape)
+            else:
+                problems.append(f"{name}: shape {tuple(g.shape)} vs gort {tuple(w.shape)}")
+                continue
+        if not w.is_floating_point():
+            ok = torch.equal(g.to(w.dtype), w)
+            worst[name] = 0.0 if ok else float("inf")
+            if not ok:
+                problems.append(f"{name} differs")
+            continue
+        g = g.to(torch.float64)
+        w = w.to(torch.float64)
+        err = ((g - w).abs() / (1 + w.abs())).max().item()
+        worst[name] = err
+        if not err <= TOL:
+            problems.append(f"{name}: max error {err:.3g}")
+    return worst, "; ".join(problems)
+
+
+def main():
+    ensure_env()
+    import torch
+    import transformers
+    torch.manual_seed(0)
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.environ.get("TMPDIR", "/tmp"), "gort-zoo-parity")
+    write_fixtures(out)
+    print(f"transformers {transformers.__version__}, torch {torch.__version__}")
+    failed = 0
+    for case in sorted(os.listdir(out)):
+        path = os.path.join(out, case)
+        if not os.path.exists(os.path.join(path, "gort.json")):
+            continue
+        worst, problem = check_case(path)
+        figures = ", ".join(f"{k} {v:.2g}" for k, v in sorted((worst or {}).items()))
+        status = "FAIL" if problem else "ok"
+        failed += bool(problem)
+        print(f"{status:4} {case:28} {figures}" + (f"  [{problem}]" if problem else ""))
+    print(f"zoo parity: {failed} of the cases failed" if failed else "zoo parity: all cases within %g" % TOL)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
