@@ -12,7 +12,8 @@
 // LayerNormalization-1, which ONNX Runtime declares in the default domain),
 // the attention family (Attention, MultiHeadAttention,
 // GroupQueryAttention, RotaryEmbedding), and MatMulNBits, the blockwise
-// 2/4/8-bit weight quantization of int4 LLM exports. The contrib versions
+// 2/4/8-bit weight quantization of int4 LLM exports, with
+// GatherBlockQuantized for their quantized embeddings. The contrib versions
 // of ops ONNX later standardized (Trilu, QuantizeLinear, DequantizeLinear)
 // run the standard kernels, as do FusedConv and FusedGemm (Conv and Gemm
 // with the activation ONNX Runtime's optimizer folds into them). The Stable
@@ -44,6 +45,7 @@ func Ops() []*ops.Op {
 		normOps(),
 		attentionOps(),
 		quantOps(),
+		gatherQuantizedOps(),
 		aliasOps(),
 		fusedOps(),
 		diffusionOps(),

@@ -1472,3 +1472,58 @@ func TestQLinearOps(t *testing.T) {
 			inputs: ins, outputs: outs})
 	}
 }
+
+func TestGatherBlockQuantized(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 1))
+	nib := func(dt tensor.DType, shape ...int) *tensor.Tensor {
+		x := tensor.Zeros(dt, shape...)
+		switch d := x.Raw().(type) {
+		case []tensor.I4:
+			for i := range d {
+				d[i] = tensor.I4(r.IntN(16) - 8)
+			}
+		case []tensor.U4:
+			for i := range d {
+				d[i] = tensor.U4(r.IntN(16))
+			}
+		case []uint8:
+			for i := range d {
+				d[i] = uint8(r.IntN(256))
+			}
+		}
+		return x
+	}
+	ids := tensor.Must([]int{2, 3}, []int64{0, 9, 3, 3, -1, 5})
+	for _, c := range []struct {
+		name  string
+		data  *tensor.Tensor
+		zero  *tensor.Tensor
+		bits  int64
+		qaxis int64
+		gaxis int64
+	}{
+		{name: "int4", data: nib(tensor.Int4, 10, 32), bits: 4, qaxis: 1},
+		{name: "uint4_zero", data: nib(tensor.Uint4, 10, 32), zero: nib(tensor.Uint4, 10, 2), bits: 4, qaxis: 1},
+		{name: "uint8_packed4_zero", data: nib(tensor.Uint8, 10, 16), zero: nib(tensor.Uint8, 10, 1), bits: 4, qaxis: 1},
+		{name: "uint8_bits8", data: nib(tensor.Uint8, 10, 32), zero: nib(tensor.Uint8, 10, 2), bits: 8, qaxis: -1},
+		{name: "uint8_packed4_default_zero", data: nib(tensor.Uint8, 10, 16), bits: 4, qaxis: 1},
+	} {
+		logical := append([]int{}, c.data.Shape()...)
+		if c.data.DType() == tensor.Uint8 && c.bits == 4 {
+			logical[len(logical)-1] *= 2
+		}
+		qa, _ := ops.NormAxis(c.qaxis, len(logical))
+		ss := append([]int{}, logical...)
+		ss[qa] = (ss[qa] + 15) / 16
+		sv := make([]float32, ss[0]*ss[1])
+		for i := range sv {
+			sv[i] = 0.01 + 0.05*r.Float32()
+		}
+		ins := []in{{"data", c.data}, {"indices", ids}, {"scales", tensor.Must(ss, sv)}, {"zero", c.zero}}
+		if c.zero == nil {
+			ins = ins[:3]
+		}
+		check(t, tc{name: c.name, op: "GatherBlockQuantized", inputs: ins, outputs: y(tensor.Float32),
+			attrs: []ops.Attr{attrInt("bits", c.bits), attrInt("block_size", 16), attrInt("quantize_axis", c.qaxis), attrInt("gather_axis", c.gaxis)}})
+	}
+}
