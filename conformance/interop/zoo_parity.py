@@ -6,6 +6,9 @@ save_pretrained would (config.json + model.safetensors), runs random inputs
 natively and writes inputs and outputs. This script loads every folder with
 transformers' from_pretrained (no missing or unexpected weights allowed),
 runs the same inputs in float32 and compares every output, loss included.
+Then the other direction: transformers initializes and saves each model
+with its own save_pretrained, and gort (TestHFCheckpoints) loads those
+folders strictly and compares its outputs with transformers'.
 
     conformance/interop/zoo_parity.py [DIR]
 
@@ -87,6 +90,40 @@ def check_case(path):
     return worst, "; ".join(problems)
 
 
+def write_hf(path):
+    """Saves a freshly initialized transformers model of the case (its own
+    save_pretrained layout) and its outputs on the case's inputs under
+    path/hf, for gort to load (TestHFCheckpoints)."""
+    import torch
+    import transformers
+    from safetensors.torch import load_file, save_file
+
+    meta = json.load(open(os.path.join(path, "gort.json")))
+    config = transformers.AutoConfig.from_pretrained(path)
+    model = getattr(transformers, meta["arch"])._from_config(config, attn_implementation="eager")
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.add_(torch.randn_like(p) * 0.05)  # move biases and norms off 0 and 1
+    model.eval()
+    hf = os.path.join(path, "hf")
+    model.save_pretrained(hf)
+    inputs = load_file(os.path.join(path, "inputs.safetensors"))
+    with torch.no_grad():
+        got = model(**inputs, return_dict=True)
+    outs = {k: getattr(got, k).detach().contiguous() for k in meta["outputs"]}
+    save_file(outs, os.path.join(hf, "outputs.safetensors"))
+
+
+def check_hf(out):
+    env = dict(os.environ, GORT_ZOO_HF=out)
+    r = subprocess.run(["go", "test", "-count=1", "-v", "-run", "TestHFCheckpoints", "./models/zoo"],
+                       cwd=ROOT, env=env, capture_output=True, text=True)
+    for line in r.stdout.splitlines():
+        if "hf " in line or line.startswith(("---", "FAIL", "ok")):
+            print(line.strip())
+    return r.returncode == 0
+
+
 def main():
     ensure_env()
     import torch
@@ -105,6 +142,10 @@ def main():
         status = "FAIL" if problem else "ok"
         failed += bool(problem)
         print(f"{status:4} {case:28} {figures}" + (f"  [{problem}]" if problem else ""))
+        write_hf(path)
+    print("transformers-saved checkpoints loaded by gort:")
+    if not check_hf(out):
+        failed += 1
     print(f"zoo parity: {failed} of the cases failed" if failed else "zoo parity: all cases within %g" % TOL)
     sys.exit(1 if failed else 0)
 

@@ -3,6 +3,7 @@ package zoo
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -104,5 +105,59 @@ func writeTensors(t *testing.T, path string, ts map[string]*tensor.Tensor) {
 	sort.Strings(names)
 	if err := tensor.SaveSafetensors(path, names, ts, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHFCheckpoints loads the folders transformers itself saved under
+// $GORT_ZOO_HF/<case>/hf (by conformance/interop/zoo_parity.py), strictly,
+// and compares gort's native outputs with the transformers outputs stored
+// beside them.
+func TestHFCheckpoints(t *testing.T) {
+	root := os.Getenv("GORT_ZOO_HF")
+	if root == "" {
+		t.Skip("GORT_ZOO_HF not set (conformance/interop/zoo_parity.py sets it)")
+	}
+	for _, pc := range parityCases {
+		dir := filepath.Join(root, pc.name, "hf")
+		c, err := LoadConfig(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", pc.name, err)
+		}
+		m, err := Build(c, pc.arch, BuildOptions{Loss: pc.loss})
+		if err != nil {
+			t.Fatalf("%s: %v", pc.name, err)
+		}
+		if err := LoadWeights(m, dir); err != nil {
+			t.Errorf("%s: %v", pc.name, err)
+			continue
+		}
+		in, err := tensor.LoadSafetensors(filepath.Join(root, pc.name, "inputs.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := tensor.LoadSafetensors(filepath.Join(dir, "outputs.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := run(t, m, runtime.Native(), in.Tensors)
+		var figures []string
+		for _, name := range m.Outputs {
+			w := want.Tensors[name]
+			if w.DType() != tensor.Float32 {
+				if !tensor.Equal(got[name], w) {
+					t.Errorf("%s: %s differs", pc.name, name)
+				}
+				continue
+			}
+			if w.Rank() == 1 && got[name].Rank() == 0 { // loss saved with shape (1,) by some versions
+				w, _ = w.Reshape()
+			}
+			e, err := maxErr(got[name], w)
+			if err != nil || e > 1e-4 {
+				t.Errorf("%s: %s: max error %g (%v)", pc.name, name, e, err)
+			}
+			figures = append(figures, fmt.Sprintf("%s %.2g", name, e))
+		}
+		t.Logf("hf %-28s %s", pc.name, strings.Join(figures, ", "))
 	}
 }
