@@ -49,6 +49,9 @@ func TestTinyBERTEquivalent(t *testing.T) {
 			if n := count(opt, "BiasGelu"); n != tiny.TinyBERT.NumLayers {
 				t.Errorf("%d BiasGelu nodes, want %d", n, tiny.TinyBERT.NumLayers)
 			}
+			if n := count(opt, "EmbedLayerNormalization"); reg.Has("com.microsoft", "EmbedLayerNormalization") && n != 1 {
+				t.Errorf("%d EmbedLayerNormalization nodes, want 1", n)
+			}
 			if reg.Has("com.microsoft", "Attention") || reg.Has("com.microsoft", "MultiHeadAttention") {
 				if n := count(opt, "Attention") + count(opt, "MultiHeadAttention"); n != tiny.TinyBERT.NumLayers {
 					t.Errorf("%d attention nodes, want %d", n, tiny.TinyBERT.NumLayers)

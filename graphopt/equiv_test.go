@@ -72,6 +72,13 @@ func checkEquivalent(t *testing.T, m *ir.Model, opts graphopt.Options, dims map[
 			t.Errorf("pass %s reverted: %s", p.Name, p.Err)
 		}
 	}
+	names := map[string]bool{}
+	for _, n := range opt.Graph.Nodes {
+		if n.Name != "" && names[n.Name] {
+			t.Errorf("node name %q used twice (ONNX Runtime rejects that)", n.Name)
+		}
+		names[n.Name] = true
+	}
 	for seed := uint64(1); seed <= 3; seed++ {
 		feeds, err := conformance.RandomFeeds(m, seed, dims)
 		if err != nil {

@@ -45,6 +45,7 @@ func newView(m *ir.Model, g *ir.Graph) *view {
 		v.outputs[o.Name] = true
 	}
 	for _, n := range g.Nodes {
+		v.names[n.Name] = true // node names stay unique too (ORT requires it)
 		for _, o := range n.Outputs {
 			if o != "" {
 				v.producer[o] = n
@@ -67,7 +68,7 @@ func newView(m *ir.Model, g *ir.Graph) *view {
 	return v
 }
 
-// newName returns a value or node name not used in the graph.
+// newName returns a name no value or node of the graph has.
 func (v *view) newName(base string) string {
 	for {
 		v.fresh++
