@@ -24,7 +24,9 @@
 // QEmbedLayerNormalization compute from the dequantized 8-bit values, and
 // the QOperator ops of static quantization (QLinearAdd, QLinearMul,
 // QLinearSigmoid, QLinearLeakyRelu, QLinearSoftmax, QLinearConcat,
-// QLinearGlobalAveragePool, QGemm) requantize their float results.
+// QLinearGlobalAveragePool, QGemm, and QLinearAveragePool, QLinearReduceMean
+// and QLinearWhere around the standard kernels) requantize their float
+// results.
 //
 // Float16 and bfloat16 compute in float32, float64 in float64. Attention
 // masks follow ONNX Runtime: masked keys get mask_filter_value (default
@@ -53,5 +55,6 @@ func Ops() []*ops.Op {
 		qmatmulOps(),
 		qattentionOps(),
 		qlinearOps(),
+		qwrapOps(),
 	)
 }

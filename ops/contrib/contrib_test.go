@@ -1527,3 +1527,35 @@ func TestGatherBlockQuantized(t *testing.T) {
 			attrs: []ops.Attr{attrInt("bits", c.bits), attrInt("block_size", 16), attrInt("quantize_axis", c.qaxis), attrInt("gather_axis", c.gaxis)}})
 	}
 }
+
+func TestQLinearWrapped(t *testing.T) {
+	r := rand.New(rand.NewPCG(22, 1))
+	sc := func(v float32) *tensor.Tensor { return tensor.Must([]int{}, []float32{v}) }
+	u8 := func(v uint8) *tensor.Tensor { return tensor.Must([]int{}, []uint8{v}) }
+	pool := []ops.Attr{attrInts("kernel_shape", 3, 3), attrInts("strides", 2, 2), attrInts("pads", 1, 1, 1, 1)}
+	check(t, tc{name: "QLinearAveragePool/nchw", op: "QLinearAveragePool", quantTol: 1, attrs: pool,
+		inputs: []in{{"x", randUint8(r, 1, 3, 6, 6)}, {"sx", sc(0.05)}, {"zx", u8(128)}, {"sy", sc(0.04)}, {"zy", u8(120)}}, outputs: y(tensor.Uint8)})
+	check(t, tc{name: "QLinearAveragePool/nhwc_include_pad", op: "QLinearAveragePool", quantTol: 1,
+		attrs:  append([]ops.Attr{attrInt("channels_last", 1), attrInt("count_include_pad", 1)}, pool...),
+		inputs: []in{{"x", randUint8(r, 2, 5, 6, 3)}, {"sx", sc(0.05)}, {"zx", u8(128)}, {"sy", sc(0.04)}, {"zy", u8(120)}}, outputs: y(tensor.Uint8)})
+	for _, c := range []struct {
+		axes []int64
+		keep int64
+	}{{[]int64{1}, 1}, {[]int64{2}, 0}, {[]int64{0, 2}, 1}} {
+		check(t, tc{name: fmt.Sprint("QLinearReduceMean", c.axes, c.keep), op: "QLinearReduceMean", quantTol: 1,
+			attrs:  []ops.Attr{attrInts("axes", c.axes...), attrInt("keepdims", c.keep)},
+			inputs: []in{{"x", randUint8(r, 2, 3, 4)}, {"sx", sc(0.05)}, {"zx", u8(128)}, {"sy", sc(0.03)}, {"zy", u8(110)}}, outputs: y(tensor.Uint8),
+			// ONNX Runtime's CPU build lacks QLinearReduceMean.
+			ortOp: func(b *irbuild.Builder, in []string) []string {
+				m := b.OpA("ReduceMean", []ops.Attr{attrInts("axes", c.axes...), attrInt("keepdims", c.keep)}, b.Op("DequantizeLinear", in[0], in[1], in[2]))
+				return []string{b.Op("QuantizeLinear", m, in[3], in[4])}
+			}})
+	}
+	cond := tensor.Zeros(tensor.Bool, 2, 3)
+	for i := range tensor.Data[bool](cond) {
+		tensor.Data[bool](cond)[i] = r.IntN(2) == 0
+	}
+	check(t, tc{name: "QLinearWhere", op: "QLinearWhere", quantTol: 1,
+		inputs: []in{{"cond", cond}, {"x", randUint8(r, 2, 3)}, {"sx", sc(0.05)}, {"zx", u8(128)}, {"yy", randUint8(r, 3)}, {"sy", sc(0.02)}, {"zy", u8(100)},
+			{"sz", sc(0.04)}, {"zz", u8(120)}}, outputs: y(tensor.Uint8)})
+}

@@ -144,6 +144,8 @@ func seeds(r *rand.Rand) map[string][]*tensor.Tensor {
 		"MatMulIntegerToFloat":     {u8(2, 4), u8(4, 3), f(), f(3), u8(), u8(3), f(3)},
 		"QAttention":               {u8(2, 3, 4), u8(4, 12), f(12), f(), f(12), ints(4, 2), u8(), u8(12), f(2, 2, 2, 2, 2)},
 		"GatherBlockQuantized":     {u8(6, 8), tensor.Must([]int{2}, []int64{1, -1}), f(6, 1), u8(6, 1)},
+		"QLinearAveragePool":       {u8(1, 2, 4, 4), f(), u8(), f(), u8()},
+		"QLinearReduceMean":        {u8(2, 3, 4), f(), u8(), f(), u8()},
 		"QLinearAdd":               {u8(2, 3), f(), u8(), u8(3), f(), u8(), f(), u8()},
 		"QLinearSoftmax":           {u8(2, 3), f(), u8(), f(), u8()},
 		"QLinearGlobalAveragePool": {u8(2, 3, 2, 2), f(), u8(), f(), u8()},
@@ -219,7 +221,8 @@ func TestMutatedInputsNoPanic(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	i := func(name string, v int64) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
 	attrSets := [][]ops.Attr{
-		{i("num_heads", 2), i("kv_num_heads", 1), i("K", 32), i("N", 4), i("block_size", 16), i("groups", 2), i("quantize_axis", 1)},
+		{i("num_heads", 2), i("kv_num_heads", 1), i("K", 32), i("N", 4), i("block_size", 16), i("groups", 2), i("quantize_axis", 1),
+			{Name: "kernel_shape", Type: ops.AttrInts, Ints: []int64{2, 2}}, {Name: "axes", Type: ops.AttrInts, Ints: []int64{1}}},
 		{i("num_heads", 2), i("kv_num_heads", 1), i("unidirectional", 1), i("K", 32), i("N", 4), i("block_size", 16), i("bits", 2), i("local_window_size", 2), i("do_rotary", 1), i("smooth_softmax", 1),
 			i("transA", 1), i("transBatchB", 1), i("interleaved", 1)},
 		{i("num_heads", 2), i("kv_num_heads", 2), i("rotary_embedding_dim", 2), i("transBatchA", 1), i("transB", 1), i("groups", 1), i("channels_last", 0), i("activation", 1)},
