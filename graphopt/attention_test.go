@@ -94,10 +94,16 @@ func TestAttentionFusion(t *testing.T) {
 // gpt2Attention builds GPT-2's attention block as transformers' eager code
 // exports it: a packed c_attn projection Split into Q, K and V, the causal
 // mask sliced from the tril "bias" buffer by key/query lengths and applied
-// with Where, then the padding mask added.
-func gpt2Attention(b *irbuild.Builder, x, mask string) string {
+// with Where, then the padding mask added. With conv1d, c_attn is
+// exported as addmm: Reshape to 2-D, Gemm, Reshape back to x.size()[:-1] + (3H,).
+func gpt2Attention(b *irbuild.Builder, x, mask string, conv1d bool) string {
 	const H, nh, hd, maxPos = 8, 2, 4, 16
 	qkv := b.Op("Add", b.Op("MatMul", x, b.Const(f32s([]int{H, 3 * H}))), b.Const(f32s([]int{3 * H})))
+	if conv1d {
+		size := b.OpA("Concat", attrs(irbuild.Int("axis", 0)), b.Op("Slice", b.Op("Shape", x), b.Const(i64s(0)), b.Const(i64s(-1))), b.Const(i64s(3*H)))
+		flat := b.Op("Reshape", x, b.Const(i64s(-1, H)))
+		qkv = b.Op("Reshape", b.Op("Gemm", flat, b.Const(f32s([]int{H, 3 * H})), b.Const(f32s([]int{3 * H}))), size)
+	}
 	sp := b.OpN("Split", 3, qkv, b.Const(i64s(H, H, H))).With(irbuild.Int("axis", 2))
 	heads := func(v string) string {
 		return b.OpA("Transpose", attrs(irbuild.Ints("perm", 0, 2, 1, 3)), b.Op("Reshape", v, b.Const(i64s(0, 0, nh, hd))))
@@ -133,19 +139,20 @@ func TestCausalAttentionFusion(t *testing.T) {
 	if !all.Registry().Has("com.microsoft", "Attention") {
 		t.Skip("native provider lacks com.microsoft Attention")
 	}
-	for _, masked := range []bool{false, true} {
+	for _, c := range []struct{ masked, conv1d bool }{{false, false}, {true, false}, {true, true}} {
+		masked := c.masked
 		b := irbuild.New("gpt2", irbuild.Opset{Domain: "", Version: 17})
 		x := b.Input("x", tensor.Float32, "batch", "sequence", 8)
 		mask := ""
 		if masked {
 			mask = b.Input("attention_mask", tensor.Int64, "batch", "sequence")
 		}
-		b.Rename(gpt2Attention(b, x, mask), "y")
+		b.Rename(gpt2Attention(b, x, mask, c.conv1d), "y")
 		b.Output("y", tensor.Float32)
 		m := b.Model()
 		opt, rep := checkEquivalent(t, m, graphopt.Options{}, map[string]int{"batch": 3, "sequence": 6}, maskSomeKeys)
 		if count(opt, "Attention") != 1 || count(opt, "Where") != 0 {
-			t.Errorf("masked %v: not fused:\n%s", masked, rep)
+			t.Errorf("%+v: not fused:\n%s", c, rep)
 		}
 		if _, err := os.Stat(ort.DefaultLibrary()); err == nil {
 			compareORT(t, m, opt, 2) // ORT reads unidirectional the same way

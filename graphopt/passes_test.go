@@ -124,6 +124,11 @@ func TestBasicPasses(t *testing.T) {
 			last := b.Op("Slice", b.Op("Shape", x), b.Const(i64s(-1)), b.Const(i64s(3)))
 			return b.Op("Relu", b.Op("Reshape", x, b.OpA("Concat", attrs(irbuild.Int("axis", 0)), batch, b.Const(i64s(-1)), last)))
 		}, want: map[string]int{"Shape": 0, "Concat": 0, "Reshape": 1}},
+		{name: "unflatten-gemm", level: graphopt.Basic, build: func(b *irbuild.Builder, x string) string {
+			size := b.OpA("Concat", attrs(irbuild.Int("axis", 0)), b.Op("Slice", b.Op("Shape", x), b.Const(i64s(0)), b.Const(i64s(2))), b.Const(i64s(5)))
+			y := b.Op("Gemm", b.Op("Reshape", x, b.Const(i64s(-1, 8))), b.Const(f32s([]int{8, 5})), b.Const(f32s([]int{5})))
+			return b.Op("Relu", b.Op("Reshape", y, size))
+		}, want: map[string]int{"Gemm": 0, "Reshape": 0, "MatMul": 1, "Add": 1}},
 		{name: "fold-reshape", level: graphopt.Basic, build: func(b *irbuild.Builder, x string) string {
 			y := b.Op("Reshape", x, b.Const(i64s(0, 0, 2, 4)))
 			y = b.Op("Reshape", y, b.Const(i64s(-1, 8)))
