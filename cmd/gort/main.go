@@ -31,6 +31,7 @@ func commands() []command {
 		{"conformance", "run ONNX backend node-test folders", cmdConformance},
 		{"optimize", "write an optimized model: folded constants, fused LayerNorm/GELU/attention", cmdOptimize},
 		{"demo", "build a small BERT, run it natively and through ONNX Runtime, compare", cmdDemo},
+		{"pretrain", "pretrain BERT (MLM), GPT-2 (CLM) or ViT-MAE from text or images into a checkpoint folder", cmdPretrain},
 	}
 }
 
