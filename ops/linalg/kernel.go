@@ -13,6 +13,9 @@ type kernel struct {
 	// kc x nc panels (L2/L3); mc is a multiple of mr and nc of nr.
 	mc, kc, nc int
 	fn         func(kc int, a, b, c []float32, ldc int, beta float32, load int)
+	// packRows, if not nil, packs kc rows of a row-major B (stride ldb) into
+	// panels whole nr-column panels (see packB).
+	packRows func(kc, panels int, src []float32, ldb int, dst []float32)
 
 	// Optional vector kernels for products with one row of op(A), nil
 	// where the Go loops serve: gemv sets y[0:gemvN] (gemv16: y[0:16]) to

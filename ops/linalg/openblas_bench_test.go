@@ -31,6 +31,7 @@ func BenchmarkOpenBLAS(b *testing.B) {
 // see the same machine load (this machine is shared and noisy), and reports
 // each one's GFLOP/s and their ratio.
 func BenchmarkVsOpenBLAS(b *testing.B) {
+	b.Logf("OpenBLAS %s; gort kernel %s", openblas.Config(), KernelName())
 	for _, threads := range []int{1, 2} {
 		pool := NewPool(threads)
 		for _, s := range benchShapes {

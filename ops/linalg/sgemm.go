@@ -19,8 +19,8 @@ import (
 // lda, ldb and ldc are the row strides (in elements) of A, B and C as
 // stored; each is at least the stored row length (any value when the
 // matrix is empty). When beta is 0, C is
-// only written, never read, so NaNs in C do not propagate. Sgemm runs on
-// the package's DefaultPool.
+// only written, never read, so NaNs in C do not propagate. C must not
+// overlap A or B. Sgemm runs on the package's DefaultPool.
 //
 // Sgemm panics when a size is negative, a stride is too small or a slice is
 // too short for the sizes: those are caller bugs, and the assembly kernels
@@ -233,7 +233,7 @@ func (kern *kernel) block(s *scratch, transA, transB bool, m, n, k int, alpha fl
 		nc := min(kern.nc, n-jc)
 		for pc := 0; pc < k; pc += kern.kc {
 			kc := min(kern.kc, k-pc)
-			packB(kern.nr, transB, b, ldb, pc, jc, kc, nc, s.b)
+			kern.packB(transB, b, ldb, pc, jc, kc, nc, s.b)
 			// The first k block applies beta; later ones accumulate.
 			bk, load := beta, 1
 			if pc > 0 {
@@ -294,31 +294,33 @@ func (kern *kernel) macro(s *scratch, mc, nc, kc int, c []float32, ldc int, beta
 
 // packB copies op(B)[pc:pc+kc, jc:jc+nc] into dst as nr-column panels, each
 // kc rows of nr values; columns past nc are zero.
-func packB(nr int, trans bool, b []float32, ldb, pc, jc, kc, nc int, dst []float32) {
+func (kern *kernel) packB(trans bool, b []float32, ldb, pc, jc, kc, nc int, dst []float32) {
+	nr := kern.nr
 	if !trans {
 		// op(B) rows are B rows: walk them in order (the hardware prefetch
-		// follows), scattering nr values to each panel.
+		// follows), scattering nr values to each whole panel, then fill the
+		// edge panel.
 		full := nc / nr * nr
-		for p := range kc {
-			src := b[(pc+p)*ldb+jc : (pc+p)*ldb+jc+nc]
-			d := dst[p*nr:]
-			switch nr {
-			case 48:
-				for jp := 0; jp < full; jp += 48 {
-					*(*[48]float32)(d[jp*kc:]) = *(*[48]float32)(src[jp:])
-				}
-			case 16:
-				for jp := 0; jp < full; jp += 16 {
-					*(*[16]float32)(d[jp*kc:]) = *(*[16]float32)(src[jp:])
-				}
-			default:
+		switch {
+		case full == 0:
+		case kern.packRows != nil:
+			// Bounds the assembly relies on.
+			_ = b[(pc+kc-1)*ldb+jc+full-1]
+			_ = dst[full*kc-1]
+			kern.packRows(kc, full/nr, b[pc*ldb+jc:], ldb, dst)
+		default:
+			for p := range kc {
+				src := b[(pc+p)*ldb+jc : (pc+p)*ldb+jc+full]
+				d := dst[p*nr:]
 				for jp := 0; jp < full; jp += nr {
 					copy(d[jp*kc:jp*kc+nr], src[jp:])
 				}
 			}
-			if full < nc {
-				e := d[full*kc : full*kc+nr]
-				copy(e, src[full:])
+		}
+		if full < nc {
+			for p := range kc {
+				e := dst[full*kc+p*nr : full*kc+p*nr+nr]
+				copy(e, b[(pc+p)*ldb+jc+full:(pc+p)*ldb+jc+nc])
 				clear(e[nc-full:])
 			}
 		}

@@ -23,11 +23,12 @@ var (
 		name: "avx512",
 		mr:   8, nr: 48,
 		mc: 128, kc: 256, nc: 768,
-		fn:     sgemmKernelAVX512,
-		gemv:   sgemvKernelAVX512,
-		gemvN:  128,
-		gemv16: sgemv16KernelAVX512,
-		dot:    sdotKernelAVX512,
+		fn:       sgemmKernelAVX512,
+		packRows: packB48AVX512,
+		gemv:     sgemvKernelAVX512,
+		gemvN:    128,
+		gemv16:   sgemv16KernelAVX512,
+		dot:      sdotKernelAVX512,
 	}
 )
 
@@ -72,6 +73,9 @@ func availableKernels() []*kernel {
 	}
 	return append(ks, genericKernel)
 }
+
+//go:noescape
+func packB48AVX512(kc, panels int, src []float32, ldb int, dst []float32)
 
 //go:noescape
 func sgemvKernelAVX512(k int, x, b []float32, ldb int, y []float32)

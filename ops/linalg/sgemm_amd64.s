@@ -609,3 +609,40 @@ dot2loop:
 	VMOVSS       X0, ret+56(FP)
 	VZEROUPPER
 	RET
+
+// func packB48AVX512(kc, panels int, src []float32, ldb int, dst []float32)
+// dst[q·kc·48 + p·48 + j] = src[p·ldb + q·48 + j] for p < kc, q < panels,
+// j < 48: kc rows of B into 48-column panels, reading each row in order.
+// kc, panels >= 1.
+TEXT ·packB48AVX512(SB), NOSPLIT, $0-72
+	MOVQ  kc+0(FP), CX
+	MOVQ  panels+8(FP), BX
+	MOVQ  src_base+16(FP), SI
+	MOVQ  ldb+40(FP), R8
+	SHLQ  $2, R8
+	MOVQ  dst_base+48(FP), DI
+	IMUL3Q $192, CX, R9
+
+packrow:
+	MOVQ SI, R10
+	MOVQ DI, R11
+	MOVQ BX, DX
+
+packpanel:
+	VMOVUPS (R10), Z0
+	VMOVUPS 64(R10), Z1
+	VMOVUPS 128(R10), Z2
+	VMOVUPS Z0, (R11)
+	VMOVUPS Z1, 64(R11)
+	VMOVUPS Z2, 128(R11)
+	ADDQ    $192, R10
+	ADDQ    R9, R11
+	DECQ    DX
+	JNZ     packpanel
+
+	ADDQ R8, SI
+	ADDQ $192, DI
+	DECQ CX
+	JNZ  packrow
+	VZEROUPPER
+	RET
