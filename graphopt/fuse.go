@@ -349,7 +349,8 @@ func attrString(n *ir.Node, name, def string) string {
 }
 
 // fuseSkipLayerNorm matches LayerNormalization(a + b [+ bias]) over the last
-// axis of 3-D float inputs of equal shapes and emits SkipLayerNormalization.
+// axis of 3-D float inputs of equal shapes and emits SkipLayerNormalization
+// (which also returns the sum when something else reads it).
 func fuseSkipLayerNorm(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 	if !st.supported(msDomain, "SkipLayerNormalization") {
 		return nil, nil
@@ -365,9 +366,12 @@ func fuseSkipLayerNorm(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 			unused = unused && (o == "" || len(v.users[o]) == 0 && !v.outputs[o])
 		}
 		add := v.op(ln.Inputs[0], "Add")
-		if !unused || add == nil || !v.only(add.Outputs[0], ln) {
+		if !unused || add == nil || v.captured[add.Outputs[0]] {
 			continue
 		}
+		// In pre-LN blocks (GPT-2, ViT) the sum also feeds the next
+		// residual: SkipLayerNormalization then returns it as output 3.
+		keepSum := !v.only(add.Outputs[0], ln)
 		x := add.Outputs[0]
 		r, ok := v.rank(x)
 		hidden, ok2 := v.lastDim(x)
@@ -410,7 +414,11 @@ func fuseSkipLayerNorm(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 			}
 		}
 		eps := attrFloat(ln, "epsilon", 1e-5)
-		fused := v.node("SkipLayerNormalization", msDomain, []string{a, b, gamma, beta, bias}, ln.Outputs[:1],
+		outs := ln.Outputs[:1]
+		if keepSum {
+			outs = []string{ln.Outputs[0], "", "", add.Outputs[0]}
+		}
+		fused := v.node("SkipLayerNormalization", msDomain, []string{a, b, gamma, beta, bias}, outs,
 			ops.Attr{Name: "epsilon", Type: ops.AttrFloat, F: eps})
 		for len(fused.Inputs) > 3 && fused.Inputs[len(fused.Inputs)-1] == "" {
 			fused.Inputs = fused.Inputs[:len(fused.Inputs)-1]

@@ -2,6 +2,7 @@ package graphopt_test
 
 import (
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/ir/irbuild"
 	"github.com/gort-ml/gort/ops/all"
+	"github.com/gort-ml/gort/runtime/ort"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -76,6 +78,9 @@ func runCases(t *testing.T, cases []passCase) {
 				if got := count(opt, op); got != n {
 					t.Errorf("%d %s nodes, want %d\n%s", got, op, n, rep)
 				}
+			}
+			if _, err := os.Stat(ort.DefaultLibrary()); err == nil {
+				compareORT(t, m, opt, 3) // the rewritten graph must stay portable
 			}
 		})
 	}
@@ -216,6 +221,11 @@ func TestFusions(t *testing.T) {
 		{name: "skip-layernorm-from-parts", build: func(b *irbuild.Builder, x string) string {
 			return layerNormParts(b, b.Op("Add", x, b.Op("Relu", x)), false, true)
 		}, want: map[string]int{"SkipLayerNormalization": 1}},
+		{name: "skip-layernorm-pre-ln", build: func(b *irbuild.Builder, x string) string {
+			h := b.Op("Add", b.Op("Add", b.Op("MatMul", x, b.Const(f32s([]int{8, 8}))), b.Const(f32s([]int{8}))), x)
+			y := b.OpA("LayerNormalization", attrs(irbuild.Int("axis", -1)), h, b.Const(f32s([]int{8})), b.Const(f32s([]int{8})))
+			return b.Op("Add", b.Op("Relu", y), h) // the sum feeds the next residual too
+		}, want: map[string]int{"SkipLayerNormalization": 1, "Add": 1, "LayerNormalization": 0}},
 		{name: "matmul-add-2d", build: func(b *irbuild.Builder, x string) string {
 			x2 := b.Op("Reshape", x, b.Const(i64s(-1, 8)))
 			return b.Op("Add", b.Const(f32s([]int{4})), b.Op("MatMul", x2, b.Const(f32s([]int{8, 4}))))
