@@ -38,6 +38,7 @@ type scratch struct {
 	words  []normStr
 	pieces []piece
 	toks   []token
+	edits  []edit
 }
 
 // alloc returns an empty normStr with room for n runes, carved from the

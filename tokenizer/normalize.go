@@ -104,7 +104,7 @@ func (b *BertNormalizer) normalize(n normStr, sc *scratch) normStr {
 		strip = *b.StripAccents
 	}
 	if strip {
-		n = filterMarks(decompose(n, false, sc), isBertMark)
+		n = filterMarks(normalizeForm(n, false, false, sc), isBertMark)
 	}
 	if b.Lowercase {
 		n = lowercase(n, sc)
@@ -179,78 +179,108 @@ func isASCII(rs []rune) bool {
 	return true
 }
 
-// decompose applies NFD (or NFKD when compat) rune by rune, then puts
-// combining marks in canonical order; every output rune keeps the alignment
-// of the rune it came from.
-func decompose(n normStr, compat bool, sc *scratch) normStr {
+// An edit is one character of normalized output and how it relates to the
+// input, as Hugging Face's NormalizedString::transform takes them: change 0
+// replaces the next input character, +1 inserts after the previous one, -k
+// replaces the next input character and drops the k after it.
+type edit struct {
+	r      rune
+	change int
+}
+
+// normalizeForm applies NFD, NFKD (compat), NFC or NFKC (compose) the way
+// Hugging Face's alignment-tracking normalizer does: decompose each character
+// (its first rune replaces it, the others are inserted), put combining marks
+// in canonical order (edits move with their runes), compose (an absorbed
+// rune's drop is charged to the rune kept before it), then align by position.
+// Only the decompositions and combining classes of Hugging Face's Unicode
+// version are used (gen_unicode.go).
+func normalizeForm(n normStr, compat, composeToo bool, sc *scratch) normStr {
 	if isASCII(n.runes) {
 		return n
 	}
-	form := norm.NFD
+	form, table := norm.NFD, nfdTable
 	if compat {
-		form = norm.NFKD
+		form, table = norm.NFKD, nfkdTable
 	}
-	out := sc.alloc(len(n.runes) + len(n.runes)/4 + 8) // appends past this allocate
+	eds := sc.edits[:0]
 	var buf [utf8.UTFMax]byte
 	dec := sc.buf[:0]
-	for i, r := range n.runes {
-		if r < 0xC0 && !compat {
-			out.runes = append(out.runes, r)
-			out.align = append(out.align, n.align[i])
+	for _, r := range n.runes {
+		if r < 0x80 || !inTable(table, r) {
+			eds = append(eds, edit{r, 0})
 			continue
 		}
 		k := utf8.EncodeRune(buf[:], r)
 		dec = form.Append(dec[:0], buf[:k]...)
+		first := true
 		for _, d := range string(dec) {
-			out.runes = append(out.runes, d)
-			out.align = append(out.align, n.align[i])
+			c := 1
+			if first {
+				c, first = 0, false
+			}
+			eds = append(eds, edit{d, c})
 		}
 	}
 	sc.buf = dec
-	canonicalOrder(out)
+	// Canonical order: stable insertion sort of each run of non-starters.
+	for i := 1; i < len(eds); i++ {
+		c := hfCCC(eds[i].r)
+		if c == 0 {
+			continue
+		}
+		for j := i; j > 0 && hfCCC(eds[j-1].r) > c; j-- {
+			eds[j], eds[j-1] = eds[j-1], eds[j]
+		}
+	}
+	if composeToo {
+		eds = composeEdits(eds)
+	}
+	sc.edits = eds
+	out := sc.alloc(len(eds))
+	p := 0 // next input rune
+	for _, e := range eds {
+		var a span
+		switch {
+		case e.change > 0 && p > 0:
+			a = n.align[p-1]
+		case e.change > 0:
+			a = span{n.align[0][0], n.align[0][0]}
+		default:
+			a = n.align[min(p, len(n.align)-1)]
+			p += 1 - e.change
+		}
+		out.runes = append(out.runes, e.r)
+		out.align = append(out.align, a)
+	}
 	return out
 }
 
-func ccc(r rune) uint8 {
+// hfCCC is the canonical combining class in Hugging Face's Unicode version:
+// marks it does not know have class 0.
+func hfCCC(r rune) int {
 	if r < 0x300 {
 		return 0
 	}
 	var buf [utf8.UTFMax]byte
 	k := utf8.EncodeRune(buf[:], r)
-	return norm.NFD.Properties(buf[:k]).CCC()
+	c := int(norm.NFD.Properties(buf[:k]).CCC())
+	if c > 1 && !inTable(cccTable, r) {
+		return 0
+	}
+	return c
 }
 
-// canonicalOrder stably sorts each run of non-starters by combining class.
-// Alignments stay in place, as Hugging Face assigns them by position.
-func canonicalOrder(n normStr) {
-	for i := 1; i < len(n.runes); i++ {
-		c := ccc(n.runes[i])
-		if c == 0 {
-			continue
-		}
-		for j := i; j > 0; j-- {
-			p := ccc(n.runes[j-1])
-			if p <= c {
-				break
-			}
-			n.runes[j], n.runes[j-1] = n.runes[j-1], n.runes[j]
-		}
-	}
-}
-
-// compose applies canonical composition to decomposed text; a composed rune
-// keeps the alignment of its starter, as Hugging Face's alignments do.
-func compose(n normStr) normStr {
-	if isASCII(n.runes) {
-		return n
-	}
+// composeEdits applies canonical composition in place.
+func composeEdits(eds []edit) []edit {
 	k := 0
-	starter, last := -1, -1 // last: combining class of the last kept rune after the starter, -1 if adjacent
-	for i, r := range n.runes {
-		c := int(ccc(r))
+	starter, last := -1, -1 // last: class of the last kept rune after the starter, -1 if none
+	for _, e := range eds {
+		c := hfCCC(e.r)
 		if starter >= 0 && (last == -1 || (last < c && c != 0)) {
-			if p, ok := composePair(n.runes[starter], r); ok {
-				n.runes[starter] = p
+			if p, ok := composePair(eds[starter].r, e.r); ok {
+				eds[starter].r = p
+				eds[k-1].change += e.change - 1
 				continue
 			}
 		}
@@ -259,13 +289,14 @@ func compose(n normStr) normStr {
 		} else {
 			last = c
 		}
-		n.runes[k], n.align[k] = r, n.align[i]
+		eds[k] = e
 		k++
 	}
-	return n.slice(0, k)
+	return eds[:k]
 }
 
-// composePair returns the primary composite of a and b, if any.
+// composePair returns the primary composite of a and b, if Hugging Face's
+// Unicode version has it.
 func composePair(a, b rune) (rune, bool) {
 	if b < 0x300 {
 		return 0, false // every second half of a composition is at or above U+0300
@@ -276,7 +307,7 @@ func composePair(a, b rune) (rune, bool) {
 	var out [2 * utf8.UTFMax]byte
 	res := norm.NFC.Append(out[:0], buf[:k]...)
 	r, sz := utf8.DecodeRune(res)
-	if sz == len(res) && r != utf8.RuneError {
+	if sz == len(res) && r != utf8.RuneError && inTable(nfdTable, r) {
 		return r, true
 	}
 	return 0, false
@@ -296,10 +327,10 @@ type (
 	NormalizerSequence []Normalizer
 )
 
-func (NFC) normalize(n normStr, sc *scratch) normStr  { return compose(decompose(n, false, sc)) }
-func (NFD) normalize(n normStr, sc *scratch) normStr  { return decompose(n, false, sc) }
-func (NFKC) normalize(n normStr, sc *scratch) normStr { return compose(decompose(n, true, sc)) }
-func (NFKD) normalize(n normStr, sc *scratch) normStr { return decompose(n, true, sc) }
+func (NFC) normalize(n normStr, sc *scratch) normStr  { return normalizeForm(n, false, true, sc) }
+func (NFD) normalize(n normStr, sc *scratch) normStr  { return normalizeForm(n, false, false, sc) }
+func (NFKC) normalize(n normStr, sc *scratch) normStr { return normalizeForm(n, true, true, sc) }
+func (NFKD) normalize(n normStr, sc *scratch) normStr { return normalizeForm(n, true, false, sc) }
 func (Lowercase) normalize(n normStr, sc *scratch) normStr {
 	return lowercase(n, sc)
 }

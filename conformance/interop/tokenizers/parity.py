@@ -3,7 +3,7 @@
 Nothing is downloaded: the reference tokenizers are trained here by Hugging
 Face `tokenizers` on a corpus this script generates.
 
-    python parity.py gen DIR      # reference tokenizers + DIR/cases.jsonl (HF ids, offsets)
+    python parity.py gen DIR [N]  # reference tokenizers + DIR/cases.jsonl (HF ids, offsets of N strings)
     GORT_TOKENIZER_PARITY=DIR go test ./tokenizer -run Parity
                                   # gort must match; it also writes DIR/gort/*.json
                                   # (tokenizers trained by gort) and DIR/gort/cases.jsonl
@@ -73,11 +73,30 @@ def corpus(seed, n):
     return [sentence(rng) for _ in range(n)]
 
 
+def random_unicode(rng):
+    """A string of code points drawn from all planes, surrogates excluded."""
+    out = []
+    for _ in range(rng.randint(1, 20)):
+        r = rng.random()
+        if r < 0.3:
+            cp = rng.randint(0x20, 0x2FF)
+        elif r < 0.8:
+            cp = rng.randint(0x300, 0xFFFF)
+        else:
+            cp = rng.randint(0x10000, 0x10FFFF)
+        if 0xD800 <= cp < 0xE000:
+            cp = 0x20
+        out.append(chr(cp))
+        if rng.random() < 0.2:
+            out.append(" ")
+    return "".join(out)
+
+
 def strings(seed, n):
     rng = random.Random(seed)
     out = ["", " ", "  ", "\t\n", "a", "[UNK]", "hello world", "Hello, World!", "x" * 150, "ab" * 120]
     while len(out) < n:
-        out.append(sentence(rng))
+        out.append(random_unicode(rng) if rng.random() < 0.15 else sentence(rng))
     return out
 
 
@@ -171,7 +190,7 @@ def batch_case(name, tok, texts, pairs):
             "attention": [e.attention_mask for e in encs], "type_ids": [e.type_ids for e in encs]}
 
 
-def gen(out):
+def gen(out, nstrings=3000):
     os.makedirs(out, exist_ok=True)
     train = corpus(1, 4000)
     with open(os.path.join(out, "corpus.txt"), "w", encoding="utf-8") as f:
@@ -187,7 +206,7 @@ def gen(out):
     toks["vocab-txt"] = BertTokenizer.from_pretrained(out, do_lower_case=True).backend_tokenizer
     for name, t in toks.items():
         t.save(os.path.join(out, name + ".json"))
-    texts = strings(2, 3000)
+    texts = strings(2, nstrings)
     rng = random.Random(3)
     n = 0
     with open(os.path.join(out, "cases.jsonl"), "w", encoding="utf-8") as f:
@@ -252,7 +271,7 @@ def check(out):
 if __name__ == "__main__":
     cmd, out = sys.argv[1], sys.argv[2]
     if cmd == "gen":
-        gen(out)
+        gen(out, int(sys.argv[3]) if len(sys.argv) > 3 else 3000)
     elif cmd == "check":
         sys.exit(0 if check(out) else 1)
     else:

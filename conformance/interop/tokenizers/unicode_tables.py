@@ -33,7 +33,9 @@ def main():
     bert = pre_tokenizers.BertPreTokenizer()
     gpt2 = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     ws = pre_tokenizers.Whitespace()
-    sets = {k: [] for k in ["bertControl", "bertPunct", "bertMark", "combiningMark", "letter", "number", "space", "word"]}
+    nfd, nfkd = normalizers.NFD(), normalizers.NFKD()
+    sets = {k: [] for k in ["bertControl", "bertPunct", "bertMark", "combiningMark", "letter", "number", "space", "word",
+                            "nfd", "nfkd", "ccc"]}
     lowmap = []
     for cp in range(0x80, 0x110000):
         if 0xD800 <= cp < 0xE000:
@@ -50,6 +52,12 @@ def main():
         l = lower.normalize_str(c)
         if l != c and len(l) == 1:
             lowmap.append((cp, ord(l)))
+        if nfd.normalize_str(c) != c:
+            sets["nfd"].append(cp)
+        if nfkd.normalize_str(c) != c:
+            sets["nfkd"].append(cp)
+        if nfd.normalize_str("a" + c + "\u0334") == "a\u0334" + c:  # sorted after a mark of class 1
+            sets["ccc"].append(cp)
         if len(gpt2.pre_tokenize_str("a" + c)) == 1:
             sets["letter"].append(cp)
         if len(gpt2.pre_tokenize_str("1" + c)) == 1:
@@ -70,6 +78,9 @@ def main():
         "number": "\\p{N} in GPT-2's pattern above ASCII",
         "space": "\\s in GPT-2's pattern above ASCII",
         "word": "\\w of the Whitespace pre-tokenizer above ASCII",
+        "nfd": "the characters NFD changes (its Unicode version's canonical decompositions)",
+        "nfkd": "the characters NFKD changes",
+        "ccc": "the characters whose canonical combining class is above 1",
     }
     for name, cps in sets.items():
         w("// %sTable holds %s, as inclusive ranges.\n" % (name, doc[name]))
