@@ -5,7 +5,8 @@ gort builds tiny BERT, GPT-2, ViT and ViT-MAE models, saves them as
 save_pretrained would (config.json + model.safetensors), runs random inputs
 natively and writes inputs and outputs. This script loads every folder with
 transformers' from_pretrained (no missing or unexpected weights allowed),
-runs the same inputs in float32 and compares every output, loss included.
+runs the same inputs in float32 (eager and sdpa attention) and compares
+every output, loss included.
 Then the other direction: transformers initializes and saves each model
 with its own save_pretrained, and gort (TestHFCheckpoints) loads those
 folders strictly and compares its outputs with transformers'.
@@ -45,14 +46,14 @@ def write_fixtures(out):
                    cwd=ROOT, env=env, check=True)
 
 
-def check_case(path):
+def check_case(path, attn):
     import torch
     import transformers
     from safetensors.torch import load_file
 
     meta = json.load(open(os.path.join(path, "gort.json")))
     cls = getattr(transformers, meta["arch"])
-    model, info = cls.from_pretrained(path, output_loading_info=True, attn_implementation="eager")
+    model, info = cls.from_pretrained(path, output_loading_info=True, attn_implementation=attn)
     bad = {k: v for k, v in info.items() if v and k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
     if bad:
         return None, f"loading: {bad}"
@@ -137,11 +138,12 @@ def main():
         path = os.path.join(out, case)
         if not os.path.exists(os.path.join(path, "gort.json")):
             continue
-        worst, problem = check_case(path)
-        figures = ", ".join(f"{k} {v:.2g}" for k, v in sorted((worst or {}).items()))
-        status = "FAIL" if problem else "ok"
-        failed += bool(problem)
-        print(f"{status:4} {case:28} {figures}" + (f"  [{problem}]" if problem else ""))
+        for attn in ("eager", "sdpa"):
+            worst, problem = check_case(path, attn)
+            figures = ", ".join(f"{k} {v:.2g}" for k, v in sorted((worst or {}).items()))
+            status = "FAIL" if problem else "ok"
+            failed += bool(problem)
+            print(f"{status:4} {case:28} {attn:5} {figures}" + (f"  [{problem}]" if problem else ""))
         write_hf(path)
     print("transformers-saved checkpoints loaded by gort:")
     if not check_hf(out):

@@ -69,7 +69,7 @@ func buildBERT(g *graph) error {
 	wordW := g.embedding(p+"embeddings.word_embeddings.weight", V, H, c.PadTokenID)
 	posW := g.embedding(p+"embeddings.position_embeddings.weight", c.MaxPositions, H, -1)
 	typeW := g.embedding(p+"embeddings.token_type_embeddings.weight", c.TypeVocabSize, H, -1)
-	posIDs := g.op("Unsqueeze", g.op("Range", g.int0(0), g.dim(ids, 1), g.int0(1)), g.ints(0))
+	posIDs := g.unsqueeze(g.op("Range", g.int0(0), g.dim(ids, 1), g.int0(1)), []int64{0}, tensor.Int64, 1, "sequence")
 	emb := g.op("Add", g.op("Add", g.op("Gather", wordW, ids), g.op("Gather", typeW, types)), g.op("Gather", posW, posIDs))
 	x := g.dropout(g.layerNorm(p+"embeddings.LayerNorm", emb, H), c.HiddenDropout)
 
@@ -101,7 +101,7 @@ func buildBERT(g *graph) error {
 	case "BertForMaskedLM":
 		logits := g.output(g.mlmHead(x, wordW), "logits", "batch", "sequence", V)
 		if g.opts.Loss {
-			g.output(g.crossEntropy(logits, g.input("labels", tensor.Int64, "batch", "sequence"), V), "loss")
+			g.lossOutput(g.crossEntropy(logits, g.input("labels", tensor.Int64, "batch", "sequence"), V))
 		}
 	case "BertForPreTraining":
 		pred := g.output(g.mlmHead(x, wordW), "prediction_logits", "batch", "sequence", V)
@@ -109,7 +109,7 @@ func buildBERT(g *graph) error {
 		if g.opts.Loss {
 			mlm := g.crossEntropy(pred, g.input("labels", tensor.Int64, "batch", "sequence"), V)
 			next := g.crossEntropy(nsp, g.input("next_sentence_label", tensor.Int64, "batch"), 2)
-			g.output(g.op("Add", mlm, next), "loss")
+			g.lossOutput(g.op("Add", mlm, next))
 		}
 	case "BertForSequenceClassification":
 		drop := c.ClassifierDropout

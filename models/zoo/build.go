@@ -199,9 +199,39 @@ func (g *graph) output(v, name string, dims ...any) string {
 // outputT is output with the dtype given.
 func (g *graph) outputT(v, name string, dt tensor.DType, dims ...any) string {
 	g.b.Rename(v, name)
+	for _, vi := range g.b.Graph().ValueInfo {
+		if vi.Name == v {
+			vi.Name = name
+		}
+	}
 	g.b.Output(name, dt, dims...)
 	g.m.Outputs = append(g.m.Outputs, name)
 	return name
+}
+
+// typed records v's static type as value_info: autodiff needs the ranks of
+// values whose inference depends on constant inputs (Unsqueeze axes) or
+// optional ones (a scalar loss).
+func (g *graph) typed(v string, dt tensor.DType, dims ...any) string {
+	g.b.Graph().ValueInfo = append(g.b.Graph().ValueInfo, &ir.ValueInfo{Name: v, Type: tensor.Type{Kind: tensor.KindTensor, DType: dt, HasShape: true, Shape: irbuild.Dims(dims...)}})
+	return v
+}
+
+// unsqueeze is Unsqueeze with the result's (symbolic) shape recorded.
+func (g *graph) unsqueeze(x string, axes []int64, dt tensor.DType, dims ...any) string {
+	return g.typed(g.op("Unsqueeze", x, g.ints(axes...)), dt, dims...)
+}
+
+// batchShape is the (1) int64 tensor holding x's first dimension.
+func (g *graph) batchShape(x string) string {
+	return g.unsqueeze(g.dim(x, 0), []int64{0}, tensor.Int64, 1)
+}
+
+// lossOutput declares the scalar loss output.
+func (g *graph) lossOutput(v string) {
+	g.output(v, "loss")
+	out := g.b.Graph().Outputs
+	out[len(out)-1].Type.HasShape = true
 }
 
 func (g *graph) param(name string, t *tensor.Tensor) string {
@@ -348,7 +378,7 @@ func (g *graph) attention(q, k, v string, nh, hd int, mask string) string {
 // additive (B, 1, 1, S) float mask: 0 where kept, float32's lowest value
 // where padded (transformers' extended attention mask).
 func (g *graph) paddingMask(mask string) string {
-	m4 := g.opA("Cast", []irbuild.Attr{irbuild.Int("to", int64(tensor.Float32))}, g.op("Unsqueeze", mask, g.ints(1, 2)))
+	m4 := g.opA("Cast", []irbuild.Attr{irbuild.Int("to", int64(tensor.Float32))}, g.unsqueeze(mask, []int64{1, 2}, tensor.Int64, "batch", 1, 1, "sequence"))
 	return g.op("Mul", g.op("Sub", g.scalar(1), m4), g.scalar(-math.MaxFloat32))
 }
 
@@ -361,8 +391,8 @@ func (g *graph) dim(x string, axis int64) string {
 // logits (…, C) against int64 labels (…).
 func (g *graph) crossEntropy(logits, labels string, classes int) string {
 	flat := g.op("Reshape", logits, g.ints(-1, int64(classes)))
-	return g.opA("SoftmaxCrossEntropyLoss", []irbuild.Attr{irbuild.String("reduction", "mean"), irbuild.Int("ignore_index", -100)},
-		flat, g.op("Reshape", labels, g.ints(-1)))
+	return g.typed(g.opA("SoftmaxCrossEntropyLoss", []irbuild.Attr{irbuild.String("reduction", "mean"), irbuild.Int("ignore_index", -100)},
+		flat, g.op("Reshape", labels, g.ints(-1))), tensor.Float32)
 }
 
 // classificationLoss is the loss of *ForSequenceClassification and
@@ -399,5 +429,5 @@ func (g *graph) classificationLoss(logits string) {
 		sp := g.op("Add", g.op("Relu", logits), g.op("Log", g.op("Add", g.scalar(1), g.op("Exp", g.op("Neg", g.op("Abs", logits))))))
 		loss = g.opA("ReduceMean", []irbuild.Attr{irbuild.Int("keepdims", 0)}, g.op("Sub", sp, g.op("Mul", logits, y)))
 	}
-	g.output(loss, "loss")
+	g.lossOutput(loss)
 }

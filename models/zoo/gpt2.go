@@ -42,13 +42,14 @@ func buildGPT2(g *graph) error {
 	wte := g.normal(p+"wte.weight", std, V, H)
 	wpe := g.normal(p+"wpe.weight", std, c.MaxPositions, H)
 	positions := g.op("Range", g.int0(0), g.dim(ids, 1), g.int0(1))
-	x := g.op("Add", g.op("Gather", wte, ids), g.op("Gather", wpe, g.op("Unsqueeze", positions, g.ints(0))))
+	row := g.unsqueeze(positions, []int64{0}, tensor.Int64, 1, "sequence")
+	x := g.op("Add", g.op("Gather", wte, ids), g.op("Gather", wpe, row))
 	x = g.dropout(x, c.EmbeddingDropout)
 
 	// Key j is visible from query i when j ≤ i and j is not padding:
 	// an additive (batch, 1, sequence, sequence) mask.
-	causal := g.op("LessOrEqual", g.op("Unsqueeze", positions, g.ints(0)), g.op("Unsqueeze", positions, g.ints(1)))
-	keep := g.opA("Cast", []irbuild.Attr{irbuild.Int("to", int64(tensor.Bool))}, g.op("Unsqueeze", mask, g.ints(1, 2)))
+	causal := g.op("LessOrEqual", row, g.unsqueeze(positions, []int64{1}, tensor.Int64, "sequence", 1))
+	keep := g.opA("Cast", []irbuild.Attr{irbuild.Int("to", int64(tensor.Bool))}, g.unsqueeze(mask, []int64{1, 2}, tensor.Int64, "batch", 1, 1, "sequence"))
 	addMask := g.op("Where", g.op("And", causal, keep), g.scalar(0), g.scalar(-math.MaxFloat32))
 
 	for l := 0; l < c.NumLayers; l++ {
@@ -75,7 +76,7 @@ func buildGPT2(g *graph) error {
 		// Position t predicts token t+1: logits[:, :-1] against labels[:, 1:].
 		shifted := g.op("Slice", logits, g.ints(0), g.ints(-1), g.ints(1))
 		next := g.op("Slice", labels, g.ints(1), g.ints(math.MaxInt64), g.ints(1))
-		g.output(g.crossEntropy(shifted, next, V), "loss")
+		g.lossOutput(g.crossEntropy(shifted, next, V))
 	}
 	return nil
 }

@@ -39,11 +39,13 @@ func (g *graph) patchEmbed(name, pix string, init func(name string, shape ...int
 	return g.transpose(g.op("Reshape", conv, g.ints(0, 0, -1)), 0, 2, 1)
 }
 
-// prependCLS is [cls; x] along the sequence for a (1, 1, hidden) token and a
-// (batch, n, hidden) x.
-func (g *graph) prependCLS(cls, x string) string {
-	shape := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 0)}, g.op("Unsqueeze", g.dim(x, 0), g.ints(0)), g.ints(1, 1))
-	return g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 1)}, g.op("Expand", cls, shape), x)
+// prependCLS is [cls; x] along the sequence for a (1, 1, hidden_size)
+// token and a (batch, n, hidden_size) x.
+func (g *graph) prependCLS(cls, x string, n int) string {
+	shape := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 0)}, g.batchShape(x), g.ints(1, 1))
+	h := g.cfg.HiddenSize
+	cat := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 1)}, g.typed(g.op("Expand", cls, shape), tensor.Float32, "batch", 1, h), x)
+	return g.typed(cat, tensor.Float32, "batch", n+1, h)
 }
 
 // vitLayer is ViTLayer / ViTMAELayer: pre-LayerNorm attention and MLP
@@ -89,7 +91,7 @@ func buildViT(g *graph) error {
 	patches := g.patchEmbed(p+"embeddings.patch_embeddings.projection", pix, func(name string, shape ...int) string {
 		return g.normal(name, std, shape...)
 	})
-	x := g.dropout(g.op("Add", g.prependCLS(cls, patches), pos), c.HiddenDropout)
+	x := g.dropout(g.op("Add", g.prependCLS(cls, patches, n), pos), c.HiddenDropout)
 	x = g.vitEncoder(p, x)
 	first := g.opA("Gather", []irbuild.Attr{irbuild.Int("axis", 1)}, x, g.int0(0))
 	if g.arch == "ViTModel" {

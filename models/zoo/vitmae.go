@@ -73,9 +73,9 @@ func (g *graph) slice(x string, start, end, axis int64) string {
 
 // gatherRows picks rows of x (batch, n, d) by idx (batch, k): out[b, i, :] =
 // x[b, idx[b, i], :] (torch.gather along dim 1 with the index repeated).
-func (g *graph) gatherRows(x, idx string, d int) string {
+func (g *graph) gatherRows(x, idx string, k, d int) string {
 	shape := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 0)}, g.op("Shape", idx), g.ints(int64(d)))
-	full := g.op("Expand", g.op("Unsqueeze", idx, g.ints(2)), shape)
+	full := g.typed(g.op("Expand", g.unsqueeze(idx, []int64{2}, tensor.Int64, "batch", k, 1), shape), tensor.Int64, "batch", k, d)
 	return g.opA("GatherElements", []irbuild.Attr{irbuild.Int("axis", 1)}, x, full)
 }
 
@@ -97,6 +97,15 @@ func (g *graph) reduceLast(op, x string, keepdims bool) string {
 		return g.opA(op, []irbuild.Attr{keep, irbuild.Ints("axes", -1)}, x)
 	}
 	return g.opA(op, []irbuild.Attr{keep}, x, g.ints(-1))
+}
+
+// reduceLast3 is reduceLast on a (batch, n, d) x, its result's shape
+// recorded (inference cannot read the axes input).
+func (g *graph) reduceLast3(op, x string, keepdims bool, n int) string {
+	if keepdims {
+		return g.typed(g.reduceLast(op, x, true), tensor.Float32, "batch", n, 1)
+	}
+	return g.typed(g.reduceLast(op, x, false), tensor.Float32, "batch", n)
 }
 
 // buildMAE builds ViTMAEModel and ViTMAEForPreTraining: the encoder sees
@@ -135,9 +144,9 @@ func buildMAE(g *graph) error {
 	// a patch was dropped, i.e. where its rank ids_restore is ≥ keep.
 	shuffle := g.ascending(noise, n)
 	restore := g.ascending(g.opA("Cast", []irbuild.Attr{irbuild.Int("to", int64(tensor.Float32))}, shuffle), n)
-	x = g.gatherRows(x, g.slice(shuffle, 0, int64(keep), 1), H)
+	x = g.gatherRows(x, g.slice(shuffle, 0, int64(keep), 1), keep, H)
 	mask := g.opA("Cast", []irbuild.Attr{irbuild.Int("to", int64(tensor.Float32))}, g.op("GreaterOrEqual", restore, g.int0(int64(keep))))
-	x = g.prependCLS(g.op("Add", cls, g.slice(pos, 0, 1, 1)), x)
+	x = g.prependCLS(g.op("Add", cls, g.slice(pos, 0, 1, 1)), x, keep)
 
 	x = g.vitEncoder(p, x)
 	if g.arch == "ViTMAEModel" {
@@ -152,10 +161,12 @@ func buildMAE(g *graph) error {
 	d := g.linear("decoder.decoder_embed", x, H, D, true)
 	maskToken := g.normal("decoder.mask_token", std, 1, 1, D)
 	decPos := g.frozen("decoder.decoder_pos_embed", sincos2D(grid, D))
-	fill := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 0)}, g.op("Unsqueeze", g.dim(d, 0), g.ints(0)), g.ints(int64(n-keep), 1))
-	tokens := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 1)}, g.slice(d, 1, math.MaxInt64, 1), g.op("Expand", maskToken, fill))
-	tokens = g.gatherRows(tokens, restore, D)
-	h := g.op("Add", g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 1)}, g.slice(d, 0, 1, 1), tokens), decPos)
+	fill := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 0)}, g.batchShape(d), g.ints(int64(n-keep), 1))
+	tokens := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 1)}, g.slice(d, 1, math.MaxInt64, 1), g.typed(g.op("Expand", maskToken, fill), tensor.Float32, "batch", n-keep, D))
+	tokens = g.typed(tokens, tensor.Float32, "batch", n, D)
+	tokens = g.gatherRows(tokens, restore, n, D)
+	all := g.typed(g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 1)}, g.slice(d, 0, 1, 1), tokens), tensor.Float32, "batch", n+1, D)
+	h := g.op("Add", all, decPos)
 	for l := 0; l < c.DecoderNumLayers; l++ {
 		lp := fmt.Sprintf("decoder.decoder_layers.%d.", l)
 		g.b.Scope(lp)
@@ -172,17 +183,19 @@ func buildMAE(g *graph) error {
 	target := g.op("Reshape", pix, g.ints(-1, int64(C), int64(grid), int64(P), int64(grid), int64(P)))
 	target = g.op("Reshape", g.transpose(target, 0, 2, 4, 3, 5, 1), g.ints(-1, int64(n), int64(pixels)))
 	if c.NormPixLoss {
-		diff := g.op("Sub", target, g.reduceLast("ReduceMean", target, true))
-		vr := g.op("Div", g.reduceLast("ReduceSum", g.op("Mul", diff, diff), true), g.scalar(float64(max(pixels-1, 1))))
+		diff := g.op("Sub", target, g.reduceLast3("ReduceMean", target, true, n))
+		vr := g.op("Div", g.reduceLast3("ReduceSum", g.op("Mul", diff, diff), true, n), g.scalar(float64(max(pixels-1, 1))))
 		target = g.op("Div", diff, g.op("Sqrt", g.op("Add", vr, g.scalar(1e-6))))
 	}
 	e := g.op("Sub", logits, target)
-	perPatch := g.reduceLast("ReduceMean", g.op("Mul", e, e), false)
-	sum := func(v string) string { return g.opA("ReduceSum", []irbuild.Attr{irbuild.Int("keepdims", 0)}, v) }
+	perPatch := g.reduceLast3("ReduceMean", g.op("Mul", e, e), false, n)
+	sum := func(v string) string {
+		return g.typed(g.opA("ReduceSum", []irbuild.Attr{irbuild.Int("keepdims", 0)}, v), tensor.Float32)
+	}
 	loss := g.op("Div", sum(g.op("Mul", perPatch, mask)), sum(mask))
 	g.output(logits, "logits", "batch", n, pixels)
 	g.outputT(mask, "mask", tensor.Float32, "batch", n)
 	g.outputT(restore, "ids_restore", tensor.Int64, "batch", n)
-	g.output(loss, "loss")
+	g.lossOutput(loss)
 	return nil
 }
