@@ -2,7 +2,6 @@ package graphopt_test
 
 import (
 	"context"
-	"os"
 	"sort"
 	"testing"
 	"time"
@@ -65,9 +64,7 @@ func TestTinyBERTEquivalent(t *testing.T) {
 // whether or not the native provider has it, and checks the result in ONNX
 // Runtime against the unoptimized model run natively.
 func TestTinyBERTAttentionORT(t *testing.T) {
-	if _, err := os.Stat(ort.DefaultLibrary()); err != nil && os.Getenv("CI") == "" {
-		t.Skipf("ONNX Runtime library missing: %v", err)
-	}
+	needORT(t)
 	m, err := tiny.BERT(tiny.TinyBERT)
 	if err != nil {
 		t.Fatal(err)
@@ -97,9 +94,7 @@ func TestTinyBERTAttentionORT(t *testing.T) {
 
 // TestTinyBERTORT runs the default-optimized tiny BERT in ONNX Runtime.
 func TestTinyBERTORT(t *testing.T) {
-	if _, err := os.Stat(ort.DefaultLibrary()); err != nil && os.Getenv("CI") == "" {
-		t.Skipf("ONNX Runtime library missing: %v", err)
-	}
+	needORT(t)
 	m, err := tiny.BERT(tiny.TinyBERT)
 	if err != nil {
 		t.Fatal(err)

@@ -46,7 +46,7 @@ func TestNodeTestsUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	providers := []runtime.Provider{runtime.Native()}
-	if _, err := os.Stat(ort.DefaultLibrary()); err == nil {
+	if ortAvailable() == nil {
 		// The optimized models must stay loadable by ONNX Runtime too.
 		providers = append(providers, ort.New(ort.Options{}))
 	}
