@@ -17,9 +17,10 @@
 //
 // Optimize runs the list to a fixed point on a copy of the model. Level
 // Basic runs only rewrites into standard ONNX ops of the model's opset
-// (folding, DCE, CSE, Transpose/Reshape folding); level Extended adds the
-// fusions (LayerNormalization, Gelu, BiasGelu, FastGelu,
-// SkipLayerNormalization, MatMul+Add into Gemm, attention), which emit
+// (folding, DCE, CSE, Transpose/Reshape folding, addmm-style Gemm back to
+// MatMul+Add); level Extended adds the fusions (LayerNormalization, Gelu,
+// BiasGelu, FastGelu, SkipLayerNormalization, EmbedLayerNormalization,
+// MatMul+Add into Gemm, BERT/ViT and GPT-2 causal attention), which emit
 // standard ops where the model's opset has them and ONNX Runtime's
 // com.microsoft contrib ops otherwise, and only ops that Options.Supported
 // accepts (by default: those gort's native provider implements), so the
@@ -33,6 +34,6 @@
 // is recognized. Only types from those rules are written as value_info.
 //
 // Fusions assume what ONNX Runtime's fusions assume: attention masks hold
-// 0 and 1 only. Every pass is checked by tests that run the optimized and
+// 0 and 1 only, token ids are in range. Every pass is checked by tests that run the optimized and
 // the unoptimized graph on random inputs.
 package graphopt
