@@ -15,7 +15,7 @@
 //     EmbedLayerNormalization, and SimplifiedLayerNormalization and
 //     LayerNormalization-1, which ONNX Runtime declares in the default domain;
 //   - attention: Attention, MultiHeadAttention, GroupQueryAttention,
-//     RotaryEmbedding;
+//     DecoderMaskedMultiHeadAttention, RotaryEmbedding;
 //   - int4 LLM weights: MatMulNBits (2/4/8-bit blockwise) and
 //     GatherBlockQuantized (quantized embeddings);
 //   - Stable Diffusion fusions, GPU-only in ONNX Runtime: BiasAdd,
@@ -50,6 +50,7 @@ func Ops() []*ops.Op {
 		matmulOps(),
 		normOps(),
 		attentionOps(),
+		dmmhaOps(),
 		quantOps(),
 		gatherQuantizedOps(),
 		aliasOps(),

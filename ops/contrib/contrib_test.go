@@ -1559,3 +1559,77 @@ func TestQLinearWrapped(t *testing.T) {
 		inputs: []in{{"cond", cond}, {"x", randUint8(r, 2, 3)}, {"sx", sc(0.05)}, {"zx", u8(128)}, {"yy", randUint8(r, 3)}, {"sy", sc(0.02)}, {"zy", u8(100)},
 			{"sz", sc(0.04)}, {"zz", u8(120)}}, outputs: y(tensor.Uint8)})
 }
+
+func TestDecoderMaskedMHA(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 1))
+	const n, h, maxLen = 2, 4, 6
+	const d = n * h
+	for _, c := range []struct {
+		name           string
+		b, past, beams int
+		mask, bias, qk bool
+		attnBias       bool
+		shareBias      bool
+	}{
+		{name: "self", b: 2, past: 3, bias: true},
+		{name: "self_mask_bias_qk", b: 2, past: 4, mask: true, attnBias: true, qk: true, bias: true},
+		{name: "beams", b: 4, past: 3, beams: 2, bias: true},
+		// Under beam search ONNX Runtime reads attention_bias row
+		// b / beam_width for batch entry b (a per-group row in a per-entry
+		// shape); gort reads row b, so the beam cases share one bias row.
+		{name: "beams_mask_bias_qk", b: 4, past: 4, beams: 2, mask: true, attnBias: true, shareBias: true, qk: true},
+		{name: "beams_mask", b: 4, past: 4, beams: 2, mask: true},
+		{name: "beams_bias", b: 4, past: 4, beams: 2, attnBias: true, shareBias: true},
+		{name: "beams_qk", b: 4, past: 4, beams: 2, qk: true},
+	} {
+		total := c.past + 1
+		attrs := []ops.Attr{attrInt("num_heads", n), attrInt("past_present_share_buffer", 1), attrInt("output_qk", b2i(c.qk))}
+		ins := []in{{"q", f32(r, c.b, 1, d)}, {"k", f32(r, c.b, 1, d)}, {"v", f32(r, c.b, 1, d)}, {"mask", nil}, {"attn_bias", nil},
+			{"past_key", f32(r, c.b, n, maxLen, h)}, {"past_value", f32(r, c.b, n, maxLen, h)}, {"past_len", i32([]int{}, int32(c.past))},
+			{"beam_width", nil}, {"cache_indirection", nil}, {"bias", nil}}
+		if c.mask {
+			lens := make([]int, c.b)
+			for i := range lens {
+				lens[i] = total - i%2
+			}
+			ins[3].t = padMask(total, lens...)
+		}
+		if c.attnBias {
+			rows := c.b
+			if c.shareBias {
+				rows = 1
+			}
+			ins[4].t = f32(r, rows, n, 1, total)
+		}
+		if c.beams > 1 {
+			ins[8].t = i32([]int{}, int32(c.beams))
+			ci := make([]int32, c.b*maxLen)
+			for i := range ci {
+				ci[i] = int32(r.IntN(c.beams))
+			}
+			ins[9].t = i32([]int{c.b / c.beams, c.beams, maxLen}, ci...)
+		}
+		if c.bias {
+			ins[10].t = f32(r, 3*d)
+		}
+		for len(ins) > 0 && ins[len(ins)-1].t == nil {
+			ins = ins[:len(ins)-1]
+		}
+		outs := []out{{"y", tensor.Float32}, {"present_key", tensor.Float32}, {"present_value", tensor.Float32}}
+		if c.qk {
+			outs = append(outs, out{"qk", tensor.Float32})
+		}
+		check(t, tc{name: c.name, op: "DecoderMaskedMultiHeadAttention", attrs: attrs, inputs: ins, outputs: outs})
+	}
+	// Cross attention over per-head key and value.
+	for _, qk := range []bool{false, true} {
+		outs := []out{{"y", tensor.Float32}, {"", 0}, {"", 0}}
+		if qk {
+			outs = append(outs, out{"qk", tensor.Float32})
+		}
+		check(t, tc{name: fmt.Sprint("cross_qk", qk), op: "DecoderMaskedMultiHeadAttention",
+			attrs:   []ops.Attr{attrInt("num_heads", n), attrInt("output_qk", b2i(qk))},
+			inputs:  []in{{"q", f32(r, 2, 1, d)}, {"k", f32(r, 2, n, 5, h)}, {"v", f32(r, 2, n, 5, h)}, {"mask", padMask(5, 5, 3)}},
+			outputs: outs})
+	}
+}
