@@ -57,7 +57,7 @@ func compileRange(n *ops.Node) (*ops.Kernel, error) {
 		}
 		cnt := math.Ceil((limit - start) / delta)
 		if math.IsNaN(cnt) || cnt > tensor.MaxElements {
-			return nil, fmt.Errorf("range(%g, %g, %g) has too many elements", start, limit, delta)
+			return nil, fmt.Errorf("%w: range(%g, %g, %g) has too many elements", ops.ErrLimit, start, limit, delta)
 		}
 		count := int(max(cnt, 0))
 		if d == tensor.Float32 {
@@ -110,7 +110,7 @@ func rangeInt(c *ctx, in []*tensor.Tensor, d tensor.DType) ([]*tensor.Tensor, er
 		q.SetInt64(0)
 	}
 	if !q.IsInt64() || q.Int64() > tensor.MaxElements {
-		return nil, fmt.Errorf("range(%d, %d, %d) has too many elements", start, limit, delta)
+		return nil, fmt.Errorf("%w: range(%d, %d, %d) has too many elements", ops.ErrLimit, start, limit, delta)
 	}
 	y, err := c.New(tensor.Int64, int(q.Int64()))
 	if err != nil {
