@@ -5,8 +5,11 @@
 # one run, and prints the median GFLOP/s of COUNT runs (default 5) per
 # shape and thread count. BenchmarkVsOpenBLAS alternates the two libraries
 # call by call so both see the same load on a shared machine; its
-# gort/openblas column is the speed ratio. OpenBLAS is needed only here
-# (apt-get install -y libopenblas-dev); gort never links it.
+# gort/openblas column is the speed ratio (above 1: gort is faster).
+# OpenBLAS is needed only here (apt-get install -y libopenblas-dev); gort
+# never links it. OpenBLAS 0.3.21 (Debian 12) does not know AMD family 1Ah
+# (Zen 5) and runs its Haswell AVX2 kernels there; OPENBLAS_CORETYPE=SkylakeX
+# in the environment makes it use its AVX-512 kernels, the fair comparison.
 set -euo pipefail
 count=${1:-5}
 cd "$(dirname "$0")/.."
@@ -18,7 +21,10 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 # The pthread OpenBLAS sizes its pool from OPENBLAS_NUM_THREADS; the
 # benchmark sets 1 or 2 threads per call with openblas_set_num_threads.
-OPENBLAS_NUM_THREADS=2 go test -tags openblas -run '^$' -bench 'VsOpenBLAS|Sgemm' -count "$count" ./ops/linalg/ | tee "$out"
+OPENBLAS_NUM_THREADS=2 go test -tags openblas -run '^$' -bench 'VsOpenBLAS|Sgemm|MicroKernel' -count "$count" -v ./ops/linalg/ |
+	grep -E '^Benchmark.*ns/op|openblas_bench_test' | tee "$out"
+echo
+grep -m1 openblas_bench_test "$out" | sed 's/^ *[^ ]* //' 
 echo
 echo "medians of $count runs:"
 awk '/^Benchmark/ {
