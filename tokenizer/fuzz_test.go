@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzTokenizerJSON: Parse must never panic on garbage, and whatever it
@@ -42,6 +43,47 @@ func FuzzTokenizerJSON(f *testing.F) {
 		}
 		if _, err := Parse(out); err != nil {
 			t.Fatalf("saved tokenizer does not parse: %v\n%s", err, out)
+		}
+	})
+}
+
+// FuzzEncode: any text, valid UTF-8 or not, encodes without panicking, with
+// offsets inside the text on character boundaries.
+func FuzzEncode(f *testing.F) {
+	for _, s := range []string{"", "Hello, World!", "Café naïve 中文 😀", "a\x00b\u200b \t\n", "e\u0301\u0323q\u0307\u0323", "\xff\xfe", "[MASK]<|endoftext|>", "İstanbul ǅ ﬁ ½"} {
+		f.Add(s)
+	}
+	toks := []*Tokenizer{load(f, "bert-tiny.json"), load(f, "bpe-tiny.json")}
+	nfkc := load(f, "bert-tiny.json")
+	nfkc.Normalizer = NormalizerSequence{NFKC{}, NFD{}, StripAccents{}, NFC{}, Lowercase{}}
+	nfkc.PreTokenizer = PreTokenizerSequence{Whitespace{}, Punctuation{Behavior: Contiguous}, Digits{IndividualDigits: true}}
+	toks = append(toks, nfkc)
+	for _, tk := range toks {
+		tk.Truncation, tk.Padding = nil, nil
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		// Character boundaries, reading invalid UTF-8 a byte at a time.
+		boundary := make([]bool, len(text)+1)
+		for i := 0; i < len(text); {
+			boundary[i] = true
+			_, w := utf8.DecodeRuneInString(text[i:])
+			i += w
+		}
+		boundary[len(text)] = true
+		for _, tk := range toks {
+			e, err := tk.EncodeWith(text, text, true, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, o := range e.Offsets {
+				if o[0] < 0 || o[0] > o[1] || o[1] > len(text) {
+					t.Fatalf("token %d %q: offsets %v outside [0, %d]", i, e.Tokens[i], o, len(text))
+				}
+				if !boundary[o[0]] || !boundary[o[1]] {
+					t.Fatalf("token %d %q: offsets %v not on character boundaries of %q", i, e.Tokens[i], o, text)
+				}
+			}
+			_ = tk.Decode(e.IDs, false)
 		}
 	})
 }

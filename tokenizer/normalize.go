@@ -20,9 +20,12 @@ type normStr struct {
 // fromString builds a normStr over s whose offsets start at base.
 func fromString(s string, base int, sc *scratch) normStr {
 	dst := sc.alloc(len(s))
-	for i, r := range s {
+	for i := 0; i < len(s); {
+		// Invalid UTF-8 reads as U+FFFD, one per byte.
+		r, w := utf8.DecodeRuneInString(s[i:])
 		dst.runes = append(dst.runes, r)
-		dst.align = append(dst.align, span{base + i, base + i + utf8.RuneLen(r)})
+		dst.align = append(dst.align, span{base + i, base + i + w})
+		i += w
 	}
 	return dst
 }
