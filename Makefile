@@ -9,7 +9,7 @@ export GORT_ORT_LIB ?= $(GORT_CACHE)/onnxruntime-$(ORT_VERSION)/libonnxruntime.s
 ONNX_NODE ?= $(firstword $(wildcard ../shared/conformance/onnx-node) $(GORT_CACHE)/onnx-node-1.23.0)
 export GORT_ONNX_NODE := $(ONNX_NODE)
 
-.PHONY: all build test demo ort proto testdata conformance bench fuzz clean-cache
+.PHONY: all build test demo ort proto testdata conformance bench fuzz clean-cache interop
 
 all: build
 
@@ -35,9 +35,15 @@ test: ort testdata
 	CGO_ENABLED=0 $(GO) build ./...
 	$(GO) test ./...
 	$(GO) test -race -run 'Concurrent|Subgraph|Cancel' ./runtime/ ./runtime/ort/
+	$(MAKE) interop
 
 demo: build ort
 	bin/gort demo
+
+# gort against PyTorch, transformers/optimum exports and onnxruntime (Python):
+# a pinned virtualenv cached under GORT_CACHE, pytest, conformance/INTEROP.md.
+interop:
+	scripts/interop.sh
 
 # Every fuzz target for FUZZTIME each (a bounded run; corpora also run in make test).
 fuzz:

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The interop suite (make interop): gort against PyTorch, Hugging Face
+# transformers/optimum exports and ONNX Runtime's Python package.
+#
+# The virtualenv lives outside the checkout, named by the hash of the pinned
+# requirements, so it is built once per requirements change:
+#   $GORT_CACHE/venv-interop-HASH   (pip's download cache: $GORT_CACHE/pip)
+# Then gort is built once, and pytest runs conformance/interop/. The suite
+# rewrites conformance/INTEROP.md with the measured errors.
+#
+#   scripts/interop.sh [PYTEST ARGS...]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+cache=${GORT_CACHE:-$HOME/.cache/gort}
+req=conformance/interop/requirements.txt
+hash=$( (cat "$req"; python3 -c 'import sys; print(sys.version_info[:2])') | sha256sum | cut -c1-12)
+venv=$cache/venv-interop-$hash
+export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$cache/pip}
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+if [ ! -f "$venv/.complete" ]; then
+	start=$(date +%s)
+	echo "interop: building $venv (first run or new requirements)"
+	rm -rf "$venv"
+	mkdir -p "$cache"
+	python3 -m venv "$venv"
+	"$venv/bin/pip" install --quiet --progress-bar off -r "$req"
+	touch "$venv/.complete"
+	echo "interop: virtualenv built in $(($(date +%s) - start)) s"
+fi
+
+# One gort binary per run (the suite spawns it per model).
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gort-interop.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+${GO:-go} build -o "$tmp/gort" ./cmd/gort
+export GORT_BIN=$tmp/gort
+export GORT_INTEROP_WORK=${GORT_INTEROP_WORK:-$tmp/work}
+# Keep the references single-threaded-ish and quiet: tiny models, many runs.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+export TOKENIZERS_PARALLELISM=false
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
+
+set +e
+"$venv/bin/python" -m pytest -p no:cacheprovider conformance/interop "$@"
+rc=$?
+set -e
+# 5: no tests collected (for example a -k that matches nothing) is not a failure.
+if [ "$rc" -eq 5 ]; then
+	echo "interop: pytest collected no tests"
+	rc=0
+fi
+exit "$rc"
