@@ -174,6 +174,7 @@ func allKeys(t int) func(b, i int) (int, int) { return func(int, int) (int, int)
 type attention struct {
 	heads    int
 	causal   bool
+	share    bool
 	qkvSizes []int64
 	filter   float64
 	scale    float64
@@ -190,7 +191,7 @@ func compileAttention(n *ops.Node) (*ops.Kernel, error) {
 		outputs:  present(n.Outputs),
 	}
 	rotary := n.Int("do_rotary", 0)
-	share := n.Int("past_present_share_buffer", 0)
+	p.share = n.Int("past_present_share_buffer", 0) != 0
 	if err := n.Err(); err != nil {
 		return nil, err
 	}
@@ -202,9 +203,6 @@ func compileAttention(n *ops.Node) (*ops.Kernel, error) {
 	}
 	if rotary != 0 {
 		return nil, fmt.Errorf("do_rotary=1 is not supported (as in ONNX Runtime's CPU kernel); apply RotaryEmbedding before the attention")
-	}
-	if share != 0 {
-		return nil, fmt.Errorf("past_present_share_buffer=1 is not supported; give past and present as separate tensors")
 	}
 	return floatio.Kernel(p, []string{"input", "weights", "bias"}, 2, 7, runAttention[float32], runAttention[float64]), nil
 }
@@ -259,8 +257,23 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor)
 		half := len(pv) / 2
 		pastK, pastV = pv[:half], pv[half:]
 	}
-	if opt(in, 6) != nil {
-		return nil, fmt.Errorf("past_sequence_length is only used with past_present_share_buffer, which is not supported")
+	// With past_present_share_buffer, past is a (2, B, N, M, H) buffer whose
+	// first past_sequence_length rows are filled; present is the same
+	// buffer with the new rows after them.
+	maxLen := 0
+	if p.share {
+		if pastK == nil || opt(in, 6) == nil {
+			return nil, fmt.Errorf("past_present_share_buffer needs past and past_sequence_length")
+		}
+		pl, err := ops.Ints64(in[6])
+		if err != nil || len(pl) != 1 || pl[0] < 0 || pl[0]+int64(s) > int64(past) {
+			return nil, fmt.Errorf("past_sequence_length must be one value in [0, %d] (the buffer holds %d rows, %d are new)", past-s, past, s)
+		}
+		maxLen = past
+		past = int(pl[0])
+		pastK, pastV = firstRows(pastK, bsz*nh, maxLen, past, hk), firstRows(pastV, bsz*nh, maxLen, past, hk)
+	} else if opt(in, 6) != nil {
+		return nil, fmt.Errorf("past_sequence_length is only used with past_present_share_buffer = 1")
 	}
 	total := past + s
 	x, err := floatio.Load[F](in[0])
@@ -301,15 +314,40 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor)
 		if hk != hv {
 			return nil, fmt.Errorf("present needs equal K and V head sizes, got %d and %d", hk, hv)
 		}
-		pr, err := floatio.New[F](c, in[0].DType(), 2, bsz, nh, total, hk)
+		rows := total
+		if p.share {
+			rows = maxLen
+		}
+		pr, err := floatio.New[F](c, in[0].DType(), 2, bsz, nh, rows, hk)
 		if err != nil {
 			return nil, err
 		}
-		copy(pr.Buf, k)
-		copy(pr.Buf[len(k):], v)
+		if p.share {
+			// The buffer as given, with the new rows written after the past.
+			pv, err := floatio.Load[F](in[4])
+			if err != nil {
+				return nil, err
+			}
+			copy(pr.Buf, pv)
+		}
+		half := len(pr.Buf) / 2
+		for bh := 0; bh < bsz*nh; bh++ {
+			copy(pr.Buf[bh*rows*hk:][:total*hk], k[bh*total*hk:][:total*hk])
+			copy(pr.Buf[half+bh*rows*hk:][:total*hk], v[bh*total*hk:][:total*hk])
+		}
 		res[1] = pr.Done()
 	}
 	return res, nil
+}
+
+// firstRows returns the first n of every block of rows rows of width w in
+// buf (blocks of them), contiguous.
+func firstRows[F tensor.Float](buf []F, blocks, rows, n, w int) []F {
+	out := make([]F, blocks*n*w)
+	for b := 0; b < blocks; b++ {
+		copy(out[b*n*w:][:n*w], buf[b*rows*w:][:n*w])
+	}
+	return out
 }
 
 // part is one of Q, K and V: a view of the new rows in src, their bias

@@ -1633,3 +1633,36 @@ func TestDecoderMaskedMHA(t *testing.T) {
 			outputs: outs})
 	}
 }
+
+// Attention with past_present_share_buffer: past is a (2, B, N, M, H)
+// buffer holding past_sequence_length rows.
+func TestAttentionSharedBuffer(t *testing.T) {
+	r := rand.New(rand.NewPCG(24, 1))
+	const b, n, h, maxLen = 2, 2, 4, 8
+	for _, c := range []struct {
+		s, past int
+		mask    bool
+	}{{1, 3, false}, {1, 5, true}, {2, 4, true}} {
+		total := c.past + c.s
+		ins := []in{{"x", f32(r, b, c.s, n*h)}, {"w", f32(r, n*h, 3*n*h)}, {"bias", f32(r, 3*n*h)}, {"mask", nil},
+			{"past", f32(r, 2, b, n, maxLen, h)}, {"attn_bias", nil}, {"past_len", i32([]int{1}, int32(c.past))}}
+		if c.mask {
+			ins[3].t = padMask(total, total, total-1)
+		}
+		// ONNX Runtime's CPU kernel lacks the shared buffer: it runs the
+		// past's first rows and splices the present back into the buffer.
+		check(t, tc{name: fmt.Sprintf("s%d_past%d_mask%v", c.s, c.past, c.mask), op: "Attention",
+			attrs:   []ops.Attr{attrInt("num_heads", n), attrInt("unidirectional", 1), attrInt("past_present_share_buffer", 1)},
+			inputs:  ins,
+			outputs: []out{{"y", tensor.Float32}, {"present", tensor.Float32}},
+			ortOp: func(bd *irbuild.Builder, in []string) []string {
+				slice := func(x string, from, to int) string {
+					return bd.Op("Slice", x, bd.Const(i64s(int64(from))), bd.Const(i64s(int64(to))), bd.Const(i64s(3)))
+				}
+				args := []string{in[0], in[1], in[2], in[3], slice(in[4], 0, c.past)}
+				nd := bd.OpN("Attention", 2, args...).Domain(ms).With(attrInt("num_heads", n), attrInt("unidirectional", 1))
+				buf := bd.OpA("Concat", []ops.Attr{attrInt("axis", 3)}, nd.Out(1), slice(in[4], total, maxLen))
+				return []string{nd.Out(0), buf}
+			}})
+	}
+}

@@ -71,7 +71,9 @@ func inferAttention(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 	}
 	b, s := dim(in[0], 0), dim(in[0], 1)
 	total := unknownDim
-	if len(in) > 4 && in[4].HasShape && s.Known() && dim(in[4], 3).Known() {
+	if n.Int("past_present_share_buffer", 0) != 0 && len(in) > 4 {
+		total = dim(in[4], 3) // present is the past buffer
+	} else if len(in) > 4 && in[4].HasShape && s.Known() && dim(in[4], 3).Known() {
 		total = known(dim(in[4], 3).Size + s.Size)
 	} else if len(n.Inputs) <= 4 || n.Inputs[4] == "" {
 		total = s
