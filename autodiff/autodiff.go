@@ -40,6 +40,19 @@ const MinOpset = 13
 // loss gets a zero gradient. The model's graph outputs are left unchanged;
 // callers add the gradients as outputs as they need.
 func Gradients(m *ir.Model, loss string, wrt []string) (map[string]string, error) {
+	return GradientsWith(m, loss, wrt, Options{})
+}
+
+// Options refine Gradients.
+type Options struct {
+	// Types supplements static inference for values it cannot type (for
+	// example ranks observed by running the model once); inferred types win
+	// where both exist.
+	Types map[string]tensor.Type
+}
+
+// GradientsWith is Gradients with options.
+func GradientsWith(m *ir.Model, loss string, wrt []string, opts Options) (map[string]string, error) {
 	opset := m.Opset("")
 	if opset < MinOpset {
 		return nil, fmt.Errorf("autodiff: model imports ai.onnx opset %d; gradients need opset >= %d (re-export the model at a newer opset)", opset, MinOpset)
@@ -50,6 +63,11 @@ func Gradients(m *ir.Model, loss string, wrt []string) (map[string]string, error
 		return nil, fmt.Errorf("autodiff: %w", err)
 	}
 	types := InferTypes(m)
+	for name, t := range opts.Types {
+		if cur, ok := types[name]; !ok || (!cur.HasShape && t.HasShape) {
+			types[name] = t
+		}
+	}
 	b := &Builder{g: g, opset: opset, types: types, used: usedNames(g)}
 
 	// Forward reachability from wrt: which values depend on a trainable value.

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/gort-ml/gort/autodiff"
 	"github.com/gort-ml/gort/ir"
@@ -21,8 +22,8 @@ const (
 type Config struct {
 	// Loss is the scalar loss value of the forward graph (see CrossEntropy, MSE, ...).
 	Loss string
-	// Params are the initializers to train. Nil means every floating-point
-	// initializer, minus Frozen.
+	// Params are the initializers to train. Nil means every initializer
+	// DefaultTrainable accepts, minus Frozen.
 	Params []string
 	// Frozen reports parameters to keep fixed (frozen backbones).
 	Frozen func(name string) bool
@@ -88,7 +89,7 @@ func Build(forward *ir.Model, cfg Config) (*Step, error) {
 	params := cfg.Params
 	if params == nil {
 		for _, in := range g.Initializers {
-			if in.T.DType().IsFloat() && (cfg.Frozen == nil || !cfg.Frozen(in.Name)) {
+			if DefaultTrainable(in.Name, in.T) && (cfg.Frozen == nil || !cfg.Frozen(in.Name)) {
 				params = append(params, in.Name)
 			}
 		}
@@ -141,7 +142,10 @@ func Build(forward *ir.Model, cfg Config) (*Step, error) {
 		&ir.ValueInfo{Name: InputLR, Type: tensor.TensorType(st.DType)},
 		&ir.ValueInfo{Name: InputStep, Type: tensor.TensorType(tensor.Int64)})
 
-	grads, err := autodiff.Gradients(m, cfg.Loss, params)
+	// Ranks from one probe run fill what static inference cannot see; a
+	// model the probe cannot run still differentiates where inference suffices.
+	probed, _ := probeRanks(forward)
+	grads, err := autodiff.GradientsWith(m, cfg.Loss, params, autodiff.Options{Types: probed})
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +260,17 @@ func withoutOptimizerInputs(in []*ir.ValueInfo) []*ir.ValueInfo {
 		}
 	}
 	return out
+}
+
+// DefaultTrainable tells weights from constants among a model's
+// initializers: floating-point tensors of rank >= 1 whose names are not the
+// ones exporters give to folded constants ("onnx::Mul_42", "/encoder/Constant_output_0").
+// Scalars (rank 0) are constants: scale factors, epsilons, mask fill values.
+func DefaultTrainable(name string, t *tensor.Tensor) bool {
+	if !t.DType().IsFloat() || t.Rank() == 0 {
+		return false
+	}
+	return !strings.HasPrefix(name, "onnx::") && !strings.HasPrefix(name, "/")
 }
 
 // InitialState returns zero optimizer state for every slot.
