@@ -1,0 +1,75 @@
+package pretrain
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// shippedCorpus is data/tiny-corpus.txt; GORT_UPDATE=1 regenerates it.
+const (
+	shippedCorpus = "../data/tiny-corpus.txt"
+	corpusDocs    = 800
+)
+
+func TestShippedCorpus(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteSyntheticCorpus(&buf, corpusDocs, 1); err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("GORT_UPDATE") != "" {
+		if err := os.WriteFile(shippedCorpus, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteSyntheticImages("../data/images", 16, 32, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(shippedCorpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, buf.Bytes()) {
+		t.Fatalf("%s differs from WriteSyntheticCorpus(%d, 1); regenerate with GORT_UPDATE=1 go test ./pretrain -run ShippedCorpus", shippedCorpus, corpusDocs)
+	}
+	if len(got) > 250<<10 {
+		t.Errorf("shipped corpus is %d bytes; keep it small", len(got))
+	}
+}
+
+// learn runs a pretraining and checks the loss fell clearly below its start
+// and below the trivial baseline.
+func learn(t *testing.T, o Options) *Summary {
+	t.Helper()
+	if o.Out == "" {
+		o.Out = t.TempDir()
+	}
+	s, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d steps in %v (%.0f items/s): loss %.4f -> %.4f (last 10%% mean), eval loss %.4f, eval accuracy %.3f, baseline %.4f",
+		s.Class, s.Steps, s.Elapsed.Round(1e6), s.ItemsPerSecond, s.FirstLoss, s.LastLoss, s.EvalLoss, s.EvalAccuracy, s.Baseline)
+	if !(s.LastLoss < 0.6*s.FirstLoss) {
+		t.Errorf("loss %.4f -> %.4f: not clearly below the start", s.FirstLoss, s.LastLoss)
+	}
+	if !(s.LastLoss < s.Baseline) || !(s.EvalLoss < s.Baseline) {
+		t.Errorf("train loss %.4f, eval loss %.4f: not below the baseline %.4f", s.LastLoss, s.EvalLoss, s.Baseline)
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "metrics.jsonl", "loss.png", "model.onnx", "LATEST"} {
+		if _, err := os.Stat(filepath.Join(o.Out, f)); err != nil {
+			t.Errorf("output folder: %v", err)
+		}
+	}
+	return s
+}
+
+func TestMLMLearns(t *testing.T) {
+	s := learn(t, Options{Arch: "bert", Data: shippedCorpus, VocabSize: 200, Steps: 150, Batch: 16, Seq: 32, LR: 3e-3, Seed: 1})
+	for i := range s.Before {
+		t.Logf("before: %v", s.Before[i])
+		t.Logf("after:  %v", s.After[i])
+	}
+}
