@@ -803,6 +803,7 @@ func TestRotaryEmbedding(t *testing.T) {
 		heads, dim  int64
 		interleaved bool
 		offset      bool
+		packed      bool
 	}{
 		{name: "bsd", x: []int{2, 3, 16}, heads: 2},
 		{name: "bsd_interleaved", x: []int{2, 3, 16}, heads: 2, interleaved: true},
@@ -811,6 +812,7 @@ func TestRotaryEmbedding(t *testing.T) {
 		{name: "bnsh_interleaved_offset", x: []int{2, 3, 4, 8}, interleaved: true, offset: true},
 		{name: "partial", x: []int{2, 3, 16}, heads: 2, dim: 4},
 		{name: "partial_interleaved_offset", x: []int{3, 2, 24}, heads: 3, dim: 6, interleaved: true, offset: true},
+		{name: "packed_batching_scale", x: []int{2, 3, 16}, heads: 2, packed: true},
 	} {
 		var b, s, head int
 		if len(c.x) == 4 {
@@ -841,6 +843,9 @@ func TestRotaryEmbedding(t *testing.T) {
 			pos = tensor.Must([]int{b, s}, v)
 		}
 		attrs := []ops.Attr{attrInt("interleaved", b2i(c.interleaved))}
+		if c.packed {
+			attrs = append(attrs, attrInt("is_packed_batching", 1), attrFloat("scale", 0.5))
+		}
 		if c.heads > 0 {
 			attrs = append(attrs, attrInt("num_heads", c.heads))
 		}

@@ -75,7 +75,9 @@ func compileRotary(n *ops.Node) (*ops.Kernel, error) {
 		heads:       int(n.Int("num_heads", 0)),
 		dim:         int(n.Int("rotary_embedding_dim", 0)),
 	}
-	packed := n.Int("is_packed_batching", 0)
+	// is_packed_batching and scale do not change the CPU computation (ONNX
+	// Runtime's CPU kernel reads neither).
+	n.Int("is_packed_batching", 0)
 	n.Float("scale", 1)
 	if err := n.Err(); err != nil {
 		return nil, err
@@ -85,9 +87,6 @@ func compileRotary(n *ops.Node) (*ops.Kernel, error) {
 	}
 	if p.dim > 0 && p.heads == 0 {
 		return nil, fmt.Errorf("rotary_embedding_dim needs num_heads")
-	}
-	if packed != 0 {
-		return nil, fmt.Errorf("is_packed_batching=1 is not supported")
 	}
 	k := floatio.Kernel(p, []string{"input"}, 4, 4, runRotary[float32], runRotary[float64])
 	return k, nil
