@@ -2,7 +2,9 @@ package tokenizer
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -39,6 +41,7 @@ type scratch struct {
 	pieces []piece
 	toks   []token
 	edits  []edit
+	key    []byte
 }
 
 // alloc returns an empty normStr with room for n runes, carved from the
@@ -195,7 +198,17 @@ type BPE struct {
 	merges                  map[uint64]mergeRule
 	unkID                   int
 	runeIDs                 map[rune]int // single-rune tokens, when there is no prefix or suffix
+
+	// cache holds the tokens of words seen before, as Hugging Face's BPE
+	// does; it stops growing at cacheCap entries.
+	mu    sync.RWMutex
+	cache map[string][]token
 }
+
+const (
+	cacheCap     = 10000
+	cacheWordLen = 64 // longer words are not cached
+)
 
 type mergeRule struct{ rank, id int }
 
@@ -323,6 +336,36 @@ func (m *BPE) tokenize(dst []token, word []rune, sc *scratch) []token {
 	if len(word) == 0 {
 		return dst
 	}
+	cacheable := len(word) <= cacheWordLen
+	if cacheable {
+		sc.key = sc.key[:0]
+		for _, r := range word {
+			sc.key = utf8.AppendRune(sc.key, r)
+		}
+		m.mu.RLock()
+		toks, ok := m.cache[string(sc.key)]
+		m.mu.RUnlock()
+		if ok {
+			return append(dst, toks...)
+		}
+	}
+	first := len(dst)
+	dst = m.merge(dst, word, sc)
+	if cacheable {
+		m.mu.Lock()
+		if m.cache == nil {
+			m.cache = make(map[string][]token)
+		}
+		if len(m.cache) < cacheCap {
+			m.cache[string(sc.key)] = slices.Clone(dst[first:])
+		}
+		m.mu.Unlock()
+	}
+	return dst
+}
+
+// merge splits word into characters and applies the merges by rank.
+func (m *BPE) merge(dst []token, word []rune, sc *scratch) []token {
 	if m.IgnoreMerges {
 		sc.buf = append(sc.buf[:0], string(word)...)
 		if id, ok := m.ids[string(sc.buf)]; ok {
