@@ -42,8 +42,9 @@ type Model struct {
 	Prefix  string
 	Inputs  []string // graph inputs, named as the forward arguments
 	Outputs []string // graph outputs, named as the ModelOutput fields
-	// Params are the parameter initializers, by state_dict name, in
-	// state_dict order. Tied weights appear once.
+	// Params are the parameter initializers, by state_dict name, in the
+	// order the modules create them (state_dict order up to the place of
+	// LayerNorms). Tied weights appear once.
 	Params []string
 	// Frozen are parameters transformers does not train (ViT-MAE's sin-cos
 	// position embeddings); pass them to train.Config.Frozen.

@@ -34,6 +34,7 @@ var parityCases = []struct {
 	{"vit-model", "vit", "ViTModel", nil, false},
 	{"vit-cls", "vit", "ViTForImageClassification", nil, true},
 	{"vit-cls-noqkvbias", "vit", "ViTForImageClassification", func(c *Config) { c.QKVBias = false }, true},
+	{"vit-ragged-relu", "vit", "ViTModel", func(c *Config) { c.ImageSize, c.HiddenAct = 18, "relu" }, false}, // patches floor 18/4
 	{"vitmae-model", "vit_mae", "ViTMAEModel", nil, false},
 	{"vitmae-pretraining", "vit_mae", "ViTMAEForPreTraining", nil, true},
 	{"vitmae-pretraining-rawpix", "vit_mae", "ViTMAEForPreTraining", func(c *Config) { c.NormPixLoss = false }, true},

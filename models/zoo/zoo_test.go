@@ -254,6 +254,54 @@ func TestBuiltParamsMatchCount(t *testing.T) {
 	}
 }
 
+// GPT-2 runs any length up to n_positions (the causal mask follows the
+// input's shape) and refuses longer inputs with an error.
+func TestGPT2Lengths(t *testing.T) {
+	m, err := Build(tinyConfig(t, "gpt2"), "GPT2LMHeadModel", BuildOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := runtime.NewSession(m.IR, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, seq := range []int{1, 5, 24, 25} {
+		out, err := s.Run(context.Background(), feeds(m, r, 2, seq))
+		if seq > m.Config.MaxPositions {
+			if err == nil {
+				t.Errorf("sequence %d > n_positions %d ran", seq, m.Config.MaxPositions)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("sequence %d: %v", seq, err)
+		}
+		if got := out["logits"].Shape(); got[1] != seq {
+			t.Errorf("sequence %d: logits %v", seq, got)
+		}
+	}
+	// A token's logits do not depend on later tokens.
+	in := feeds(m, r, 1, 6)
+	for i, mask := 0, tensor.Data[int64](in["attention_mask"]); i < len(mask); i++ {
+		mask[i] = 1
+	}
+	a, _ := s.Run(context.Background(), in)
+	tensor.Data[int64](in["input_ids"])[5] = (tensor.Data[int64](in["input_ids"])[5] + 1) % int64(m.Config.VocabSize)
+	b, _ := s.Run(context.Background(), in)
+	la, lb := tensor.Data[float32](a["logits"]), tensor.Data[float32](b["logits"])
+	V := m.Config.VocabSize
+	for i := 0; i < 5*V; i++ {
+		if la[i] != lb[i] {
+			t.Fatalf("logit %d of an earlier position changed with token 5", i)
+		}
+	}
+	if la[5*V] == lb[5*V] && la[5*V+1] == lb[5*V+1] {
+		t.Error("changing token 5 left its own logits unchanged")
+	}
+}
+
 // Known parameter counts of published checkpoints (model.num_parameters()).
 func TestPublishedParamCounts(t *testing.T) {
 	cases := []struct {
