@@ -13,7 +13,7 @@
 //
 //   - models: WordPiece; BPE (byte-level as GPT-2's, or with
 //     continuing_subword_prefix / end_of_word_suffix, unk_token, fuse_unk,
-//     byte_fallback, ignore_merges)
+//     byte_fallback, ignore_merges); WordLevel
 //   - normalizers: BertNormalizer (clean_text, handle_chinese_chars,
 //     strip_accents, lowercase), NFC, NFD, NFKC, NFKD, Lowercase,
 //     StripAccents, Sequence
@@ -26,7 +26,7 @@
 //     truncation (LongestFirst, OnlyFirst, OnlySecond; Left or Right) and
 //     padding (BatchLongest or Fixed, Left or Right, pad_to_multiple_of)
 //
-// Other component types (Unigram, WordLevel, Metaspace, Split, Replace, ...)
+// Other component types (Unigram, Metaspace, Split, Replace, ...)
 // fail to load with an error naming them. Truncation drops overflowing tokens
 // (no stride windows) and BPE dropout is refused.
 //

@@ -246,8 +246,14 @@ func parseModel(m json.RawMessage) (Model, error) {
 		}
 		b.FuseUnk, b.ByteFallback, b.IgnoreMerges = fuse, fallback, ignore
 		return b, nil
+	case "WordLevel":
+		unk := "<unk>"
+		if err := field(o, "unk_token", &unk); err != nil {
+			return nil, err
+		}
+		return NewWordLevel(v, unk)
 	}
-	return nil, fmt.Errorf("type %q is not supported (WordPiece, BPE)", typ)
+	return nil, fmt.Errorf("type %q is not supported (WordPiece, BPE, WordLevel)", typ)
 }
 
 func parseNormalizer(m json.RawMessage, depth int) (Normalizer, error) {

@@ -506,3 +506,42 @@ func (o orderedVocab) MarshalJSON() ([]byte, error) {
 	}
 	return append(b, '}'), nil
 }
+
+// WordLevel maps each whole word to its id, or to the unknown token.
+type WordLevel struct {
+	vocab
+	UnkToken string
+	unkID    int
+}
+
+// NewWordLevel builds a WordLevel model; the unknown token must be in vocab.
+func NewWordLevel(v map[string]int, unk string) (*WordLevel, error) {
+	voc, err := newVocab(v)
+	if err != nil {
+		return nil, err
+	}
+	id, ok := v[unk]
+	if !ok {
+		return nil, fmt.Errorf("unk_token %q is not in the vocab", unk)
+	}
+	return &WordLevel{vocab: voc, UnkToken: unk, unkID: id}, nil
+}
+
+func (w *WordLevel) tokenize(dst []token, word []rune, sc *scratch) []token {
+	if len(word) == 0 {
+		return dst
+	}
+	sc.buf = sc.buf[:0]
+	for _, r := range word {
+		sc.buf = utf8.AppendRune(sc.buf, r)
+	}
+	id, ok := w.ids[string(sc.buf)]
+	if !ok {
+		id = w.unkID
+	}
+	return append(dst, token{id, 0, len(word)})
+}
+
+func (w *WordLevel) toJSON() map[string]any {
+	return map[string]any{"type": "WordLevel", "unk_token": w.UnkToken, "vocab": orderedVocab(w.vocab)}
+}

@@ -130,6 +130,11 @@ def reference_tokenizers(train):
     pre.train_from_iterator(train, trainers.BpeTrainer(vocab_size=1500, special_tokens=["[UNK]"], continuing_subword_prefix="##",
                                                        limit_alphabet=300, show_progress=False))
     toks["prefix-bpe"] = pre
+    wl = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    wl.normalizer = normalizers.NFKC()
+    wl.pre_tokenizer = pre_tokenizers.Whitespace()
+    wl.train_from_iterator(train, trainers.WordLevelTrainer(vocab_size=800, special_tokens=["<unk>"], show_progress=False))
+    toks["wordlevel"] = wl
     # A few other components on the trained BERT vocab.
     w = Tokenizer.from_str(bert._tokenizer.to_str())
     w.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
