@@ -18,9 +18,9 @@ import (
 //
 // lda, ldb and ldc are the row strides (in elements) of A, B and C as
 // stored; each is at least the stored row length (any value when the
-// matrix is empty). When beta is 0, C is
-// only written, never read, so NaNs in C do not propagate. C must not
-// overlap A or B. Sgemm runs on the package's DefaultPool.
+// matrix is empty). When beta is 0, C is only written, never read, so NaNs
+// in C do not propagate; when alpha is 0 or k is 0, A and B are not read.
+// C must not overlap A or B. Sgemm runs on the package's DefaultPool.
 //
 // Sgemm panics when a size is negative, a stride is too small or a slice is
 // too short for the sizes: those are caller bugs, and the assembly kernels
@@ -129,8 +129,10 @@ func grid(threads, m, n, mr, nr int) (tm, tn int) {
 		if threads%t != 0 {
 			continue
 		}
-		rows := roundUp(ceilDiv(m, threads/t), mr)
-		cols := roundUp(ceilDiv(n, t), nr)
+		// A split finer than the tiles leaves threads idle: cap at the
+		// padded size.
+		rows := min(roundUp(ceilDiv(m, threads/t), mr), roundUp(m, mr))
+		cols := min(roundUp(ceilDiv(n, t), nr), roundUp(n, nr))
 		// Packing one value costs about as much as 16 multiply-adds.
 		cost := rows*cols + 16*(rows+cols)
 		if best < 0 || cost <= best {

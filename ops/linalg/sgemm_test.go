@@ -329,3 +329,18 @@ func testEpilogueValues(t *testing.T) {
 		}
 	}
 }
+
+func TestGrid(t *testing.T) {
+	for _, tc := range []struct{ threads, m, n, tm, tn int }{
+		{1, 100, 100, 1, 1},
+		{2, 128, 768, 1, 2}, // columns: each thread packs half of B
+		{2, 512, 512, 2, 1}, // rows split into whole 8-row panels
+		{2, 300, 16, 2, 1},  // one 48-column panel: split the rows
+		{4, 8, 4000, 1, 4},
+		{4, 400, 400, 4, 1}, // 48-column padding makes 2 x 2 dearer
+	} {
+		if tm, tn := grid(tc.threads, tc.m, tc.n, 8, 48); tm != tc.tm || tn != tc.tn {
+			t.Errorf("grid(%d, %d, %d) = %d x %d, want %d x %d", tc.threads, tc.m, tc.n, tm, tn, tc.tm, tc.tn)
+		}
+	}
+}
