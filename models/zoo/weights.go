@@ -154,6 +154,13 @@ func (m *Model) resolve(n string, params map[string]bool, base string) string {
 	// reverse key mapping rewrites "layers" inside "decoder_layers"); the
 	// published checkpoints and transformers 4 use decoder.decoder_layers.
 	n = strings.Replace(n, "decoder.decoder_encoder.layer.", "decoder.decoder_layers.", 1)
+	// TensorFlow-era BERT checkpoints (bert-base-uncased among them) name
+	// LayerNorm parameters gamma and beta; from_pretrained renames them.
+	if s, ok := strings.CutSuffix(n, ".gamma"); ok {
+		n = s + ".weight"
+	} else if s, ok := strings.CutSuffix(n, ".beta"); ok {
+		n = s + ".bias"
+	}
 	switch {
 	case params[n]:
 		return n
@@ -214,6 +221,11 @@ func readCheckpoint(path string) (map[string]*tensor.Tensor, error) {
 			return readSharded(filepath.Join(path, IndexFile))
 		}
 		path = filepath.Join(path, WeightsFile)
+		if _, err := os.Stat(path); err != nil {
+			if _, binErr := os.Stat(filepath.Join(filepath.Dir(path), "pytorch_model.bin")); binErr == nil {
+				return nil, fmt.Errorf("zoo: %s holds pytorch_model.bin, not safetensors; convert it (safetensors' convert script, or save_pretrained with safe_serialization)", filepath.Dir(path))
+			}
+		}
 	} else if strings.HasSuffix(path, ".index.json") {
 		return readSharded(path)
 	}

@@ -126,6 +126,14 @@ func TestLoadHFLayouts(t *testing.T) {
 	tensors["cls.predictions.decoder.weight"] = pt.Param("bert.embeddings.word_embeddings.weight")
 	tensors["cls.predictions.decoder.bias"] = pt.Param("cls.predictions.bias")
 	tensors["bert.embeddings.position_ids"] = tensor.Must([]int{1, 40}, make([]int64, 40))
+	for _, ln := range []string{"bert.embeddings.LayerNorm.", "bert.encoder.layer.1.output.LayerNorm."} { // TF-era names
+		tensors[ln+"gamma"], tensors[ln+"beta"] = tensors[ln+"weight"], tensors[ln+"bias"]
+		delete(tensors, ln+"weight")
+		delete(tensors, ln+"bias")
+		for i, n := range names {
+			names[i] = strings.Replace(strings.Replace(n, ln+"weight", ln+"gamma", 1), ln+"bias", ln+"beta", 1)
+		}
+	}
 	names = append(names, "cls.predictions.decoder.weight", "cls.predictions.decoder.bias", "bert.embeddings.position_ids")
 	dir := t.TempDir()
 	if err := tensor.SaveSafetensors(filepath.Join(dir, WeightsFile), names, tensors, map[string]string{"format": "pt"}); err != nil {
