@@ -21,6 +21,11 @@
 //	avx2     6 x 16, AVX2 + FMA (12 ymm accumulators)
 //	generic  4 x 4, pure Go, every other CPU (and forced in tests)
 //
+// 8 x 48 rather than 14 x 32 or 12 x 32: it needs 11 loads per 24 FMAs (3
+// of B, 8 broadcasts of A) where 12 x 32 needs 14, and BERT-size products
+// (m = 128, n = 768 or 3072, per thread 384) are whole tiles, with no
+// padded edge rows or columns.
+//
 // Products with one or two rows (m <= 2) skip packing and run as
 // matrix-vector products (AVX-512 GEMV and dot kernels where present).
 //
