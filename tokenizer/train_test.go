@@ -176,3 +176,41 @@ func TestParityGortTrained(t *testing.T) {
 	w.Close()
 	t.Logf("wrote 2 gort-trained tokenizers and %d cases to %s; run parity.py check", n, out)
 }
+
+// TestTrainBPEByHand checks the merge order on a corpus small enough to work
+// out on paper.
+func TestTrainBPEByHand(t *testing.T) {
+	// Words: "abc" x3, "abd" x2, "cd" x1. With the ## prefix the symbols are
+	// a ##b ##c / a ##b ##d / c ##d.
+	// Pair counts: (a,##b)=5, (##b,##c)=3, (##b,##d)=2, (c,##d)=1.
+	// Merge 1: a ##b -> ab (5). Then (ab,##c)=3, (ab,##d)=2, (c,##d)=1.
+	// Merge 2: ab ##c -> abc (3). Merge 3: ab ##d -> abd (2).
+	// Merge 4 would be c ##d (1) but MinFrequency is 2.
+	counts := map[string]int{"abc": 3, "abd": 2, "cd": 1}
+	v, merges := trainBPE(counts, bpeConfig{vocabSize: 100, minFreq: 2, special: []string{"[UNK]"}, prefix: "##"})
+	want := [][2]string{{"a", "##b"}, {"ab", "##c"}, {"ab", "##d"}}
+	if !slices.Equal(merges, want) {
+		t.Errorf("merges %q, want %q", merges, want)
+	}
+	// Ids: special tokens, the alphabet by code point, ## forms as the
+	// sorted words first use them, then merged tokens.
+	wantVocab := []string{"[UNK]", "a", "b", "c", "d", "##b", "##c", "##d", "ab", "abc", "abd"}
+	for id, tok := range wantVocab {
+		if v[tok] != id {
+			t.Errorf("%q has id %d, want %d", tok, v[tok], id)
+		}
+	}
+	if len(v) != len(wantVocab) {
+		t.Errorf("vocab size %d, want %d", len(v), len(wantVocab))
+	}
+	// Ties go to the pair of smaller ids: "xy" and "yx" once each.
+	_, merges = trainBPE(map[string]int{"yx": 1, "xy": 1}, bpeConfig{vocabSize: 3})
+	if len(merges) != 1 || merges[0] != [2]string{"x", "y"} {
+		t.Errorf("tie merges %q, want [x y] first (x has the smaller id)", merges)
+	}
+	// LimitAlphabet keeps the most frequent characters; words lose the rest.
+	v, _ = trainBPE(map[string]int{"aab": 2, "c": 1}, bpeConfig{vocabSize: 2, limitAlphabet: 2})
+	if _, ok := v["c"]; ok || len(v) != 2 {
+		t.Errorf("limited alphabet %v, want a and b only", v)
+	}
+}
