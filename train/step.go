@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gort-ml/gort/autodiff"
+	"github.com/gort-ml/gort/graphopt"
 	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/tensor"
 )
@@ -36,6 +37,12 @@ type Config struct {
 	// Accumulate sums gradients over this many micro-batches before each
 	// update (the Trainer then takes that many batches per Step); 0 or 1: none.
 	Accumulate int
+	// NoOptimize skips graphopt on the step graphs. By default the same
+	// passes as for inference run over forward, backward and update
+	// together (folding the run-time shape arithmetic of broadcast
+	// gradients, CSE, DCE, and fusions whose intermediates backward nodes
+	// do not read).
+	NoOptimize bool
 }
 
 // Slot is one optimizer state tensor of one parameter.
@@ -179,6 +186,18 @@ func Build(forward *ir.Model, cfg Config) (*Step, error) {
 	g.Outputs = outputs
 	if err := g.Validate(nil); err != nil {
 		return nil, fmt.Errorf("train: step graph: %w", err)
+	}
+	if !cfg.NoOptimize {
+		for _, mp := range []**ir.Model{&st.Model, &st.GradModel, &st.UpdateModel} {
+			if *mp == nil {
+				continue
+			}
+			om, _, err := graphopt.Optimize(*mp, graphopt.Options{})
+			if err != nil {
+				return nil, fmt.Errorf("train: optimizing the step graph: %w (set Config.NoOptimize to skip)", err)
+			}
+			*mp = om
+		}
 	}
 	return st, nil
 }
