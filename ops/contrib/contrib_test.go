@@ -1671,3 +1671,41 @@ func TestAttentionSharedBuffer(t *testing.T) {
 			}})
 	}
 }
+
+// MultiHeadAttention with past_sequence_length: past_key/value are
+// (B, N, M, H) buffers filled to that length.
+func TestMultiHeadAttentionSharedBuffer(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 1))
+	const b, n, h, maxLen = 2, 2, 4, 7
+	for _, c := range []struct {
+		s, past int
+		mask    bool
+	}{{1, 3, false}, {1, 5, true}, {2, 2, true}} {
+		total := c.past + c.s
+		ins := []in{{"q", f32(r, b, c.s, n*h)}, {"k", f32(r, b, c.s, n*h)}, {"v", f32(r, b, c.s, n*h)}, {"bias", f32(r, 3*n*h)},
+			{"mask", nil}, {"ab", nil}, {"pk", f32(r, b, n, maxLen, h)}, {"pv", f32(r, b, n, maxLen, h)}, {"pl", i32([]int{1}, int32(c.past))}}
+		if c.mask {
+			ins[4].t = padMask(total, total, total-1)
+		}
+		// ONNX Runtime's CPU kernel takes past_sequence_length but treats
+		// the whole buffer as the past (and writes a present one row longer
+		// than the buffer into it): it runs the unshared form on the filled
+		// rows here, and the present is spliced back into the buffer.
+		attrs := []ops.Attr{attrInt("num_heads", n), attrInt("unidirectional", 1)}
+		check(t, tc{name: fmt.Sprintf("s%d_past%d_mask%v", c.s, c.past, c.mask), op: "MultiHeadAttention",
+			attrs:   attrs,
+			inputs:  ins,
+			outputs: []out{{"y", tensor.Float32}, {"present_key", tensor.Float32}, {"present_value", tensor.Float32}},
+			ortOp: func(bd *irbuild.Builder, in []string) []string {
+				slice := func(x string, from, to int) string {
+					return bd.Op("Slice", x, bd.Const(i64s(int64(from))), bd.Const(i64s(int64(to))), bd.Const(i64s(2)))
+				}
+				args := []string{in[0], in[1], in[2], in[3], in[4], "", slice(in[6], 0, c.past), slice(in[7], 0, c.past)}
+				nd := bd.OpN("MultiHeadAttention", 3, args...).Domain(ms).With(attrs...)
+				splice := func(present, buf string) string {
+					return bd.OpA("Concat", []ops.Attr{attrInt("axis", 2)}, present, slice(buf, total, maxLen))
+				}
+				return []string{nd.Out(0), splice(nd.Out(1), in[6]), splice(nd.Out(2), in[7])}
+			}})
+	}
+}

@@ -108,8 +108,8 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 	if err != nil {
 		return nil, err
 	}
-	if opt(in, 8) != nil || opt(in, 9) != nil {
-		return nil, fmt.Errorf("past_sequence_length and cache_indirection (beam search with a shared KV buffer) are not supported")
+	if opt(in, 9) != nil {
+		return nil, fmt.Errorf("cache_indirection (beam search over a shared KV buffer) is not supported; use DecoderMaskedMultiHeadAttention")
 	}
 	bsz, hq, hv := qv.b, qv.d, vv.d
 	hk := kv.d
@@ -173,6 +173,20 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 			return nil, err
 		}
 	}
+	// With past_sequence_length, past_key/value are (B, N, M, H) buffers
+	// filled to that length, and present_key/value the same buffers with
+	// the new rows after it.
+	maxLen := 0
+	var pkBuf, pvBuf []F
+	if pl := opt(in, 8); pl != nil {
+		v, err := ops.Ints64(pl)
+		if err != nil || len(v) != 1 || pk == nil || v[0] < 0 || v[0]+int64(kv.s) > int64(past) {
+			return nil, fmt.Errorf("past_sequence_length needs past_key and past_value and one value in [0, %d]", past-kv.s)
+		}
+		maxLen, pkBuf, pvBuf = past, pk, pv
+		past = int(v[0])
+		pk, pv = firstRows(pk, bsz*nh, maxLen, past, hk), firstRows(pv, bsz*nh, maxLen, past, hv)
+	}
 	pr, err := project(c, past, part[F]{q, qv, qb, nil}, part[F]{kSrc, kv, kb, pk}, part[F]{vSrc, vv, vb, pv})
 	if err != nil {
 		return nil, err
@@ -187,9 +201,22 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 	res[0] = y
 	for i, buf := range [][]F{kh, vh} {
 		if i+1 < len(p.outputs) && p.outputs[i+1] {
-			d := hk
+			d, whole := hk, pkBuf
 			if i == 1 {
-				d = hv
+				d, whole = hv, pvBuf
+			}
+			if whole != nil {
+				// The buffer as given, with the rows through the new ones replaced.
+				o, err := floatio.New[F](c, in[0].DType(), bsz, nh, maxLen, d)
+				if err != nil {
+					return nil, err
+				}
+				copy(o.Buf, whole)
+				for bh := 0; bh < bsz*nh; bh++ {
+					copy(o.Buf[bh*maxLen*d:][:total*d], buf[bh*total*d:][:total*d])
+				}
+				res[i+1] = o.Done()
+				continue
 			}
 			if res[i+1], err = floatio.Store(c, in[0].DType(), []int{bsz, nh, total, d}, buf); err != nil {
 				return nil, err
