@@ -545,6 +545,9 @@ func (t *Tokenizer) Save(path string) error {
 
 // MarshalJSON gives the tokenizer.json form of t.
 func (t *Tokenizer) MarshalJSON() ([]byte, error) {
+	if t.Model == nil {
+		return nil, errorf("save: the tokenizer has no model")
+	}
 	comp := func(c interface{ toJSON() map[string]any }) any {
 		if c == nil {
 			return nil
@@ -571,7 +574,8 @@ func (t *Tokenizer) MarshalJSON() ([]byte, error) {
 	}
 	var trunc, padding any
 	if tr := t.Truncation; tr != nil {
-		trunc = ordered{{"direction", string(tr.Direction)}, {"max_length", tr.MaxLength}, {"strategy", string(tr.Strategy)}, {"stride", tr.Stride}}
+		trunc = ordered{{"direction", string(orDefault(tr.Direction, Right))}, {"max_length", tr.MaxLength},
+			{"strategy", string(orDefault(tr.Strategy, LongestFirst))}, {"stride", tr.Stride}}
 	}
 	if p := t.Padding; p != nil {
 		var strat any = "BatchLongest"
@@ -582,7 +586,7 @@ func (t *Tokenizer) MarshalJSON() ([]byte, error) {
 		if p.PadToMultipleOf > 0 {
 			mult = p.PadToMultipleOf
 		}
-		padding = ordered{{"strategy", strat}, {"direction", string(p.Direction)}, {"pad_to_multiple_of", mult},
+		padding = ordered{{"strategy", strat}, {"direction", string(orDefault(p.Direction, Right))}, {"pad_to_multiple_of", mult},
 			{"pad_id", p.PadID}, {"pad_type_id", p.PadTypeID}, {"pad_token", p.PadToken}}
 	}
 	doc := ordered{{"version", "1.0"}, {"truncation", trunc}, {"padding", padding}, {"added_tokens", added},
@@ -682,4 +686,13 @@ func sequenceJSON[T interface{ toJSON() map[string]any }](l []T, key string) map
 		out[i] = x.toJSON()
 	}
 	return map[string]any{"type": "Sequence", key: out}
+}
+
+// orDefault is v, or def when v is the zero value.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
 }

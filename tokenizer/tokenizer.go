@@ -32,7 +32,8 @@ func (t *Tokenizer) AddedTokens() []AddedToken {
 	return out
 }
 
-// AddTokens adds tokens matched before normalization. A token whose content
+// AddTokens adds tokens matched before normalization (or, for Normalized
+// ones, in the normalized text: set Normalizer first). A token whose content
 // is already added keeps its id; one whose ID is negative gets the model's id
 // for that content or the next free id.
 func (t *Tokenizer) AddTokens(toks ...AddedToken) {

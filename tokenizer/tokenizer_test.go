@@ -266,3 +266,23 @@ func TestVocabTxt(t *testing.T) {
 		t.Errorf("vocab without [UNK]: %v", err)
 	}
 }
+
+func TestSaveDefaults(t *testing.T) {
+	tk := load(t, "bert-tiny.json")
+	tk.Truncation = &Truncation{MaxLength: 5}
+	tk.Padding = &Padding{Strategy: PadFixed, Length: 7}
+	b, err := tk.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Truncation.Strategy != LongestFirst || back.Truncation.Direction != Right || back.Padding.Direction != Right || back.Padding.Length != 7 {
+		t.Errorf("saved defaults read back as %+v %+v", back.Truncation, back.Padding)
+	}
+	if _, err := (&Tokenizer{}).MarshalJSON(); err == nil {
+		t.Error("a tokenizer without a model saved")
+	}
+}
