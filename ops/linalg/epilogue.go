@@ -16,17 +16,32 @@ const (
 	ActGeluTanh
 )
 
-// Epilogue is work fused after a GEMM: C[i][j] = Act(C[i][j] + Bias[j]).
-// A nil Bias adds nothing; otherwise it has at least n values.
+// Epilogue is work fused after a GEMM:
+//
+//	C[i][j] = Act(C[i][j] + Bias[j] + RowBias[i])
+//
+// Bias is along n (a Linear/Gemm bias), RowBias along m (a convolution's
+// per-output-channel bias when C is channels x pixels). A nil slice adds
+// nothing; otherwise Bias has at least n values and RowBias at least m.
 type Epilogue struct {
-	Bias []float32
-	Act  Activation
+	Bias    []float32
+	RowBias []float32
+	Act     Activation
 }
 
-func (ep Epilogue) none() bool { return ep.Bias == nil && ep.Act == ActNone }
+func (ep Epilogue) none() bool { return ep.Bias == nil && ep.RowBias == nil && ep.Act == ActNone }
 
-// apply runs the epilogue on one row of C; bias is nil or matches row.
-func (ep Epilogue) apply(row, bias []float32) {
+// rowBias is RowBias[i], or 0 without a RowBias.
+func (ep Epilogue) rowBias(i int) float32 {
+	if ep.RowBias == nil {
+		return 0
+	}
+	return ep.RowBias[i]
+}
+
+// apply runs the epilogue on one row of C: bias is nil or matches row, rb
+// is the row's RowBias value (0 without one).
+func (ep Epilogue) apply(row, bias []float32, rb float32) {
 	if ep.Bias == nil {
 		bias = nil
 	}
@@ -36,10 +51,10 @@ func (ep Epilogue) apply(row, bias []float32) {
 	if epilogueVec != nil && len(row) >= 16 {
 		n := len(row) &^ 15
 		if bias != nil {
-			epilogueVec(row[:n], bias[:n], int(ep.Act), &epilogueCoef)
+			epilogueVec(row[:n], bias[:n], rb, int(ep.Act), &epilogueCoef)
 			bias = bias[n:]
 		} else {
-			epilogueVec(row[:n], nil, int(ep.Act), &epilogueCoef)
+			epilogueVec(row[:n], nil, rb, int(ep.Act), &epilogueCoef)
 		}
 		row = row[n:]
 	}
@@ -47,6 +62,11 @@ func (ep Epilogue) apply(row, bias []float32) {
 		bias = bias[:len(row)]
 		for j := range row {
 			row[j] += bias[j]
+		}
+	}
+	if rb != 0 {
+		for j := range row {
+			row[j] += rb
 		}
 	}
 	switch ep.Act {

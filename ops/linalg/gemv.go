@@ -87,6 +87,6 @@ func (j *gemmJob) gemvCell(s *scratch, c0, c1 int) {
 				row[t] = j.alpha*v + j.beta*row[t]
 			}
 		}
-		j.ep.apply(row, bias)
+		j.ep.apply(row, bias, j.ep.rowBias(i))
 	}
 }

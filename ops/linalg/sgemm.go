@@ -32,10 +32,11 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // SgemmEx is Sgemm followed by the epilogue ep, on pool's threads (nil pool:
 // the calling goroutine only):
 //
-//	C = act(alpha·op(A)·op(B) + beta·C + 1·biasᵀ)
+//	C = act(alpha·op(A)·op(B) + beta·C + 1·biasᵀ + rowBias·1ᵀ)
 //
-// where bias (length n, or nil) is added to every row of C. The epilogue
-// runs on each block of C while it is still in cache.
+// where bias (length n, or nil) is added to every row of C, and
+// ep.RowBias (length m, or nil) to every column. The epilogue runs on each
+// block of C while it is still in cache.
 func SgemmEx(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue, pool *Pool) {
 	sgemm(kernels[0], pool, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep)
 }
@@ -58,7 +59,7 @@ func sgemm(kern *kernel, pool *Pool, transA, transB bool, m, n, k int, alpha flo
 		for i := range m {
 			row := c[i*ldc : i*ldc+n]
 			scale(row, beta)
-			ep.apply(row, ep.Bias)
+			ep.apply(row, ep.Bias, ep.rowBias(i))
 		}
 		return
 	}
@@ -92,6 +93,9 @@ func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []floa
 	checkMatrix("C", m, n, c, ldc)
 	if ep.Bias != nil && len(ep.Bias) < n {
 		panic(fmt.Sprintf("linalg: bias has %d values, want n=%d", len(ep.Bias), n))
+	}
+	if ep.RowBias != nil && len(ep.RowBias) < m {
+		panic(fmt.Sprintf("linalg: row bias has %d values, want m=%d", len(ep.RowBias), m))
 	}
 }
 
@@ -199,6 +203,9 @@ func (j *gemmJob) Do(lo, hi int) {
 		if ep.Bias != nil {
 			ep.Bias = ep.Bias[c0:]
 		}
+		if ep.RowBias != nil {
+			ep.RowBias = ep.RowBias[r0:]
+		}
 		j.kern.block(s, j.transA, j.transB, r1-r0, c1-c0, j.k, j.alpha,
 			j.a[ao:], j.lda, j.b[bo:], j.ldb, j.beta, j.c[r0*j.ldc+c0:], j.ldc, ep)
 	}
@@ -254,7 +261,7 @@ func (kern *kernel) block(s *scratch, transA, transB bool, m, n, k int, alpha fl
 						bias = ep.Bias[jc : jc+nc]
 					}
 					for i := range mc {
-						ep.apply(cb[i*ldc:i*ldc+nc], bias)
+						ep.apply(cb[i*ldc:i*ldc+nc], bias, ep.rowBias(ic+i))
 					}
 				}
 			}

@@ -337,19 +337,20 @@ dot512loop:
 	VZEROUPPER
 	RET
 
-// func epilogueAVX512(x, bias []float32, act int, coef *[33]float32)
-// x[j] = act(x[j] + bias[j]) for j < len(x)&^15, no bias when len(bias) is
-// 0; act is an Activation, coef the epilogueCoef table.
-TEXT ·epilogueAVX512(SB), NOSPLIT, $0-64
-	MOVQ   x_base+0(FP), DI
-	MOVQ   x_len+8(FP), CX
-	SHRQ   $4, CX
-	JZ     epidone
-	MOVQ   bias_base+24(FP), SI
-	MOVQ   bias_len+32(FP), BX
-	MOVQ   act+48(FP), AX
-	MOVQ   coef+56(FP), R9
-	VPXORD Z31, Z31, Z31
+// func epilogueAVX512(x, bias []float32, rb float32, act int, coef *[33]float32)
+// x[j] = act(x[j] + bias[j] + rb) for j < len(x)&^15, no bias when
+// len(bias) is 0; act is an Activation, coef the epilogueCoef table.
+TEXT ·epilogueAVX512(SB), NOSPLIT, $0-72
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	SHRQ         $4, CX
+	JZ           epidone
+	MOVQ         bias_base+24(FP), SI
+	MOVQ         bias_len+32(FP), BX
+	VBROADCASTSS rb+48(FP), Z30
+	MOVQ         act+56(FP), AX
+	MOVQ         coef+64(FP), R9
+	VPXORD       Z31, Z31, Z31
 
 epiloop:
 	VMOVUPS (DI), Z0
@@ -359,6 +360,7 @@ epiloop:
 	ADDQ    $64, SI
 
 epiact:
+	VADDPS Z30, Z0, Z0
 	CMPQ AX, $1
 	JEQ  epirelu
 	CMPQ AX, $2

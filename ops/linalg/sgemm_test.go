@@ -32,6 +32,9 @@ func refGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 			if ep.Bias != nil {
 				v += float64(ep.Bias[j])
 			}
+			if ep.RowBias != nil {
+				v += float64(ep.RowBias[i])
+			}
 			switch ep.Act {
 			case ActRelu:
 				v = math.Max(v, 0)
@@ -80,6 +83,9 @@ func check(t *testing.T, r *rand.Rand, kern *kernel, pool *Pool, tc gemmCase) {
 	if ep.Bias != nil {
 		ep.Bias = randSlice(r, tc.n)
 	}
+	if ep.RowBias != nil {
+		ep.RowBias = randSlice(r, tc.m)
+	}
 	want := refGemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc, ep)
 	// The error scale: the same product on absolute values.
 	absA, absB, absC := absOf(a), absOf(b), absOf(c)
@@ -102,6 +108,9 @@ func check(t *testing.T, r *rand.Rand, kern *kernel, pool *Pool, tc gemmCase) {
 			scale := mag[i*tc.n+j] + 1
 			if ep.Bias != nil {
 				scale += math.Abs(float64(ep.Bias[j]))
+			}
+			if ep.RowBias != nil {
+				scale += math.Abs(float64(ep.RowBias[i]))
 			}
 			if d := math.Abs(float64(g) - w); !(d <= tol*scale) {
 				t.Fatalf("%s %+v: C[%d][%d] = %v, want %v (error %.3g > %.3g)", kern.name, tc, i, j, g, w, d, tol*scale)
@@ -204,11 +213,16 @@ func TestSgemmEpilogue(t *testing.T) {
 			pureGo(t)
 		}
 		for _, act := range []Activation{ActNone, ActRelu, ActGelu, ActGeluTanh} {
-			for _, bias := range []bool{false, true} {
-				for _, s := range [][3]int{{1, 1, 1}, {9, 50, 17}, {130, 300, 300}} {
+			// bias: bit 0 a Bias along n, bit 1 a RowBias along m (check
+			// fills them in).
+			for bias := range 4 {
+				for _, s := range [][3]int{{1, 1, 1}, {2, 40, 9}, {9, 50, 17}, {130, 300, 300}, {7, 5, 0}} {
 					ep := Epilogue{Act: act}
-					if bias {
+					if bias&1 != 0 {
 						ep.Bias = []float32{}
+					}
+					if bias&2 != 0 {
+						ep.RowBias = []float32{}
 					}
 					check(t, r, kern, pool, gemmCase{m: s[0], n: s[1], k: s[2], alpha: 0.3, beta: 0.5, pad: 1, ep: ep})
 				}
@@ -295,11 +309,15 @@ func testEpilogueValues(t *testing.T) {
 				}
 				ep.Bias = b
 			}
-			ep.apply(row, b)
+			var rb float32
+			if bias {
+				rb = 0.25
+			}
+			ep.apply(row, b, rb)
 			for i, x := range xs {
 				v := float64(x)
 				if bias {
-					v += float64(b[i])
+					v += float64(b[i]) + float64(rb)
 				}
 				w := ref(act, v)
 				if math.IsInf(v, 0) || math.Abs(v) > 1e20 {
@@ -321,7 +339,7 @@ func testEpilogueValues(t *testing.T) {
 	}
 	for _, act := range []Activation{ActRelu, ActGelu, ActGeluTanh} {
 		row := append([]float32(nil), nan...)
-		Epilogue{Act: act}.apply(row, nil)
+		Epilogue{Act: act}.apply(row, nil, 0)
 		for i, v := range row {
 			if !math.IsNaN(float64(v)) {
 				t.Errorf("act %d: f(NaN) = %v at %d", act, v, i)
