@@ -7,9 +7,10 @@
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C on row-major float32
 // matrices with the arguments of cblas_sgemm (CblasRowMajor): op(A) is
 // m x k, op(B) is k x n, C is m x n, and lda, ldb, ldc are row strides.
-// SgemmEx adds an Epilogue, C = act(C + 1·biasᵀ), applied block by block
-// while C is in cache, and takes the Pool to run on; SgemmStridedBatched
-// and SgemmBatched run many products of one shape.
+// SgemmEx adds an Epilogue, C = act(C + 1·biasᵀ + rowBias·1ᵀ) with act
+// none, Relu, Gelu (erf) or Gelu (tanh), applied block by block while C is
+// in cache, and takes the Pool to run on; SgemmStridedBatched and
+// SgemmBatched run many products of one shape.
 //
 // The product follows GotoBLAS/BLIS: op(B) is packed in kc x nc blocks of
 // nr-column panels, alpha·op(A) in mc x kc blocks of mr-row panels, and a
