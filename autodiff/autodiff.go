@@ -273,6 +273,14 @@ func (b *Builder) OpN(opType string, nOut int, attrs []ops.Attr, inputs ...strin
 	return outs
 }
 
+// OpDomain emits a node of another domain (e.g. ai.onnx.preview.training)
+// with nOut outputs. The caller makes sure the model imports the domain.
+func (b *Builder) OpDomain(domain, opType string, nOut int, attrs []ops.Attr, inputs ...string) []string {
+	outs := b.OpN(opType, nOut, attrs, inputs...)
+	b.g.Nodes[len(b.g.Nodes)-1].Domain = domain
+	return outs
+}
+
 // Const adds a constant tensor (a Constant node, so the graph stays
 // self-contained) and returns its name.
 func (b *Builder) Const(t *tensor.Tensor) string {

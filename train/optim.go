@@ -6,6 +6,7 @@ import (
 
 	"github.com/gort-ml/gort/autodiff"
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
 )
 
 // Optimizer emits the update of one parameter in standard ONNX ops.
@@ -42,7 +43,15 @@ type SGD struct {
 	Momentum    float64
 	Nesterov    bool
 	WeightDecay float64
+	// PreviewOp emits ONNX's ai.onnx.preview.training Momentum op instead of
+	// standard ops: the same update (ONNX's standard and nesterov modes equal
+	// torch's SGD with dampening 0), for runtimes that implement the training
+	// preview domain. ONNX Runtime's CPU build does not.
+	PreviewOp bool
 }
+
+// TrainingDomain is the ONNX preview training operator domain.
+const TrainingDomain = "ai.onnx.preview.training"
 
 func (o SGD) Name() string { return "sgd" }
 
@@ -55,6 +64,26 @@ func (o SGD) Slots() []string {
 
 func (o SGD) Update(u *Update) (string, []string) {
 	b, g := u.B, u.Grad
+	if o.PreviewOp && o.Momentum != 0 {
+		// Momentum(R, T, X, G, V): T counts previous updates (0 on the first
+		// step, where ONNX uses beta = 1, matching torch's buffer init).
+		mode := "standard"
+		if o.Nesterov {
+			mode = "nesterov"
+		}
+		wd := 0.0
+		if u.Decay {
+			wd = o.WeightDecay
+		}
+		t := b.Op("Sub", nil, InputStep, b.Const(tensor.Scalar(int64(1))))
+		outs := b.OpDomain(TrainingDomain, "Momentum", 2, []ops.Attr{
+			{Name: "alpha", Type: ops.AttrFloat, F: float32(o.Momentum)},
+			{Name: "beta", Type: ops.AttrFloat, F: 1},
+			{Name: "norm_coefficient", Type: ops.AttrFloat, F: float32(wd)},
+			{Name: "mode", Type: ops.AttrString, S: []byte(mode)},
+		}, u.LR, t, u.Param, g, u.State[0])
+		return outs[0], []string{outs[1]}
+	}
 	if o.WeightDecay != 0 && u.Decay {
 		g = b.Op("Add", nil, g, b.Op("Mul", nil, u.Param, b.Scalar(o.WeightDecay, u.Param)))
 	}
@@ -79,6 +108,11 @@ func (o SGD) Update(u *Update) (string, []string) {
 //	p ← p − lr · (m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε)
 //
 // Without Decoupled, WeightDecay is L2 regularisation added to g (torch.optim.Adam).
+//
+// There is no preview-op form: ONNX's ai.onnx.preview.training Adam adds ε
+// to √v before bias correction (torch adds it after) and applies its
+// post-update decay as (1−λ)·p rather than p·(1 − lr·λ), so it is not the
+// same optimizer.
 type Adam struct {
 	Beta1, Beta2, Eps float64
 	WeightDecay       float64

@@ -187,6 +187,11 @@ func Build(forward *ir.Model, cfg Config) (*Step, error) {
 	if err := g.Validate(nil); err != nil {
 		return nil, fmt.Errorf("train: step graph: %w", err)
 	}
+	for _, mp := range []*ir.Model{st.Model, st.UpdateModel} {
+		if mp != nil && usesDomain(mp.Graph, TrainingDomain) && mp.Opset(TrainingDomain) == 0 {
+			mp.Opsets = append(append([]ir.OpsetID{}, mp.Opsets...), ir.OpsetID{Domain: TrainingDomain, Version: 1})
+		}
+	}
 	if !cfg.NoOptimize {
 		for _, mp := range []**ir.Model{&st.Model, &st.GradModel, &st.UpdateModel} {
 			if *mp == nil {
@@ -322,4 +327,13 @@ func sortedNames(m map[string]*tensor.Tensor) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func usesDomain(g *ir.Graph, domain string) bool {
+	for _, n := range g.Nodes {
+		if n.Domain == domain {
+			return true
+		}
+	}
+	return false
 }

@@ -299,3 +299,51 @@ func TestAccumulationMatchesLargeBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestMomentumPreviewOpMatchesStandardOps: SGD through ONNX's preview
+// Momentum op takes the same steps as SGD in standard ops.
+func TestMomentumPreviewOpMatchesStandardOps(t *testing.T) {
+	for _, nesterov := range []bool{false, true} {
+		m, loss := mlp(31)
+		std, err := Build(m, Config{Loss: loss, Optimizer: SGD{Momentum: 0.9, Nesterov: nesterov, WeightDecay: 1e-3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pre, err := Build(m, Config{Loss: loss, Optimizer: SGD{Momentum: 0.9, Nesterov: nesterov, WeightDecay: 1e-3, PreviewOp: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, n := range pre.Model.Graph.Nodes {
+			found = found || (n.Domain == TrainingDomain && n.OpType == "Momentum")
+		}
+		if !found {
+			t.Fatal("no Momentum op in the preview-op step graph")
+		}
+		a, _ := New(std, Options{Schedule: Constant(0.05)})
+		b, err := New(pre, Options{Schedule: Constant(0.05)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(32, 32))
+		for i := 0; i < 4; i++ {
+			x, y := blobs(rng, 16)
+			batch := map[string]*tensor.Tensor{"x": x, "y": y}
+			ra, _ := a.Step(context.Background(), batch)
+			rb, err := b.Step(context.Background(), batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(ra.Loss-rb.Loss) > 1e-6 {
+				t.Fatalf("nesterov=%v step %d: loss %v vs %v", nesterov, i+1, ra.Loss, rb.Loss)
+			}
+		}
+		for name, p := range a.Params() {
+			for i, v := range tensor.Data[float32](p) {
+				if d := math.Abs(float64(v - tensor.Data[float32](b.Params()[name])[i])); d > 1e-6 {
+					t.Fatalf("nesterov=%v: %s[%d] differs by %g", nesterov, name, i, d)
+				}
+			}
+		}
+	}
+}
