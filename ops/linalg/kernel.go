@@ -16,6 +16,10 @@ type kernel struct {
 	// packRows, if not nil, packs kc rows of a row-major B (stride ldb) into
 	// panels whole nr-column panels (see packB).
 	packRows func(kc, panels int, src []float32, ldb int, dst []float32)
+	// edges, narrowest first, compute only the first cols columns of a
+	// packed nr-column panel, for the last panel of a block when it is
+	// partial.
+	edges []edgeKernel
 
 	// Optional vector kernels for products with one row of op(A), nil
 	// where the Go loops serve: gemv sets y[0:gemvN] (gemv16: y[0:16]) to
@@ -24,6 +28,13 @@ type kernel struct {
 	gemv, gemv16 func(k int, x, b []float32, ldb int, y []float32)
 	gemvN        int
 	dot          func(k int, x, y []float32) float32
+}
+
+// edgeKernel is a micro-kernel for the mr x cols tile of an nr-column
+// panel (cols < nr), with fn's contract otherwise.
+type edgeKernel struct {
+	cols int
+	fn   func(kc int, a, b, c []float32, ldc int, beta float32, load int)
 }
 
 // genericKernel is the pure-Go micro-kernel: every CPU runs it, and tests

@@ -277,15 +277,23 @@ func (kern *kernel) macro(s *scratch, mc, nc, kc int, c []float32, ldc int, beta
 	for jr := 0; jr < nc; jr += nr {
 		w := min(nr, nc-jr)
 		bp := s.b[jr*kc : jr*kc+kc*nr]
+		// A partial last panel runs the narrowest kernel that covers it.
+		fn, cols := kern.fn, nr
+		for _, e := range kern.edges {
+			if w <= e.cols {
+				fn, cols = e.fn, e.cols
+				break
+			}
+		}
 		for ir := 0; ir < mc; ir += mr {
 			h := min(mr, mc-ir)
 			ap := s.a[ir*kc : ir*kc+kc*mr]
 			ct := c[ir*ldc+jr:]
-			if w == nr && h == mr {
-				kern.fn(kc, ap, bp, ct, ldc, beta, load)
+			if w == cols && h == mr {
+				fn(kc, ap, bp, ct, ldc, beta, load)
 				continue
 			}
-			kern.fn(kc, ap, bp, tile, nr, 0, 0)
+			fn(kc, ap, bp, tile, nr, 0, 0)
 			for i := range h {
 				dst := ct[i*ldc : i*ldc+w]
 				src := tile[i*nr : i*nr+w]

@@ -25,10 +25,14 @@ var (
 		mc: 128, kc: 256, nc: 768,
 		fn:       sgemmKernelAVX512,
 		packRows: packB48AVX512,
-		gemv:     sgemvKernelAVX512,
-		gemvN:    128,
-		gemv16:   sgemv16KernelAVX512,
-		dot:      sdotKernelAVX512,
+		edges: []edgeKernel{
+			{cols: 16, fn: sgemmKernelAVX512x16},
+			{cols: 32, fn: sgemmKernelAVX512x32},
+		},
+		gemv:   sgemvKernelAVX512,
+		gemvN:  128,
+		gemv16: sgemv16KernelAVX512,
+		dot:    sdotKernelAVX512,
 	}
 )
 
@@ -73,6 +77,12 @@ func availableKernels() []*kernel {
 	}
 	return append(ks, genericKernel)
 }
+
+//go:noescape
+func sgemmKernelAVX512x16(kc int, a, b, c []float32, ldc int, beta float32, load int)
+
+//go:noescape
+func sgemmKernelAVX512x32(kc int, a, b, c []float32, ldc int, beta float32, load int)
 
 //go:noescape
 func packB48AVX512(kc, panels int, src []float32, ldb int, dst []float32)

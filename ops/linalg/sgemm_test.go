@@ -174,7 +174,10 @@ func TestSgemmKernels(t *testing.T) {
 					}
 				}
 			}
-			large := [][3]int{{300, 200, 700}, {513, 97, 259}, {64, 1100, 300}, {1, 768, 3072}, {200, 1, 513}}
+			// Including narrow last panels (64 = 48+16, 80 = 48+32) over
+			// several k blocks.
+			large := [][3]int{{300, 200, 700}, {513, 97, 259}, {64, 1100, 300}, {1, 768, 3072}, {200, 1, 513},
+				{136, 80, 600}, {64, 64, 520}}
 			for i, s := range large {
 				for tr := range 4 {
 					if testing.Short() && tr != i%4 {
