@@ -16,17 +16,19 @@
 //     byte_fallback, ignore_merges); WordLevel
 //   - normalizers: BertNormalizer (clean_text, handle_chinese_chars,
 //     strip_accents, lowercase), NFC, NFD, NFKC, NFKD, Lowercase,
-//     StripAccents, Sequence
+//     StripAccents, Prepend, Replace (string patterns), Strip, Sequence
 //   - pre-tokenizers: BertPreTokenizer, ByteLevel (add_prefix_space, GPT-2's
-//     pattern), Whitespace, WhitespaceSplit, Punctuation, Digits, Sequence
+//     pattern), Whitespace, WhitespaceSplit, Punctuation, Digits, Metaspace,
+//     Sequence
 //   - post-processors: TemplateProcessing, BertProcessing, RobertaProcessing,
 //     ByteLevel (trim_offsets), Sequence
-//   - decoders: WordPiece, ByteLevel, BPEDecoder, Sequence
+//   - decoders: WordPiece, ByteLevel, BPEDecoder, Metaspace, Replace,
+//     ByteFallback, Fuse, Strip, Sequence
 //   - added tokens (special, single_word, lstrip, rstrip, normalized),
 //     truncation (LongestFirst, OnlyFirst, OnlySecond; Left or Right) and
 //     padding (BatchLongest or Fixed, Left or Right, pad_to_multiple_of)
 //
-// Other component types (Unigram, Metaspace, Split, Replace, ...)
+// Other component types (Unigram, Split, regular-expression Replace, ...)
 // fail to load with an error naming them. Truncation drops overflowing tokens
 // (no stride windows) and BPE dropout is refused.
 //

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 func errorf(format string, args ...any) error {
@@ -284,8 +285,17 @@ func parseNormalizer(m json.RawMessage, depth int) (Normalizer, error) {
 	case "Sequence":
 		l, err := list(o, "normalizers", depth, parseNormalizer)
 		return NormalizerSequence(l), err
+	case "Prepend":
+		var p Prepend
+		return p, field(o, "prepend", &p.Prepend)
+	case "Replace":
+		pat, content, err := parseReplace(o)
+		return Replace{pat, content}, err
+	case "Strip":
+		p := Strip{Left: true, Right: true}
+		return p, fields(o, "strip_left", &p.Left, "strip_right", &p.Right)
 	}
-	return nil, fmt.Errorf("type %q is not supported (BertNormalizer, NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Sequence)", typ)
+	return nil, fmt.Errorf("type %q is not supported (BertNormalizer, NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Prepend, Replace, Strip, Sequence)", typ)
 }
 
 func parseByteLevel(o map[string]json.RawMessage) (ByteLevel, error) {
@@ -323,8 +333,10 @@ func parsePreTokenizer(m json.RawMessage, depth int) (PreTokenizer, error) {
 	case "Sequence":
 		l, err := list(o, "pretokenizers", depth, parsePreTokenizer)
 		return PreTokenizerSequence(l), err
+	case "Metaspace":
+		return parseMetaspace(o)
 	}
-	return nil, fmt.Errorf("type %q is not supported (BertPreTokenizer, ByteLevel, Whitespace, WhitespaceSplit, Punctuation, Digits, Sequence)", typ)
+	return nil, fmt.Errorf("type %q is not supported (BertPreTokenizer, ByteLevel, Whitespace, WhitespaceSplit, Punctuation, Digits, Metaspace, Sequence)", typ)
 }
 
 // specialToken decodes ["[CLS]", 101].
@@ -453,8 +465,28 @@ func parseDecoder(m json.RawMessage, depth int) (Decoder, error) {
 	case "Sequence":
 		l, err := list(o, "decoders", depth, parseDecoder)
 		return DecoderSequence(l), err
+	case "Metaspace":
+		return parseMetaspace(o)
+	case "Replace":
+		pat, content, err := parseReplace(o)
+		return ReplaceDecoder{pat, content}, err
+	case "ByteFallback":
+		return ByteFallback{}, nil
+	case "Fuse":
+		return Fuse{}, nil
+	case "Strip":
+		var content string
+		d := StripDecoder{}
+		if err := fields(o, "content", &content, "start", &d.Start, "stop", &d.Stop); err != nil {
+			return nil, err
+		}
+		if utf8.RuneCountInString(content) != 1 || d.Start < 0 || d.Stop < 0 {
+			return nil, errors.New("strip: want one content character and non-negative start and stop")
+		}
+		d.Content, _ = utf8.DecodeRuneInString(content)
+		return d, nil
 	}
-	return nil, fmt.Errorf("type %q is not supported (WordPiece, ByteLevel, BPEDecoder, Sequence)", typ)
+	return nil, fmt.Errorf("type %q is not supported (WordPiece, ByteLevel, BPEDecoder, Metaspace, Replace, ByteFallback, Fuse, Strip, Sequence)", typ)
 }
 
 func parseDirection(o map[string]json.RawMessage) (Direction, error) {
@@ -695,4 +727,43 @@ func orDefault[T comparable](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// parseReplace reads a Replace component's string pattern and content.
+func parseReplace(o map[string]json.RawMessage) (pattern, content string, err error) {
+	var pat struct {
+		String *string
+		Regex  *string
+	}
+	if err := fields(o, "pattern", &pat, "content", &content); err != nil {
+		return "", "", err
+	}
+	if pat.String == nil {
+		return "", "", errors.New(`pattern: only {"String": ...} patterns are supported, not regular expressions`)
+	}
+	return *pat.String, content, nil
+}
+
+func parseMetaspace(o map[string]json.RawMessage) (Metaspace, error) {
+	m := Metaspace{Replacement: '▁', PrependScheme: PrependAlways, Split: true}
+	var rep string
+	var addPrefix *bool
+	if err := fields(o, "replacement", &rep, "prepend_scheme", &m.PrependScheme, "split", &m.Split, "add_prefix_space", &addPrefix); err != nil {
+		return m, err
+	}
+	if rep != "" {
+		if utf8.RuneCountInString(rep) != 1 {
+			return m, fmt.Errorf("replacement: %q is not one character", rep)
+		}
+		m.Replacement, _ = utf8.DecodeRuneInString(rep)
+	}
+	if _, ok := o["prepend_scheme"]; !ok && addPrefix != nil && !*addPrefix {
+		m.PrependScheme = PrependNever
+	}
+	switch m.PrependScheme {
+	case PrependAlways, PrependFirst, PrependNever:
+	default:
+		return m, fmt.Errorf("prepend_scheme: %q is not always, first or never", m.PrependScheme)
+	}
+	return m, nil
 }

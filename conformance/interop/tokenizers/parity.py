@@ -130,6 +130,23 @@ def reference_tokenizers(train):
     pre.train_from_iterator(train, trainers.BpeTrainer(vocab_size=1500, special_tokens=["[UNK]"], continuing_subword_prefix="##",
                                                        limit_alphabet=300, show_progress=False))
     toks["prefix-bpe"] = pre
+    # SentencePiece-style (Llama 2): Prepend/Replace normalizers, no
+    # pre-tokenizer, BPE with byte fallback, Replace/ByteFallback/Fuse/Strip
+    # decoders; and the same vocabulary with Metaspace.
+    sp = Tokenizer(models.BPE(unk_token="<unk>", fuse_unk=True, byte_fallback=True))
+    sp.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    sp.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    sp.train_from_iterator([l.split("\n")[0][:200] for l in train], trainers.BpeTrainer(
+        vocab_size=1200, special_tokens=["<unk>", "<s>", "</s>"], limit_alphabet=150, show_progress=False))
+    d = json.loads(sp.to_str())
+    for i in range(256):
+        d["model"]["vocab"].setdefault("<0x%02X>" % i, len(d["model"]["vocab"]))
+    toks["llama-like"] = Tokenizer.from_str(json.dumps(d))
+    ms = Tokenizer.from_str(json.dumps(d))
+    ms.normalizer = normalizers.Strip()
+    ms.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first", split=True)
+    ms.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="first")
+    toks["metaspace"] = ms
     wl = Tokenizer(models.WordLevel(unk_token="<unk>"))
     wl.normalizer = normalizers.NFKC()
     wl.pre_tokenizer = pre_tokenizers.Whitespace()
