@@ -19,7 +19,10 @@ import (
 // Face names), optimizer.safetensors (state as "<param>/<slot>") and
 // trainer.json (the manifest). A subfolder is written under a temporary
 // name, every file fsynced, then renamed; LATEST is replaced atomically last.
-// A crash at any moment leaves LATEST naming a complete checkpoint.
+// A crash at any moment leaves LATEST naming a complete checkpoint (or, when
+// it struck while a checkpoint of the same step was being replaced, the
+// previous one kept aside, which Latest finds). One process writes to a
+// folder at a time; the next Save removes what an interrupted one left.
 
 // Manifest is trainer.json.
 type Manifest struct {
@@ -67,7 +70,19 @@ func (tr *Trainer) Save(dir string, extra map[string]any) (string, error) {
 	if err := tensor.WriteFileAtomic(filepath.Join(tmp, "trainer.json"), func(w io.Writer) error { _, err := w.Write(js); return err }); err != nil {
 		return "", err
 	}
-	os.RemoveAll(final) // an older checkpoint of the same step (a re-run)
+	// An older checkpoint of the same step (a re-run, or a second save of
+	// one step) may be the one LATEST names. Move it aside instead of
+	// deleting it first: a crash between the two renames leaves it where
+	// Latest looks when the named folder is missing.
+	aside := filepath.Join(dir, asideName(name))
+	if _, err := os.Stat(final); err == nil {
+		if err := os.RemoveAll(aside); err != nil {
+			return "", err
+		}
+		if err := os.Rename(final, aside); err != nil {
+			return "", err
+		}
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		return "", err
 	}
@@ -75,8 +90,26 @@ func (tr *Trainer) Save(dir string, extra map[string]any) (string, error) {
 	if err := tensor.WriteFileAtomic(filepath.Join(dir, LatestFile), func(w io.Writer) error { _, err := io.WriteString(w, name+"\n"); return err }); err != nil {
 		return "", err
 	}
+	os.RemoveAll(aside)
+	removeStale(dir)
 	return final, nil
 }
+
+// removeStale deletes what interrupted saves left behind: temporary
+// checkpoint folders and LATEST files (a folder has one writer, and this
+// save's own are renamed by now).
+func removeStale(dir string) {
+	for _, pattern := range []string{".checkpoint-*.tmp*", "." + LatestFile + ".tmp*"} {
+		stale, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, p := range stale {
+			os.RemoveAll(p)
+		}
+	}
+}
+
+// asideName is where Save keeps the previous checkpoint of a step while it
+// replaces it.
+func asideName(name string) string { return "." + name + ".old" }
 
 func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
@@ -101,7 +134,19 @@ func Latest(dir string) (string, error) {
 	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
 		return "", fmt.Errorf("train: %s: %s names %q, not a checkpoint folder", dir, LatestFile, name)
 	}
-	return filepath.Join(dir, name), nil
+	ck := filepath.Join(dir, name)
+	if _, err := os.Stat(ck); errors.Is(err, os.ErrNotExist) {
+		// Save was interrupted while replacing this checkpoint.
+		if aside := filepath.Join(dir, asideName(name)); exists(aside) {
+			return aside, nil
+		}
+	}
+	return ck, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // Resume restores parameters, optimizer state and the step count from the

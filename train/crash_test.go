@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +65,13 @@ func TestCrashChild(t *testing.T) {
 		if _, err := tr.Save(dir, map[string]any{"next_batch": k + 1}); err != nil {
 			t.Fatal(err)
 		}
+		if os.Getenv(crashEnv+"_RESAVE") != "" {
+			// Save the same step again, replacing the folder LATEST names
+			// (as a loop that also saves on exit or at an epoch's end does).
+			if _, err := tr.Save(dir, map[string]any{"next_batch": k + 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		// Keep the last few checkpoints, as a training loop would.
 		os.RemoveAll(filepath.Join(dir, fmt.Sprintf("checkpoint-%d", k+1-3)))
 	}
@@ -97,6 +105,13 @@ func TestCheckpointSurvivesSIGKILL(t *testing.T) {
 	if os.Getenv(crashEnv) != "" {
 		t.Skip("child process")
 	}
+	t.Run("save", func(t *testing.T) { crashLoop(t, false) })
+	t.Run("resave", func(t *testing.T) { crashLoop(t, true) })
+}
+
+// crashLoop kills children that save every step (twice with resave, the
+// second replacing the checkpoint LATEST names) and checks every resume.
+func crashLoop(t *testing.T, resave bool) {
 	kills := 30
 	if testing.Short() {
 		kills = 8
@@ -120,10 +135,13 @@ func TestCheckpointSurvivesSIGKILL(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
 	var last int64
-	resumes := 0
+	resumes, asides := 0, 0
 	for i := range kills {
 		cmd := exec.Command(os.Args[0], "-test.run", "^TestCrashChild$")
 		cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+		if resave {
+			cmd.Env = append(cmd.Env, crashEnv+"_RESAVE=1")
+		}
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -154,7 +172,15 @@ func TestCheckpointSurvivesSIGKILL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if ck, err := Latest(dir); err == nil && strings.HasSuffix(ck, ".old") {
+			asides++
+		}
 		man, err := tr.Resume(dir)
+		if errors.Is(err, ErrNoCheckpoint) && last == 0 {
+			t.Logf("kill %2d after %3v: before the first checkpoint", i, delay)
+			tr.Close()
+			continue
+		}
 		if err != nil {
 			t.Fatalf("kill %d after %v (child started at step %d): resume: %v", i, delay, from, err)
 		}
@@ -198,7 +224,66 @@ func TestCheckpointSurvivesSIGKILL(t *testing.T) {
 	if err := sameTensors(tr.Params(), ref.Params()); err != nil {
 		t.Fatalf("after 20 resumed steps: parameter %v", err)
 	}
+	// Each Save removes what interrupted ones left: only the leftovers of
+	// kills since the last complete checkpoint remain (saving its step again
+	// or the next).
 	stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp*"))
-	t.Logf("%d temporary files and folders of interrupted saves left behind", len(stale))
-	t.Logf("%d kills, %d resumes bit-identical to the uninterrupted run; last checkpoint step %d continued 20 steps bit-identically", kills, resumes, last)
+	for _, p := range stale {
+		b := filepath.Base(p)
+		if !strings.HasPrefix(b, fmt.Sprintf(".checkpoint-%d.tmp", last)) && !strings.HasPrefix(b, fmt.Sprintf(".checkpoint-%d.tmp", last+1)) && !strings.HasPrefix(b, "."+LatestFile+".tmp") {
+			t.Errorf("%s of an interrupted save was not removed", b)
+		}
+	}
+	t.Logf("%d kills, %d resumes (%d from a checkpoint kept aside while replaced) bit-identical to the uninterrupted run; last checkpoint step %d continued 20 steps bit-identically", kills, resumes, asides, last)
+}
+
+// TestResumeFromAside: a Save interrupted between moving the old checkpoint
+// of a step aside and renaming the new one into place leaves LATEST naming a
+// missing folder; Resume takes the copy kept aside, and the next Save of that
+// step puts a checkpoint back in place and removes the copy.
+func TestResumeFromAside(t *testing.T) {
+	st, opts := crashStep(t)
+	tr, err := New(st, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	dir := t.TempDir()
+	if _, err := tr.Step(context.Background(), crashBatch(0)); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := tr.Save(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aside := filepath.Join(dir, ".checkpoint-1.old")
+	if err := os.Rename(ck, aside); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, ".checkpoint-1.tmp123"), 0o755) // an interrupted save's leftovers
+	again, err := New(st, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	man, err := again.Resume(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if man.Step != 1 {
+		t.Fatalf("resumed at step %d, want 1", man.Step)
+	}
+	if err := sameTensors(again.Params(), tr.Params()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := again.Save(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := Latest(dir); got != ck {
+		t.Fatalf("Latest = %s, want %s", got, ck)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	if len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
 }
