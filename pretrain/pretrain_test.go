@@ -43,6 +43,9 @@ func TestShippedCorpus(t *testing.T) {
 // and below the trivial baseline.
 func learn(t *testing.T, o Options) *Summary {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("pretraining runs take tens of seconds")
+	}
 	if o.Out == "" {
 		o.Out = t.TempDir()
 	}
@@ -67,9 +70,25 @@ func learn(t *testing.T, o Options) *Summary {
 }
 
 func TestMLMLearns(t *testing.T) {
-	s := learn(t, Options{Arch: "bert", Data: shippedCorpus, VocabSize: 200, Steps: 150, Batch: 16, Seq: 32, LR: 3e-3, Seed: 1})
+	s := learn(t, Options{Arch: "bert", Data: shippedCorpus, VocabSize: 400, Steps: 200, Batch: 16, Seq: 24, LR: 5e-3, Seed: 1})
 	for i := range s.Before {
 		t.Logf("before: %v", s.Before[i])
 		t.Logf("after:  %v", s.After[i])
+	}
+}
+
+func TestCLMLearns(t *testing.T) {
+	learn(t, Options{Arch: "gpt2", Data: shippedCorpus, VocabSize: 400, Steps: 100, Batch: 16, Seq: 32, LR: 5e-3, Seed: 1})
+}
+
+func TestMAELearns(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteSyntheticImages(dir, 128, 32, 2); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	learn(t, Options{Arch: "vit-mae", Data: dir, Steps: 160, Batch: 16, LR: 3e-3, Seed: 1, ValFraction: 0.1, Out: out})
+	if _, err := os.Stat(filepath.Join(out, "reconstruction.png")); err != nil {
+		t.Error(err)
 	}
 }

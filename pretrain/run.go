@@ -577,8 +577,10 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 					rec[k] = v
 				}
 				sum.EvalLoss = ev["eval_loss"]
-				sum.EvalAccuracy = ev["eval_accuracy"]
-				r.log.note("step %d: eval loss %.4f, perplexity %.2f, accuracy %.3f", step, ev["eval_loss"], ev["eval_perplexity"], ev["eval_accuracy"])
+				if a, ok := ev["eval_accuracy"]; ok {
+					sum.EvalAccuracy = a
+				}
+				r.log.note("step %d: %s", step, evalLine(ev))
 			}
 		}
 		if err := writeMetrics(mf, []Record{rec}); err != nil {
@@ -681,4 +683,16 @@ func setParams(m *ir.Model, params map[string]*tensor.Tensor) {
 			in.T = t
 		}
 	}
+}
+
+// evalLine formats an evaluation's metrics.
+func evalLine(ev map[string]float64) string {
+	s := fmt.Sprintf("eval loss %.4f", ev["eval_loss"])
+	if p, ok := ev["eval_perplexity"]; ok {
+		s += fmt.Sprintf(", perplexity %.2f, accuracy %.3f", p, ev["eval_accuracy"])
+	}
+	if a, ok := ev["eval_nsp_accuracy"]; ok {
+		s += fmt.Sprintf(", next-sentence accuracy %.3f", a)
+	}
+	return s
 }
