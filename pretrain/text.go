@@ -251,18 +251,17 @@ func Mask(e Example, o MaskOptions, r *rand.Rand) (ids, labels []int64) {
 		any = any || sel[i]
 	}
 	if !any && candidates > 0 {
-		k := r.IntN(candidates)
+		// Select one token (whole words: one word) uniformly.
+		var starts []int
 		for i := 0; i < n; i++ {
-			if e.Special[i] {
-				continue
+			if !e.Special[i] && (!o.WholeWord || i == 0 || e.WordStart[i] || e.Special[i-1]) {
+				starts = append(starts, i)
 			}
-			if k == 0 {
-				for j := i; j < n && !e.Special[j] && (j == i || !o.WholeWord || !e.WordStart[j]); j++ {
-					sel[j] = true
-				}
-				break
-			}
-			k--
+		}
+		i := starts[r.IntN(len(starts))]
+		sel[i] = true
+		for j := i + 1; o.WholeWord && j < n && !e.Special[j] && !e.WordStart[j]; j++ {
+			sel[j] = true
 		}
 	}
 	for i := 0; i < n; i++ {
