@@ -1,0 +1,123 @@
+package zoo
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/gort-ml/gort/ir/irbuild"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// BuildGPT2WithPast builds GPT2LMHeadModel for incremental decoding, with
+// the inputs and outputs Hugging Face exports name (optimum's
+// text-generation-with-past layout):
+//
+//	input_ids        int64 (batch, sequence)            the new tokens
+//	attention_mask   int64 (batch, past_sequence + sequence)
+//	position_ids     int64 (batch, sequence)
+//	past_key_values.N.key / .value  float32 (batch, n_head, past_sequence, head_dim)
+//	→ logits (batch, sequence, vocab), present.N.key / .value
+//	  (batch, n_head, past_sequence + sequence, head_dim)
+//
+// past_sequence may be 0 (the prompt's step). A query at position
+// past_sequence + i sees keys j ≤ past_sequence + i whose mask is 1.
+// Parameters have the state_dict names and, for one seed, the values Build
+// gives GPT2LMHeadModel, so LoadWeights reads the same checkpoints.
+func BuildGPT2WithPast(cfg *Config, opts BuildOptions) (*Model, error) {
+	const archName = "GPT2LMHeadModel"
+	if cfg == nil {
+		return nil, fmt.Errorf("zoo: nil config")
+	}
+	if cfg.ModelType != "gpt2" {
+		return nil, fmt.Errorf("zoo: BuildGPT2WithPast needs model_type gpt2, got %q", cfg.ModelType)
+	}
+	if err := cfg.Validate(opts.MaxParams); err != nil {
+		return nil, err
+	}
+	if opts.Loss || opts.Training {
+		return nil, fmt.Errorf("zoo: the GPT-2 graph with past is for inference; build without Loss and Training")
+	}
+	if opts.Opset == 0 {
+		opts.Opset = 17
+	}
+	if opts.Opset < 17 {
+		return nil, fmt.Errorf("zoo: opset %d is below 17 (LayerNormalization); use 17 or later", opts.Opset)
+	}
+	b := irbuild.New(archName, irbuild.Opset{Domain: "", Version: int64(opts.Opset)})
+	m := &Model{IR: b.Model(), Config: cfg, Arch: archName, Tied: map[string]string{}, Copies: map[string]string{}}
+	g := &graph{b: b, rng: rand.New(rand.NewPCG(opts.Seed, 0x200)), cfg: cfg, opts: opts, m: m, arch: archName}
+	buildGPT2Past(g)
+	if err := m.IR.Graph.Validate(nil); err != nil {
+		return nil, fmt.Errorf("zoo: %s graph with past: %w", archName, err)
+	}
+	return m, nil
+}
+
+// buildGPT2Past creates the parameters in buildGPT2's order (same values
+// for one seed) around attention over concatenated past and new keys.
+func buildGPT2Past(g *graph) {
+	c := g.cfg
+	H, V, I := c.HiddenSize, c.VocabSize, c.IntermediateSize
+	nh := c.NumHeads
+	hd := H / nh
+	p := g.prefix("GPT2Model")
+	ids := g.input("input_ids", tensor.Int64, "batch", "sequence")
+	mask := g.input("attention_mask", tensor.Int64, "batch", "total_sequence")
+	pos := g.input("position_ids", tensor.Int64, "batch", "sequence")
+	past := make([][2]string, c.NumLayers)
+	for l := range past {
+		for j, kv := range []string{"key", "value"} {
+			past[l][j] = g.input(fmt.Sprintf("past_key_values.%d.%s", l, kv), tensor.Float32, "batch", nh, "past_sequence", hd)
+		}
+	}
+	std := c.InitializerRange
+	projStd := std / math.Sqrt(2*float64(max(c.NumLayers, 1)))
+
+	wte := g.normal(p+"wte.weight", std, V, H)
+	wpe := g.normal(p+"wpe.weight", std, c.MaxPositions, H)
+	x := g.op("Add", g.op("Gather", wte, ids), g.op("Gather", wpe, pos))
+
+	// Queries sit at positions T−S … T−1 of the T = past + new keys:
+	// an additive (batch, 1, sequence, total_sequence) mask.
+	total, seq := g.dim(mask, 1), g.dim(ids, 1)
+	kpos := g.op("Range", g.int0(0), total, g.int0(1))
+	qpos := g.op("Range", g.op("Sub", total, seq), total, g.int0(1))
+	causal := g.op("LessOrEqual", g.unsqueeze(kpos, []int64{0}, tensor.Int64, 1, "total_sequence"),
+		g.unsqueeze(qpos, []int64{1}, tensor.Int64, "sequence", 1))
+	keep := g.opA("Cast", []irbuild.Attr{irbuild.Int("to", int64(tensor.Bool))}, g.unsqueeze(mask, []int64{1, 2}, tensor.Int64, "batch", 1, 1, "total_sequence"))
+	addMask := g.op("Where", g.op("And", causal, keep), g.scalar(0), g.scalar(-math.MaxFloat32))
+
+	for l := 0; l < c.NumLayers; l++ {
+		lp := fmt.Sprintf("%sh.%d.", p, l)
+		g.b.Scope(lp)
+		a := g.layerNorm(lp+"ln_1", x, H)
+		qkv := g.b.OpN("Split", 3, g.conv1d(lp+"attn.c_attn", a, H, 3*H, std), g.ints(int64(H), int64(H), int64(H))).
+			With(irbuild.Int("axis", -1))
+		q := g.splitHeads(qkv.Out(0), nh, hd, false)
+		var present [2]string
+		for j, kv := range []string{"key", "value"} {
+			cat := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 2)}, past[l][j], g.splitHeads(qkv.Out(1+j), nh, hd, false))
+			present[j] = g.output(cat, fmt.Sprintf("present.%d.%s", l, kv), "batch", nh, "total_sequence", hd)
+		}
+		scores := g.op("Mul", g.op("MatMul", q, g.transpose(present[0], 0, 1, 3, 2)), g.scalar(1/math.Sqrt(float64(hd))))
+		probs := g.opA("Softmax", []irbuild.Attr{irbuild.Int("axis", -1)}, g.op("Add", scores, addMask))
+		ctx := g.op("Reshape", g.transpose(g.op("MatMul", probs, present[1]), 0, 2, 1, 3), g.ints(0, 0, int64(H)))
+		x = g.op("Add", x, g.conv1d(lp+"attn.c_proj", ctx, H, H, projStd))
+		f := g.act(g.conv1d(lp+"mlp.c_fc", g.layerNorm(lp+"ln_2", x, H), H, I, std))
+		x = g.op("Add", x, g.conv1d(lp+"mlp.c_proj", f, I, H, projStd))
+	}
+	g.b.Scope("")
+	x = g.layerNorm(p+"ln_f", x, H)
+	g.m.Tied["lm_head.weight"] = wte
+	logits := g.op("MatMul", x, g.op("Transpose", wte))
+	// logits first among the outputs, as in the exports.
+	g.output(logits, "logits", "batch", "sequence", V)
+	out := g.b.Graph().Outputs
+	last := out[len(out)-1]
+	copy(out[1:], out[:len(out)-1])
+	out[0] = last
+	names := g.m.Outputs
+	copy(names[1:], names[:len(names)-1])
+	names[0] = "logits"
+}
