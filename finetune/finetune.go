@@ -742,6 +742,16 @@ func (m *Model) Output() string {
 // Predict runs the inference graph (merged weights) on the backbone inputs
 // of batch.
 func (m *Model) Predict(ctx context.Context, batch map[string]*tensor.Tensor) (*tensor.Tensor, error) {
+	s, err := m.session()
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return m.predictWith(ctx, s, batch)
+}
+
+// session compiles the inference graph with the current weights.
+func (m *Model) session() (*runtime.Session, error) {
 	inf, err := m.Inference()
 	if err != nil {
 		return nil, err
@@ -750,8 +760,7 @@ func (m *Model) Predict(ctx context.Context, batch map[string]*tensor.Tensor) (*
 	if err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
 	}
-	defer s.Close()
-	return m.predictWith(ctx, s, batch)
+	return s, nil
 }
 
 func (m *Model) predictWith(ctx context.Context, s *runtime.Session, batch map[string]*tensor.Tensor) (*tensor.Tensor, error) {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gort-ml/gort/onnx"
-	"github.com/gort-ml/gort/runtime"
 	"github.com/gort-ml/gort/tensor"
 	"github.com/gort-ml/gort/train"
 )
@@ -309,13 +308,9 @@ func (m *Model) Evaluate(ctx context.Context, exs []Example, enc *Encoder, batch
 	if batch <= 0 {
 		batch = 32
 	}
-	inf, err := m.Inference()
+	s, err := m.session()
 	if err != nil {
 		return nil, err
-	}
-	s, err := runtime.NewSession(inf, runtime.Options{Provider: m.cfg.provider, IntraOpThreads: m.cfg.threads})
-	if err != nil {
-		return nil, fmt.Errorf("finetune: %w", err)
 	}
 	defer s.Close()
 	var preds, gold []int
