@@ -27,9 +27,10 @@ func BenchmarkOpenBLAS(b *testing.B) {
 	}
 }
 
-// BenchmarkVsOpenBLAS alternates gort and OpenBLAS call by call, so both
-// see the same machine load (this machine is shared and noisy), and reports
-// each one's GFLOP/s and their ratio.
+// BenchmarkVsOpenBLAS alternates gort, gort with B packed in advance
+// (SgemmPacked, B a constant weight) and OpenBLAS call by call, so all see
+// the same machine load (this machine is shared and noisy), and reports each
+// one's GFLOP/s and the speed ratios to OpenBLAS.
 func BenchmarkVsOpenBLAS(b *testing.B) {
 	b.Logf("OpenBLAS %s; gort kernel %s", openblas.Config(), KernelName())
 	for _, threads := range []int{1, 2} {
@@ -39,18 +40,23 @@ func BenchmarkVsOpenBLAS(b *testing.B) {
 			b.Run(fmt.Sprintf("%dx%dx%d/threads=%d", m, n, k, threads), func(b *testing.B) {
 				r := rand.New(rand.NewPCG(1, 1))
 				a, bm, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
-				var tg, to time.Duration
+				pb := PackB(false, k, n, bm, n)
+				var tg, tp, to time.Duration
 				for b.Loop() {
 					t0 := time.Now()
 					SgemmEx(false, false, m, n, k, 1, a, k, bm, n, 0, c, n, Epilogue{}, pool)
 					t1 := time.Now()
+					SgemmPacked(false, m, 1, a, k, pb, 0, c, n, Epilogue{}, pool)
+					t2 := time.Now()
 					openblas.Sgemm(threads, false, false, m, n, k, 1, a, k, bm, n, 0, c, n)
-					tg, to = tg+t1.Sub(t0), to+time.Since(t1)
+					tg, tp, to = tg+t1.Sub(t0), tp+t2.Sub(t1), to+time.Since(t2)
 				}
 				flop := 2 * float64(m) * float64(n) * float64(k) * float64(b.N)
 				b.ReportMetric(flop/tg.Seconds()/1e9, "gort-GFLOP/s")
+				b.ReportMetric(flop/tp.Seconds()/1e9, "gort-packedB-GFLOP/s")
 				b.ReportMetric(flop/to.Seconds()/1e9, "openblas-GFLOP/s")
 				b.ReportMetric(to.Seconds()/tg.Seconds(), "gort/openblas")
+				b.ReportMetric(to.Seconds()/tp.Seconds(), "gort-packedB/openblas")
 			})
 		}
 	}

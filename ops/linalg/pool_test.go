@@ -60,6 +60,14 @@ func TestSgemmNoAllocs(t *testing.T) {
 				t.Errorf("%dx%dx%d transB=%v: %v allocations per call", m, n, k, tb, allocs)
 			}
 		}
+		pb := PackB(false, k, n, b, n)
+		packed := func() {
+			SgemmPacked(false, m, 1, a, k, pb, 0, c, n, Epilogue{RowBias: c[:m]}, pool)
+		}
+		packed()
+		if allocs := testing.AllocsPerRun(20, packed); allocs != 0 {
+			t.Errorf("%dx%dx%d packed: %v allocations per call", m, n, k, allocs)
+		}
 		batched := func() {
 			SgemmStridedBatched(false, false, m, n, k, 1, a, k, 0, b, n, 0, 0, c, n, 0, 1, Epilogue{}, pool)
 		}

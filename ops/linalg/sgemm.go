@@ -56,19 +56,31 @@ func sgemm(kern *kernel, pool *Pool, transA, transB bool, m, n, k int, alpha flo
 		return
 	}
 	if k == 0 || alpha == 0 {
-		for i := range m {
-			row := c[i*ldc : i*ldc+n]
-			scale(row, beta)
-			ep.apply(row, ep.Bias, ep.rowBias(i))
-		}
+		scaleOnly(m, n, beta, c, ldc, ep)
 		return
 	}
 	j := jobPool.Get().(*gemmJob)
 	*j = gemmJob{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, ep: ep}
-	threads := min(pool.Threads(), max(1, m*n*k/minThreadWork))
+	j.run(pool)
+}
+
+// scaleOnly is the product when op(A)·op(B) contributes nothing:
+// C = act(beta·C + 1·biasᵀ + rowBias·1ᵀ).
+func scaleOnly(m, n int, beta float32, c []float32, ldc int, ep Epilogue) {
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		scale(row, beta)
+		ep.apply(row, ep.Bias, ep.rowBias(i))
+	}
+}
+
+// run splits the job over pool's threads and runs it.
+func (j *gemmJob) run(pool *Pool) {
+	kern, m, n := j.kern, j.m, j.n
+	threads := min(pool.Threads(), max(1, m*n*j.k/minThreadWork))
 	tm, tn := grid(threads, m, n, kern.mr, kern.nr)
-	if m <= maxGemvRows {
+	if m <= maxGemvRows && j.pb == nil {
 		j.gemv = true
 		tm, tn = 1, min(threads, ceilDiv(n, gemvColumns))
 		j.colStep = roundUp(ceilDiv(n, tn), gemvColumns)
@@ -91,6 +103,11 @@ func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []floa
 	checkMatrix("A", ar, ac, a, lda)
 	checkMatrix("B", br, bc, b, ldb)
 	checkMatrix("C", m, n, c, ldc)
+	checkEpilogue(m, n, ep)
+}
+
+// checkEpilogue panics unless ep's biases cover an m x n C.
+func checkEpilogue(m, n int, ep Epilogue) {
 	if ep.Bias != nil && len(ep.Bias) < n {
 		panic(fmt.Sprintf("linalg: bias has %d values, want n=%d", len(ep.Bias), n))
 	}
@@ -174,7 +191,8 @@ type gemmJob struct {
 	ep               Epilogue
 	tn               int
 	rowStep, colStep int
-	gemv             bool // one matrix-vector product per row (m <= maxGemvRows)
+	gemv             bool     // one matrix-vector product per row (m <= maxGemvRows)
+	pb               *PackedB // op(B) packed in advance, or nil
 }
 
 var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
@@ -192,22 +210,7 @@ func (j *gemmJob) Do(lo, hi int) {
 			j.gemvCell(s, c0, c1)
 			continue
 		}
-		ao, bo := r0*j.lda, c0
-		if j.transA {
-			ao = r0
-		}
-		if j.transB {
-			bo = c0 * j.ldb
-		}
-		ep := j.ep
-		if ep.Bias != nil {
-			ep.Bias = ep.Bias[c0:]
-		}
-		if ep.RowBias != nil {
-			ep.RowBias = ep.RowBias[r0:]
-		}
-		j.kern.block(s, j.transA, j.transB, r1-r0, c1-c0, j.k, j.alpha,
-			j.a[ao:], j.lda, j.b[bo:], j.ldb, j.beta, j.c[r0*j.ldc+c0:], j.ldc, ep)
+		j.block(s, r0, r1, c0, c1)
 	}
 }
 
@@ -233,50 +236,60 @@ func getScratch(kern *kernel) *scratch {
 	return s
 }
 
-// block computes C = alpha·op(A)·op(B) + beta·C and the epilogue for one
-// thread's m x n part of C, in GotoBLAS order: op(B) in kc x nc blocks
-// packed into nr-column panels, op(A) in mc x kc blocks packed into mr-row
-// panels, the micro-kernel over every mr x nr tile.
-func (kern *kernel) block(s *scratch, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue) {
-	for jc := 0; jc < n; jc += kern.nc {
-		nc := min(kern.nc, n-jc)
+// block computes rows [r0, r1) and columns [c0, c1) of C = alpha·op(A)·op(B)
+// + beta·C and the epilogue, in GotoBLAS order: op(B) in kc x nc blocks
+// packed into nr-column panels (or taken from a PackedB), op(A) in mc x kc
+// blocks packed into mr-row panels, the micro-kernel over every mr x nr
+// tile.
+func (j *gemmJob) block(s *scratch, r0, r1, c0, c1 int) {
+	kern, k := j.kern, j.k
+	for jc := c0; jc < c1; {
+		// Column blocks end at multiples of nc, as a PackedB's do.
+		nc := min(kern.nc-jc%kern.nc, c1-jc)
 		for pc := 0; pc < k; pc += kern.kc {
 			kc := min(kern.kc, k-pc)
-			kern.packB(transB, b, ldb, pc, jc, kc, nc, s.b)
+			bp := s.b
+			if j.pb != nil {
+				bp = j.pb.block(jc, pc, kc, nc)
+			} else {
+				kern.packB(j.transB, j.b, j.ldb, pc, jc, kc, nc, bp)
+			}
 			// The first k block applies beta; later ones accumulate.
-			bk, load := beta, 1
+			bk, load := j.beta, 1
 			if pc > 0 {
 				bk = 1
-			} else if beta == 0 {
+			} else if j.beta == 0 {
 				load = 0
 			}
-			for ic := 0; ic < m; ic += kern.mc {
-				mc := min(kern.mc, m-ic)
-				packA(kern.mr, transA, a, lda, ic, pc, mc, kc, alpha, s.a)
-				cb := c[ic*ldc+jc:]
-				kern.macro(s, mc, nc, kc, cb, ldc, bk, load)
-				if pc+kc == k && !ep.none() {
+			for ic := r0; ic < r1; ic += kern.mc {
+				mc := min(kern.mc, r1-ic)
+				packA(kern.mr, j.transA, j.a, j.lda, ic, pc, mc, kc, j.alpha, s.a)
+				cb := j.c[ic*j.ldc+jc:]
+				kern.macro(s, bp, mc, nc, kc, cb, j.ldc, bk, load)
+				if pc+kc == k && !j.ep.none() {
 					var bias []float32
-					if ep.Bias != nil {
-						bias = ep.Bias[jc : jc+nc]
+					if j.ep.Bias != nil {
+						bias = j.ep.Bias[jc : jc+nc]
 					}
 					for i := range mc {
-						ep.apply(cb[i*ldc:i*ldc+nc], bias, ep.rowBias(ic+i))
+						j.ep.apply(cb[i*j.ldc:i*j.ldc+nc], bias, j.ep.rowBias(ic+i))
 					}
 				}
 			}
 		}
+		jc += nc
 	}
 }
 
-// macro runs the micro-kernel over the mc x nc block of C from packed
-// panels; partial edge tiles are computed into s.tile and merged.
-func (kern *kernel) macro(s *scratch, mc, nc, kc int, c []float32, ldc int, beta float32, load int) {
+// macro runs the micro-kernel over the mc x nc block of C from packed A
+// (s.a) and B (pb) panels; partial edge tiles are computed into s.tile and
+// merged.
+func (kern *kernel) macro(s *scratch, pb []float32, mc, nc, kc int, c []float32, ldc int, beta float32, load int) {
 	mr, nr := kern.mr, kern.nr
 	tile := s.tile[:mr*nr]
 	for jr := 0; jr < nc; jr += nr {
 		w := min(nr, nc-jr)
-		bp := s.b[jr*kc : jr*kc+kc*nr]
+		bp := pb[jr*kc : jr*kc+kc*nr]
 		// A partial last panel runs the narrowest kernel that covers it.
 		fn, cols := kern.fn, nr
 		for _, e := range kern.edges {

@@ -127,3 +127,23 @@ func BenchmarkSgemmBatched(b *testing.B) {
 		b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})
 }
+
+// BenchmarkSgemmPacked is BenchmarkSgemm with B packed once by PackB (a
+// constant weight), so each call packs only A.
+func BenchmarkSgemmPacked(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		pool := NewPool(threads)
+		for _, s := range benchShapes[:3] {
+			m, n, k := s[0], s[1], s[2]
+			b.Run(fmt.Sprintf("%dx%dx%d/threads=%d", m, n, k, threads), func(b *testing.B) {
+				var pb *PackedB
+				benchGemm(b, m, n, k, func(a, bm, c []float32) {
+					if pb == nil {
+						pb = PackB(false, k, n, bm, n)
+					}
+					SgemmPacked(false, m, 1, a, k, pb, 0, c, n, Epilogue{}, pool)
+				})
+			})
+		}
+	}
+}

@@ -63,6 +63,7 @@ type gemmCase struct {
 	alpha, beta    float32
 	pad            int // extra elements per row of A, B and C
 	ep             Epilogue
+	packed         bool // B through PackB and SgemmPacked
 }
 
 // check runs one case on kern with pool and compares it to refGemm:
@@ -92,7 +93,12 @@ func check(t *testing.T, r *rand.Rand, kern *kernel, pool *Pool, tc gemmCase) {
 	mag := refGemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, float32(math.Abs(float64(tc.alpha))), absA, lda, absB, ldb,
 		float32(math.Abs(float64(tc.beta))), absC, ldc, Epilogue{})
 	got := append([]float32(nil), c...)
-	sgemm(kern, pool, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc, ep)
+	if tc.packed {
+		pb := packBWith(kern, tc.transB, tc.k, tc.n, b, ldb)
+		SgemmPacked(tc.transA, tc.m, tc.alpha, a, lda, pb, tc.beta, got, ldc, ep, pool)
+	} else {
+		sgemm(kern, pool, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc, ep)
+	}
 	tol := 1e-5 * float64(max(tc.k, 1))
 	for i := range tc.m {
 		for j := range ldc {
@@ -164,7 +170,8 @@ func TestSgemmKernels(t *testing.T) {
 							continue
 						}
 						tc := gemmCase{transA: n&1 != 0, transB: n&2 != 0, m: m, n: nn, k: k,
-							alpha: []float32{1, -0.5, 2}[n%3], beta: []float32{0, 1, 0.75, 0}[n%4], pad: n % 5 % 3}
+							alpha: []float32{1, -0.5, 2}[n%3], beta: []float32{0, 1, 0.75, 0}[n%4], pad: n % 5 % 3,
+							packed: n%7 == 3}
 						var p *Pool
 						if n%2 == 0 {
 							p = pool
@@ -176,15 +183,19 @@ func TestSgemmKernels(t *testing.T) {
 			}
 			// Including narrow last panels (64 = 48+16, 80 = 48+32) over
 			// several k blocks.
+			// 1000 columns on 3 threads: a thread's columns cross the nc
+			// block boundary.
 			large := [][3]int{{300, 200, 700}, {513, 97, 259}, {64, 1100, 300}, {1, 768, 3072}, {200, 1, 513},
-				{136, 80, 600}, {64, 64, 520}}
+				{136, 80, 600}, {64, 64, 520}, {40, 1000, 600}, {2, 1000, 300}}
 			for i, s := range large {
 				for tr := range 4 {
 					if testing.Short() && tr != i%4 {
 						continue
 					}
-					check(t, r, kern, pool, gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: s[0], n: s[1], k: s[2],
-						alpha: 1.5, beta: []float32{0, 0.5}[i%2], pad: i % 2 * 3})
+					for _, packed := range []bool{false, true} {
+						check(t, r, kern, pool, gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: s[0], n: s[1], k: s[2],
+							alpha: 1.5, beta: []float32{0, 0.5}[i%2], pad: i % 2 * 3, packed: packed})
+					}
 				}
 			}
 		})
@@ -201,6 +212,10 @@ func TestSgemmDegenerate(t *testing.T) {
 			{m: 0, n: 7, k: 9, alpha: 1, beta: 0},
 			{m: 5, n: 0, k: 9, alpha: 1, beta: 0},
 			{m: 5, n: 7, k: 0, alpha: 1, beta: 0, ep: Epilogue{Bias: []float32{}, Act: ActRelu}},
+			{m: 5, n: 7, k: 0, alpha: 1, beta: 0.5, packed: true, ep: Epilogue{RowBias: []float32{}}},
+			{m: 0, n: 7, k: 9, alpha: 1, beta: 0, packed: true},
+			{m: 5, n: 7, k: 9, alpha: 0, beta: 2, packed: true},
+			{m: 1, n: 7, k: 9, alpha: 1, beta: 0, packed: true, ep: Epilogue{Act: ActGelu}},
 		} {
 			check(t, r, kern, DefaultPool(), tc)
 		}
