@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/gort-ml/gort/onnx"
 	"github.com/gort-ml/gort/runtime"
 	"github.com/gort-ml/gort/tensor"
+	"github.com/gort-ml/gort/tokenizer"
 )
 
 type imageRGBA = image.RGBA
@@ -256,25 +258,71 @@ func maeBaseline(pix []float32, b, size, patch int, normPix bool) float64 {
 // predict fills the first [MASK] of each probe sentence with the model's
 // five most likely tokens.
 func (r *run) predict(probes []string) ([]Prediction, error) {
-	if len(probes) == 0 {
+	name := "logits"
+	if r.class == "BertForPreTraining" {
+		name = "prediction_logits"
+	}
+	return fillMask(r.tok, r.sp, probes, func(feeds map[string]*tensor.Tensor) (*tensor.Tensor, error) {
+		if r.o.NSP {
+			feeds["next_sentence_label"] = tensor.Zeros(tensor.Int64, feeds["input_ids"].Shape()[0])
+		}
+		out, err := r.eval.run(context.Background(), feeds, r.tr.Params())
+		return out[name], err
+	})
+}
+
+// FillMask loads the BERT checkpoint folder dir written by Run (its
+// tokenizer.json and model.onnx) and predicts the first [MASK] of each
+// sentence: the five most likely tokens, best first.
+func FillMask(dir string, sentences []string) ([]Prediction, error) {
+	tok, err := tokenizer.Load(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		return nil, err
+	}
+	sp, err := bertSpecials(tok)
+	if err != nil {
+		return nil, err
+	}
+	m, err := onnx.Load(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		return nil, err
+	}
+	sess, err := runtime.NewSession(m, runtime.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	name := m.Graph.Outputs[0].Name // logits or prediction_logits
+	return fillMask(tok, sp, sentences, func(feeds map[string]*tensor.Tensor) (*tensor.Tensor, error) {
+		delete(feeds, "labels")
+		out, err := sess.Run(context.Background(), feeds)
+		return out[name], err
+	})
+}
+
+// fillMask encodes the sentences as one padded batch, runs it through
+// logits (returning (batch, sequence, vocab) scores) and reads the top
+// tokens at each sentence's first [MASK].
+func fillMask(tok *tokenizer.Tokenizer, sp specials, sentences []string, logits func(map[string]*tensor.Tensor) (*tensor.Tensor, error)) ([]Prediction, error) {
+	if len(sentences) == 0 {
 		return nil, nil
 	}
 	var exs []Example
 	var at []int
-	for _, p := range probes {
-		ids, _ := encodeWords(r.tok, p)
+	for _, p := range sentences {
+		ids, _ := encodeWords(tok, p)
 		e := newExample(len(ids) + 2)
-		e.push(r.sp.cls, 0, false, true)
+		e.push(sp.cls, 0, false, true)
 		pos := -1
 		for _, id := range ids {
-			if id == r.sp.mask && pos < 0 {
+			if id == sp.mask && pos < 0 {
 				pos = len(e.IDs)
 			}
 			e.push(id, 0, false, false)
 		}
-		e.push(r.sp.sep, 0, false, true)
+		e.push(sp.sep, 0, false, true)
 		if pos < 0 {
-			return nil, fmt.Errorf("pretrain: probe %q has no [MASK]", p)
+			return nil, fmt.Errorf("pretrain: sentence %q has no [MASK]", p)
 		}
 		exs, at = append(exs, e), append(at, pos)
 	}
@@ -282,25 +330,24 @@ func (r *run) predict(probes []string) ([]Prediction, error) {
 	for _, e := range exs {
 		seq = max(seq, len(e.IDs))
 	}
-	feeds := textBatch(exs, seq, r.sp.pad, true, r.o.NSP, nil, nil)
-	// Score the [MASK] positions so the loss is defined.
+	feeds := textBatch(exs, seq, sp.pad, true, false, nil, nil)
+	// Score the [MASK] positions so that a graph's loss is defined.
 	lab := tensor.Data[int64](feeds["labels"])
 	for i := range lab {
 		lab[i] = IgnoreIndex
 	}
 	for i, p := range at {
-		lab[i*seq+p] = r.sp.mask
+		lab[i*seq+p] = sp.mask
 	}
-	out, err := r.eval.run(context.Background(), feeds, r.tr.Params())
+	out, err := logits(feeds)
 	if err != nil {
 		return nil, err
 	}
-	name := "logits"
-	if r.class == "BertForPreTraining" {
-		name = "prediction_logits"
+	if out == nil || out.Rank() != 3 || out.Shape()[0] != len(exs) || out.Shape()[1] != seq {
+		return nil, fmt.Errorf("pretrain: the model gives no (batch, sequence, vocab) logits")
 	}
-	lg := tensor.Data[float32](out[name])
-	V := out[name].Shape()[2]
+	lg := tensor.Data[float32](out)
+	V := out.Shape()[2]
 	var preds []Prediction
 	for i, p := range at {
 		row := lg[(i*seq+p)*V : (i*seq+p+1)*V]
@@ -311,10 +358,10 @@ func (r *run) predict(probes []string) ([]Prediction, error) {
 		sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
 		var top []string
 		for _, j := range idx[:min(5, V)] {
-			s, _ := r.tok.IDToToken(j)
+			s, _ := tok.IDToToken(j)
 			top = append(top, s)
 		}
-		preds = append(preds, Prediction{Text: probes[i], Top: top})
+		preds = append(preds, Prediction{Text: sentences[i], Top: top})
 	}
 	return preds, nil
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/gort-ml/gort/onnx"
@@ -110,6 +111,16 @@ func TestExportAndORT(t *testing.T) {
 	}
 	if math.Abs(sn.FirstLoss-so.FirstLoss) > 1e-4 || math.Abs(sn.LastLoss-so.LastLoss) > 1e-3 {
 		t.Errorf("losses native %.6f/%.6f, ORT %.6f/%.6f", sn.FirstLoss, sn.LastLoss, so.FirstLoss, so.LastLoss)
+	}
+	// The exported model predicts what the run reported.
+	preds, err := FillMask(nat.Out, DefaultProbes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range preds {
+		if !slices.Equal(preds[i].Top, sn.After[i].Top) {
+			t.Errorf("model.onnx predicts %v for %q, the run %v", preds[i].Top, preds[i].Text, sn.After[i].Top)
+		}
 	}
 	m, err := onnx.Load(filepath.Join(nat.Out, "model.onnx"))
 	if err != nil {
