@@ -32,6 +32,8 @@ func commands() []command {
 		{"optimize", "write an optimized model: folded constants, fused LayerNorm/GELU/attention", cmdOptimize},
 		{"demo", "build a small BERT, run it natively and through ONNX Runtime, compare", cmdDemo},
 		{"pretrain", "pretrain BERT (MLM), GPT-2 (CLM) or ViT-MAE from text or images into a checkpoint folder", cmdPretrain},
+		{"finetune", "fine-tune an ONNX export with a task head (classification, regression, token labels, embeddings; full, frozen or LoRA)", cmdFinetune},
+		{"export", "export a pretrain/finetune folder or model as ONNX, Hugging Face files or the training-step graph", cmdExport},
 	}
 }
 
