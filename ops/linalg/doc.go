@@ -10,7 +10,9 @@
 // SgemmEx adds an Epilogue, C = act(C + 1·biasᵀ + rowBias·1ᵀ) with act
 // none, Relu, Gelu (erf) or Gelu (tanh), applied block by block while C is
 // in cache, and takes the Pool to run on; SgemmStridedBatched and
-// SgemmBatched run many products of one shape.
+// SgemmBatched run many products of one shape. PackB packs a constant
+// op(B) (a weight matrix) once, and SgemmPacked multiplies by it without
+// packing B again.
 //
 // The product follows GotoBLAS/BLIS: op(B) is packed in kc x nc blocks of
 // nr-column panels, alpha·op(A) in mc x kc blocks of mr-row panels, and a

@@ -68,15 +68,6 @@ func SgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, pb *Pa
 	checkMatrix("A", ar, ac, a, lda)
 	checkMatrix("C", m, n, c, ldc)
 	checkEpilogue(m, n, ep)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleOnly(m, n, beta, c, ldc, ep)
-		return
-	}
-	j := jobPool.Get().(*gemmJob)
-	*j = gemmJob{kern: pb.kern, transA: transA, m: m, n: n, k: k,
-		alpha: alpha, a: a, lda: lda, beta: beta, c: c, ldc: ldc, ep: ep, pb: pb}
-	j.run(pool)
+	launch(gemmJob{kern: pb.kern, transA: transA, m: m, n: n, k: k,
+		alpha: alpha, a: a, lda: lda, beta: beta, c: c, ldc: ldc, ep: ep, pb: pb}, pool)
 }

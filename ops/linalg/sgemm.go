@@ -52,16 +52,22 @@ var minThreadWork = 1 << 20
 
 func sgemm(kern *kernel, pool *Pool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue) {
 	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, ep)
-	if m == 0 || n == 0 {
+	launch(gemmJob{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, ep: ep}, pool)
+}
+
+// launch runs a checked product on pool: empty and scale-only ones here,
+// the rest split over the threads by a pooled job.
+func launch(spec gemmJob, pool *Pool) {
+	if spec.m == 0 || spec.n == 0 {
 		return
 	}
-	if k == 0 || alpha == 0 {
-		scaleOnly(m, n, beta, c, ldc, ep)
+	if spec.k == 0 || spec.alpha == 0 {
+		scaleOnly(spec.m, spec.n, spec.beta, spec.c, spec.ldc, spec.ep)
 		return
 	}
 	j := jobPool.Get().(*gemmJob)
-	*j = gemmJob{kern: kern, transA: transA, transB: transB, m: m, n: n, k: k,
-		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, ep: ep}
+	*j = spec
 	j.run(pool)
 }
 
