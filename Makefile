@@ -7,7 +7,8 @@ GO ?= go
 ORT_VERSION := 1.30.0
 export GORT_ORT_LIB ?= $(GORT_CACHE)/onnxruntime-$(ORT_VERSION)/libonnxruntime.so.1
 ONNX_NODE ?= $(firstword $(wildcard ../shared/conformance/onnx-node) $(GORT_CACHE)/onnx-node-1.23.0)
-export GORT_ONNX_NODE := $(ONNX_NODE)
+# Absolute, because go test runs each package in its own folder.
+export GORT_ONNX_NODE := $(abspath $(ONNX_NODE))
 
 .PHONY: all build test demo ort proto testdata conformance bench fuzz clean-cache interop
 
