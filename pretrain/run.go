@@ -2,6 +2,7 @@ package pretrain
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/gort-ml/gort/ir"
@@ -348,6 +350,7 @@ func (r *run) setupText() error {
 		if r.sp, err = bertSpecials(r.tok); err != nil {
 			return err
 		}
+		r.cfg.PadTokenID = int(r.sp.pad)
 		examples = func(docs iter.Seq[[]string], rng *rand.Rand) iter.Seq[Example] {
 			return bertExamples(docs, r.tok, r.sp, o.Seq, o.NSP, rng)
 		}
@@ -356,6 +359,12 @@ func (r *run) setupText() error {
 			return err
 		}
 		r.sp.pad = r.sp.eos
+		// GPT2Config defaults to GPT-2's 50256; name this vocabulary's.
+		if r.cfg.Extra == nil {
+			r.cfg.Extra = map[string]json.RawMessage{}
+		}
+		id := json.RawMessage(strconv.FormatInt(r.sp.eos, 10))
+		r.cfg.Extra["bos_token_id"], r.cfg.Extra["eos_token_id"] = id, id
 		examples = func(docs iter.Seq[[]string], _ *rand.Rand) iter.Seq[Example] {
 			return clmBlocks(docs, r.tok, r.sp.eos, o.Seq)
 		}
