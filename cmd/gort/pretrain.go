@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/gort-ml/gort/pretrain"
 )
@@ -58,7 +60,7 @@ func cmdPretrain(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	s, err := pretrain.Run(ctx, o)
 	if err != nil {
-		return err
+		return errors.New(strings.TrimPrefix(err.Error(), "pretrain: ")) // main prefixes the command
 	}
 	fmt.Fprintf(stdout, "%s: %d parameters, %d steps in %v (%.0f %s/s)\n", s.Class, s.Params, s.Steps, s.Elapsed.Round(1e7), s.ItemsPerSecond, map[bool]string{true: "images", false: "tokens"}[o.Arch == "vit-mae"])
 	fmt.Fprintf(stdout, "loss %.4f -> %.4f (mean of the last 10%% of steps); trivial baseline %.4f (%s)\n", s.FirstLoss, s.LastLoss, s.Baseline,
