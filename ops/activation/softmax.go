@@ -2,6 +2,7 @@ package activation
 
 import (
 	"fmt"
+	"github.com/gort-ml/gort/ops/internal/kernelutil"
 	"math"
 
 	"github.com/gort-ml/gort/ops"
@@ -115,7 +116,7 @@ func softmaxDims(shape []int, axis int64, coerce bool) (outer, n, inner int, err
 // softmaxPar is softmax with the outer dimension split over c.Threads.
 func softmaxPar[T tensor.Float](c *ops.Ctx, dst, x []T, outer, n, inner int, mode softmaxMode) error {
 	row := n * inner
-	return parallel(c, outer, grain/row+1, func(lo, hi int) error {
+	return kernelutil.Parallel(c, outer, grain/row+1, func(lo, hi int) error {
 		return softmax(c, dst[lo*row:hi*row], x[lo*row:hi*row], hi-lo, n, inner, mode)
 	})
 }

@@ -2,6 +2,7 @@ package activation
 
 import (
 	"fmt"
+	"github.com/gort-ml/gort/ops/internal/kernelutil"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
@@ -60,7 +61,7 @@ const grain = 1 << 15
 // applyFloat writes f(x) into out (same dtype and size as x), on up to
 // c.Threads goroutines for large tensors.
 func applyFloat(c *ops.Ctx, out, x *tensor.Tensor, f floatFn) error {
-	return parallel(c, x.Len(), grain, func(lo, hi int) error { return applyRange(c, out, x, f, lo, hi) })
+	return kernelutil.Parallel(c, x.Len(), grain, func(lo, hi int) error { return applyRange(c, out, x, f, lo, hi) })
 }
 
 // applyRange is applyFloat on elements [lo, hi).
