@@ -100,7 +100,9 @@ func matmulTyped[T tensor.Number](c *ops.Ctx, p *matmulPlan, at, bt *tensor.Tens
 	}
 	// B shared by every batch and A contiguous: one tall GEMM.
 	if prod(p.bBatch) == 1 && prod(p.aBatch) == nb {
-		gemm(threads, false, false, nb*p.m, p.n, p.k, 1, a, p.k, b, p.n, 0, y, p.n)
+		if err := tallGemm(c, threads, nb*p.m, p.n, p.k, a, b, y); err != nil {
+			return nil, err
+		}
 		return yt, nil
 	}
 	aOff := make([]int, 0, nb)
@@ -186,4 +188,29 @@ func broadcastDims(x, y []tensor.Dim) ([]tensor.Dim, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkFlops is about the work between two cancellation checks of a tall
+// MatMul: 2^30 multiply-adds, some 10 ms on two cores (a variable for tests).
+var checkFlops = 1 << 30
+
+// tallGemm computes y (m x n) = a (m x k) * b (k x n) in row chunks of
+// about checkFlops each, checking the context between chunks, so cancelling
+// a run with a large batch does not wait for the whole product. Chunks have
+// at least 4*gemmMC rows, so repacking B per chunk costs under 3%; each
+// output element is summed exactly as by one GEMM call.
+func tallGemm[T tensor.Number](c *ops.Ctx, threads, m, n, k int, a, b, y []T) error {
+	rows := max(4*gemmMC, checkFlops/max(2*n*k, 1)/gemmMC*gemmMC)
+	for r0 := 0; r0 < m; {
+		if err := c.Check(); err != nil {
+			return err
+		}
+		r1 := r0 + rows
+		if m-r1 < rows {
+			r1 = m // the remainder joins the last chunk
+		}
+		gemm(threads, false, false, r1-r0, n, k, 1, a[r0*k:], k, b, n, 0, y[r0*n:], n)
+		r0 = r1
+	}
+	return nil
 }
