@@ -124,8 +124,19 @@ func FinetuneHF(src string, o Options) error {
 		if err != nil {
 			return fmt.Errorf("export: written config: %w", err)
 		}
-		if err := zoo.LoadWeights(zm, o.Out); err != nil {
+		// A feature-extraction export has no pooler; BertModel then
+		// initializes one that mean pooling never reads.
+		rep, err := zoo.LoadWeightsWith(zm, o.Out, zoo.LoadOptions{Partial: true})
+		if err != nil {
 			return fmt.Errorf("export: the written weights do not load as %s: %w", arch, err)
+		}
+		for _, miss := range rep.Missing {
+			if arch != "BertModel" || !strings.HasPrefix(miss, "pooler.") {
+				return fmt.Errorf("export: the written weights lack %s's %q (missing %v)", arch, miss, rep.Missing)
+			}
+		}
+		if len(rep.Unexpected) > 0 {
+			return fmt.Errorf("export: %s does not use the written weights %v", arch, rep.Unexpected)
 		}
 	}
 	return nil

@@ -143,6 +143,7 @@ func New(backbone *ir.Model, task Task, opts ...Option) (*Model, error) {
 	if cfg.loraAlpha == 0 {
 		cfg.loraAlpha = float64(cfg.loraRank)
 	}
+	backbone = untie(backbone)
 	m := &Model{Task: task, backbone: backbone, cfg: cfg, init: map[string]*tensor.Tensor{}}
 	g := backbone.Graph
 	outs := map[string]bool{}
@@ -200,6 +201,7 @@ func New(backbone *ir.Model, task Task, opts ...Option) (*Model, error) {
 		return nil, err
 	}
 	used := usedInitializers(fwd.Graph)
+	weights := matmulWeights(fwd.Graph)
 	switch {
 	case cfg.loraRank > 0:
 		m.trainOn = append(append([]string{}, m.head...), m.adapterParams()...)
@@ -207,7 +209,7 @@ func New(backbone *ir.Model, task Task, opts ...Option) (*Model, error) {
 		m.trainOn = append([]string{}, m.head...)
 	default:
 		for _, in := range fwd.Graph.Initializers {
-			if used[in.Name] && train.DefaultTrainable(in.Name, in.T) {
+			if used[in.Name] && (train.DefaultTrainable(in.Name, in.T) || weights[in.Name]) {
 				m.trainOn = append(m.trainOn, in.Name)
 			}
 		}
@@ -308,6 +310,9 @@ func (m *Model) findAdapters(inits map[string]*ir.Initializer, rng *rand.Rand) e
 			continue
 		}
 		base := strings.TrimSuffix(a.weight, ".weight")
+		if generatedName(a.weight) {
+			base = strings.ReplaceAll(strings.TrimSuffix(strings.Trim(n.Name, "/"), "/MatMul"), "/", ".")
+		}
 		a.a, a.b = base+".lora_A", base+".lora_B"
 		if m.init[a.a] != nil {
 			continue // a weight shared by two MatMuls gets one adapter... on its first use
@@ -433,13 +438,7 @@ func (m *Model) graph(md mode, params map[string]*tensor.Tensor) (*ir.Model, err
 		}
 		g.Outputs = []*ir.ValueInfo{{Name: lossName, Type: tensor.TensorType(tensor.Float32)}}
 	} else {
-		types := autodiff.InferTypes(&c)
-		t, ok := types[out]
-		if !ok || t.DType == tensor.Undefined {
-			t = tensor.Type{Kind: tensor.KindTensor, DType: tensor.Float32}
-		}
-		t = namedDims(t, m.Task)
-		g.Outputs = []*ir.ValueInfo{{Name: out, Type: t}}
+		g.Outputs = []*ir.ValueInfo{{Name: out, Type: m.outputType()}}
 	}
 	prune(&g)
 	if err := sortNodes(&g); err != nil {
@@ -448,22 +447,23 @@ func (m *Model) graph(md mode, params map[string]*tensor.Tensor) (*ir.Model, err
 	return &c, nil
 }
 
-// namedDims gives the output's unknown dims the exporters' names.
-func namedDims(t tensor.Type, task Task) tensor.Type {
-	names := []string{"batch_size", "num_labels"}
-	if _, ok := task.(TokenCls); ok {
-		names = []string{"batch_size", "sequence_length", "num_labels"}
-	}
-	if !t.HasShape || len(t.Shape) != len(names) {
-		return t
-	}
-	t.Shape = append([]tensor.Dim{}, t.Shape...)
-	for i, d := range t.Shape {
-		if !d.Known() && d.Param == "" {
-			t.Shape[i].Param = names[i]
+// outputType is the inference output's type: (batch_size, num_labels),
+// (batch_size, sequence_length, num_labels) for TokenCls, (batch_size,
+// hidden) for Embedding.
+func (m *Model) outputType() tensor.Type {
+	dim := func(name string) tensor.Dim { return tensor.Dim{Size: -1, Param: name} }
+	last := tensor.Dim{Size: int64(m.Task.NumLabels())}
+	if _, ok := m.Task.(Embedding); ok {
+		last = dim("hidden_size")
+		if h, err := m.hiddenSize(); err == nil {
+			last = tensor.Dim{Size: int64(h)}
 		}
 	}
-	return t
+	shape := []tensor.Dim{dim("batch_size"), last}
+	if _, ok := m.Task.(TokenCls); ok {
+		shape = []tensor.Dim{dim("batch_size"), dim("sequence_length"), last}
+	}
+	return tensor.Type{Kind: tensor.KindTensor, DType: tensor.Float32, HasShape: true, Shape: shape}
 }
 
 func aInt(name string, v int64) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
@@ -785,4 +785,69 @@ func (m *Model) Close() error {
 		return m.trainer.Close()
 	}
 	return nil
+}
+
+// generatedName reports an exporter's name for a folded or transposed
+// weight ("onnx::MatMul_296", "/encoder/Constant_output_0").
+func generatedName(name string) bool {
+	return strings.HasPrefix(name, "onnx::") || strings.HasPrefix(name, "/")
+}
+
+// matmulWeights names the rank-2 float initializers that a MatMul or Gemm
+// reads as its weight: exporters give the transposed Linear weights of
+// PyTorch models generated names ("onnx::MatMul_296"), which
+// train.DefaultTrainable takes for constants, yet they are weights.
+func matmulWeights(g *ir.Graph) map[string]bool {
+	inits := map[string]*tensor.Tensor{}
+	for _, in := range g.Initializers {
+		inits[in.Name] = in.T
+	}
+	out := map[string]bool{}
+	for _, n := range g.Nodes {
+		if (n.OpType == "MatMul" || n.OpType == "Gemm") && len(n.Inputs) >= 2 {
+			if t := inits[n.Inputs[1]]; t != nil && t.Rank() == 2 && t.DType().IsFloat() {
+				out[n.Inputs[1]] = true
+			}
+		}
+	}
+	return out
+}
+
+// untie gives every Identity alias of an initializer its own initializer
+// (a copy under the alias's name). PyTorch's exporter deduplicates equal
+// tensors (freshly initialized biases and LayerNorm weights) into one
+// initializer read through Identity nodes; training them as one would tie
+// parameters the model keeps separate. The model is not modified; a model
+// without such aliases comes back as is.
+func untie(m *ir.Model) *ir.Model {
+	g := m.Graph
+	inits := map[string]*tensor.Tensor{}
+	for _, in := range g.Initializers {
+		inits[in.Name] = in.T
+	}
+	var aliases []*ir.Node
+	for _, n := range g.Nodes {
+		if n.OpType == "Identity" && len(n.Inputs) == 1 && len(n.Outputs) == 1 && inits[n.Inputs[0]] != nil && inits[n.Outputs[0]] == nil {
+			aliases = append(aliases, n)
+		}
+	}
+	if len(aliases) == 0 {
+		return m
+	}
+	c := *m
+	ng := *g
+	c.Graph = &ng
+	drop := map[*ir.Node]bool{}
+	ng.Initializers = append([]*ir.Initializer{}, g.Initializers...)
+	for _, n := range aliases {
+		drop[n] = true
+		ng.Initializers = append(ng.Initializers, &ir.Initializer{Name: n.Outputs[0], T: inits[n.Inputs[0]].Clone()})
+	}
+	ng.Nodes = nil
+	for _, n := range g.Nodes {
+		if !drop[n] {
+			ng.Nodes = append(ng.Nodes, n)
+		}
+	}
+	return &c
 }
