@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# bench-sgemm.sh [COUNT]
+# bench-sgemm.sh [COUNT [CORETYPE]]   (BENCH=regexp narrows the benchmarks)
 #
 # Benchmarks gort's SGEMM (ops/linalg) against OpenBLAS on this machine, in
-# one run, and prints the median GFLOP/s of COUNT runs (default 5) per
-# shape and thread count. BenchmarkVsOpenBLAS alternates the two libraries
-# call by call so both see the same load on a shared machine; its
-# gort/openblas column is the speed ratio (above 1: gort is faster).
-# OpenBLAS is needed only here (apt-get install -y libopenblas-dev); gort
-# never links it. OpenBLAS 0.3.21 (Debian 12) does not know AMD family 1Ah
-# (Zen 5) and runs its Haswell AVX2 kernels there; OPENBLAS_CORETYPE=SkylakeX
-# in the environment makes it use its AVX-512 kernels, the fair comparison.
+# one run, and prints the median of COUNT runs (default 5) per shape and
+# thread count. BenchmarkVsOpenBLAS alternates gort, gort with B packed in
+# advance and OpenBLAS call by call, so all see the same load on a shared
+# machine; its gort/openblas columns are speed ratios (above 1: gort is
+# faster). OpenBLAS is needed only here (apt-get install -y
+# libopenblas-dev); gort never links it.
+#
+# OpenBLAS picks its kernel from the CPU unless OPENBLAS_CORETYPE names one;
+# this machine's environment sets OPENBLAS_CORETYPE=Haswell (AVX2) and
+# OPENBLAS_L2_SIZE=512, so the script clears both and lets OpenBLAS detect
+# the CPU (Cooperlake, its AVX-512 kernels, on the Zen 5 here), or uses
+# CORETYPE when given (e.g. SkylakeX, Haswell).
 set -euo pipefail
 count=${1:-5}
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+if [ -n "${2:-}" ]; then
+	export OPENBLAS_CORETYPE=$2
+fi
 cd "$(dirname "$0")/.."
 if [ ! -e /usr/include/x86_64-linux-gnu/cblas.h ] && [ ! -e /usr/include/cblas.h ]; then
 	echo "bench-sgemm: OpenBLAS headers missing; apt-get install -y libopenblas-dev" >&2
@@ -21,7 +29,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 # The pthread OpenBLAS sizes its pool from OPENBLAS_NUM_THREADS; the
 # benchmark sets 1 or 2 threads per call with openblas_set_num_threads.
-OPENBLAS_NUM_THREADS=2 go test -tags openblas -run '^$' -bench 'VsOpenBLAS|Sgemm|MicroKernel' -count "$count" -v ./ops/linalg/ |
+OPENBLAS_NUM_THREADS=2 go test -tags openblas -run '^$' -bench "${BENCH:-VsOpenBLAS|Sgemm|MicroKernel}" -count "$count" -v ./ops/linalg/ |
 	grep -E '^Benchmark.*ns/op|openblas_bench_test' | tee "$out"
 echo
 grep -m1 openblas_bench_test "$out" | sed 's/^ *[^ ]* //' 
