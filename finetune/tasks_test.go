@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/gort-ml/gort/models/zoo"
-	"github.com/gort-ml/gort/runtime"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -124,28 +123,7 @@ func TestLoRAOnZooLayout(t *testing.T) {
 			t.Errorf("%s changed", k)
 		}
 	}
-	rng := rand.New(rand.NewPCG(1, 1))
-	batch := synthBatch(rng, 3, 7)
-	withAd, err := m.InferenceWithAdapters()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := runtime.NewSession(withAd, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	want, err := m.predictWith(context.Background(), s, batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := m.Predict(context.Background(), batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := maxDiff(got, want); d > 1e-5 {
-		t.Fatalf("merged differs from adapters by %g", d)
-	}
+	checkMerge(t, m, synthBatch(rand.New(rand.NewPCG(1, 1)), 3, 7))
 }
 
 func isAdapter(m *Model, name string) bool {
