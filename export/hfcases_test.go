@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gort-ml/gort/finetune"
+	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/models/zoo"
 	"github.com/gort-ml/gort/onnx"
 	"github.com/gort-ml/gort/runtime"
@@ -122,30 +123,38 @@ func TestHFExportCases(t *testing.T) {
 			checkCase(t, filepath.Join(root, arch), src, arch, cfg.VocabSize)
 		})
 	}
-	t.Run("finetuned-BertForSequenceClassification", func(t *testing.T) {
-		dir := filepath.Join(root, "finetuned-BertForSequenceClassification")
-		backbone, tok, data := fixture(t, dir, 64)
-		task := finetune.SeqCls{Labels: 3, Pooling: finetune.PoolPooler}
-		exs, err := finetune.ReadJSONL(data, finetune.SeqCls{Labels: 2}, finetune.Fields{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		bb, err := onnx.Load(backbone)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := finetune.New(bb, task, finetune.LoRA(2, 4))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		src := filepath.Join(dir, "run")
-		if _, err := m.Fit(context.Background(), exs, nil, finetune.FitOptions{Encoder: &finetune.Encoder{Tok: tok}, Epochs: 1, Batch: 16,
-			LR: 1e-2, Out: src, Manifest: map[string]any{"backbone": backbone}}); err != nil {
-			t.Fatal(err)
-		}
-		checkCase(t, dir, src, "BertForSequenceClassification", 62)
-	})
+	finetuned := []struct {
+		arch string
+		task finetune.Task
+		opts []finetune.Option
+	}{
+		{"BertForSequenceClassification", finetune.SeqCls{Labels: 3, Pooling: finetune.PoolPooler}, []finetune.Option{finetune.LoRA(2, 4)}},
+		{"BertForTokenClassification", finetune.TokenCls{Labels: 3}, nil},
+		{"BertModel", finetune.Embedding{}, []finetune.Option{finetune.LoRA(2, 2)}},
+	}
+	for _, c := range finetuned {
+		t.Run("finetuned-"+c.arch, func(t *testing.T) {
+			dir := filepath.Join(root, "finetuned-"+c.arch)
+			backbone, tok, _ := fixture(t, dir, 1)
+			bb, err := onnx.Load(backbone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := finetune.New(bb, c.task, c.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			exs := []finetune.Example{{Text: "good1 bad2 word3", Words: []string{"good1", "bad2", "word3"}, Tags: []int{0, 1, 2}, Positive: "good1 word3", Label: 1},
+				{Text: "bad4 word5", Words: []string{"bad4", "word5"}, Tags: []int{1, 2}, Positive: "bad4", Label: 2}}
+			src := filepath.Join(dir, "run")
+			if _, err := m.Fit(context.Background(), exs, nil, finetune.FitOptions{Encoder: &finetune.Encoder{Tok: tok}, Epochs: 2, Batch: 2,
+				LR: 1e-2, Out: src, Manifest: map[string]any{"backbone": backbone}}); err != nil {
+				t.Fatal(err)
+			}
+			checkCase(t, dir, src, c.arch, 62)
+		})
+	}
 }
 
 // checkCase exports src (hf and onnx) into dir and checks both in Go.
@@ -173,6 +182,10 @@ func checkCase(t *testing.T, dir, src, arch string, vocab int) {
 		t.Fatal(err)
 	}
 	writeCase(t, dir, arch, feeds, want)
+	ortCheck(t, em, feeds, want)
+	if arch == "BertForTokenClassification" || arch == "BertModel" {
+		return // not a zoo class, or an embedding (mean pooling outside the class): hf_export_check.py checks these
+	}
 	// The HF folder loads strictly into gort's class and computes the same.
 	cfg, err := zoo.LoadConfig(hf)
 	if err != nil {
@@ -204,6 +217,11 @@ func checkCase(t *testing.T, dir, src, arch string, vocab int) {
 			}
 		}
 	}
+}
+
+// ortCheck runs em in ONNX Runtime (where present) against gort's outputs.
+func ortCheck(t *testing.T, em *ir.Model, feeds, want map[string]*tensor.Tensor) {
+	t.Helper()
 	if _, err := os.Stat(ort.DefaultLibrary()); err != nil {
 		return
 	}

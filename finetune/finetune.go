@@ -137,6 +137,9 @@ func New(backbone *ir.Model, task Task, opts ...Option) (*Model, error) {
 	if cfg.loraRank > 0 && cfg.freeze {
 		return nil, fmt.Errorf("finetune: LoRA already freezes the backbone; choose one of frozen backbone and LoRA")
 	}
+	if _, ok := task.(Embedding); ok && cfg.freeze {
+		return nil, fmt.Errorf("finetune: the embedding task has no head, so a frozen backbone leaves nothing to train; use LoRA or full fine-tuning")
+	}
 	if cfg.dropout >= 1 {
 		return nil, fmt.Errorf("finetune: head dropout %v must be below 1", cfg.dropout)
 	}

@@ -5,7 +5,8 @@ gort's TestHFExportCases (export/hfcases_test.go) builds every zoo
 architecture (BERT sequence classification and masked LM, GPT-2 LM,
 ViT classification, ViT-MAE pretraining) as `gort pretrain` saves it, plus
 a BERT classifier fine-tuned with LoRA by package finetune, and exports each
-with `gort export --format hf` and `--format onnx`. Each case folder holds
+with `gort export --format hf` and `--format onnx`; also a token classifier
+and a sentence-embedding model (BertModel + mean pooling) from finetune. Each case folder holds
 hf/ (config.json, model.safetensors), model.onnx, inputs.safetensors and
 outputs.safetensors (gort's outputs on those inputs). This script, for every
 case:
@@ -74,7 +75,9 @@ def check_hf(case):
     arch = cfg["architectures"][0]
     cls = getattr(transformers, arch)
     model, info = cls.from_pretrained(os.path.join(case, "hf"), output_loading_info=True, attn_implementation="eager")
-    problems = [f"{k}: {v}" for k, v in info.items() if v and k in ("missing_keys", "unexpected_keys", "mismatched_keys")]
+    problems = [f"{k}: {v}" for k, v in info.items() if v and k in ("missing_keys", "unexpected_keys", "mismatched_keys")
+                # an embedding model exported from a feature-extraction graph has no pooler; mean pooling never reads it
+                and not (arch == "BertModel" and k == "missing_keys" and all(x.startswith("pooler.") for x in v))]
     model.eval()
     inputs = load_file(os.path.join(case, "inputs.safetensors"))
     want = load_file(os.path.join(case, "outputs.safetensors"))
@@ -85,6 +88,11 @@ def check_hf(case):
         if w.dtype.kind != "f":
             continue
         got = getattr(out, name, None)
+        if name == "sentence_embedding":
+            # gort's embedding head: mean of last_hidden_state over the
+            # attention mask (sentence-transformers' Pooling, mean mode)
+            mask = torch.from_numpy(inputs["attention_mask"]).unsqueeze(-1).float()
+            got = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         if got is None:
             problems.append(f"{name}: transformers' output lacks it")
             continue
