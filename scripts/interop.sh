@@ -30,12 +30,19 @@ if [ ! -f "$venv/.complete" ]; then
 	echo "interop: virtualenv built in $(($(date +%s) - start)) s"
 fi
 
-# One gort binary per run (the suite spawns it per model).
+# One gort binary per run (the suite spawns it per model); GORT_BIN set
+# by the caller is used as is.
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gort-interop.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-${GO:-go} build -o "$tmp/gort" ./cmd/gort
-export GORT_BIN=$tmp/gort
+if [ -z "${GORT_BIN:-}" ]; then
+	${GO:-go} build -o "$tmp/gort" ./cmd/gort
+	export GORT_BIN=$tmp/gort
+fi
 export GORT_INTEROP_WORK=${GORT_INTEROP_WORK:-$tmp/work}
+# Exports and saved models depend only on the pinned packages and the
+# suite's model/export code: cached across runs (exports.py keys each
+# architecture's folder by its definition).
+export GORT_INTEROP_CACHE=${GORT_INTEROP_CACHE:-$cache/interop-exports-$hash}
 # Keep the references single-threaded-ish and quiet: tiny models, many runs.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 export TOKENIZERS_PARALLELISM=false
