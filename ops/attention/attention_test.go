@@ -264,6 +264,17 @@ func TestRotaryEmbedding(t *testing.T) {
 	if _, err := run(t, "RotaryEmbedding", 23, nil, []string{"y"}, x, cos, sin, tensor.Must([]int{1, 1}, []int64{2})); err == nil {
 		t.Error("position id beyond the cache: no error")
 	}
+	// Without position_ids, a (1, S, rd/2) cache broadcasts over the batch:
+	// batch 2, sequence 1, both rows rotated by theta.
+	x2 := tensor.Must([]int{2, 1, 1, 4}, []float32{1, 2, 3, 4, 1, 2, 3, 4})
+	cos1 := tensor.Must([]int{1, 1, 2}, []float32{float32(c), float32(c)})
+	sin1 := tensor.Must([]int{1, 1, 2}, []float32{float32(s), float32(s)})
+	out, err = run(t, "RotaryEmbedding", 23, nil, []string{"y"}, x2, cos1, sin1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{1*c - 3*s, 2*c - 4*s, 1*s + 3*c, 2*s + 4*c}
+	near(t, "batch-broadcast cache", tensor.Data[float32](out[0]), append(want, want...), 1e-6)
 }
 
 // TestLinearAttentionLinearRule checks o_t = scale * q_t^T sum_{s<=t} k_s v_s^T.

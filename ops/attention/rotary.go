@@ -30,8 +30,9 @@ func compileRotary(n *ops.Node) (*ops.Kernel, error) {
 }
 
 // runRotary: input is (B, H, S, D) or (B, S, H*D); cos and sin are
-// (max_position, rd/2) indexed by position_ids (B, S), or (B, S, rd/2) or
-// (S, rd/2) without position_ids.
+// (max_position, rd/2) indexed by position_ids (B, S), or (B, S, rd/2),
+// (1, S, rd/2) (broadcast over the batch, as torch.onnx's dynamo exports of
+// Llama write it) or (S, rd/2) without position_ids.
 func runRotary[F tensor.Float](c *ops.Ctx, p *rotary, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	xt, cosT, sinT := in[0], in[1], in[2]
 	var posT *tensor.Tensor
@@ -80,7 +81,7 @@ func runRotary[F tensor.Float](c *ops.Ctx, p *rotary, in []*tensor.Tensor) ([]*t
 		row = func(b, s int) int { return int(pos[b*xv.s+s]) * half }
 	case len(cs) == 3 && cs[0] == xv.b && cs[1] == xv.s:
 		row = func(b, s int) int { return (b*xv.s + s) * half }
-	case len(cs) == 2 && cs[0] == xv.s:
+	case len(cs) == 3 && cs[0] == 1 && cs[1] == xv.s, len(cs) == 2 && cs[0] == xv.s:
 		row = func(_, s int) int { return s * half }
 	default:
 		return nil, fmt.Errorf("cos_cache has shape %v, want (%d, %d, %d) without position_ids", cs, xv.b, xv.s, half)
