@@ -239,9 +239,11 @@ func StripTraining(m *ir.Model) (*ir.Model, error) {
 		g.Outputs = append(g.Outputs, o)
 	}
 	g.Nodes = nodes
-	g.Inputs = nil
+	g.ValueInfo = append([]*ir.ValueInfo{}, m.Graph.ValueInfo...)
+	g.Initializers = append([]*ir.Initializer{}, m.Graph.Initializers...)
+	finetune.Prune(&g) // the loss and what only it needed
 	need := map[string]bool{}
-	for _, n := range nodes {
+	for _, n := range g.Nodes {
 		for _, in := range n.Inputs {
 			need[in] = true
 		}
@@ -254,6 +256,7 @@ func StripTraining(m *ir.Model) (*ir.Model, error) {
 	for _, o := range g.Outputs {
 		need[o.Name] = true
 	}
+	g.Inputs = nil
 	for _, in := range m.Graph.Inputs {
 		if need[in.Name] || !isLabel(in.Name) {
 			g.Inputs = append(g.Inputs, in)

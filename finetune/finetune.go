@@ -443,7 +443,7 @@ func (m *Model) graph(md mode, params map[string]*tensor.Tensor) (*ir.Model, err
 	} else {
 		g.Outputs = []*ir.ValueInfo{{Name: out, Type: m.outputType()}}
 	}
-	prune(&g)
+	Prune(&g)
 	if err := sortNodes(&g); err != nil {
 		return nil, err
 	}
@@ -588,10 +588,10 @@ func usedInitializers(g *ir.Graph) map[string]bool {
 	return used
 }
 
-// prune drops nodes, initializers and value_info that no output needs
+// Prune drops nodes, initializers and value_info that no graph output needs
 // (the pooler when the head reads the first token, the backbone's own
 // outputs). Subgraph reads count as uses.
-func prune(g *ir.Graph) {
+func Prune(g *ir.Graph) {
 	need := map[string]bool{}
 	for _, o := range g.Outputs {
 		need[o.Name] = true
