@@ -57,8 +57,7 @@ type Options struct {
 	// and after training (BERT); nil means DefaultProbes.
 	Probes []string
 
-	Progress io.Writer // progress bar or lines (stderr); nil: none
-	Log      io.Writer // summary lines (stdout); nil: none
+	Progress io.Writer // progress bar or lines, evaluations (stderr); nil: none
 }
 
 // Summary reports a finished run.
@@ -199,6 +198,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	r := &run{o: o}
 	if err := r.setup(); err != nil {
+		if r.tr != nil {
+			r.tr.Close()
+		}
 		return nil, err
 	}
 	defer r.tr.Close()
@@ -512,16 +514,15 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	if done > 0 {
 		r.log.note("resuming at step %d of %d", done, o.Steps)
 	}
-	next, stop := iter.Pull(r.trainEx)
-	if o.Arch == "vit-mae" {
-		next, stop = nil, nil
-	}
+	var next func() (Example, bool)
 	var nextImg func() (string, bool)
 	if o.Arch == "vit-mae" {
-		var stopImg func()
-		nextImg, stopImg = iter.Pull(r.imageStream())
-		defer stopImg()
+		var stop func()
+		nextImg, stop = iter.Pull(r.imageStream())
+		defer stop()
 	} else {
+		var stop func()
+		next, stop = iter.Pull(r.trainEx)
 		defer stop()
 	}
 	// The data stream restarts from the beginning: skip what the resumed
