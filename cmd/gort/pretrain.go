@@ -55,7 +55,7 @@ func cmdPretrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o.Seed = *seed
-	o.Progress, o.Log = stderr, stdout
+	o.Progress = stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	s, err := pretrain.Run(ctx, o)
