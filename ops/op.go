@@ -84,6 +84,16 @@ type Ctx struct {
 	// Frame belongs to the runtime (the scope that subgraphs capture from);
 	// kernels pass the Ctx on unchanged.
 	Frame any
+	// Alloc belongs to the runtime: when set, New draws its zeroed buffers
+	// from it (the buffers of values that died earlier in the run).
+	Alloc Allocator
+}
+
+// Allocator serves Ctx.New: a zeroed tensor of dtype d, n elements (the
+// product of shape, already checked) and the given shape. It is safe for
+// concurrent use by the goroutines of one kernel.
+type Allocator interface {
+	New(d tensor.DType, n int, shape []int) (*tensor.Tensor, error)
 }
 
 // RandSource is the random source random ops draw from.
@@ -103,6 +113,9 @@ func (c *Ctx) New(d tensor.DType, shape ...int) (*tensor.Tensor, error) {
 	}
 	if c != nil && c.MaxElements > 0 && n > c.MaxElements {
 		return nil, fmt.Errorf("%w: output %v %v has %d elements, the session allows %d (raise runtime.Options.MaxTensorElements)", ErrLimit, d, shape, n, c.MaxElements)
+	}
+	if c != nil && c.Alloc != nil {
+		return c.Alloc.New(d, n, shape)
 	}
 	return tensor.New(d, shape...)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	goruntime "runtime"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gort-ml/gort/ir"
@@ -54,7 +55,9 @@ func (p nativeProvider) Prepare(m *ir.Model, opts Options) (Program, error) {
 	case maxLive < 0:
 		maxLive = 0
 	}
-	return &nativeProgram{plan: pl, threads: threads, maxEl: maxEl, maxLive: maxLive, seed: seed}, nil
+	np := &nativeProgram{plan: pl, threads: threads, maxEl: maxEl, maxLive: maxLive, seed: seed, arenaMode: arenaMode}
+	np.arenas.New = func() any { return newArena() }
+	return np, nil
 }
 
 type nativeProgram struct {
@@ -64,6 +67,9 @@ type nativeProgram struct {
 	maxLive int64
 	seed    uint64
 	runs    atomic.Uint64
+	// arenas keeps the recycled buffers of finished runs for the next ones.
+	arenas    sync.Pool
+	arenaMode string
 }
 
 func (p *nativeProgram) Close() error { return nil }
@@ -81,13 +87,30 @@ func (p *nativeProgram) Run(ctx context.Context, feeds map[string]tensor.Value) 
 		Threads:      p.threads,
 		Rand:         rand.New(rand.NewPCG(seed, stream)),
 	}
+	var a *arena
+	if p.arenaMode != "off" {
+		a = p.arenas.Get().(*arena)
+		a.poison = p.arenaMode == "poison"
+		c.Alloc = a
+		defer func() {
+			a.reset()
+			p.arenas.Put(a)
+		}()
+	}
 	in := make([]tensor.Value, len(p.plan.inputNames))
+	donated, _ := ctx.Value(donatedKey{}).(map[string]bool)
 	for i, name := range p.plan.inputNames {
 		in[i] = feeds[name] // nil for an unfed initializer-backed input: the default stays
+		if a != nil && in[i] != nil && donated[name] {
+			a.donate(in[i])
+		}
 	}
 	outs, err := p.plan.run(c, nil, in)
 	if err != nil {
 		return nil, err
+	}
+	if a != nil {
+		a.succeeded()
 	}
 	res := make(map[string]tensor.Value, len(outs))
 	for i, name := range p.plan.outputNames {
@@ -485,9 +508,17 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 	if len(in) > len(p.inputSlots) {
 		return nil, fmt.Errorf("runtime: graph %q takes %d inputs, got %d", p.name, len(p.inputSlots), len(in))
 	}
+	// The main graph's frame tracks which recyclable buffers its slots hold.
+	var a *arena
+	if parent == nil {
+		a, _ = c.Alloc.(*arena)
+	}
 	for i, v := range in {
 		if v != nil {
 			f.vals[p.inputSlots[i]] = v
+			if a != nil {
+				a.hold(v)
+			}
 		}
 	}
 	for _, cp := range p.captures {
@@ -501,7 +532,7 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 		f.vals[cp.to] = src.vals[cp.from]
 	}
 	var tin []*tensor.Tensor
-	var vin []tensor.Value
+	var vin, resBuf []tensor.Value
 	// live counts the bytes of values this frame's nodes produced and still
 	// holds; counted is how much of it is already in c.Live.
 	var live, counted int64
@@ -538,12 +569,15 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 			if err != nil {
 				return nil, errOut(st, err)
 			}
-			outs = make([]tensor.Value, len(res))
-			for j, t := range res {
+			outs = resBuf[:0]
+			for _, t := range res {
 				if t != nil {
-					outs[j] = t
+					outs = append(outs, t)
+				} else {
+					outs = append(outs, nil)
 				}
 			}
+			resBuf = outs
 		} else {
 			vin = vin[:0]
 			for _, s := range st.in {
@@ -566,6 +600,9 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 			if s >= 0 && j < len(outs) {
 				f.vals[s] = outs[j]
 				live += valueBytes(outs[j])
+				if a != nil {
+					a.hold(outs[j])
+				}
 			}
 		}
 		// The peak is while a node's inputs and outputs are both held.
@@ -579,6 +616,9 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 		for _, s := range st.free {
 			if f.produced(s, p) {
 				live -= valueBytes(f.vals[s])
+			}
+			if a != nil {
+				a.release(f.vals[s])
 			}
 			f.vals[s] = nil
 		}

@@ -1,0 +1,291 @@
+package runtime
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"sync"
+	"unsafe"
+
+	"github.com/gort-ml/gort/tensor"
+)
+
+// Buffer recycling. Each Run takes an arena from its program's pool. Ctx.New
+// draws zeroed buffers from the arena's free lists, keyed by dtype and
+// element count, before allocating. The executor counts, for every buffer
+// the run allocated (or that the caller donated), how many live slots of the
+// main graph's frame hold a value whose data lies in it; kernels may return
+// views (Reshape, Identity, slices of a buffer, sequences sharing element
+// tensors), so a value is matched to a buffer by the address range of its
+// backing array, not by *Tensor identity. When the count drops to zero after
+// a slot is released, the buffer goes back to the free list. Buffers of graph
+// inputs, initializers and captured values are never recycled (the run did
+// not allocate them); graph outputs are never released. Values inside
+// subgraph frames are not tracked: a subgraph's step (Loop, If, Scan) holds
+// its values only until it returns, and its results land in main-frame slots.
+
+// arenaMode is "" (recycle), "off" (plain allocation) or "poison" (recycle,
+// filling released buffers with NaN/0xFF bytes so that a read after release
+// shows up in outputs). GORT_ARENA sets it; tests set it directly.
+var arenaMode = os.Getenv("GORT_ARENA")
+
+type bufKey struct {
+	d tensor.DType
+	n int
+}
+
+// buffer is one backing array the arena may recycle; base spans all of it.
+type buffer struct {
+	base   *tensor.Tensor
+	key    bufKey
+	lo, hi uintptr // address range of the backing array
+	refs   int     // live main-frame slots whose values lie in it
+	// donated buffers belong to the caller until the run succeeds.
+	donated bool
+}
+
+type arena struct {
+	mu    sync.Mutex
+	free  map[bufKey][]*buffer
+	owned map[uintptr]*buffer // recyclable buffers in use this run, by start address
+	hits  map[bufKey]int      // New calls this run, by key: bounds what is kept
+	spare []*buffer           // buffer records to reuse
+	// parked holds donated buffers that died during the run; they join the
+	// free lists only when the run succeeds, so that a failed run leaves
+	// the caller's tensors intact.
+	parked []*buffer
+	// poison fills released buffers (see arenaMode).
+	poison bool
+}
+
+func newArena() *arena {
+	return &arena{free: map[bufKey][]*buffer{}, owned: map[uintptr]*buffer{}, hits: map[bufKey]int{}}
+}
+
+// dataRange is the address range of t's data (lo == hi when it is empty)
+// and the capacity of its backing array from lo, in elements.
+func dataRange(t *tensor.Tensor) (lo, hi uintptr, capn int) {
+	v := reflect.ValueOf(t.Raw())
+	if v.Kind() != reflect.Slice || v.Len() == 0 {
+		return 0, 0, 0
+	}
+	lo = v.Pointer()
+	return lo, lo + uintptr(v.Len())*v.Type().Elem().Size(), v.Cap()
+}
+
+// recyclable reports whether buffers of dtype d are pooled: fixed-size
+// elements without pointers.
+func recyclable(d tensor.DType) bool { return d != tensor.String && d.Supported() }
+
+// New implements ops.Allocator.
+func (a *arena) New(d tensor.DType, n int, shape []int) (*tensor.Tensor, error) {
+	if n == 0 || !recyclable(d) {
+		return tensor.New(d, shape...)
+	}
+	k := bufKey{d, n}
+	a.mu.Lock()
+	a.hits[k]++
+	if l := a.free[k]; len(l) > 0 {
+		b := l[len(l)-1]
+		l[len(l)-1] = nil
+		a.free[k] = l[:len(l)-1]
+		a.owned[b.lo] = b
+		a.mu.Unlock()
+		reflect.ValueOf(b.base.Raw()).Clear()
+		return b.base.Reshape(shape...)
+	}
+	a.mu.Unlock()
+	t, err := tensor.New(d, shape...)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.adoptLocked(t, k)
+	a.mu.Unlock()
+	return t, nil
+}
+
+// adoptLocked makes t's backing array recyclable when t spans all of it.
+func (a *arena) adoptLocked(t *tensor.Tensor, k bufKey) {
+	lo, hi, capn := dataRange(t)
+	if lo == 0 || capn != k.n {
+		return
+	}
+	if _, ok := a.owned[lo]; ok {
+		return
+	}
+	var b *buffer
+	if n := len(a.spare); n > 0 {
+		b, a.spare = a.spare[n-1], a.spare[:n-1]
+	} else {
+		b = new(buffer)
+	}
+	*b = buffer{base: t, key: k, lo: lo, hi: hi}
+	a.owned[lo] = b
+}
+
+// donate makes the tensors of v recyclable once no slot holds them.
+func (a *arena) donate(v tensor.Value) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	walkTensors(v, func(t *tensor.Tensor) {
+		if recyclable(t.DType()) && t.Len() > 0 {
+			a.adoptLocked(t, bufKey{t.DType(), t.Len()})
+			if lo, _, _ := dataRange(t); lo != 0 && a.owned[lo] != nil {
+				a.owned[lo].donated = true
+			}
+		}
+	})
+}
+
+// find returns the recyclable buffer holding the data at lo, if any.
+func (a *arena) find(lo uintptr) *buffer {
+	if b, ok := a.owned[lo]; ok {
+		return b
+	}
+	for _, b := range a.owned {
+		if lo >= b.lo && lo < b.hi {
+			return b
+		}
+	}
+	return nil
+}
+
+// hold counts a slot's reference to every recyclable buffer v lies in.
+func (a *arena) hold(v tensor.Value) { a.track(v, 1) }
+
+// release drops a slot's references; buffers no slot holds go to the free list.
+func (a *arena) release(v tensor.Value) { a.track(v, -1) }
+
+func (a *arena) track(v tensor.Value, delta int) {
+	if v == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.owned) == 0 {
+		return
+	}
+	walkTensors(v, func(t *tensor.Tensor) {
+		lo, _, _ := dataRange(t)
+		if lo == 0 {
+			return
+		}
+		b := a.find(lo)
+		if b == nil {
+			return
+		}
+		b.refs += delta
+		if b.refs > 0 || delta > 0 {
+			return
+		}
+		delete(a.owned, b.lo)
+		if b.donated {
+			a.parked = append(a.parked, b)
+			return
+		}
+		a.freeLocked(b)
+	})
+}
+
+func (a *arena) freeLocked(b *buffer) {
+	if a.poison {
+		poisonData(b)
+	}
+	a.free[b.key] = append(a.free[b.key], b)
+}
+
+// succeeded hands the donated buffers that died during the run to the free
+// lists.
+func (a *arena) succeeded() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, b := range a.parked {
+		b.donated = false
+		a.freeLocked(b)
+		a.parked[i] = nil
+	}
+	a.parked = a.parked[:0]
+}
+
+// reset ends a run: buffers still in use leave the arena with the values
+// holding them, and each free list keeps at most as many buffers as the run
+// asked for of its size, so that memory stays bounded when shapes vary.
+func (a *arena) reset() {
+	clear(a.owned)
+	clear(a.parked)
+	a.parked = a.parked[:0]
+	for k, l := range a.free {
+		keep := min(len(l), a.hits[k])
+		for i := keep; i < len(l); i++ {
+			*l[i] = buffer{}
+			a.spare = append(a.spare, l[i])
+			l[i] = nil
+		}
+		if keep == 0 {
+			delete(a.free, k)
+		} else {
+			a.free[k] = l[:keep]
+		}
+	}
+	clear(a.hits)
+}
+
+// walkTensors calls f on every tensor inside v.
+func walkTensors(v tensor.Value, f func(*tensor.Tensor)) {
+	switch x := v.(type) {
+	case *tensor.Tensor:
+		if x != nil {
+			f(x)
+		}
+	case *tensor.Sequence:
+		for _, it := range x.Items {
+			walkTensors(it, f)
+		}
+	case *tensor.Optional:
+		if x.V != nil {
+			walkTensors(x.V, f)
+		}
+	case *tensor.Map:
+		if x.Keys != nil {
+			f(x.Keys)
+		}
+		walkTensors(x.Values, f)
+	}
+}
+
+// poisonData fills a released buffer with 0xFF bytes (NaN for every float
+// dtype, -1 or the maximum for integers); bools are left alone.
+func poisonData(b *buffer) {
+	if b.key.d == tensor.Bool {
+		return
+	}
+	p := unsafe.Slice((*byte)(reflect.ValueOf(b.base.Raw()).UnsafePointer()), b.hi-b.lo)
+	for i := range p {
+		p[i] = 0xFF
+	}
+}
+
+type donatedKey struct{}
+
+// WithDonated marks feeds whose tensors the caller gives up when the run
+// succeeds: the memory of those no output shares then serves the session's
+// later runs (a training step's new parameters are written where an
+// earlier step's were, and steady-state steps allocate almost nothing).
+// After a successful Run the caller must not use the donated tensors nor
+// any view of their data; feeds that share memory with a donated one must
+// be donated too. A failed Run leaves donated tensors intact. Initializer
+// defaults are never recycled, and a donated feed returned as a graph
+// output (or a view of one) keeps its data.
+func WithDonated(ctx context.Context, names ...string) context.Context {
+	set := map[string]bool{}
+	if old, ok := ctx.Value(donatedKey{}).(map[string]bool); ok {
+		for k := range old {
+			set[k] = true
+		}
+	}
+	for _, n := range names {
+		set[n] = true
+	}
+	return context.WithValue(ctx, donatedKey{}, set)
+}
