@@ -13,6 +13,7 @@
 package export
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -326,8 +327,11 @@ func trainingGraph(src string, kind Kind) (*ir.Model, error) {
 			return nil, fmt.Errorf("export: %w", err)
 		}
 		defer tr.Close()
-		// The optimizer state of a pretrain run, when its checkpoint matches.
-		tr.Resume(src)
+		// Parameters and optimizer state of a pretrain run's newest
+		// checkpoint; a Hugging Face folder has none (zero state).
+		if _, err := tr.Resume(src); err != nil && !errors.Is(err, train.ErrNoCheckpoint) {
+			return nil, fmt.Errorf("export: %w", err)
+		}
 		return tr.TrainingGraph()
 	}
 	m, err := onnx.Load(src)
