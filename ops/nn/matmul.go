@@ -190,27 +190,47 @@ func broadcastDims(x, y []tensor.Dim) ([]tensor.Dim, error) {
 	return out, nil
 }
 
-// checkFlops is about the work between two cancellation checks of a tall
-// MatMul: 2^30 multiply-adds, some 10 ms on two cores (a variable for tests).
-var checkFlops = 1 << 30
+// checkFlops is about the work between two cancellation checks of a large
+// MatMul: 2^28 multiply-adds, a few milliseconds on two cores (a variable
+// for tests).
+var checkFlops = 1 << 28
 
-// tallGemm computes y (m x n) = a (m x k) * b (k x n) in row chunks of
-// about checkFlops each, checking the context between chunks, so cancelling
-// a run with a large batch does not wait for the whole product. Chunks have
-// at least 4*gemmMC rows, so repacking B per chunk costs under 3%; each
-// output element is summed exactly as by one GEMM call.
+// tallGemm computes y (m x n) = a (m x k) * b (k x n) in chunks of about
+// checkFlops, checking the context between them, so cancelling a run does
+// not wait for a whole large product. Column chunks (at least 256 wide) cost
+// nothing extra, as the GEMM packs A afresh for every 1024 columns anyway;
+// when they would still be too large (many rows), row chunks of at least
+// 4*gemmMC rows repack B once per chunk, under 3%. Each output element is
+// summed exactly as by one GEMM call.
 func tallGemm[T tensor.Number](c *ops.Ctx, threads, m, n, k int, a, b, y []T) error {
-	rows := max(4*gemmMC, checkFlops/max(2*n*k, 1)/gemmMC*gemmMC)
-	for r0 := 0; r0 < m; {
+	if 2*m*n*k <= checkFlops {
+		gemm(threads, false, false, m, n, k, 1, a, k, b, n, 0, y, n)
+		return nil
+	}
+	if cols := checkFlops / (2 * m * k) / 256 * 256; cols >= 256 || m < 8*gemmMC {
+		return chunks(c, n, max(cols, 256), func(c0, c1 int) {
+			gemm(threads, false, false, m, c1-c0, k, 1, a, k, b[c0:], n, 0, y[c0:], n)
+		})
+	}
+	rows := max(4*gemmMC, checkFlops/(2*n*k)/gemmMC*gemmMC)
+	return chunks(c, m, rows, func(r0, r1 int) {
+		gemm(threads, false, false, r1-r0, n, k, 1, a[r0*k:], k, b, n, 0, y[r0*n:], n)
+	})
+}
+
+// chunks calls f on [lo, hi) pieces of [0, total) of size step (the last
+// one takes the remainder), checking the context before each.
+func chunks(c *ops.Ctx, total, step int, f func(lo, hi int)) error {
+	for lo := 0; lo < total; {
 		if err := c.Check(); err != nil {
 			return err
 		}
-		r1 := r0 + rows
-		if m-r1 < rows {
-			r1 = m // the remainder joins the last chunk
+		hi := lo + step
+		if total-hi < step {
+			hi = total // the remainder joins the last chunk
 		}
-		gemm(threads, false, false, r1-r0, n, k, 1, a[r0*k:], k, b, n, 0, y[r0*n:], n)
-		r0 = r1
+		f(lo, hi)
+		lo = hi
 	}
 	return nil
 }
