@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -83,5 +84,36 @@ func TestAccuracyF1(t *testing.T) {
 	want := (0.5 + 0.8 + 2.0/3) / 3
 	if acc != 4.0/6 || f1 < want-1e-12 || f1 > want+1e-12 {
 		t.Fatalf("accuracy %v, f1 %v; want 0.6667, %v", acc, f1, want)
+	}
+}
+
+// With a learning rate too small to change the predictions, the
+// evaluation never improves and patience 1 stops the run after epoch 2;
+// the best model stays the first epoch's.
+func TestEarlyStopping(t *testing.T) {
+	tok, err := tokenizer.ParseVocabTxt(strings.NewReader("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nyes\nno\n"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(tinyBERT(t), SeqCls{Labels: 2}, FreezeBackbone())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	data := []Example{{Text: "yes", Label: 1}, {Text: "no", Label: 0}, {Text: "yes no", Label: 1}, {Text: "no no", Label: 0}}
+	out := t.TempDir()
+	rep, err := m.Fit(context.Background(), data, data, FitOptions{Encoder: &Encoder{Tok: tok}, Epochs: 5, Batch: 2, LR: 1e-12, Patience: 1, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Stopped || rep.Epochs != 2 || rep.BestStep != 2 {
+		t.Fatalf("stopped %v after %d epochs, best step %d; want stopped after 2, best step 2", rep.Stopped, rep.Epochs, rep.BestStep)
+	}
+	mf, err := ReadManifest(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf.BestStep != 2 || mf.Best["eval_accuracy"] != rep.Best["eval_accuracy"] {
+		t.Fatalf("finetune.json best step %d, metrics %v", mf.BestStep, mf.Best)
 	}
 }
