@@ -34,6 +34,7 @@ func commands() []command {
 		{"pretrain", "pretrain BERT (MLM), GPT-2 (CLM) or ViT-MAE from text or images into a checkpoint folder", cmdPretrain},
 		{"finetune", "fine-tune an ONNX export with a task head (classification, regression, token labels, embeddings; full, frozen or LoRA)", cmdFinetune},
 		{"export", "export a pretrain/finetune folder or model as ONNX, Hugging Face files or the training-step graph", cmdExport},
+		{"generate", "continue a prompt with a decoder (optimum export or GPT-2 checkpoint): KV cache, greedy or sampled, streaming", cmdGenerate},
 	}
 }
 
