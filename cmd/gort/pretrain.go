@@ -47,6 +47,8 @@ func cmdPretrain(args []string, stdout, stderr io.Writer) error {
 	fs.Int64Var(&o.EvalEvery, "eval-every", 0, "evaluate every N steps (default steps/10)")
 	fs.Int64Var(&o.SaveEvery, "save-every", 0, "write a checkpoint every N steps (default: at the end)")
 	fs.IntVar(&o.Threads, "threads", 0, "threads per op (0: all cores)")
+	var probes multiFlag
+	fs.Var(&probes, "probe", "bert: a sentence with [MASK] to fill before and after training (repeatable; default: sentences about the shipped corpus)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -55,6 +57,9 @@ func cmdPretrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o.Seed = *seed
+	if len(probes) > 0 {
+		o.Probes = probes
+	}
 	o.Progress = stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -14,11 +14,12 @@ func TestPretrainCommand(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	args := []string{"pretrain", "--arch", "bert", "--data", "../../data/tiny-corpus.txt", "--vocab-size", "300",
-		"--steps", "4", "--batch", "4", "--seq", "16", "--eval-every", "2", "--out", out}
+		"--steps", "4", "--batch", "4", "--seq", "16", "--eval-every", "2", "--out", out,
+		"--probe", "the cat sat on the [MASK].", "--probe", "a [MASK] barks when it is hungry."}
 	if rc := Main(args, &stdout, &stderr); rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr.String())
 	}
-	for _, want := range []string{"BertForMaskedLM", "unigram entropy", "before training:", "after training:", "the cat sat on the [MASK]."} {
+	for _, want := range []string{"BertForMaskedLM", "unigram entropy", "before training:", "after training:", "the cat sat on the [MASK].", "a [MASK] barks"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
 		}
