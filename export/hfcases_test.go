@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/gort-ml/gort/finetune"
@@ -130,6 +131,7 @@ func TestHFExportCases(t *testing.T) {
 	}{
 		{"BertForSequenceClassification", finetune.SeqCls{Labels: 3, Pooling: finetune.PoolPooler}, []finetune.Option{finetune.LoRA(2, 4)}},
 		{"BertForTokenClassification", finetune.TokenCls{Labels: 3}, nil},
+		{"BertForSequenceClassification-regression", finetune.Regression{Pooling: finetune.PoolPooler}, nil},
 		{"BertModel", finetune.Embedding{}, []finetune.Option{finetune.LoRA(2, 2)}},
 	}
 	for _, c := range finetuned {
@@ -145,14 +147,14 @@ func TestHFExportCases(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
-			exs := []finetune.Example{{Text: "good1 bad2 word3", Words: []string{"good1", "bad2", "word3"}, Tags: []int{0, 1, 2}, Positive: "good1 word3", Label: 1},
-				{Text: "bad4 word5", Words: []string{"bad4", "word5"}, Tags: []int{1, 2}, Positive: "bad4", Label: 2}}
+			exs := []finetune.Example{{Text: "good1 bad2 word3", Words: []string{"good1", "bad2", "word3"}, Tags: []int{0, 1, 2}, Positive: "good1 word3", Label: 1, Value: 0.5},
+				{Text: "bad4 word5", Words: []string{"bad4", "word5"}, Tags: []int{1, 2}, Positive: "bad4", Label: 2, Value: -1}}
 			src := filepath.Join(dir, "run")
 			if _, err := m.Fit(context.Background(), exs, nil, finetune.FitOptions{Encoder: &finetune.Encoder{Tok: tok}, Epochs: 2, Batch: 2,
 				LR: 1e-2, Out: src, Manifest: map[string]any{"backbone": backbone}}); err != nil {
 				t.Fatal(err)
 			}
-			checkCase(t, dir, src, c.arch, 62)
+			checkCase(t, dir, src, strings.TrimSuffix(c.arch, "-regression"), 62)
 		})
 	}
 }
