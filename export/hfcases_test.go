@@ -224,7 +224,7 @@ func checkCase(t *testing.T, dir, src, arch string, vocab int) {
 // ortCheck runs em in ONNX Runtime (where present) against gort's outputs.
 func ortCheck(t *testing.T, em *ir.Model, feeds, want map[string]*tensor.Tensor) {
 	t.Helper()
-	if _, err := os.Stat(ort.DefaultLibrary()); err != nil {
+	if ortErr() != nil {
 		return
 	}
 	ortS, err := runtime.NewSession(em, runtime.Options{Provider: ort.New(ort.Options{})})
