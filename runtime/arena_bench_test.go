@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -104,6 +105,64 @@ func BenchmarkTinyBERTTrainStep(b *testing.B) {
 	for b.Loop() {
 		if _, err := tr.Step(ctx, batch); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestTrainerDonationBitIdentical: training steps that donate the previous
+// step's parameters and state (poisoned when recycled) give bit-identical
+// losses, parameters and state to steps without recycling; a tensor read
+// from the live Params map without calling Params again is recycled by the
+// step after next, as Params documents.
+func TestTrainerDonationBitIdentical(t *testing.T) {
+	const vocab, steps = 64, 4
+	st := bertClassifierStep(t, vocab)
+	newTrainer := func(mode string) *train.Trainer {
+		defer runtime.SetArenaMode(mode)()
+		tr, err := train.New(st, train.Options{Schedule: train.Constant(0.05)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	ref, don := newTrainer("off"), newTrainer("poison")
+	defer ref.Close()
+	defer don.Close()
+	rng := rand.New(rand.NewPCG(5, 5))
+	var live map[string]*tensor.Tensor
+	var stale *tensor.Tensor
+	const probe = "classifier.weight"
+	for k := 0; k < steps; k++ {
+		batch := bertFeeds(rng, 4, 8, vocab)
+		batch["labels"] = tensor.Must([]int{4}, []int64{0, 1, 1, 0})
+		a, err := ref.Step(context.Background(), batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := don.Step(context.Background(), batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Loss != b.Loss || a.GradNorm != b.GradNorm {
+			t.Fatalf("step %d: loss %v / %v, grad norm %v / %v", k+1, a.Loss, b.Loss, a.GradNorm, b.GradNorm)
+		}
+		switch k {
+		case 0:
+			live = don.Params()
+		case 1:
+			stale = live[probe] // made by step 2, read without calling Params
+		}
+	}
+	if !math.IsNaN(float64(tensor.Data[float32](stale)[0])) {
+		t.Errorf("step 3 did not recycle the parameters step 2 made")
+	}
+	for what, pair := range map[string][2]map[string]*tensor.Tensor{
+		"parameter": {ref.Params(), don.Params()}, "state": {ref.State(), don.State()},
+	} {
+		for name, want := range pair[0] {
+			if !tensor.Equal(want, pair[1][name]) {
+				t.Errorf("%s %q differs", what, name)
+			}
 		}
 	}
 }

@@ -44,5 +44,6 @@ func (s *Step) TrainingGraph(params, state map[string]*tensor.Tensor) (*ir.Model
 
 // TrainingGraph is Step.TrainingGraph with the trainer's current parameters and state.
 func (tr *Trainer) TrainingGraph() (*ir.Model, error) {
+	tr.private = false // the model holds the tensors
 	return tr.step.TrainingGraph(tr.params, tr.state)
 }

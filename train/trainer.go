@@ -32,6 +32,14 @@ type Trainer struct {
 	params map[string]*tensor.Tensor
 	state  map[string]*tensor.Tensor
 	done   int64 // completed steps
+	// private: the parameters and state that the next step replaces came
+	// out of this trainer's last step and no caller has been handed them
+	// since (Params, State, TrainingGraph and Resume clear it), so the step
+	// donates their memory to the runtime for its later runs.
+	private  bool
+	replaced []string                  // the parameter and state inputs a step replaces
+	produced map[string]*tensor.Tensor // what the last step put there
+	donated  []string
 }
 
 // Result reports one step.
@@ -65,6 +73,12 @@ func New(st *Step, opts Options) (*Trainer, error) {
 	for p, t := range st.Init {
 		tr.params[p] = t
 	}
+	for p := range st.NewParams {
+		tr.replaced = append(tr.replaced, p)
+	}
+	for _, sl := range st.Slots {
+		tr.replaced = append(tr.replaced, sl.Input)
+	}
 	return tr, nil
 }
 
@@ -80,11 +94,57 @@ func (tr *Trainer) Close() error {
 // Steps returns the number of completed steps.
 func (tr *Trainer) Steps() int64 { return tr.done }
 
-// Params returns the current parameters by name (not copies).
-func (tr *Trainer) Params() map[string]*tensor.Tensor { return tr.params }
+// Params returns the current parameters by name (not copies). The map is
+// live: each Step replaces its entries. The tensors in it when Params
+// returns stay valid; a tensor a later Step puts there and that is read
+// from the map without calling Params again may have its memory reused by
+// the Step after that (call Params, or Clone it, to keep it).
+func (tr *Trainer) Params() map[string]*tensor.Tensor {
+	tr.private = false
+	return tr.params
+}
 
-// State returns the optimizer state by slot input name (not copies).
-func (tr *Trainer) State() map[string]*tensor.Tensor { return tr.state }
+// State returns the optimizer state by slot input name (not copies), live
+// like Params.
+func (tr *Trainer) State() map[string]*tensor.Tensor {
+	tr.private = false
+	return tr.state
+}
+
+// donating marks the replaced parameters and state donated for a step's
+// run when no caller holds them (only those the last step produced: a
+// checkpoint's tensors, for example, are not).
+func (tr *Trainer) donating(ctx context.Context) context.Context {
+	if !tr.private {
+		return ctx
+	}
+	tr.donated = tr.donated[:0]
+	for _, name := range tr.replaced {
+		t, ok := tr.params[name]
+		if !ok {
+			t = tr.state[name]
+		}
+		if t != nil && tr.produced[name] == t {
+			tr.donated = append(tr.donated, name)
+		}
+	}
+	return runtime.WithDonated(ctx, tr.donated...)
+}
+
+// stepped records the parameters and state a step produced.
+func (tr *Trainer) stepped() {
+	if tr.produced == nil {
+		tr.produced = map[string]*tensor.Tensor{}
+	}
+	for _, name := range tr.replaced {
+		if t, ok := tr.params[name]; ok {
+			tr.produced[name] = t
+		} else {
+			tr.produced[name] = tr.state[name]
+		}
+	}
+	tr.private = true
+}
 
 // StepSeed is the seed of step k's random ops: a SplitMix64 mix of the run's
 // seed and k.
@@ -119,7 +179,7 @@ func (tr *Trainer) Step(ctx context.Context, batch map[string]*tensor.Tensor) (R
 	}
 	feeds[InputLR] = scalarT(tr.step.DType, lr)
 	feeds[InputStep] = tensor.Scalar(k + 1)
-	out, err := tr.sess.Run(runtime.WithSeed(ctx, StepSeed(tr.opts.Seed, k)), feeds)
+	out, err := tr.sess.Run(tr.donating(runtime.WithSeed(ctx, StepSeed(tr.opts.Seed, k))), feeds)
 	if err != nil {
 		return Result{}, fmt.Errorf("train: step %d: %w", k+1, err)
 	}
@@ -133,6 +193,7 @@ func (tr *Trainer) Step(ctx context.Context, batch map[string]*tensor.Tensor) (R
 	for _, sl := range tr.step.Slots {
 		tr.state[sl.Input] = out[sl.Output]
 	}
+	tr.stepped()
 	tr.done++
 	return res, nil
 }
@@ -228,7 +289,7 @@ func (tr *Trainer) StepAccumulated(ctx context.Context, micro []map[string]*tens
 		}
 		feeds[st.GradInputs[i]] = fromFloat64(st.DType, st.Init[p].Shape(), sums[i])
 	}
-	out, err := tr.update.Run(ctx, feeds)
+	out, err := tr.update.Run(tr.donating(ctx), feeds)
 	if err != nil {
 		return Result{}, fmt.Errorf("train: step %d update: %w", k+1, err)
 	}
@@ -242,6 +303,7 @@ func (tr *Trainer) StepAccumulated(ctx context.Context, micro []map[string]*tens
 	for _, sl := range st.Slots {
 		tr.state[sl.Input] = out[sl.Output]
 	}
+	tr.stepped()
 	tr.done++
 	return res, nil
 }
