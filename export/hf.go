@@ -72,10 +72,17 @@ func FinetuneHF(src string, o Options) error {
 	raw["architectures"] = []string{arch}
 	if mf.Labels > 0 {
 		raw["num_labels"] = mf.Labels
+		names, _ := mf.Extra["label_names"].([]any)
 		id2label, label2id := map[string]string{}, map[string]int{}
 		for i := range mf.Labels {
-			id2label[fmt.Sprint(i)] = fmt.Sprintf("LABEL_%d", i)
-			label2id[fmt.Sprintf("LABEL_%d", i)] = i
+			name := fmt.Sprintf("LABEL_%d", i)
+			if len(names) == mf.Labels {
+				if n, ok := names[i].(string); ok && n != "" {
+					name = n
+				}
+			}
+			id2label[fmt.Sprint(i)] = name
+			label2id[name] = i
 		}
 		raw["id2label"], raw["label2id"] = id2label, label2id
 	}

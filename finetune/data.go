@@ -33,6 +33,9 @@ type Fields struct {
 	Text  string // default "text"; a list of words for token-cls
 	Pair  string // optional second text (default "text_pair"; the positive for embedding: default "positive")
 	Label string // default "label" ("labels"/"tags"/"ner_tags" also read for token-cls)
+	// LabelNames are the class names in id order, for datasets whose labels
+	// are names ("positive") rather than ids; they become id2label on HF export.
+	LabelNames []string
 }
 
 // Limits on untrusted datasets.
@@ -157,9 +160,9 @@ func parseExample(raw []byte, task Task, f Fields) (Example, error) {
 		if !ok {
 			return ex, fmt.Errorf("missing field %q (a list of class ids)", f.Label)
 		}
-		var tags []float64
+		var tags []json.RawMessage
 		if err := json.Unmarshal(lv, &tags); err != nil {
-			return ex, fmt.Errorf("field %q is not a list of integers", f.Label)
+			return ex, fmt.Errorf("field %q is not a list of class ids or names", f.Label)
 		}
 		if len(tags) != len(ex.Words) {
 			return ex, fmt.Errorf("%d labels for %d words", len(tags), len(ex.Words))
@@ -168,7 +171,7 @@ func parseExample(raw []byte, task Task, f Fields) (Example, error) {
 			if w == "" || strings.IndexFunc(w, unicode.IsSpace) >= 0 {
 				return ex, fmt.Errorf("word %d (%q) is empty or holds spaces", i, w)
 			}
-			c, err := classID(tags[i], t.Labels)
+			c, err := f.class(tags[i], t.Labels)
 			if err != nil {
 				return ex, fmt.Errorf("label %d: %w", i, err)
 			}
@@ -195,19 +198,50 @@ func parseExample(raw []byte, task Task, f Fields) (Example, error) {
 	if !ok {
 		return ex, fmt.Errorf("missing field %q", f.Label)
 	}
-	var num float64
-	if err := json.Unmarshal(lv, &num); err != nil {
-		return ex, fmt.Errorf("field %q is not a number", f.Label)
-	}
 	if _, ok := task.(Regression); ok {
+		var num float64
+		if err := json.Unmarshal(lv, &num); err != nil {
+			return ex, fmt.Errorf("field %q is not a number", f.Label)
+		}
 		if math.IsNaN(num) || math.IsInf(num, 0) {
 			return ex, fmt.Errorf("field %q is not finite", f.Label)
 		}
 		ex.Value = num
 		return ex, nil
 	}
-	ex.Label, err = classID(num, task.NumLabels())
-	return ex, err
+	ex.Label, err = f.class(lv, task.NumLabels())
+	if err != nil {
+		return ex, fmt.Errorf("field %q: %w", f.Label, err)
+	}
+	return ex, nil
+}
+
+// class reads a label: a class id, or a name of f.LabelNames.
+func (f Fields) class(raw json.RawMessage, labels int) (int, error) {
+	var num float64
+	if err := json.Unmarshal(raw, &num); err == nil {
+		return classID(num, labels)
+	}
+	var name string
+	if err := json.Unmarshal(raw, &name); err != nil {
+		return 0, fmt.Errorf("label %s is neither a class id nor a name", truncate(string(raw), 40))
+	}
+	for i, n := range f.LabelNames {
+		if n == name {
+			return i, nil
+		}
+	}
+	if len(f.LabelNames) == 0 {
+		return 0, fmt.Errorf("label %q is a name; give the names in class order (LabelNames, --label-names)", truncate(name, 40))
+	}
+	return 0, fmt.Errorf("label %q is not one of %v", truncate(name, 40), f.LabelNames)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 func classID(v float64, labels int) (int, error) {

@@ -18,7 +18,10 @@ func TestParseJSONLErrorsNameLine(t *testing.T) {
 	}{
 		{"not json", "{\"text\": \"a\", \"label\": 0}\n\nnope\n", SeqCls{Labels: 2}, "train.jsonl:3: not a JSON object"},
 		{"missing label", `{"text": "a"}`, SeqCls{Labels: 2}, `train.jsonl:1: missing field "label"`},
-		{"class out of range", `{"text": "a", "label": 2}`, SeqCls{Labels: 2}, "train.jsonl:1: class 2 is not an integer in [0, 2)"},
+		{"class out of range", `{"text": "a", "label": 2}`, SeqCls{Labels: 2}, `train.jsonl:1: field "label": class 2 is not an integer in [0, 2)`},
+		{"name without names", `{"text": "a", "label": "pos"}`, SeqCls{Labels: 2}, `label "pos" is a name; give the names`},
+		{"tag name without names", `{"tokens": ["a"], "tags": ["B-PER"]}`, TokenCls{Labels: 2}, `label 0: label "B-PER" is a name`},
+		{"label object", `{"text": "a", "label": {"x": 1}}`, SeqCls{Labels: 2}, `neither a class id nor a name`},
 		{"fractional class", `{"text": "a", "label": 0.5}`, SeqCls{Labels: 2}, "class 0.5 is not an integer"},
 		{"text not string", `{"text": 3, "label": 1}`, SeqCls{Labels: 2}, `field "text" is not a string`},
 		{"long line", long, SeqCls{Labels: 2}, "train.jsonl:1: line longer than"},
@@ -33,6 +36,20 @@ func TestParseJSONLErrorsNameLine(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v; want it to contain %q", c.name, err, c.want)
 		}
+	}
+}
+
+func TestLabelNames(t *testing.T) {
+	f := Fields{LabelNames: []string{"neg", "pos"}}
+	exs, err := ParseJSONL(strings.NewReader(`{"text": "a", "label": "pos"}`+"\n"+`{"text": "b", "label": 0}`), "d", SeqCls{Labels: 2}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exs[0].Label != 1 || exs[1].Label != 0 {
+		t.Fatalf("%+v", exs)
+	}
+	if _, err := ParseJSONL(strings.NewReader(`{"text": "a", "label": "mid"}`), "d", SeqCls{Labels: 2}, f); err == nil || !strings.Contains(err.Error(), `"mid" is not one of [neg pos]`) {
+		t.Fatalf("error %v", err)
 	}
 }
 

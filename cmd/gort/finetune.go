@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 
 	"github.com/gort-ml/gort/finetune"
 	"github.com/gort-ml/gort/onnx"
@@ -33,6 +34,7 @@ func cmdFinetune(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&fields.Text, "text-field", "text", "field with the text (token-cls: a list of words)")
 	fs.StringVar(&fields.Pair, "pair-field", "", "field with a second text (default text_pair; embedding: positive)")
 	fs.StringVar(&fields.Label, "label-field", "label", "field with the label (token-cls: a list of class ids)")
+	labelNames := fs.String("label-names", "", "comma-separated class names in id order, for labels given as names (sets --labels)")
 	poolFlag := fs.String("pooling", "auto", "sequence heads read: auto, pooler, first or mean")
 	hidden := fs.String("hidden-output", "last_hidden_state", "backbone output with per-token hidden states")
 	pooled := fs.String("pooled-output", "pooler_output", "backbone output with the pooled vector")
@@ -60,6 +62,10 @@ func cmdFinetune(args []string, stdout, stderr io.Writer) error {
 	}
 	if *data == "" || *out == "" {
 		return errors.New("--data and --out are required")
+	}
+	if *labelNames != "" {
+		fields.LabelNames = strings.Split(*labelNames, ",")
+		*labels = len(fields.LabelNames)
 	}
 	pool, err := finetune.ParsePooling(*poolFlag)
 	if err != nil {
@@ -130,7 +136,7 @@ func cmdFinetune(args []string, stdout, stderr io.Writer) error {
 	rep, err := m.Fit(ctx, trainSet, evalSet, finetune.FitOptions{
 		Encoder: &finetune.Encoder{Tok: tok, MaxLen: *maxLen}, Epochs: *epochs, Batch: *batch, LR: *lr, Warmup: *warmup,
 		Patience: *patience, Out: *out, Seed: *seed, Progress: stderr, Log: stdout,
-		Manifest: map[string]any{"backbone": abs, "text_field": fields.Text, "label_field": fields.Label, "max_len": *maxLen},
+		Manifest: map[string]any{"backbone": abs, "text_field": fields.Text, "label_field": fields.Label, "max_len": *maxLen, "label_names": fields.LabelNames},
 	})
 	if err != nil {
 		return err

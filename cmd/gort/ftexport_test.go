@@ -39,11 +39,11 @@ func TestFinetuneExportCLI(t *testing.T) {
 	write := func(name string, n int) string {
 		var sb strings.Builder
 		for range n {
-			w, label := "no", 0
+			w := "no"
 			if rng.IntN(2) == 0 {
-				w, label = "yes", 1
+				w = "yes"
 			}
-			fmt.Fprintf(&sb, "{\"text\": \"maybe %s maybe\", \"label\": %d}\n", w, label)
+			fmt.Fprintf(&sb, "{\"text\": \"maybe %s maybe\", \"label\": %q}\n", w, w)
 		}
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(sb.String()), 0o644)
@@ -52,7 +52,7 @@ func TestFinetuneExportCLI(t *testing.T) {
 	train, dev := write("train.jsonl", 64), write("dev.jsonl", 32)
 	out := filepath.Join(dir, "run")
 	var so, se bytes.Buffer
-	if code := Main([]string{"finetune", model, "--task", "seq-cls", "--labels", "2", "--data", train, "--eval", dev,
+	if code := Main([]string{"finetune", model, "--task", "seq-cls", "--label-names", "no,yes", "--data", train, "--eval", dev,
 		"--lora-rank", "4", "--epochs", "6", "--batch", "8", "--lr", "1e-2", "--out", out}, &so, &se); code != 0 {
 		t.Fatalf("finetune: exit %d\n%s\n%s", code, so.String(), se.String())
 	}
@@ -75,6 +75,13 @@ func TestFinetuneExportCLI(t *testing.T) {
 		if code := Main([]string{"export", out, "--format", f, "--out", filepath.Join(dir, "export-"+f)}, &so, &se); code != 0 {
 			t.Fatalf("export %s: exit %d\n%s\n%s", f, code, so.String(), se.String())
 		}
+	}
+	hfCfg, err := os.ReadFile(filepath.Join(dir, "export-hf", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(hfCfg, []byte(`"1": "yes"`)) {
+		t.Errorf("config.json lacks the label names:\n%s", hfCfg)
 	}
 	for _, bad := range [][]string{
 		{"finetune", model, "--task", "nope", "--data", train, "--out", out},
