@@ -7,9 +7,16 @@ import "fmt"
 // then skips packing B, which is a tenth to a quarter of the time of a
 // product with m in the hundreds. A PackedB is read-only and safe for
 // concurrent use.
+//
+// It also keeps B itself: products with one or two rows of A run as
+// matrix-vector products on B, which beats the packed layout there, so B
+// must not change while the PackedB is in use.
 type PackedB struct {
-	kern *kernel
-	k, n int
+	kern   *kernel
+	k, n   int
+	transB bool
+	b      []float32
+	ldb    int
 	// data holds the kc x nc blocks of op(B) as packB lays them out:
 	// column block jc (a multiple of nc) starts at jc·k, its k block pc at
 	// jc·k + pc·ncp (ncp: the block's width rounded up to nr).
@@ -18,7 +25,8 @@ type PackedB struct {
 
 // PackB packs op(B) for SgemmPacked: op(B) is k x n, B is stored k x n
 // (transB false) or n x k (transB true) with row stride ldb. It allocates
-// about k·n values and panics on inconsistent sizes like Sgemm.
+// about k·n values, keeps a reference to b (see PackedB) and panics on
+// inconsistent sizes like Sgemm.
 func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 	return packBWith(kernels[0], transB, k, n, b, ldb)
 }
@@ -29,7 +37,8 @@ func packBWith(kern *kernel, transB bool, k, n int, b []float32, ldb int) *Packe
 	}
 	_, _, br, bc := storedDims(false, transB, 0, n, k)
 	checkMatrix("B", br, bc, b, ldb)
-	pb := &PackedB{kern: kern, k: k, n: n, data: make([]float32, roundUp(n, kern.nr)*k)}
+	pb := &PackedB{kern: kern, k: k, n: n, transB: transB, b: b, ldb: ldb,
+		data: make([]float32, roundUp(n, kern.nr)*k)}
 	for jc := 0; jc < n; jc += kern.nc {
 		nc := min(kern.nc, n-jc)
 		ncp := roundUp(nc, kern.nr)
@@ -68,6 +77,11 @@ func SgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, pb *Pa
 	checkMatrix("A", ar, ac, a, lda)
 	checkMatrix("C", m, n, c, ldc)
 	checkEpilogue(m, n, ep)
-	launch(gemmJob{kern: pb.kern, transA: transA, m: m, n: n, k: k,
-		alpha: alpha, a: a, lda: lda, beta: beta, c: c, ldc: ldc, ep: ep, pb: pb}, pool)
+	spec := gemmJob{kern: pb.kern, transA: transA, m: m, n: n, k: k,
+		alpha: alpha, a: a, lda: lda, beta: beta, c: c, ldc: ldc, ep: ep, pb: pb}
+	if m <= maxGemvRows {
+		// Matrix-vector products read B as it is.
+		spec.pb, spec.transB, spec.b, spec.ldb = nil, pb.transB, pb.b, pb.ldb
+	}
+	launch(spec, pool)
 }
