@@ -225,9 +225,11 @@ func (m *Model) Fit(ctx context.Context, trainSet, evalSet []Example, o FitOptio
 			bad++
 		}
 		if o.Out != "" {
-			if _, err := tr.Save(o.Out, map[string]any{"task": m.Task.Name(), "epoch": epoch}); err != nil {
+			ck, err := tr.Save(o.Out, map[string]any{"task": m.Task.Name(), "epoch": epoch})
+			if err != nil {
 				return rep, fmt.Errorf("finetune: %w", err)
 			}
+			removeOlderCheckpoints(o.Out, filepath.Base(ck))
 		}
 		if o.Patience > 0 && bad >= o.Patience && epoch < o.Epochs {
 			rep.Stopped = true
@@ -439,4 +441,15 @@ func retrievalAccuracy(a, p [][]float32) float64 {
 		}
 	}
 	return float64(ok) / float64(max(len(a), 1))
+}
+
+// removeOlderCheckpoints keeps only the newest checkpoint (for resuming);
+// the best model lives in model.onnx and best/.
+func removeOlderCheckpoints(dir, keep string) {
+	old, _ := filepath.Glob(filepath.Join(dir, "checkpoint-*"))
+	for _, p := range old {
+		if filepath.Base(p) != keep {
+			os.RemoveAll(p)
+		}
+	}
 }

@@ -65,6 +65,9 @@ func TestFinetuneExportCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if cks, _ := filepath.Glob(filepath.Join(out, "checkpoint-*")); len(cks) != 1 {
+		t.Errorf("checkpoints %v; want only the newest", cks)
+	}
 	metrics, _ := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
 	if !bytes.Contains(metrics, []byte(`"eval_accuracy"`)) {
 		t.Fatalf("metrics.jsonl has no eval_accuracy:\n%s", metrics)
