@@ -327,7 +327,7 @@ func (c *Config) Validate(maxParams int64) error {
 			if c.DecoderNumHeads > 0 && c.DecoderHiddenSize%c.DecoderNumHeads != 0 {
 				errs = append(errs, fmt.Sprintf("decoder_hidden_size %d is not a multiple of decoder_num_attention_heads %d", c.DecoderHiddenSize, c.DecoderNumHeads))
 			}
-			if c.ImageSize%c.PatchSize != 0 {
+			if c.PatchSize > 0 && c.ImageSize%c.PatchSize != 0 {
 				errs = append(errs, fmt.Sprintf("image_size %d is not a multiple of patch_size %d (MAE patchifies the target)", c.ImageSize, c.PatchSize))
 			}
 			prob("mask_ratio", c.MaskRatio)
