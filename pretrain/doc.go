@@ -53,8 +53,8 @@
 // config.json (Hugging Face form), tokenizer.json, model.safetensors
 // (state_dict names, loadable by transformers), checkpoint-<step>/ with
 // optimizer state and LATEST (see package train), metrics.jsonl (one JSON
-// object per step: step, loss, lr, grad_norm, elapsed_s, and eval_* fields
-// at evaluation steps), loss.png, model.onnx (the inference graph with the
-// trained weights) and, for MAE, reconstruction.png. FillMask predicts
-// masked words from such a folder.
+// object per step: step, loss, lr, grad_norm, elapsed_s, tokens_per_s or
+// images_per_s, and eval_* fields at evaluation steps), loss.png,
+// model.onnx (the inference graph with the trained weights) and, for MAE,
+// reconstruction.png. FillMask predicts masked words from such a folder.
 package pretrain

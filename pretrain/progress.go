@@ -59,7 +59,7 @@ func (p *progress) update(step int64, loss float64, items int) {
 		const width = 24
 		fill := int(float64(width) * float64(step) / float64(max(p.total, 1)))
 		bar := strings.Repeat("=", fill) + strings.Repeat(" ", width-fill)
-		fmt.Fprintf(p.w, "\r[%s] step %d/%d  loss %.4f  %.0f %s/s  ETA %s   ", bar, step, p.total, loss, rate, p.unit, eta)
+		fmt.Fprintf(p.w, "\r[%s] step %d/%d  loss %.4f  %.0f %s/s  ETA %s   ", bar, step, p.total, loss, rate, p.short(), eta)
 		if step == p.total {
 			fmt.Fprintln(p.w)
 		}
@@ -67,9 +67,11 @@ func (p *progress) update(step int64, loss float64, items int) {
 	}
 	if step == p.total || step == 1 || now.Sub(p.lastLine) >= p.every {
 		p.lastLine = now
-		fmt.Fprintf(p.w, "step %d/%d  loss %.4f  %.0f %s/s  ETA %s\n", step, p.total, loss, rate, p.unit, eta)
+		fmt.Fprintf(p.w, "step %d/%d  loss %.4f  %.0f %s/s  ETA %s\n", step, p.total, loss, rate, p.short(), eta)
 	}
 }
+
+func (p *progress) short() string { return p.unit[:3] }
 
 // note prints a message on its own line (ending a bar first).
 func (p *progress) note(format string, args ...any) {

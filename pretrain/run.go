@@ -479,9 +479,9 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 	for _, p := range r.tr.Params() {
 		sum.Params += p.Len()
 	}
-	unit := "tok"
+	unit := "tokens"
 	if o.Arch == "vit-mae" {
-		unit = "img"
+		unit = "images"
 	}
 	r.log = newProgress(o.Progress, o.Steps, unit)
 	metricsPath := filepath.Join(o.Out, "metrics.jsonl")
@@ -568,16 +568,21 @@ func (r *run) loop(ctx context.Context) (*Summary, error) {
 			feeds = r.textFeeds(exs, rng)
 			n = sumMask(feeds)
 		}
+		t0 := time.Now()
 		res, err := r.tr.Step(ctx, feeds)
 		if err != nil {
 			return nil, err
 		}
+		dt := time.Since(t0).Seconds()
 		items += int64(n)
 		if step == done+1 {
 			sum.FirstLoss = res.Loss
 		}
 		losses = append(losses, res.Loss)
 		rec := Record{"step": step, "loss": res.Loss, "lr": res.LR, "grad_norm": res.GradNorm, "elapsed_s": time.Since(start).Seconds()}
+		if dt > 0 {
+			rec[unit+"_per_s"] = float64(n) / dt // the step alone, without data loading
+		}
 		r.log.update(step, res.Loss, n)
 		if step%o.EvalEvery == 0 || step == o.Steps {
 			if len(evals) > 0 {
