@@ -45,7 +45,7 @@ export GORT_INTEROP_WORK=${GORT_INTEROP_WORK:-$tmp/work}
 export GORT_INTEROP_CACHE=${GORT_INTEROP_CACHE:-$cache/interop-exports-$hash}
 # Keep the references single-threaded-ish and quiet: tiny models, many runs.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-export TOKENIZERS_PARALLELISM=false
+export TOKENIZERS_PARALLELISM=false PYTHONDONTWRITEBYTECODE=1
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
 
 set +e

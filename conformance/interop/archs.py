@@ -63,6 +63,11 @@ ARCHS = [
               max_position_embeddings=64, attention_types=[[["global", "local"], 1]], window_size=4),
          "text", "gpt2", causal=True),
     Arch("llama", "LlamaConfig", "LlamaModel", dict(TEXT, num_key_value_heads=2), "text", "", causal=True),
+    Arch("gpt-neox", "GPTNeoXConfig", "GPTNeoXModel", dict(TEXT, rotary_pct=0.5), "text", "", causal=True),
+    Arch("qwen2", "Qwen2Config", "Qwen2Model", dict(TEXT, num_key_value_heads=2), "text", "", causal=True),
+    Arch("mistral", "MistralConfig", "MistralModel", dict(TEXT, num_key_value_heads=2, sliding_window=4),
+         "text", "", causal=True),
+    Arch("phi", "PhiConfig", "PhiModel", dict(TEXT, partial_rotary_factor=0.5), "text", "", causal=True),
     Arch("vit", "ViTConfig", "ViTModel", dict(VISION), "vision", "vit"),
     Arch("deit", "DeiTConfig", "DeiTModel", dict(VISION), "vision", "vit"),
     # ViT-MAE shuffles patches by random noise; the noise is an input here

@@ -44,11 +44,12 @@ SECTIONS = {
                "unspecified: fully masked softmax rows). Vision: batches 1 and 2 of 32×32 "
                "images. Pass: |gort − ref| ≤ 1e-4 + 1e-4·|ref| everywhere."),
     "export": ("gort's ONNX exports (gort optimize)",
-               "`gort optimize` (level extended: folding, fusions into standard and com.microsoft "
-               "ops) writes each architecture's optimum opset-17 export; the file must pass "
-               "onnx.checker.check_model(full_check=True), and onnxruntime (Python) must give "
-               "gort's outputs on it. Cell: max |gort − onnxruntime| (and, in parentheses, "
-               "max |gort − PyTorch|)."),
+               "`gort optimize` writes each architecture's optimum opset-17 export (torch.onnx "
+               "where optimum has none): at level extended (folding, fusions into standard and "
+               "com.microsoft ops) for all, at level basic with the weights in an external data "
+               "file for a few. The file must pass onnx.checker.check_model(full_check=True), and "
+               "onnxruntime (Python) must give gort's outputs on it. Cell: max |gort − onnxruntime| "
+               "(and, in parentheses, max |gort − PyTorch|)."),
 }
 
 
