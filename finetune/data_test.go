@@ -2,6 +2,8 @@ package finetune
 
 import (
 	"context"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -133,4 +135,48 @@ func TestEarlyStopping(t *testing.T) {
 	if mf.BestStep != 2 || mf.Best["eval_accuracy"] != rep.Best["eval_accuracy"] {
 		t.Fatalf("finetune.json best step %d, metrics %v", mf.BestStep, mf.Best)
 	}
+}
+
+// Stopping after epoch 1 and resuming repeats the uninterrupted run bit
+// for bit (data order, schedule, dropout seeds, optimizer state).
+func TestResumeRepeatsTheRun(t *testing.T) {
+	tok, err := tokenizer.ParseVocabTxt(strings.NewReader("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nyes\nno\n"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []Example{{Text: "yes", Label: 1}, {Text: "no", Label: 0}, {Text: "yes no", Label: 1}, {Text: "no no", Label: 0}, {Text: "no yes yes", Label: 1}}
+	fit := func(out string, interrupt, resume bool) map[string][]float32 {
+		m, err := New(tinyBERT(t), SeqCls{Labels: 2}, LoRA(2, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var progress io.Writer
+		if interrupt {
+			progress = cancelOnNewline(cancel) // the end of epoch 1
+		}
+		_, err = m.Fit(ctx, data, data[:2], FitOptions{Encoder: &Encoder{Tok: tok}, Epochs: 3, Batch: 2, LR: 1e-2, Out: out, Resume: resume, Seed: 3, Progress: progress})
+		if err != nil && !(interrupt && errors.Is(err, context.Canceled)) {
+			t.Fatal(err)
+		}
+		return snapshot(m)
+	}
+	want := fit(t.TempDir(), false, false)
+	out := t.TempDir()
+	fit(out, true, false)
+	got := fit(out, false, true)
+	if ch := changed(want, got); len(ch) > 0 {
+		t.Fatalf("resumed run differs in %v", ch)
+	}
+}
+
+type cancelOnNewline context.CancelFunc
+
+func (c cancelOnNewline) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), "\n") {
+		c()
+	}
+	return len(p), nil
 }

@@ -30,6 +30,11 @@ type FitOptions struct {
 	Log      io.Writer
 	// Manifest is extra information recorded in finetune.json (backbone path, tokenizer, fields).
 	Manifest map[string]any
+	// Resume continues from the newest checkpoint in Out (written at the
+	// end of an epoch): the data order of the remaining epochs, the
+	// learning-rate schedule and the best model so far are those of the
+	// uninterrupted run; metrics.jsonl is appended to.
+	Resume bool
 }
 
 // Metrics are evaluation figures (names as transformers' Trainer logs them).
@@ -139,7 +144,11 @@ func (m *Model) Fit(ctx context.Context, trainSet, evalSet []Example, o FitOptio
 		if err := os.MkdirAll(o.Out, 0o755); err != nil {
 			return nil, fmt.Errorf("finetune: %w", err)
 		}
-		if metrics, err = os.Create(filepath.Join(o.Out, "metrics.jsonl")); err != nil {
+		flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+		if o.Resume {
+			flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+		}
+		if metrics, err = os.OpenFile(filepath.Join(o.Out, "metrics.jsonl"), flags, 0o644); err != nil {
 			return nil, fmt.Errorf("finetune: %w", err)
 		}
 		defer metrics.Close()
@@ -157,11 +166,32 @@ func (m *Model) Fit(ctx context.Context, trainSet, evalSet []Example, o FitOptio
 	for i := range order {
 		order[i] = i
 	}
-	bar := newBar(o.Progress, total)
 	bad := 0
+	startEpoch := 1
+	if o.Resume {
+		if o.Out == "" {
+			return nil, fmt.Errorf("finetune: resuming needs the Out folder")
+		}
+		if _, err := tr.Resume(o.Out); err != nil {
+			return nil, fmt.Errorf("finetune: %w", err)
+		}
+		done := tr.Steps()
+		if done%int64(perEpoch) != 0 {
+			return nil, fmt.Errorf("finetune: the checkpoint is at step %d, not at the end of an epoch of %d steps (was the batch size or data changed?)", done, perEpoch)
+		}
+		startEpoch = int(done/int64(perEpoch)) + 1
+		rep.Steps, rep.Epochs = done, startEpoch-1
+		if mf, err := ReadManifest(o.Out); err == nil && mf.Best != nil {
+			rep.Best, rep.BestStep = mf.Best, mf.BestStep
+		}
+		for range startEpoch - 1 { // replay the data order of the finished epochs
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+	}
+	bar := newBar(o.Progress, total)
 	var lossSum float64
 	var lossN int
-	for epoch := 1; epoch <= o.Epochs; epoch++ {
+	for epoch := startEpoch; epoch <= o.Epochs; epoch++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for i := 0; i < len(order); i += o.Batch {
 			if err := ctx.Err(); err != nil {
@@ -197,7 +227,9 @@ func (m *Model) Fit(ctx context.Context, trainSet, evalSet []Example, o FitOptio
 		bar.done()
 		ev := Metrics{}
 		if len(evalSet) > 0 {
-			ev, err = m.Evaluate(ctx, evalSet, o.Encoder, o.Batch)
+			// An interrupt during evaluation still lets the epoch finish with
+			// its checkpoint (Resume continues from it); the next step stops.
+			ev, err = m.Evaluate(context.WithoutCancel(ctx), evalSet, o.Encoder, o.Batch)
 			if err != nil {
 				return rep, err
 			}

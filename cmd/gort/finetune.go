@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -49,6 +50,7 @@ func cmdFinetune(args []string, stdout, stderr io.Writer) error {
 	patience := fs.Int("patience", 0, "stop after N evaluations without improvement (0: never)")
 	dropout := fs.Float64("dropout", 0.1, "dropout on the head's input in training")
 	out := fs.String("out", "", "output folder")
+	resume := fs.Bool("resume", false, "continue an interrupted run from the newest checkpoint in --out (same flags and data)")
 	prov := fs.String("provider", "native", "runs the training step: native or ort")
 	seed := fs.Uint64("seed", 1, "seed of the head, adapters, data order and dropout")
 	threads := fs.Int("threads", 0, "threads per op (0: all cores)")
@@ -135,13 +137,17 @@ func cmdFinetune(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	rep, err := m.Fit(ctx, trainSet, evalSet, finetune.FitOptions{
 		Encoder: &finetune.Encoder{Tok: tok, MaxLen: *maxLen}, Epochs: *epochs, Batch: *batch, LR: *lr, Warmup: *warmup,
-		Patience: *patience, Out: *out, Seed: *seed, Progress: stderr, Log: stdout,
+		Patience: *patience, Out: *out, Seed: *seed, Progress: stderr, Log: stdout, Resume: *resume,
 		Manifest: map[string]any{"backbone": abs, "text_field": fields.Text, "label_field": fields.Label, "max_len": *maxLen, "label_names": fields.LabelNames},
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d steps in %v, loss %.4f -> %.4f\n", rep.Steps, rep.Elapsed.Round(1e7), rep.FirstLoss, rep.LastLoss)
+	if math.IsNaN(rep.FirstLoss) {
+		fmt.Fprintf(stdout, "the run was already complete at step %d\n", rep.Steps)
+	} else {
+		fmt.Fprintf(stdout, "%d steps in %v, loss %.4f -> %.4f\n", rep.Steps, rep.Elapsed.Round(1e7), rep.FirstLoss, rep.LastLoss)
+	}
 	if rep.Stopped {
 		fmt.Fprintln(stdout, "stopped early")
 	}
