@@ -89,11 +89,12 @@ type Ctx struct {
 	Alloc Allocator
 }
 
-// Allocator serves Ctx.New: a zeroed tensor of dtype d, n elements (the
-// product of shape, already checked) and the given shape. It is safe for
-// concurrent use by the goroutines of one kernel.
+// Allocator serves Ctx.New and Ctx.NewUninit: a tensor of dtype d, n
+// elements (the product of shape, already checked) and the given shape,
+// zeroed when zero is set (else its contents are unspecified). It is safe
+// for concurrent use by the goroutines of one kernel.
 type Allocator interface {
-	New(d tensor.DType, n int, shape []int) (*tensor.Tensor, error)
+	New(d tensor.DType, n int, shape []int, zero bool) (*tensor.Tensor, error)
 }
 
 // RandSource is the random source random ops draw from.
@@ -107,6 +108,18 @@ var ErrLimit = errors.New("size limit exceeded")
 
 // New allocates a zeroed output tensor after checking the size limit.
 func (c *Ctx) New(d tensor.DType, shape ...int) (*tensor.Tensor, error) {
+	return c.alloc(d, shape, true)
+}
+
+// NewUninit is New for a kernel that writes every element of the tensor
+// before it returns it: a recycled buffer is not cleared first, so its
+// contents are unspecified until written (in the runtime's poison mode,
+// GORT_ARENA=poison, they are NaN or all-ones bits).
+func (c *Ctx) NewUninit(d tensor.DType, shape ...int) (*tensor.Tensor, error) {
+	return c.alloc(d, shape, false)
+}
+
+func (c *Ctx) alloc(d tensor.DType, shape []int, zero bool) (*tensor.Tensor, error) {
 	n, err := tensor.NumElements(shape)
 	if err != nil {
 		return nil, err
@@ -115,7 +128,7 @@ func (c *Ctx) New(d tensor.DType, shape ...int) (*tensor.Tensor, error) {
 		return nil, fmt.Errorf("%w: output %v %v has %d elements, the session allows %d (raise runtime.Options.MaxTensorElements)", ErrLimit, d, shape, n, c.MaxElements)
 	}
 	if c != nil && c.Alloc != nil {
-		return c.Alloc.New(d, n, shape)
+		return c.Alloc.New(d, n, shape, zero)
 	}
 	return tensor.New(d, shape...)
 }

@@ -50,6 +50,10 @@ type arena struct {
 	owned map[uintptr]*buffer // recyclable buffers in use this run, by start address
 	hits  map[bufKey]int      // New calls this run, by key: bounds what is kept
 	spare []*buffer           // buffer records to reuse
+	// fresh are the buffers New handed out during the current step of the
+	// main graph; those no output of the step lies in are the kernel's
+	// scratch, which the arena forgets (never recycles) when the step ends.
+	fresh []*buffer
 	// parked holds donated buffers that died during the run; they join the
 	// free lists only when the run succeeds, so that a failed run leaves
 	// the caller's tensors intact.
@@ -78,7 +82,7 @@ func dataRange(t *tensor.Tensor) (lo, hi uintptr, capn int) {
 func recyclable(d tensor.DType) bool { return d != tensor.String && d.Supported() }
 
 // New implements ops.Allocator.
-func (a *arena) New(d tensor.DType, n int, shape []int) (*tensor.Tensor, error) {
+func (a *arena) New(d tensor.DType, n int, shape []int, zero bool) (*tensor.Tensor, error) {
 	if n == 0 || !recyclable(d) {
 		return tensor.New(d, shape...)
 	}
@@ -90,8 +94,11 @@ func (a *arena) New(d tensor.DType, n int, shape []int) (*tensor.Tensor, error) 
 		l[len(l)-1] = nil
 		a.free[k] = l[:len(l)-1]
 		a.owned[b.lo] = b
+		a.fresh = append(a.fresh, b)
 		a.mu.Unlock()
-		reflect.ValueOf(b.base.Raw()).Clear()
+		if zero {
+			reflect.ValueOf(b.base.Raw()).Clear()
+		}
 		return b.base.Reshape(shape...)
 	}
 	a.mu.Unlock()
@@ -100,19 +107,22 @@ func (a *arena) New(d tensor.DType, n int, shape []int) (*tensor.Tensor, error) 
 		return nil, err
 	}
 	a.mu.Lock()
-	a.adoptLocked(t, k)
+	if b := a.adoptLocked(t, k); b != nil {
+		a.fresh = append(a.fresh, b)
+	}
 	a.mu.Unlock()
 	return t, nil
 }
 
-// adoptLocked makes t's backing array recyclable when t spans all of it.
-func (a *arena) adoptLocked(t *tensor.Tensor, k bufKey) {
+// adoptLocked makes t's backing array recyclable when t spans all of it
+// and returns its new record.
+func (a *arena) adoptLocked(t *tensor.Tensor, k bufKey) *buffer {
 	lo, hi, capn := dataRange(t)
 	if lo == 0 || capn != k.n {
-		return
+		return nil
 	}
 	if _, ok := a.owned[lo]; ok {
-		return
+		return nil
 	}
 	var b *buffer
 	if n := len(a.spare); n > 0 {
@@ -122,6 +132,24 @@ func (a *arena) adoptLocked(t *tensor.Tensor, k bufKey) {
 	}
 	*b = buffer{base: t, key: k, lo: lo, hi: hi}
 	a.owned[lo] = b
+	return b
+}
+
+// stepDone forgets the scratch buffers of the step that just ended (after
+// its outputs were held), so that lookups stay proportional to the live
+// values.
+func (a *arena) stepDone() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, b := range a.fresh {
+		if b.refs == 0 && a.owned[b.lo] == b {
+			delete(a.owned, b.lo)
+			*b = buffer{}
+			a.spare = append(a.spare, b)
+		}
+		a.fresh[i] = nil
+	}
+	a.fresh = a.fresh[:0]
 }
 
 // donate makes the tensors of v recyclable once no slot holds them.
@@ -213,6 +241,8 @@ func (a *arena) succeeded() {
 // asked for of its size, so that memory stays bounded when shapes vary.
 func (a *arena) reset() {
 	clear(a.owned)
+	clear(a.fresh)
+	a.fresh = a.fresh[:0]
 	clear(a.parked)
 	a.parked = a.parked[:0]
 	for k, l := range a.free {

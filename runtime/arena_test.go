@@ -62,7 +62,11 @@ func arenaRegistry(t *testing.T) *ops.Registry {
 	})
 	same := simple("Same", func(c *ops.Ctx, in []*tensor.Tensor) (*tensor.Tensor, error) { return in[0], nil })
 	view := simple("View", func(c *ops.Ctx, in []*tensor.Tensor) (*tensor.Tensor, error) { return in[0].Reshape(in[0].Shape()...) })
-	list := []*ops.Op{sum, triple, tail, same, view}
+	// Raw returns an output from NewUninit without writing it.
+	raw := simple("Raw", func(c *ops.Ctx, in []*tensor.Tensor) (*tensor.Tensor, error) {
+		return c.NewUninit(tensor.Float32, in[0].Shape()...)
+	})
+	list := []*ops.Op{sum, triple, tail, same, view, raw}
 	for _, op := range testRegistry(t).Ops() {
 		if op.Type == "Branch" {
 			list = append(list, op)
@@ -296,6 +300,28 @@ func TestArenaDonated(t *testing.T) {
 		}
 		checkScaled(t, "keep", out["keep"], refd, 1)
 		checkScaled(t, "z", out["z"], refd, 9)
+	})
+}
+
+// TestArenaNewUninit: NewUninit skips clearing a recycled buffer (poisoned
+// here), while New clears it.
+func TestArenaNewUninit(t *testing.T) {
+	const n = 8
+	nodes := []*ir.Node{node("Triple", "a", "x"), node("Triple", "b", "a"), node("Raw", "r", "b"), node("Triple", "c", "r")}
+	withArenaMode("poison", func() {
+		s, err := NewSession(model(nodes, []*ir.ValueInfo{vi("x", n)}, []*ir.ValueInfo{vi("r", n), vi("c", n)}), Options{Provider: NativeWith(arenaRegistry(t))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Run(context.Background(), map[string]*tensor.Tensor{"x": ramp(n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range tensor.Data[float32](out["r"]) {
+			if !math.IsNaN(float64(v)) {
+				t.Fatalf("r[%d] = %v: NewUninit should hand out a's poisoned buffer", i, v)
+			}
+		}
 	})
 }
 

@@ -605,6 +605,9 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 				}
 			}
 		}
+		if a != nil {
+			a.stepDone()
+		}
 		// The peak is while a node's inputs and outputs are both held.
 		if c.MaxLiveBytes > 0 {
 			total := c.Live.Add(live - counted)
