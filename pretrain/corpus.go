@@ -127,3 +127,23 @@ func WriteSyntheticCorpus(w io.Writer, docs int, seed uint64) error {
 	_, err := io.WriteString(w, sb.String())
 	return err
 }
+
+// WriteTopicDataset writes n labelled sentences as JSONL, {"text": ...,
+// "label": 0|1}: label 1 for a sentence about an animal, 0 for one about a
+// person, drawn from the corpus templates with their own seed. It is the
+// small fine-tuning set `make demo` ships (data/tiny-topics/).
+func WriteTopicDataset(w io.Writer, n int, seed uint64) error {
+	r := rand.New(rand.NewPCG(seed, 0x70b1c))
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		text, label := "", 0
+		if r.IntN(2) == 0 {
+			text, label = animalSentence(r, pick(r, animals)), 1
+		} else {
+			text = personSentence(r, pick(r, people))
+		}
+		fmt.Fprintf(&sb, "{\"text\": %q, \"label\": %d}\n", text, label)
+	}
+	_, err := io.WriteString(w, sb.String())
+	return err
+}
