@@ -110,7 +110,12 @@ func buildGPT2Past(g *graph) {
 	g.b.Scope("")
 	x = g.layerNorm(p+"ln_f", x, H)
 	g.m.Tied["lm_head.weight"] = wte
-	logits := g.op("MatMul", x, g.op("Transpose", wte))
+	// x·wteᵀ as Gemm(transB) on (batch·sequence, H) rows: the tied matrix
+	// is read in place, not transposed at every step.
+	rows := g.op("Reshape", x, g.ints(-1, int64(H)))
+	outShape := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 0)},
+		g.op("Slice", g.op("Shape", x), g.ints(0), g.ints(2)), g.ints(int64(V)))
+	logits := g.op("Reshape", g.opA("Gemm", []irbuild.Attr{irbuild.Int("transB", 1)}, rows, wte), outShape)
 	// logits first among the outputs, as in the exports.
 	g.output(logits, "logits", "batch", "sequence", V)
 	out := g.b.Graph().Outputs
