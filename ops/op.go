@@ -106,7 +106,10 @@ type RandSource interface {
 // ErrLimit is wrapped by errors about a tensor larger than the session allows.
 var ErrLimit = errors.New("size limit exceeded")
 
-// New allocates a zeroed output tensor after checking the size limit.
+// New allocates a zeroed output tensor after checking the size limit. The
+// runtime may give the tensor's memory to other values once the run no
+// longer holds it, so a kernel must not keep tensors from New (outputs or
+// scratch) across runs.
 func (c *Ctx) New(d tensor.DType, shape ...int) (*tensor.Tensor, error) {
 	return c.alloc(d, shape, true)
 }
