@@ -4,26 +4,17 @@ import (
 	"sync"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/linalg"
 	"github.com/gort-ml/gort/tensor"
 )
 
-// Blocking of the pure-Go SGEMM (GotoBLAS layout): B is packed in KC x NC
-// blocks of NR-column panels, A in MC x KC blocks of MR-row panels, and an
-// MR x NR micro-kernel accumulates one tile of C in registers.
+// Banding of the generic (non-float32) GEMM over goroutines.
 const (
 	gemmMR = 4
 	gemmNR = 4
-	gemmKC = 256
-	gemmMC = 128
-	gemmNC = 1024
 
 	// parallelGemmFlops is the m*n*k below which a GEMM runs on one goroutine.
 	parallelGemmFlops = 1 << 17
-)
-
-var (
-	packAPool = sync.Pool{New: func() any { s := make([]float32, gemmMC*gemmKC); return &s }}
-	packBPool = sync.Pool{New: func() any { s := make([]float32, gemmKC*gemmNC); return &s }}
 )
 
 // Sgemm computes C = alpha * op(A) * op(B) + beta * C for row-major float32
@@ -36,18 +27,30 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	SgemmThreads(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// SgemmThreads is Sgemm on up to threads goroutines: large products are
-// split into bands of rows of C (or of columns when m is small), each band
-// an independent Sgemm.
+// SgemmThreads is Sgemm on up to threads goroutines. It runs on the
+// packed, cache-blocked SGEMM of ops/linalg (AVX-512/AVX2 micro-kernels
+// chosen from the CPU's features, a pure-Go kernel elsewhere) with a
+// persistent worker pool of that many threads.
 func SgemmThreads(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if k == 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
-		return
+	linalg.SgemmEx(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, linalg.Epilogue{}, poolFor(threads))
+}
+
+var pools sync.Map // threads -> *linalg.Pool
+
+// poolFor returns a persistent pool of the given size (nil, the caller's
+// goroutine only, for one thread); pools live for the process.
+func poolFor(threads int) *linalg.Pool {
+	if threads <= 1 {
+		return nil
 	}
-	splitGemm(threads, m, n, k, func(r0, r1, c0, c1 int) {
-		sgemmSerial(transA, transB, r1-r0, c1-c0, k, alpha,
-			a[offA(transA, r0, lda):], lda, b[offB(transB, c0, ldb):], ldb, beta, c[r0*ldc+c0:], ldc)
-	})
+	if p, ok := pools.Load(threads); ok {
+		return p.(*linalg.Pool)
+	}
+	p, loaded := pools.LoadOrStore(threads, linalg.NewPool(threads))
+	if loaded {
+		return p.(*linalg.Pool)
+	}
+	return p.(*linalg.Pool)
 }
 
 // offA is the offset of row r of op(A) in A's storage.
@@ -111,178 +114,6 @@ func scaleC[T tensor.Number](m, n int, beta T, c []T, ldc int) {
 			row[j] *= beta
 		}
 	}
-}
-
-func sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if m < gemmMR || n < gemmNR {
-		// Too thin for register tiles (matrix-vector, depthwise conv): the
-		// packing would cost more than it saves.
-		gemmGeneric(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
-	scaleC(m, n, beta, c, ldc)
-	if k == 0 || alpha == 0 {
-		return
-	}
-	pa := packAPool.Get().(*[]float32)
-	pb := packBPool.Get().(*[]float32)
-	defer packAPool.Put(pa)
-	defer packBPool.Put(pb)
-	bufA, bufB := *pa, *pb
-	for jc := 0; jc < n; jc += gemmNC {
-		nc := min(gemmNC, n-jc)
-		for pc := 0; pc < k; pc += gemmKC {
-			kc := min(gemmKC, k-pc)
-			packB(transB, b, ldb, pc, jc, kc, nc, bufB)
-			for ic := 0; ic < m; ic += gemmMC {
-				mc := min(gemmMC, m-ic)
-				packA(transA, a, lda, ic, pc, mc, kc, alpha, bufA)
-				sgemmMacro(mc, nc, kc, bufA, bufB, c[ic*ldc+jc:], ldc)
-			}
-		}
-	}
-}
-
-// packB copies op(B)[pc:pc+kc, jc:jc+nc] into dst as NR-column panels, each
-// kc rows of NR values; columns past nc are zero.
-func packB(trans bool, b []float32, ldb, pc, jc, kc, nc int, dst []float32) {
-	for jp := 0; jp < nc; jp += gemmNR {
-		w := min(gemmNR, nc-jp)
-		panel := dst[jp*kc : jp*kc+kc*gemmNR]
-		if !trans {
-			for p := range kc {
-				row := b[(pc+p)*ldb+jc+jp:]
-				d := panel[p*gemmNR : p*gemmNR+gemmNR]
-				if w == gemmNR {
-					d[0], d[1], d[2], d[3] = row[0], row[1], row[2], row[3]
-					continue
-				}
-				for j := range gemmNR {
-					if j < w {
-						d[j] = row[j]
-					} else {
-						d[j] = 0
-					}
-				}
-			}
-			continue
-		}
-		for j := range gemmNR {
-			if j >= w {
-				for p := range kc {
-					panel[p*gemmNR+j] = 0
-				}
-				continue
-			}
-			col := b[(jc+jp+j)*ldb+pc:]
-			col = col[:kc]
-			for p, v := range col {
-				panel[p*gemmNR+j] = v
-			}
-		}
-	}
-}
-
-// packA copies alpha * op(A)[ic:ic+mc, pc:pc+kc] into dst as MR-row panels,
-// each kc columns of MR values; rows past mc are zero.
-func packA(trans bool, a []float32, lda, ic, pc, mc, kc int, alpha float32, dst []float32) {
-	for ip := 0; ip < mc; ip += gemmMR {
-		h := min(gemmMR, mc-ip)
-		panel := dst[ip*kc : ip*kc+kc*gemmMR]
-		if trans {
-			for p := range kc {
-				row := a[(pc+p)*lda+ic+ip:]
-				d := panel[p*gemmMR : p*gemmMR+gemmMR]
-				for i := range gemmMR {
-					if i < h {
-						d[i] = alpha * row[i]
-					} else {
-						d[i] = 0
-					}
-				}
-			}
-			continue
-		}
-		for i := range gemmMR {
-			if i >= h {
-				for p := range kc {
-					panel[p*gemmMR+i] = 0
-				}
-				continue
-			}
-			row := a[(ic+ip+i)*lda+pc:]
-			row = row[:kc]
-			for p, v := range row {
-				panel[p*gemmMR+i] = alpha * v
-			}
-		}
-	}
-}
-
-// sgemmMacro adds packed A (mc x kc) times packed B (kc x nc) into C.
-func sgemmMacro(mc, nc, kc int, pa, pb []float32, c []float32, ldc int) {
-	var tile [gemmMR * gemmNR]float32
-	for jp := 0; jp < nc; jp += gemmNR {
-		w := min(gemmNR, nc-jp)
-		bp := pb[jp*kc : jp*kc+kc*gemmNR]
-		for ip := 0; ip < mc; ip += gemmMR {
-			h := min(gemmMR, mc-ip)
-			ap := pa[ip*kc : ip*kc+kc*gemmMR]
-			if w == gemmNR && h == gemmMR {
-				kernel4x4(kc, ap, bp, c[ip*ldc+jp:], ldc)
-				continue
-			}
-			clear(tile[:])
-			kernel4x4(kc, ap, bp, tile[:], gemmNR)
-			for i := range h {
-				row := c[(ip+i)*ldc+jp : (ip+i)*ldc+jp+w]
-				for j := range row {
-					row[j] += tile[i*gemmNR+j]
-				}
-			}
-		}
-	}
-}
-
-// kernel4x4 adds the product of a 4 x kc A panel and a kc x 4 B panel into
-// the 4 x 4 tile of c at row stride ldc. It runs as two 2 x 4 passes: 16
-// accumulators plus operands exceed the 15 float registers Go's amd64 ABI
-// leaves free, and the spills cost twice the extra loads of B.
-func kernel4x4(kc int, a, b []float32, c []float32, ldc int) {
-	kernel2x4(kc, 0, a, b, c, ldc)
-	kernel2x4(kc, 2, a, b, c, ldc)
-}
-
-// kernel2x4 adds rows off and off+1 of the 4-row A panel times the B panel
-// into rows off and off+1 of the tile.
-func kernel2x4(kc, off int, a, b []float32, c []float32, ldc int) {
-	var c00, c01, c02, c03, c10, c11, c12, c13 float32
-	a = a[:kc*4]
-	b = b[:kc*4]
-	for p := 0; p+4 <= len(a); p += 4 {
-		aa := a[p+off : p+off+2 : p+off+2]
-		bb := b[p : p+4 : p+4]
-		a0, a1 := aa[0], aa[1]
-		b0, b1, b2, b3 := bb[0], bb[1], bb[2], bb[3]
-		c00 += a0 * b0
-		c01 += a0 * b1
-		c02 += a0 * b2
-		c03 += a0 * b3
-		c10 += a1 * b0
-		c11 += a1 * b1
-		c12 += a1 * b2
-		c13 += a1 * b3
-	}
-	r := c[off*ldc : off*ldc+4 : off*ldc+4]
-	r[0] += c00
-	r[1] += c01
-	r[2] += c02
-	r[3] += c03
-	r = c[(off+1)*ldc : (off+1)*ldc+4 : (off+1)*ldc+4]
-	r[0] += c10
-	r[1] += c11
-	r[2] += c12
-	r[3] += c13
 }
 
 // gemmGeneric is the plain triple loop for dtypes without a tuned kernel

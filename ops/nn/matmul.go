@@ -195,6 +195,9 @@ func broadcastDims(x, y []tensor.Dim) ([]tensor.Dim, error) {
 // for tests).
 var checkFlops = 1 << 28
 
+// gemmMC is the row granularity of tallGemm's row chunks.
+const gemmMC = 128
+
 // tallGemm computes y (m x n) = a (m x k) * b (k x n) in chunks of about
 // checkFlops, checking the context between them, so cancelling a run does
 // not wait for a whole large product. Column chunks (at least 256 wide) cost
