@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/gort-ml/gort/finetune"
+	"github.com/gort-ml/gort/ir"
+	"github.com/gort-ml/gort/models/zoo"
 	"github.com/gort-ml/gort/onnx"
 	"github.com/gort-ml/gort/tokenizer"
 )
@@ -77,8 +79,13 @@ func cmdFinetune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	fromCheckpoint := isDir(rest[0])
 	if *tokPath == "" {
-		*tokPath = filepath.Join(filepath.Dir(rest[0]), "tokenizer.json")
+		if fromCheckpoint {
+			*tokPath = filepath.Join(rest[0], "tokenizer.json")
+		} else {
+			*tokPath = filepath.Join(filepath.Dir(rest[0]), "tokenizer.json")
+		}
 	}
 	tok, err := tokenizer.Load(*tokPath)
 	if err != nil {
@@ -94,7 +101,12 @@ func cmdFinetune(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	bb, err := onnx.Load(rest[0])
+	var bb *ir.Model
+	if fromCheckpoint {
+		bb, err = backboneFromCheckpoint(rest[0], stderr)
+	} else {
+		bb, err = onnx.Load(rest[0])
+	}
 	if err != nil {
 		return err
 	}
@@ -156,4 +168,41 @@ func cmdFinetune(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s: model.onnx, finetune.json, metrics.jsonl, best/, checkpoint-%d/\n", *out, rep.Steps)
 	return nil
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}
+
+// backboneFromCheckpoint builds the base model of a `gort pretrain` folder
+// (config.json + model.safetensors): BertModel, GPT2Model or ViTModel with
+// the pretrained weights, so its hidden states (and BERT's pooled output)
+// can carry a task head. Pretraining heads in the checkpoint are skipped;
+// parameters the checkpoint lacks (BERT's pooler, which masked-LM training
+// does not use) keep their initialization and train with the head.
+func backboneFromCheckpoint(dir string, stderr io.Writer) (*ir.Model, error) {
+	cfg, err := zoo.LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("%s is a folder but not a pretrained checkpoint: %w", dir, err)
+	}
+	arch := map[string]string{"bert": "BertModel", "gpt2": "GPT2Model", "vit": "ViTModel", "vit_mae": "ViTModel"}[cfg.ModelType]
+	if arch == "" {
+		return nil, fmt.Errorf("%s: no base model for model_type %q", dir, cfg.ModelType)
+	}
+	if cfg.ModelType == "vit_mae" {
+		return nil, fmt.Errorf("%s: fine-tuning a ViT-MAE checkpoint needs its encoder as a ViTModel; export it first", dir)
+	}
+	zm, err := zoo.Build(cfg, arch, zoo.BuildOptions{})
+	if err != nil {
+		return nil, err
+	}
+	rep, err := zoo.LoadWeightsWith(zm, filepath.Join(dir, "model.safetensors"), zoo.LoadOptions{Partial: true})
+	if err != nil {
+		return nil, err
+	}
+	if len(rep.Missing) > 0 {
+		fmt.Fprintf(stderr, "backbone %s from %s; initialized (not in the checkpoint): %s\n", arch, dir, strings.Join(rep.Missing, ", "))
+	}
+	return zm.IR, nil
 }
