@@ -159,6 +159,16 @@ func crashLoop(t *testing.T, resave bool) {
 			t.Fatalf("kill %d: child died before training: %v", i, err)
 		}
 		delay := time.Duration(5+rng.IntN(196)) * time.Millisecond
+		if last == 0 {
+			// On a loaded machine the first save can take longer than any
+			// delay; wait for it once so the run always has a checkpoint to
+			// test (later kills still land at random moments of saving).
+			for t0 := time.Now(); time.Since(t0) < 20*time.Second; time.Sleep(5 * time.Millisecond) {
+				if _, err := os.Stat(filepath.Join(dir, LatestFile)); err == nil {
+					break
+				}
+			}
+		}
 		time.Sleep(delay)
 		if err := cmd.Process.Signal(os.Kill); err != nil {
 			t.Fatalf("kill %d: %v (the child exited early)", i, err)
