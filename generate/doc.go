@@ -1,0 +1,47 @@
+// Package generate decodes text from causal language models: greedy or
+// sampled (temperature, top-k, top-p, repetition penalty, seeded), stopping
+// on EOS ids, stop strings or a token budget, one prompt streamed or a
+// left-padded batch.
+//
+//	l, _ := generate.Load("gpt2-onnx/", runtime.Options{})
+//	g, _ := generate.New(l.Session, tok, generate.Options{MaxNewTokens: 64, EOS: l.EOS, WithPast: l.WithPast})
+//	for piece, err := range g.Stream(ctx, "Once upon a time") { ... }
+//
+// # Layouts
+//
+// Inputs and outputs are found by name: input_ids, attention_mask,
+// position_ids, past_key_values.N.key/value and use_cache_branch in;
+// logits and present.N.key/value out. That covers what optimum exports
+// for text-generation — a decoder without past (every step reruns the
+// sequence), a decoder taking past_key_values (optimum-onnx's default; the
+// prompt's step feeds an empty past), decoder_model.onnx +
+// decoder_with_past_model.onnx (Options.WithPast), and the merged decoder
+// (an If on use_cache_branch) — and zoo.BuildGPT2WithPast, gort's own
+// GPT-2 graph with a cache.
+//
+// # The KV cache
+//
+// The prompt runs once; each following step feeds only the new token and
+// the previous step's present.* tensors as past_key_values.*, so the cache
+// is never copied by this package: the one copy per step is the model's own
+// Concat of past and new keys. Token, mask and position buffers are
+// allocated once for the longest sequence and fed as tensors over their
+// prefixes. A (batch, heads, max_len, head_dim) buffer written in place
+// would need a model whose attention reads a prefix of it (ONNX Runtime's
+// past_present_share_buffer; MultiHeadAttention with past_sequence_length
+// in ops/contrib): standard exports take a tensor of exactly past_len.
+//
+// Left padding follows transformers: padded positions are masked and
+// position_ids count only kept tokens, so a batch gives each prompt the ids
+// it gets alone (a model without position_ids refuses ragged batches).
+//
+// # Checks
+//
+// conformance/interop/generate/run.sh builds a tiny GPT-2 with
+// transformers, exports it with optimum in every layout, and checks that
+// greedy ids equal transformers' generate for each, with and without the
+// cache, alone and batched. BenchmarkDecodeGPT2Small compares native and
+// ONNX Runtime decoding of a GPT-2-small-shaped graph in one run:
+//
+//	go test -run '^$' -bench DecodeGPT2Small -benchtime 3x ./generate/
+package generate
