@@ -27,11 +27,11 @@ class Arch:
     optimum: bool = True  # optimum-onnx exports it with task feature-extraction
     causal: bool = False
 
-    def build(self):
+    def build(self, **extra):
         import torch
         import transformers
         torch.manual_seed(0)
-        cfg = getattr(transformers, self.config)(**self.kwargs)
+        cfg = getattr(transformers, self.config)(**self.kwargs, **extra)
         m = getattr(transformers, self.model)(cfg)
         return m.eval()
 

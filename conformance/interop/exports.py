@@ -9,11 +9,16 @@ Variants of one architecture:
                           torch supports
   ort-opt                 onnxruntime.transformers.optimizer.optimize_model
                           on the optimum-17 export: fused com.microsoft ops
-                          (Attention, SkipLayerNormalization, FastGelu, ...)
+                          (SkipLayerNormalization, FastGelu, ...)
+  ort-opt-eager           the same on a torch.onnx opset-17 export of the
+                          model with attn_implementation="eager", whose
+                          attention subgraphs the optimizer fuses into
+                          Attention (what its BERT/GPT-2 recipes expect)
 
 The cache folder is keyed by the pinned requirements (scripts/interop.sh)
-and each architecture's folder by its definition and this file, so a warm
-run exports nothing and a new architecture exports only itself.
+and each architecture's folder by its definition and EXPORT_VERSION (bump
+it when an existing variant's export changes), so a warm run exports
+nothing and a new architecture or variant exports only itself.
 """
 import contextlib
 import hashlib
@@ -24,6 +29,7 @@ import warnings
 
 import archs as A
 
+EXPORT_VERSION = 1
 CACHE = os.environ.get("GORT_INTEROP_CACHE") or os.path.join(
     os.environ.get("GORT_INTEROP_WORK", "/tmp/gort-interop"), "cache")
 
@@ -34,7 +40,7 @@ def newest_opset():
 
 
 def variants():
-    return ["optimum-14", "optimum-17", f"dynamo-{newest_opset()}", "ort-opt"]
+    return ["optimum-14", "optimum-17", f"dynamo-{newest_opset()}", "ort-opt", "ort-opt-eager"]
 
 
 def _wrapper(arch, model, names):
@@ -105,9 +111,7 @@ def model(arch):
 
 
 def _key(arch):
-    with open(__file__, "rb") as f:
-        src = f.read()
-    return arch.name + "-" + hashlib.sha256(repr(arch).encode() + src).hexdigest()[:10]
+    return arch.name + "-" + hashlib.sha256(f"{arch!r} {EXPORT_VERSION}".encode()).hexdigest()[:10]
 
 
 def pretrained_dir(arch):
@@ -117,12 +121,19 @@ def pretrained_dir(arch):
     return d
 
 
-def torch_export(arch, path, opset, dynamo):
+def eager_model(arch):
+    """The model with attn_implementation="eager" and the same weights."""
+    m = arch.build(attn_implementation="eager")
+    m.load_state_dict(model(arch).state_dict())
+    return m
+
+
+def torch_export(arch, path, opset, dynamo, eager=False):
     import torch
     feeds, _ = A.inputs(arch, 1)  # a padded batch of 2
     names = input_names(arch)
     args = tuple(torch.from_numpy(feeds[n]) for n in names)
-    w = _wrapper(arch, model(arch), names)
+    w = _wrapper(arch, eager_model(arch) if eager else model(arch), names)
     kw = dict(input_names=names, output_names=output_names(arch), opset_version=opset,
               dynamic_axes=dynamic_axes(arch), dynamo=dynamo)
     if dynamo:
@@ -173,8 +184,14 @@ def export(arch, variant):
             torch_export(arch, tmp, int(opset), dynamo=False)
     elif kind == "dynamo":
         torch_export(arch, tmp, int(opset), dynamo=True)
-    elif kind == "ort":
+    elif variant == "ort-opt":
         ort_optimize(arch, export(arch, "optimum-17"), tmp)
+    elif variant == "ort-opt-eager":
+        src = os.path.join(d, "eager-17.onnx")
+        if not os.path.exists(src):
+            torch_export(arch, src + ".tmp", 17, dynamo=False, eager=True)
+            os.replace(src + ".tmp", src)
+        ort_optimize(arch, src, tmp)
     else:
         raise ValueError(variant)
     os.replace(tmp, path)
@@ -185,4 +202,6 @@ def exporter(arch, variant):
     kind = variant.split("-")[0]
     if kind == "optimum" and not arch.optimum:
         return "torch.onnx"
+    if variant == "ort-opt-eager":
+        return "torch.onnx (eager attention) + ORT optimizer"
     return {"optimum": "optimum", "dynamo": "torch.onnx dynamo", "ort": "ORT optimizer"}[kind]

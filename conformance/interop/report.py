@@ -7,7 +7,7 @@ EXPECTED_FILE = os.path.join(HERE, "expected_failures.txt")
 # (section, arch, column) -> cell text
 RESULTS = {}
 COLUMNS = {}  # section -> ordered column names
-NOTES = []  # lines under the tables (exporter failures and the like)
+NOTES = {}  # key -> line under the tables (exporter failures and the like)
 
 
 def record(section, arch, column, text):
@@ -15,6 +15,11 @@ def record(section, arch, column, text):
     if column not in cols:
         cols.append(column)
     RESULTS[(section, arch, column)] = text
+
+
+def note(key, text):
+    """A line under the tables; the first one per key is kept."""
+    NOTES.setdefault(key, f"{key}: {text}")
 
 
 def expected():
@@ -71,7 +76,10 @@ def markdown():
              "(hidden 32, 2 layers, 4 heads, vocabulary 100; images 32×32, patches 8×8), "
              "saved with save_pretrained; nothing is downloaded.",
              "Cells marked ✗ fail; xfail: listed in conformance/interop/expected_failures.txt "
-             "with the reason; skip: the exporter itself failed (reason below the table).", ""]
+             "with the reason; skip: the exporter itself failed (reason in the notes); "
+             "ORT error: onnxruntime (Python) refuses the file (notes), gort is then checked "
+             "against PyTorch only. Errors vary by a few 1e-7 between runs (thread scheduling "
+             "of float32 sums on both sides).", ""]
     archs = []
     for (_, a, _) in RESULTS:
         if a not in archs:
@@ -87,6 +95,6 @@ def markdown():
                 lines.append(f"| {a} | " + " | ".join(RESULTS.get((sec, a, c), "n/a") for c in cols) + " |")
         lines.append("")
     if NOTES:
-        lines += ["## Notes", ""] + [f"- {n}" for n in dict.fromkeys(NOTES)] + [""]
+        lines += ["## Notes", ""] + [f"- {n}" for n in NOTES.values()] + [""]
     return "\n".join(lines)
 

@@ -133,7 +133,8 @@ def check_file(request, gort_bin, arch, path, against_torch=True):
             o = run_ort(path, feeds)
         except Exception as e:  # onnxruntime's refusal is noted, not gort's failure
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            report.NOTES.append(f"{arch.name} {os.path.basename(path)}: onnxruntime refuses the file: {first[:300]}")
+            report.note(f"{arch.name} {os.path.basename(path)}",
+                        f"onnxruntime refuses the file (input shape {shape}): {first[:300]}")
             o, ort_failed = {}, True
         t = torch_outputs(arch, idx) if against_torch else {}
         for name in outs:
@@ -161,12 +162,12 @@ def _export_or_skip(arch, variant, section, column):
     except Exception as e:  # the exporter's failure, not gort's
         msg = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}"
         report.record(section, arch.name, column, "skip")
-        report.NOTES.append(f"{arch.name} {variant}: {E.exporter(arch, variant)} failed: {msg}")
+        report.note(f"{arch.name} {variant}", f"{E.exporter(arch, variant)} failed: {msg}")
         pytest.skip(f"exporter failed: {msg}")
 
 
 VARIANTS = E.variants()
-CASES = [(a.name, v) for a in A.ARCHS for v in VARIANTS if not (v == "ort-opt" and not a.ort_type)]
+CASES = [(a.name, v) for a in A.ARCHS for v in VARIANTS if not (v.startswith("ort-opt") and not a.ort_type)]
 
 
 @pytest.mark.parametrize("arch_name,variant", CASES, ids=[f"{a}-{v}" for a, v in CASES])
@@ -177,10 +178,10 @@ def test_parity(request, gort_bin, arch_name, variant):
     terr, oerr, problems = check_file(request, gort_bin, arch, path)
     report.record("parity", arch.name, variant, cell(terr, oerr, problems, request.node.name)
                   if terr is not None else ("gort error xfail" if request.node.name in EXPECTED else "gort error ✗"))
-    if variant == "ort-opt":
+    if variant.startswith("ort-opt"):
         import onnx
         fused = sorted({n.op_type for n in onnx.load(path).graph.node if n.domain == "com.microsoft"})
-        report.record("parity", arch.name, "ORT fused ops", ", ".join(fused) or "none")
+        report.record("parity", arch.name, f"{variant}: fused ops", ", ".join(fused) or "none")
     verdict(request, problems)
 
 
