@@ -143,7 +143,9 @@ func bombCases() []bombCase {
 			parts := make([]string, 100)
 			for i := range parts {
 				parts[i] = b.Op("ConstantOfShape", b.Const(i64s(1<<19, 1)))
-				parts[i] = b.Op("Add", parts[i], b.Const(tensor.Zeros(tensor.Float32, 1)))
+				// distinct addends, so common-subexpression elimination
+				// cannot merge the 100 tensors into one
+				parts[i] = b.Op("Add", parts[i], b.Const(tensor.Must([]int{1}, []float32{float32(i)})))
 			}
 			return b.Op("Sum", parts...)
 		}, 16 << 20},

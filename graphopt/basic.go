@@ -15,6 +15,17 @@ import (
 // results stay computed at run time rather than bloat the model.
 const MaxFoldElements = 1 << 20
 
+// MaxFoldBytes bounds how much one folding pass may grow the model's
+// constants (bytes created beyond the constant inputs they replace).
+const MaxFoldBytes = 8 << 20
+
+func tensorBytes(t *tensor.Tensor) int64 {
+	if t == nil {
+		return 0
+	}
+	return int64(t.Len()) * int64(max(t.DType().Size(), 1))
+}
+
 // randomOps draw from a generator: folding or merging them changes results.
 var randomOps = map[string]bool{
 	"RandomNormal": true, "RandomUniform": true, "RandomNormalLike": true, "RandomUniformLike": true,
@@ -80,6 +91,19 @@ func foldConstants(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 	}
 	consts := v.consts
 	conds := ifConditionNodes(v)
+	// Folding must not let a model grow its constants without bound at
+	// compile time, outside the session's run-time limits: the net growth
+	// (output bytes beyond the bytes of constant inputs read by nothing
+	// else) is capped at
+	// MaxFoldBytes per pass. A weight's Transpose costs nothing; a
+	// ConstantOfShape from a tiny shape costs its whole output.
+	budget := int64(MaxFoldBytes)
+	readers := map[string]int{}
+	for _, n := range g.Nodes {
+		for _, x := range n.Inputs {
+			readers[x]++
+		}
+	}
 	var patches []*Patch
 	for _, i := range order {
 		n := g.Nodes[i]
@@ -110,6 +134,18 @@ func foldConstants(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 			if outs, err = evalNode(reg, m, n, in); err != nil {
 				continue // left to run time, where the error (if real) is reported
 			}
+		}
+		growth := int64(0)
+		for _, t := range outs {
+			growth += tensorBytes(t)
+		}
+		for _, x := range n.Inputs {
+			if readers[x] == 1 { // only then does the input become dead
+				growth -= tensorBytes(consts[x])
+			}
+		}
+		if budget -= max(growth, 0); budget < 0 {
+			break // the rest runs at run time, under the session's limits
 		}
 		p := &Patch{Remove: []*ir.Node{n}}
 		for j, o := range n.Outputs {

@@ -39,6 +39,10 @@ type Options struct {
 	// MaxLiveBytes bounds the memory of all intermediate tensors held at
 	// once during a run; 0 means DefaultMaxLiveBytes(), negative means no bound.
 	MaxLiveBytes int64
+	// NoOptimize skips graphopt, which the native provider otherwise runs
+	// before compiling (level extended: folding, CSE, DCE and fusions into
+	// ops it implements), as ONNX Runtime optimizes by default.
+	NoOptimize bool
 	// Seed seeds random ops (RandomNormal, Dropout in training mode, ...); 0 draws one.
 	Seed int64
 }

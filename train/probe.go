@@ -34,7 +34,7 @@ func probeRanks(m *ir.Model) (map[string]tensor.Type, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := runtime.NewSession(pm, runtime.Options{})
+	s, err := runtime.NewSession(pm, runtime.Options{NoOptimize: true}) // every intermediate is an output: nothing to fuse
 	if err != nil {
 		return nil, err
 	}

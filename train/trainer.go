@@ -56,13 +56,14 @@ func New(st *Step, opts Options) (*Trainer, error) {
 	if opts.Schedule == nil {
 		opts.Schedule = Constant(1e-3)
 	}
-	sess, err := runtime.NewSession(st.Model, runtime.Options{Provider: opts.Provider, IntraOpThreads: opts.IntraOpThreads})
+	// Build already optimized the step graphs (unless told not to).
+	sess, err := runtime.NewSession(st.Model, runtime.Options{Provider: opts.Provider, IntraOpThreads: opts.IntraOpThreads, NoOptimize: true})
 	if err != nil {
 		return nil, fmt.Errorf("train: compiling the step graph: %w", err)
 	}
 	tr := &Trainer{step: st, sess: sess, opts: opts, params: map[string]*tensor.Tensor{}, state: st.InitialState()}
 	if st.Accumulate > 1 {
-		ro := runtime.Options{Provider: opts.Provider, IntraOpThreads: opts.IntraOpThreads}
+		ro := runtime.Options{Provider: opts.Provider, IntraOpThreads: opts.IntraOpThreads, NoOptimize: true}
 		if tr.grad, err = runtime.NewSession(st.GradModel, ro); err != nil {
 			return nil, fmt.Errorf("train: compiling the gradient graph: %w", err)
 		}
