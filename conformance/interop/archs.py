@@ -25,7 +25,6 @@ class Arch:
     kind: str            # "text" or "vision"
     ort_type: str        # onnxruntime.transformers.optimizer model_type ("" for none)
     optimum: bool = True  # optimum-onnx exports it with task feature-extraction
-    causal: bool = False
 
     def build(self, **extra):
         import torch
@@ -57,17 +56,17 @@ ARCHS = [
     Arch("xlm-roberta", "XLMRobertaConfig", "XLMRobertaModel", dict(TEXT, pad_token_id=1,
                                                                     max_position_embeddings=66), "text", "bert"),
     Arch("gpt2", "GPT2Config", "GPT2Model", dict(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_positions=64),
-         "text", "gpt2", causal=True),
+         "text", "gpt2"),
     Arch("gpt-neo", "GPTNeoConfig", "GPTNeoModel",
          dict(vocab_size=VOCAB, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64,
               max_position_embeddings=64, attention_types=[[["global", "local"], 1]], window_size=4),
-         "text", "gpt2", causal=True),
-    Arch("llama", "LlamaConfig", "LlamaModel", dict(TEXT, num_key_value_heads=2), "text", "", causal=True),
-    Arch("gpt-neox", "GPTNeoXConfig", "GPTNeoXModel", dict(TEXT, rotary_pct=0.5), "text", "", causal=True),
-    Arch("qwen2", "Qwen2Config", "Qwen2Model", dict(TEXT, num_key_value_heads=2), "text", "", causal=True),
+         "text", "gpt2"),
+    Arch("llama", "LlamaConfig", "LlamaModel", dict(TEXT, num_key_value_heads=2), "text", ""),
+    Arch("gpt-neox", "GPTNeoXConfig", "GPTNeoXModel", dict(TEXT, rotary_pct=0.5), "text", ""),
+    Arch("qwen2", "Qwen2Config", "Qwen2Model", dict(TEXT, num_key_value_heads=2), "text", ""),
     Arch("mistral", "MistralConfig", "MistralModel", dict(TEXT, num_key_value_heads=2, sliding_window=4),
-         "text", "", causal=True),
-    Arch("phi", "PhiConfig", "PhiModel", dict(TEXT, partial_rotary_factor=0.5), "text", "", causal=True),
+         "text", ""),
+    Arch("phi", "PhiConfig", "PhiModel", dict(TEXT, partial_rotary_factor=0.5), "text", ""),
     Arch("vit", "ViTConfig", "ViTModel", dict(VISION), "vision", "vit"),
     Arch("deit", "DeiTConfig", "DeiTModel", dict(VISION), "vision", "vit"),
     # ViT-MAE shuffles patches by random noise; the noise is an input here

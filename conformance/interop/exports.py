@@ -111,7 +111,9 @@ def model(arch):
 
 
 def _key(arch):
-    return arch.name + "-" + hashlib.sha256(f"{arch!r} {EXPORT_VERSION}".encode()).hexdigest()[:10]
+    """The cache folder of an architecture: what its exports depend on."""
+    what = f"{arch.config} {arch.model} {sorted(arch.kwargs.items())} {arch.ort_type} {arch.optimum} {EXPORT_VERSION}"
+    return arch.name + "-" + hashlib.sha256(what.encode()).hexdigest()[:10]
 
 
 def pretrained_dir(arch):
