@@ -46,6 +46,10 @@ demo: build ort
 interop:
 	scripts/interop.sh
 
+# gort vs ONNX Runtime on built-in models (bench/RESULTS.md).
+bench: build ort
+	scripts/bench.sh
+
 # Every fuzz target for FUZZTIME each (a bounded run; corpora also run in make test).
 fuzz:
 	scripts/fuzz.sh

@@ -11,9 +11,9 @@ import (
 	"github.com/gort-ml/gort/tensor"
 )
 
-// MaxFoldElements bounds the outputs constant folding materializes: bigger
-// results stay computed at run time rather than bloat the model.
-const MaxFoldElements = 1 << 20
+// MaxFoldElements bounds one output constant folding materializes (a
+// bert-large FFN weight's Transpose fits); MaxFoldBytes bounds the growth.
+const MaxFoldElements = 1 << 26
 
 // MaxFoldBytes bounds how much one folding pass may grow the model's
 // constants (bytes created beyond the constant inputs they replace).

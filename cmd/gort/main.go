@@ -30,6 +30,7 @@ func commands() []command {
 		{"compare", "run a model natively and through ONNX Runtime and compare outputs", cmdCompare},
 		{"conformance", "run ONNX backend node-test folders", cmdConformance},
 		{"optimize", "write an optimized model: folded constants, fused LayerNorm/GELU/attention", cmdOptimize},
+		{"bench", "time a model natively and through ONNX Runtime in one run (medians, ratio)", cmdBench},
 		{"demo", "build a small BERT, run it natively and through ONNX Runtime, compare", cmdDemo},
 		{"pretrain", "pretrain BERT (MLM), GPT-2 (CLM) or ViT-MAE from text or images into a checkpoint folder", cmdPretrain},
 		{"finetune", "fine-tune an ONNX export with a task head (classification, regression, token labels, embeddings; full, frozen or LoRA)", cmdFinetune},

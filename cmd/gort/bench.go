@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gort-ml/gort/conformance"
+	"github.com/gort-ml/gort/ir"
+	"github.com/gort-ml/gort/models/zoo"
+	"github.com/gort-ml/gort/onnx"
+	"github.com/gort-ml/gort/runtime"
+)
+
+// builtinModels are Hugging Face configurations the benchmark builds with
+// random weights, so `make bench` needs no download.
+var builtinModels = map[string]struct{ config, arch string }{
+	"bert-base": {`{"model_type":"bert","vocab_size":30522,"hidden_size":768,"num_hidden_layers":12,"num_attention_heads":12,"intermediate_size":3072,"max_position_embeddings":512}`, "BertModel"},
+	"bert-mini": {`{"model_type":"bert","vocab_size":30522,"hidden_size":256,"num_hidden_layers":4,"num_attention_heads":4,"intermediate_size":1024,"max_position_embeddings":512}`, "BertModel"},
+	"gpt2":      {`{"model_type":"gpt2","vocab_size":50257,"n_embd":768,"n_layer":12,"n_head":12,"n_positions":1024}`, "GPT2LMHeadModel"},
+	"vit-base":  {`{"model_type":"vit","image_size":224,"patch_size":16,"hidden_size":768,"num_hidden_layers":12,"num_attention_heads":12,"intermediate_size":3072}`, "ViTModel"},
+}
+
+func builtinNames() string {
+	var names []string
+	for n := range builtinModels {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// cmdBench times a model on the native provider, ONNX Runtime or both,
+// alternating the providers run by run so that both see the same machine
+// load, and prints medians and, with both, the ratio.
+func cmdBench(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	prov := fs.String("provider", "both", "native, ort or both")
+	threads := fs.Int("threads", 0, "intra-op threads for both providers (0: all cores)")
+	batch := fs.Int("batch", 1, "batch size (symbolic batch dimensions)")
+	seq := fs.Int("seq", 128, "sequence length (other symbolic dimensions)")
+	runs := fs.Int("runs", 10, "timed runs per provider, after 2 warm-up runs")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: gort bench MODEL [--provider native|ort|both] [--threads N] [--batch B] [--seq S] [--runs R]\nMODEL is an .onnx file or a built-in model with random weights: %s\n", builtinNames())
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *runs < 1 {
+		fs.Usage()
+		return errExit(2)
+	}
+	m, err := benchModel(pos[0])
+	if err != nil {
+		return err
+	}
+	dims := map[string]int{}
+	for _, v := range m.Graph.Inputs {
+		for _, d := range v.Type.Shape {
+			if d.Param == "" {
+				continue
+			}
+			if strings.Contains(strings.ToLower(d.Param), "batch") {
+				dims[d.Param] = *batch
+			} else {
+				dims[d.Param] = *seq
+			}
+		}
+	}
+	feeds, err := conformance.RandomFeeds(m, 1, dims)
+	if err != nil {
+		return err
+	}
+	var names []string
+	switch *prov {
+	case "both":
+		names = []string{"native", "ort"}
+	case "native", "ort":
+		names = []string{*prov}
+	default:
+		return fmt.Errorf("--provider %q: want native, ort or both", *prov)
+	}
+	sessions := make([]*runtime.Session, len(names))
+	for i, name := range names {
+		p, err := provider(name)
+		if err != nil {
+			return err
+		}
+		s, err := runtime.NewSession(m, runtime.Options{Provider: p, IntraOpThreads: *threads})
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		defer s.Close()
+		sessions[i] = s
+	}
+	times := make([][]float64, len(names))
+	for r := -2; r < *runs; r++ {
+		for i, s := range sessions {
+			start := time.Now()
+			if _, err := s.Run(context.Background(), feeds); err != nil {
+				return fmt.Errorf("%s: %w", names[i], err)
+			}
+			if r >= 0 {
+				times[i] = append(times[i], float64(time.Since(start).Microseconds())/1000)
+			}
+		}
+	}
+	med := make([]float64, len(names))
+	for i, name := range names {
+		sort.Float64s(times[i])
+		med[i] = times[i][len(times[i])/2]
+		fmt.Fprintf(stdout, "%-6s median %8.2f ms  (min %.2f, max %.2f, %d runs; batch %d, seq %d, threads %d)\n",
+			name, med[i], times[i][0], times[i][len(times[i])-1], *runs, *batch, *seq, *threads)
+	}
+	if len(names) == 2 {
+		fmt.Fprintf(stdout, "bench: native/ort = %.2f\n", med[0]/med[1])
+	}
+	return nil
+}
+
+// benchModel loads an .onnx file or builds a built-in model.
+func benchModel(name string) (*ir.Model, error) {
+	if b, ok := builtinModels[name]; ok {
+		cfg, err := zoo.ParseConfig([]byte(b.config))
+		if err != nil {
+			return nil, err
+		}
+		zm, err := zoo.Build(cfg, b.arch, zoo.BuildOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return zm.IR, nil
+	}
+	if _, err := os.Stat(name); err != nil {
+		return nil, fmt.Errorf("%w (or name a built-in model: %s)", err, builtinNames())
+	}
+	return onnx.Load(name)
+}
