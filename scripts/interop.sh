@@ -57,4 +57,24 @@ if [ "$rc" -eq 5 ]; then
 	echo "interop: pytest collected no tests"
 	rc=0
 fi
+if [ "$#" -gt 0 ]; then # a selected pytest run only
+	exit "$rc"
+fi
+
+# The checks that drive gort's Go tests against references written by the
+# same pinned libraries: zoo models both ways, Hugging Face exports of
+# pretrained and fine-tuned models, greedy generation over every export
+# layout, and tokenizers both ways.
+check() {
+	echo "interop: $1"
+	shift
+	if ! "$@"; then
+		echo "interop: FAILED: $*" >&2
+		rc=1
+	fi
+}
+check "zoo models vs transformers (both directions)" env GORT_ZOO_VENV="$venv" "$venv/bin/python" conformance/interop/zoo_parity.py "$tmp/zoo"
+check "HF-format exports load in transformers" "$venv/bin/python" conformance/interop/hf_export_check.py
+check "greedy generation vs transformers' generate" env GORT_PYTHON="$venv/bin/python" conformance/interop/generate/run.sh "$GORT_INTEROP_CACHE/generate-refs"
+check "tokenizers vs Hugging Face tokenizers (both directions)" conformance/interop/tokenizers/run.sh "$tmp/tokenizers"
 exit "$rc"
