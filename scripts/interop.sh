@@ -62,7 +62,8 @@ if [ "$#" -gt 0 ]; then # a selected pytest run only
 fi
 
 # The checks that drive gort's Go tests against references written by the
-# same pinned libraries: zoo models both ways, Hugging Face exports of
+# same pinned libraries: zoo models both ways, 20 AdamW steps against
+# torch.optim.AdamW (BERT MLM, GPT-2 CLM), Hugging Face exports of
 # pretrained and fine-tuned models, greedy generation over every export
 # layout, and tokenizers both ways.
 check() {
