@@ -102,6 +102,7 @@ def check_case(path):
             worst_w, worst_name = d, name
     print(f"  max |Δ| final weights {worst_w:.2e} ({worst_name or 'all equal'}); "
           f"max loss rel diff {worst_loss:.2e}; weights moved up to {moved:.2e}")
+    FIGURES.append((os.path.basename(path), len(gort), worst_loss, worst_w, worst_name))
     problems = []
     if not worst_loss <= TOL:
         problems.append(f"loss rel diff {worst_loss:.3g}")
@@ -110,6 +111,34 @@ def check_case(path):
     if not moved > 10 * TOL:
         problems.append(f"final weights barely moved ({moved:.3g}): was final saved after training?")
     return not problems, "; ".join(problems)
+
+
+FIGURES = []  # (case, steps, max loss rel diff, max weight |diff|, worst tensor)
+
+
+def write_report(md, versions):
+    """Replace the "## Training parity" section of INTEROP.md with this run's figures."""
+    try:
+        text = open(md).read()
+    except OSError:
+        return
+    head = text.split("\n## Training parity")[0].rstrip("\n")
+    rows = "\n".join(f"| {c} | {n} | {l:.2e} | {w:.2e} | `{name}` |" for c, n, l, w, name in FIGURES)
+    section = f"""
+
+## Training parity (gort vs PyTorch)
+
+Written by conformance/interop/train_parity.py ({versions}). The same initial weights (gort's zoo
+builders, saved with HF names) and the same batches; AdamW (lr 1e-3, weight decay 0.01 except biases and
+norms), dropout 0, no clipping, in gort (native) and in torch.optim.AdamW. Pass: every step's loss
+relative difference and every final weight within 1e-4.
+
+| case | steps | max loss rel diff | max final weight abs diff | worst tensor |
+|---|---:|---:|---:|---|
+{rows}
+"""
+    with open(md, "w") as f:
+        f.write(head + section)
 
 
 def main():
@@ -131,6 +160,8 @@ def main():
         failed += not ok
         print(f"{'ok' if ok else 'FAIL':4} {case}" + (f"  [{problem}]" if problem else ""))
     print(f"training parity: {failed} of the cases failed" if failed else "training parity: all cases within %g" % TOL)
+    if os.environ.get("GORT_INTEROP_MD"):
+        write_report(os.environ["GORT_INTEROP_MD"], f"transformers {transformers.__version__}, torch {torch.__version__}")
     sys.exit(1 if failed else 0)
 
 
