@@ -6,6 +6,7 @@ import (
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/internal/floatio"
+	"github.com/gort-ml/gort/ops/internal/kernelutil"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -81,16 +82,32 @@ func runBiasAct[F tensor.Float](c *ops.Ctx, p *biasAct, in []*tensor.Tensor) ([]
 	if err != nil {
 		return nil, err
 	}
-	d := len(bias)
-	for i, v := range x {
-		s := float64(v)
-		if d > 0 {
-			s += float64(bias[i%d])
-		}
-		y.Buf[i] = F(p.f(s))
+	// Elements are independent, so ranges run concurrently (Gelu's erf
+	// dominates BERT's elementwise time).
+	err = kernelutil.Parallel(c, len(x), actGrain, func(lo, hi int) error {
+		biasActRange(p.f, x, y.Buf, bias, lo, hi)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return []*tensor.Tensor{y.Done()}, nil
 }
+
+// biasActRange writes y[i] = f(x[i] + bias[i%len(bias)]) for i in [lo, hi).
+func biasActRange[F tensor.Float](f func(float64) float64, x, y, bias []F, lo, hi int) {
+	d := len(bias)
+	for i := lo; i < hi; i++ {
+		s := float64(x[i])
+		if d > 0 {
+			s += float64(bias[i%d])
+		}
+		y[i] = F(f(s))
+	}
+}
+
+// actGrain is the least number of activation elements worth a goroutine.
+const actGrain = 1 << 14
 
 // opt returns in[i], or nil when the input is absent.
 func opt(in []*tensor.Tensor, i int) *tensor.Tensor {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/internal/floatio"
+	"github.com/gort-ml/gort/ops/internal/kernelutil"
 	"github.com/gort-ml/gort/ops/norm"
 	"github.com/gort-ml/gort/tensor"
 )
@@ -182,31 +183,45 @@ func runSkipNorm[F tensor.Float](c *ops.Ctx, p *skipNorm, in []*tensor.Tensor) (
 			return nil, err
 		}
 	}
-	s := make([]F, hidden)
-	for r := 0; r*hidden < len(x) && hidden > 0; r++ {
-		if r%256 == 0 {
-			if err := c.Check(); err != nil {
-				return nil, err
+	rows := 0
+	if hidden > 0 {
+		rows = len(x) / hidden
+	}
+	// Rows are independent: ranges of them run concurrently, each with
+	// its own scratch row.
+	err = kernelutil.Parallel(c, rows, max(1, actGrain/max(hidden, 1)), func(lo, hi int) error {
+		// Locals, not the captured variables, in the inner loops.
+		x, skip, bias, gamma, beta, out := x, skip, bias, gamma, beta, y.Buf
+		s := make([]F, hidden)
+		for r := lo; r < hi; r++ {
+			if (r-lo)%256 == 0 {
+				if err := c.Check(); err != nil {
+					return err
+				}
+			}
+			o := r * hidden
+			for j := range s {
+				v := x[o+j] + skip[o+j]
+				if bias != nil {
+					v += bias[j]
+				}
+				s[j] = v
+			}
+			m, is := normRow(s, out[o:o+hidden], gamma, beta, p.eps, p.rms)
+			if mean.T != nil {
+				mean.Buf[r] = F(m)
+			}
+			if inv.T != nil {
+				inv.Buf[r] = F(is)
+			}
+			if sum.T != nil {
+				copy(sum.Buf[o:], s)
 			}
 		}
-		o := r * hidden
-		for j := range s {
-			v := x[o+j] + skip[o+j]
-			if bias != nil {
-				v += bias[j]
-			}
-			s[j] = v
-		}
-		m, is := normRow(s, y.Buf[o:o+hidden], gamma, beta, p.eps, p.rms)
-		if mean.T != nil {
-			mean.Buf[r] = F(m)
-		}
-		if inv.T != nil {
-			inv.Buf[r] = F(is)
-		}
-		if sum.T != nil {
-			copy(sum.Buf[o:], s)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	res := make([]*tensor.Tensor, max(1, len(p.outputs)))
 	res[0] = y.Done()
