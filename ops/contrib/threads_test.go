@@ -11,13 +11,16 @@ import (
 )
 
 // TestThreadsSameBits checks that the kernels split over rows or elements
-// (BiasGelu, SkipLayerNormalization) give the same bits at 1 and 3 threads,
+// (BiasGelu, SkipLayerNormalization, LayerNormalization) give the same bits at 1 and 3 threads,
 // with range boundaries off the last dimension.
 func TestThreadsSameBits(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, c := range []tc{
 		{name: "biasgelu", op: "BiasGelu", inputs: []in{{"x", f32(r, 3, 37, 1000)}, {"b", f32(r, 1000)}}, outputs: y(tensor.Float32)},
 		{name: "gelu", op: "Gelu", inputs: []in{{"x", f32(r, 2, 41, 999)}}, outputs: y(tensor.Float32)},
+		{name: "ln", domain: "-", op: "LayerNormalization",
+			inputs:  []in{{"x", f32(r, 3, 53, 768)}, {"g", f32(r, 768)}, {"b", f32(r, 768)}},
+			outputs: []out{{"y", tensor.Float32}, {"mean", tensor.Float32}, {"inv", tensor.Float32}}},
 		{name: "sln", op: "SkipLayerNormalization",
 			inputs:  []in{{"x", f32(r, 3, 53, 768)}, {"skip", f32(r, 3, 53, 768)}, {"g", f32(r, 768)}, {"b", f32(r, 768)}, {"bias", f32(r, 768)}},
 			outputs: []out{{"y", tensor.Float32}, {"", 0}, {"", 0}, {"sum", tensor.Float32}}},

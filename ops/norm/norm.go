@@ -13,6 +13,7 @@ import (
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/internal/floatio"
+	"github.com/gort-ml/gort/ops/internal/kernelutil"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -245,20 +246,62 @@ func runLayerNorm[F tensor.Float](c *ops.Ctx, p *layerNorm, in []*tensor.Tensor)
 			return nil, err
 		}
 	}
-	for r := 0; r < outer; r++ {
-		if r%256 == 0 {
+	// Rows are independent: ranges of them run concurrently.
+	lp := lnRows[F]{x: x, y: y.Buf, scale: scale, bias: bias, scaleFull: scaleFull, biasFull: biasFull,
+		inner: inner, rms: p.rms, eps: p.eps}
+	if mean.T != nil {
+		lp.mean, lp.inv = mean.Buf, inv.Buf
+	}
+	err = kernelutil.Parallel(c, outer, max(1, rowGrain/max(inner, 1)), func(lo, hi int) error {
+		for r := lo; r < hi; r += 256 {
 			if err := c.Check(); err != nil {
-				return nil, err
+				return err
 			}
+			lp.run(r, min(r+256, hi))
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := []*tensor.Tensor{y.Done()}
+	if mean.T != nil {
+		res = append(res, mean.Done(), inv.Done())
+	}
+	for len(res) < p.outputs {
+		res = append(res, nil)
+	}
+	return res[:max(p.outputs, 1)], nil
+}
+
+// rowGrain is the least number of elements worth a goroutine.
+const rowGrain = 1 << 14
+
+// lnRows is LayerNormalization's per-row work: rows of inner values of x
+// into y, scale and bias indexed by j or (with ...Full) the flat index,
+// and the statistics into mean and inv when they are set.
+type lnRows[F tensor.Float] struct {
+	x, y, scale, bias   []F
+	mean, inv           []F
+	scaleFull, biasFull bool
+	inner               int
+	rms                 bool
+	eps                 float64
+}
+
+// run normalizes rows [lo, hi).
+func (p *lnRows[F]) run(lo, hi int) {
+	x, y, scale, bias, inner := p.x, p.y, p.scale, p.bias, p.inner
+	scaleFull, biasFull := p.scaleFull, p.biasFull
+	for r := lo; r < hi; r++ {
 		row := x[r*inner : (r+1)*inner]
 		m, v := rowMoments(row, p.rms)
 		is := 1 / math.Sqrt(v+p.eps)
-		if mean.T != nil {
-			mean.Buf[r] = F(m)
-			inv.Buf[r] = F(is)
+		if p.mean != nil {
+			p.mean[r] = F(m)
+			p.inv[r] = F(is)
 		}
-		out := y.Buf[r*inner : (r+1)*inner]
+		out := y[r*inner : (r+1)*inner]
 		mf, isf := F(m), F(is)
 		for j, xv := range row {
 			k := j
@@ -276,14 +319,6 @@ func runLayerNorm[F tensor.Float](c *ops.Ctx, p *layerNorm, in []*tensor.Tensor)
 			out[j] = o
 		}
 	}
-	res := []*tensor.Tensor{y.Done()}
-	if mean.T != nil {
-		res = append(res, mean.Done(), inv.Done())
-	}
-	for len(res) < p.outputs {
-		res = append(res, nil)
-	}
-	return res[:max(p.outputs, 1)], nil
 }
 
 // ---- InstanceNormalization and GroupNormalization ----
