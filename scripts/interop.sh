@@ -74,7 +74,7 @@ check() {
 		rc=1
 	fi
 }
-check "zoo models vs transformers (both directions)" env GORT_ZOO_VENV="$venv" "$venv/bin/python" conformance/interop/zoo_parity.py "$tmp/zoo"
+check "zoo models vs transformers (both directions)" env GORT_ZOO_VENV="$venv" GORT_INTEROP_MD="$root/conformance/INTEROP.md" "$venv/bin/python" conformance/interop/zoo_parity.py "$tmp/zoo"
 check "training parity vs PyTorch (20 AdamW steps)" env GORT_ZOO_VENV="$venv" GORT_INTEROP_MD="$root/conformance/INTEROP.md" "$venv/bin/python" conformance/interop/train_parity.py "$tmp/train"
 check "HF-format exports load in transformers" "$venv/bin/python" conformance/interop/hf_export_check.py
 check "greedy generation vs transformers' generate" env GORT_PYTHON="$venv/bin/python" conformance/interop/generate/run.sh "$GORT_INTEROP_CACHE/generate-refs"

@@ -115,6 +115,9 @@ def write_hf(path):
     save_file(outs, os.path.join(hf, "outputs.safetensors"))
 
 
+HF_LINES = []  # gort's report of the transformers-saved checkpoints
+
+
 def check_hf(out):
     env = dict(os.environ, GORT_ZOO_HF=out)
     r = subprocess.run(["go", "test", "-count=1", "-v", "-run", "TestHFCheckpoints", "./models/zoo"],
@@ -122,7 +125,25 @@ def check_hf(out):
     for line in r.stdout.splitlines():
         if "hf " in line or line.startswith(("---", "FAIL", "ok")):
             print(line.strip())
+            if "hf " in line:
+                HF_LINES.append(line.strip().split(": ", 1)[-1])
     return r.returncode == 0
+
+
+def write_section(md, title, body):
+    """Replace (or append) the "## title" section of INTEROP.md."""
+    try:
+        text = open(md).read()
+    except OSError:
+        return
+    marker = "\n## " + title + "\n"
+    if marker in text:
+        before, rest = text.split(marker, 1)
+        after = rest[rest.index("\n## "):] if "\n## " in rest else ""
+    else:
+        before, after = text.rstrip("\n"), ""
+    with open(md, "w") as f:
+        f.write(before.rstrip("\n") + "\n" + marker + "\n" + body.strip("\n") + "\n" + after)
 
 
 def main():
@@ -134,6 +155,7 @@ def main():
     write_fixtures(out)
     print(f"transformers {transformers.__version__}, torch {torch.__version__}")
     failed = 0
+    rows = []
     for case in sorted(os.listdir(out)):
         path = os.path.join(out, case)
         if not os.path.exists(os.path.join(path, "gort.json")):
@@ -144,11 +166,21 @@ def main():
             status = "FAIL" if problem else "ok"
             failed += bool(problem)
             print(f"{status:4} {case:28} {attn:5} {figures}" + (f"  [{problem}]" if problem else ""))
+            rows.append(f"| {case} | {attn} | {figures} | {status} |")
         write_hf(path)
     print("transformers-saved checkpoints loaded by gort:")
     if not check_hf(out):
         failed += 1
     print(f"zoo parity: {failed} of the cases failed" if failed else "zoo parity: all cases within %g" % TOL)
+    if os.environ.get("GORT_INTEROP_MD"):
+        body = (f"Written by conformance/interop/zoo_parity.py (transformers {transformers.__version__}, "
+                f"torch {torch.__version__}). gort's zoo models saved with HF names, loaded strictly by "
+                "from_pretrained and run by transformers; cell: max |gort − transformers| / (1 + |transformers|) "
+                "per output. Pass: ≤ 1e-4.\n\n| case | attention | max error per output | |\n|---|---|---|---|\n"
+                + "\n".join(rows)
+                + "\n\nThe other direction, checkpoints transformers saved, loaded by gort (TestHFCheckpoints):\n\n"
+                + "\n".join(f"- {l}" for l in HF_LINES))
+        write_section(os.environ["GORT_INTEROP_MD"], "Zoo round trips (gort ⇄ transformers)", body)
     sys.exit(1 if failed else 0)
 
 
