@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/gort-ml/gort/runtime/ort/orttest"
+
 	"github.com/gort-ml/gort/finetune"
-	"github.com/gort-ml/gort/ir/irbuild"
 	"github.com/gort-ml/gort/models/tiny"
 	"github.com/gort-ml/gort/models/zoo"
 	"github.com/gort-ml/gort/onnx"
@@ -80,42 +80,6 @@ func fixture(t *testing.T, dir string, n int) (backbone string, tok *tokenizer.T
 	data = filepath.Join(dir, fmt.Sprintf("data-%d.jsonl", n))
 	os.WriteFile(data, []byte(sb.String()), 0o644)
 	return backbone, tok, data
-}
-
-var ortProbe struct {
-	once sync.Once
-	err  error
-}
-
-// ortErr says why ONNX Runtime cannot run here (no library, or a build
-// without cgo), probing once with a one-node model.
-func ortErr() error {
-	ortProbe.once.Do(func() {
-		if _, err := os.Stat(ort.DefaultLibrary()); err != nil {
-			ortProbe.err = err
-			return
-		}
-		b := irbuild.New("probe", irbuild.Opset{Domain: "", Version: 17})
-		b.Rename(b.Op("Relu", b.Input("x", tensor.Float32, 1)), "y")
-		b.Output("y", tensor.Float32, 1)
-		s, err := runtime.NewSession(b.Model(), runtime.Options{Provider: ort.New(ort.Options{})})
-		if err == nil {
-			s.Close()
-		}
-		ortProbe.err = err
-	})
-	return ortProbe.err
-}
-
-// needORT skips where ONNX Runtime cannot run (except in CI).
-func needORT(t *testing.T) {
-	t.Helper()
-	if err := ortErr(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("ONNX Runtime unavailable in CI: %v", err)
-		}
-		t.Skipf("ONNX Runtime unavailable: %v", err)
-	}
 }
 
 func run(t *testing.T, s *runtime.Session, feeds map[string]*tensor.Tensor, out string) *tensor.Tensor {
@@ -194,7 +158,7 @@ func TestFinetuneThenExport(t *testing.T) {
 	want := run(t, bs, batch, "logits")
 
 	t.Run("onnx", func(t *testing.T) {
-		needORT(t)
+		orttest.Need(t)
 		for _, opt := range []string{"none", "basic"} {
 			path := filepath.Join(dir, "export-"+opt, "model.onnx")
 			if err := Export(out, Options{Format: FormatONNX, Out: path, Optimize: opt}); err != nil {

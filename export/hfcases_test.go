@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gort-ml/gort/runtime/ort/orttest"
+
 	"github.com/gort-ml/gort/finetune"
 	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/models/zoo"
@@ -224,7 +226,7 @@ func checkCase(t *testing.T, dir, src, arch string, vocab int) {
 // ortCheck runs em in ONNX Runtime (where present) against gort's outputs.
 func ortCheck(t *testing.T, em *ir.Model, feeds, want map[string]*tensor.Tensor) {
 	t.Helper()
-	if ortErr() != nil {
+	if orttest.Err() != nil {
 		return
 	}
 	ortS, err := runtime.NewSession(em, runtime.Options{Provider: ort.New(ort.Options{})})

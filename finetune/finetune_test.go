@@ -4,14 +4,13 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/gort-ml/gort/runtime/ort/orttest"
+
 	"github.com/gort-ml/gort/ir"
-	"github.com/gort-ml/gort/ir/irbuild"
 	"github.com/gort-ml/gort/models/tiny"
 	"github.com/gort-ml/gort/onnx"
 	"github.com/gort-ml/gort/runtime"
@@ -109,42 +108,6 @@ func TestSeqClsLearnsAndExportsToORT(t *testing.T) {
 	}
 }
 
-var ortProbe struct {
-	once sync.Once
-	err  error
-}
-
-// ortErr says why ONNX Runtime cannot run here (no library, or a build
-// without cgo), probing once with a one-node model.
-func ortErr() error {
-	ortProbe.once.Do(func() {
-		if _, err := os.Stat(ort.DefaultLibrary()); err != nil {
-			ortProbe.err = err
-			return
-		}
-		b := irbuild.New("probe", irbuild.Opset{Domain: "", Version: 17})
-		b.Rename(b.Op("Relu", b.Input("x", tensor.Float32, 1)), "y")
-		b.Output("y", tensor.Float32, 1)
-		s, err := runtime.NewSession(b.Model(), runtime.Options{Provider: ort.New(ort.Options{})})
-		if err == nil {
-			s.Close()
-		}
-		ortProbe.err = err
-	})
-	return ortProbe.err
-}
-
-// needORT skips where ONNX Runtime cannot run (except in CI).
-func needORT(t *testing.T) {
-	t.Helper()
-	if err := ortErr(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("ONNX Runtime unavailable in CI: %v", err)
-		}
-		t.Skipf("ONNX Runtime unavailable: %v", err)
-	}
-}
-
 func maxDiff(a, b *tensor.Tensor) float64 {
 	x, y := tensor.Data[float32](a), tensor.Data[float32](b)
 	d := 0.0
@@ -190,7 +153,7 @@ func exportParity(t *testing.T, m *Model, batch map[string]*tensor.Tensor) float
 }
 
 func TestSeqClsExportRunsInORT(t *testing.T) {
-	needORT(t)
+	orttest.Need(t)
 	m, err := New(tinyBERT(t), SeqCls{Labels: 3}, Seed(5))
 	if err != nil {
 		t.Fatal(err)

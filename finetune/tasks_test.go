@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gort-ml/gort/runtime/ort/orttest"
+
 	"github.com/gort-ml/gort/models/zoo"
 	"github.com/gort-ml/gort/tensor"
 )
@@ -83,7 +85,7 @@ func TestTasksTrainAndExport(t *testing.T) {
 			if last > 0.7*first {
 				t.Errorf("loss fell from %.4f to only %.4f", first, last)
 			}
-			needORT(t)
+			orttest.Need(t)
 			if d := exportParity(t, m, taskBatch(rng, task, 3, 6)); d > 1e-4 {
 				t.Errorf("ORT differs from gort by %g", d)
 			}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gort-ml/gort/runtime/ort/orttest"
+
 	"github.com/gort-ml/gort/conformance"
 	"github.com/gort-ml/gort/graphopt"
 	"github.com/gort-ml/gort/ir"
@@ -64,7 +66,7 @@ func TestTinyBERTEquivalent(t *testing.T) {
 // whether or not the native provider has it, and checks the result in ONNX
 // Runtime against the unoptimized model run natively.
 func TestTinyBERTAttentionORT(t *testing.T) {
-	needORT(t)
+	orttest.Need(t)
 	m, err := tiny.BERT(tiny.TinyBERT)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +96,7 @@ func TestTinyBERTAttentionORT(t *testing.T) {
 
 // TestTinyBERTORT runs the default-optimized tiny BERT in ONNX Runtime.
 func TestTinyBERTORT(t *testing.T) {
-	needORT(t)
+	orttest.Need(t)
 	m, err := tiny.BERT(tiny.TinyBERT)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/gort-ml/gort/runtime/ort/orttest"
+
 	"github.com/gort-ml/gort/conformance"
 	"github.com/gort-ml/gort/graphopt"
 	"github.com/gort-ml/gort/ir"
@@ -46,7 +48,7 @@ func TestNodeTestsUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	providers := []runtime.Provider{runtime.Native()}
-	if ortAvailable() == nil {
+	if orttest.Err() == nil {
 		// The optimized models must stay loadable by ONNX Runtime too.
 		providers = append(providers, ort.New(ort.Options{}))
 	}

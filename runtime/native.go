@@ -171,10 +171,6 @@ type frame struct {
 	parent *frame
 }
 
-// produced reports whether slot s holds a value made by a node of this
-// frame (not a constant, an input or a captured value).
-func (f *frame) produced(s int, p *plan) bool { return p.isProduced[s] && f.vals[s] != nil }
-
 // valueBytes estimates the memory a value holds.
 func valueBytes(v tensor.Value) int64 {
 	switch x := v.(type) {
@@ -626,7 +622,7 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 			}
 		}
 		for _, s := range st.free {
-			if f.produced(s, p) {
+			if p.isProduced[s] && f.vals[s] != nil { // made by this frame's nodes, not a constant, input or capture
 				live -= valueBytes(f.vals[s])
 			}
 			if a != nil {

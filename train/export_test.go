@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gort-ml/gort/runtime/ort/orttest"
+
 	"github.com/gort-ml/gort/onnx"
 	"github.com/gort-ml/gort/runtime"
 	"github.com/gort-ml/gort/runtime/ort"
@@ -17,7 +19,7 @@ import (
 // it back, and takes one step through ONNX Runtime feeding only the batch,
 // lr and step: the loss and new parameters equal the Trainer's step.
 func TestTrainingGraphExport(t *testing.T) {
-	needORT(t)
+	orttest.Need(t)
 	m, loss := mlp(21)
 	st, err := Build(m, Config{Loss: loss, Optimizer: AdamW(0.01), ClipNorm: 1})
 	if err != nil {

@@ -4,8 +4,9 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
+
+	"github.com/gort-ml/gort/runtime/ort/orttest"
 
 	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/ir/irbuild"
@@ -60,20 +61,11 @@ func blobs(rng *rand.Rand, n int) (x, y *tensor.Tensor) {
 
 // accuracy runs the forward graph with trained parameters.
 func accuracy(t *testing.T, m *ir.Model, params map[string]*tensor.Tensor, x, y *tensor.Tensor) float64 {
-	fm := *m
-	g := *m.Graph
+	fm := forwardWith(m, params)
+	g := *fm.Graph
 	g.Outputs = []*ir.ValueInfo{{Name: "logit", Type: tensor.Type{Kind: tensor.KindTensor, DType: tensor.Float32}}}
-	var inits []*ir.Initializer
-	for _, in := range g.Initializers {
-		if p, ok := params[in.Name]; ok {
-			inits = append(inits, &ir.Initializer{Name: in.Name, T: p})
-		} else {
-			inits = append(inits, in)
-		}
-	}
-	g.Initializers = inits
 	fm.Graph = &g
-	s, err := runtime.NewSession(&fm, runtime.Options{})
+	s, err := runtime.NewSession(fm, runtime.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,20 +115,10 @@ func TestMLPLearnsXOR(t *testing.T) {
 	}
 }
 
-func needORT(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(ort.DefaultLibrary()); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("ONNX Runtime library missing: %v (make ort)", err)
-		}
-		t.Skipf("ONNX Runtime library missing: %v (make ort)", err)
-	}
-}
-
 // TestStepParityNativeORT runs the same training-step graph 5 steps natively
 // and through ONNX Runtime: losses and parameters agree within 1e-5.
 func TestStepParityNativeORT(t *testing.T) {
-	needORT(t)
+	orttest.Need(t)
 	for _, opt := range []Optimizer{AdamW(0.01), SGD{Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4}} {
 		m, loss := mlp(3)
 		st, err := Build(m, Config{Loss: loss, Optimizer: opt, ClipNorm: 1})

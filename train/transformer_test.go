@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gort-ml/gort/runtime/ort/orttest"
+
 	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/ir/irbuild"
 	"github.com/gort-ml/gort/models/tiny"
@@ -25,7 +27,6 @@ func encoderClassifier(t testing.TB, vocab int) (*ir.Model, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := irbuild.New("head")
 	rng := rand.New(rand.NewPCG(11, 11))
 	g := m.Graph
 	w := randn(rng, 0.02, cfg.HiddenSize, 2)
@@ -35,7 +36,6 @@ func encoderClassifier(t testing.TB, vocab int) (*ir.Model, string) {
 	g.Nodes = append(g.Nodes,
 		&ir.Node{Name: "cls_mm", OpType: "MatMul", Inputs: []string{"pooler_output", "classifier.weight"}, Outputs: []string{"cls_mm_out"}},
 		&ir.Node{Name: "cls_add", OpType: "Add", Inputs: []string{"cls_mm_out", "classifier.bias"}, Outputs: []string{"logits"}})
-	_ = b
 	loss, err := CrossEntropy(m, "logits", "labels", -100, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func forwardWith(m *ir.Model, params map[string]*tensor.Tensor) *ir.Model {
 // rounding noise (≈1e-9, differing between any two float32 engines) would
 // differ by 2·lr. The MLP parity test covers AdamW, where no gradient is noise.
 func TestTransformerStepParityAndTiming(t *testing.T) {
-	needORT(t)
+	orttest.Need(t)
 	const vocab, seq = 64, 16
 	m, loss := encoderClassifier(t, vocab)
 	st, err := Build(m, Config{Loss: loss, Optimizer: SGD{Momentum: 0.9}, ClipNorm: 1})

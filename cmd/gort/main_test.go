@@ -8,9 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gort-ml/gort/runtime/ort/orttest"
+
 	"github.com/gort-ml/gort/models/tiny"
 	"github.com/gort-ml/gort/onnx"
-	"github.com/gort-ml/gort/runtime/ort"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -35,21 +36,11 @@ func saveTinyBERT(t *testing.T) string {
 	return path
 }
 
-func needORT(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(ort.DefaultLibrary()); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("ONNX Runtime library missing (%v): `make test` fetches it with `make ort`", err)
-		}
-		t.Skipf("ONNX Runtime library missing (%v): run `make ort`", err)
-	}
-}
-
 // TestCompareBERTNativeVsORT is the Foundation acceptance check: a
 // BERT-shaped model (embeddings, masked self-attention, GELU FFN, LayerNorm)
 // agrees between the native provider and ONNX Runtime within 1e-4.
 func TestCompareBERTNativeVsORT(t *testing.T) {
-	needORT(t)
+	orttest.Need(t)
 	path := saveTinyBERT(t)
 	for _, seq := range []string{"1", "16", "77"} {
 		out, code := runMain(t, "compare", path, "--rtol", "1e-4", "--atol", "1e-4", "--seed", "3", "--dim", "batch=2", "--dim", "sequence="+seq)

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gort-ml/gort/runtime/ort/orttest"
 )
 
 // TestOptimizeBERT writes an optimized tiny BERT and checks that it loads
@@ -20,7 +22,7 @@ func TestOptimizeBERT(t *testing.T) {
 	if msg, code := runMain(t, "optimize", in, out, "--disable", "no-such-pass"); code == 0 {
 		t.Errorf("unknown pass accepted:\n%s", msg)
 	}
-	needORT(t)
+	orttest.Need(t)
 	msg, code = runMain(t, "compare", out, "--rtol", "1e-4", "--atol", "1e-4", "--dim", "batch=2", "--dim", "sequence=9")
 	if code != 0 {
 		t.Fatalf("compare exit %d:\n%s", code, msg)

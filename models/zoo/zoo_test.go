@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"sync"
 	"testing"
 
-	"github.com/gort-ml/gort/ir/irbuild"
+	"github.com/gort-ml/gort/runtime/ort/orttest"
+
 	"github.com/gort-ml/gort/runtime"
 	"github.com/gort-ml/gort/runtime/ort"
 	"github.com/gort-ml/gort/tensor"
@@ -158,42 +157,10 @@ func maxErr(got, want *tensor.Tensor) (float64, error) {
 	return worst, nil
 }
 
-var ortProbe struct {
-	sync.Once
-	err error
-}
-
-// needORT skips without a usable ONNX Runtime, except under CI where that
-// is a failure.
-func needORT(t *testing.T) {
-	t.Helper()
-	ortProbe.Do(func() {
-		lib := ort.DefaultLibrary()
-		if _, err := os.Stat(lib); err != nil {
-			ortProbe.err = fmt.Errorf("ONNX Runtime library %s not found (run `make ort` or set GORT_ORT_LIB): %w", lib, err)
-			return
-		}
-		b := irbuild.New("probe", irbuild.Opset{Domain: "", Version: 17})
-		b.Output(b.Op("Relu", b.Input("x", tensor.Float32, 1)), tensor.Float32)
-		s, err := runtime.NewSession(b.Model(), runtime.Options{Provider: ort.New(ort.Options{})})
-		if err != nil {
-			ortProbe.err = err
-			return
-		}
-		s.Close()
-	})
-	if ortProbe.err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("ONNX Runtime unavailable: %v", ortProbe.err)
-		}
-		t.Fatalf("ONNX Runtime unavailable under CI: %v", ortProbe.err)
-	}
-}
-
 // Every architecture, with and without its loss, at opsets 17 and 20,
 // runs natively and through ONNX Runtime with the same outputs.
 func TestNativeMatchesORT(t *testing.T) {
-	needORT(t)
+	orttest.Need(t)
 	for _, mt := range modelTypes {
 		c := tinyConfig(t, mt)
 		for _, a := range Architectures(mt) {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gort-ml/gort/runtime/ort/orttest"
+
 	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/ir/irbuild"
 	"github.com/gort-ml/gort/ops"
@@ -25,38 +27,6 @@ const ms = "com.microsoft"
 // tol is the agreement required with ONNX Runtime: |got - want| <= tol +
 // tol*|want|.
 const tol = 1e-4
-
-// needORT skips without a usable ONNX Runtime (library missing, or a
-// build without cgo), except under CI where that is a failure.
-func needORT(t *testing.T) {
-	t.Helper()
-	ortProbe.Do(func() {
-		lib := ort.DefaultLibrary()
-		if _, err := os.Stat(lib); err != nil {
-			ortProbe.err = fmt.Errorf("ONNX Runtime library %s not found (run `make ort` or set GORT_ORT_LIB): %w", lib, err)
-			return
-		}
-		b := irbuild.New("probe", irbuild.Opset{Domain: "", Version: 17})
-		b.Output(b.Op("Relu", b.Input("x", tensor.Float32, 1)), tensor.Float32)
-		s, err := runtime.NewSession(b.Model(), runtime.Options{Provider: ort.New(ort.Options{})})
-		if err != nil {
-			ortProbe.err = err
-			return
-		}
-		s.Close()
-	})
-	if ortProbe.err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("ONNX Runtime unavailable: %v", ortProbe.err)
-		}
-		t.Fatalf("ONNX Runtime unavailable under CI: %v", ortProbe.err)
-	}
-}
-
-var ortProbe struct {
-	sync.Once
-	err error
-}
 
 // in is a named node input; a nil tensor is an omitted optional input.
 type in struct {
@@ -240,7 +210,7 @@ func floats(x *tensor.Tensor) []float64 {
 // check runs c natively and with ONNX Runtime and compares every output.
 func check(t *testing.T, c tc) {
 	t.Helper()
-	needORT(t)
+	orttest.Need(t)
 	t.Run(c.name, func(t *testing.T) {
 		feeds := map[string]*tensor.Tensor{}
 		for _, x := range c.inputs {
