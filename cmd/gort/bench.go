@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -46,8 +47,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 1, "batch size (symbolic batch dimensions)")
 	seq := fs.Int("seq", 128, "sequence length (other symbolic dimensions)")
 	runs := fs.Int("runs", 10, "timed runs per provider, after 2 warm-up runs")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to this file (go tool pprof)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: gort bench MODEL [--provider native|ort|both] [--threads N] [--batch B] [--seq S] [--runs R]\nMODEL is an .onnx file or a built-in model with random weights: %s\n", builtinNames())
+		fmt.Fprintf(stderr, "usage: gort bench MODEL [--provider native|ort|both] [--threads N] [--batch B] [--seq S] [--runs R] [--cpuprofile FILE]\nMODEL is an .onnx file or a built-in model with random weights: %s\n", builtinNames())
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -103,6 +105,17 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	times := make([][]float64, len(names))
 	for r := -2; r < *runs; r++ {
+		if r == 0 && *cpuprofile != "" {
+			f, err := os.Create(*cpuprofile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
 		for i, s := range sessions {
 			start := time.Now()
 			if _, err := s.Run(context.Background(), feeds); err != nil {
