@@ -4,11 +4,13 @@
 //
 // # Overview
 //
-// Float16 and bfloat16 compute in float32, float64 in float64. Attention
-// works one (batch, head) pair per task, row by row: scores against every
-// key, the row's bias (mask, causal and padding), a max-subtracted softmax,
-// then the weighted sum of values, so no (Sq, T) score matrix is ever held
-// beyond one row per worker.
+// Float16 and bfloat16 compute in float32, float64 in float64. Float32
+// Attention runs the fused kernel of ops/internal/flash (blocks of keys, an
+// online softmax, causal and padding masks as key ranges). Float64, and a
+// node that asks for the qk output, work one (batch, head) pair per task,
+// row by row: scores against every key, the row's bias (mask, causal and
+// padding), a max-subtracted softmax, then the weighted sum of values.
+// Neither holds an (Sq, T) score matrix.
 package attention
 
 import (
@@ -17,6 +19,7 @@ import (
 	"sync"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/flash"
 	"github.com/gort-ml/gort/ops/internal/floatio"
 	"github.com/gort-ml/gort/tensor"
 )
@@ -381,8 +384,53 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attnParams, in []*tensor.Tensor
 			return nil, err
 		}
 	}
+	if err := attend(c, p, &m, q, qv, kAll, vAll, y.Buf, yv, qk, hkv, total, scale); err != nil {
+		return nil, err
+	}
+	res := []*tensor.Tensor{y.Done(), nil, nil, nil}
+	if want(1) {
+		res[1] = presK.Done()
+	}
+	if want(2) {
+		res[2] = presV.Done()
+	}
+	if qk.T != nil {
+		res[3] = qk.Done()
+	}
+	return res[:max(1, min(4, len(p.outputs)))], nil
+}
+
+// attend computes y from q (seen through qv) and the (B, Hkv, T, D) kAll
+// and vAll. Float32 without the qk output runs the fused kernel of
+// ops/internal/flash, the causal and padding masks as key ranges and
+// attn_mask as the bias; the rest goes row by row, below.
+func attend[F tensor.Float](c *ops.Ctx, p *attnParams, m *bias[F], q []F, qv view, kAll, vAll, y []F, yv view, qk floatio.Out[F], hkv, total int, scale float64) error {
+	bsz, hq, sq, dk, dv := qv.b, qv.h, qv.s, qv.d, yv.d
+	if q32, ok := any(q).([]float32); ok && qk.T == nil {
+		fp := &flash.Problem{B: bsz, N: hq, KVN: hkv, S: sq, T: total, DK: dk, DV: dv,
+			Q: q32, QB: qv.sb, QH: qv.sh, QS: qv.ss,
+			K: any(kAll).([]float32), V: any(vAll).([]float32),
+			Out: any(y).([]float32), OB: yv.sb, OH: yv.sh, OS: yv.ss,
+			Scale: scale, Softcap: p.softcap}
+		if m.causal || m.nonpad != nil {
+			fp.Keys = func(b, i int) (int, int) {
+				hi := total
+				if m.causal {
+					hi = min(hi, i+m.offset[b]+1)
+				}
+				if m.nonpad != nil {
+					hi = min(hi, m.nonpad[b])
+				}
+				return 0, max(hi, 0)
+			}
+		}
+		if m.maskF != nil || m.maskB != nil {
+			fp.Bias = m.row
+		}
+		return flash.Run(c, fp)
+	}
 	group := hq / hkv
-	err = parallel(c, bsz*hq, func(bh int) {
+	return parallel(c, bsz*hq, func(bh int) {
 		b, h := bh/hq, bh%hq
 		hk := h / group
 		s := make([]float64, total)
@@ -434,23 +482,9 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attnParams, in []*tensor.Tensor
 					axpy(acc, F(pj), vAll[(kBase+j)*dv:][:dv])
 				}
 			}
-			copy(y.Buf[yv.at(b, h, i):][:dv], acc)
+			copy(y[yv.at(b, h, i):][:dv], acc)
 		}
 	})
-	if err != nil {
-		return nil, err
-	}
-	res := []*tensor.Tensor{y.Done(), nil, nil, nil}
-	if want(1) {
-		res[1] = presK.Done()
-	}
-	if want(2) {
-		res[2] = presV.Done()
-	}
-	if qk.T != nil {
-		res[3] = qk.Done()
-	}
-	return res[:max(1, min(4, len(p.outputs)))], nil
 }
 
 // dot returns sum a[i]*b[i] (len(b) >= len(a)) with four partial sums.

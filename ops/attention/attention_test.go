@@ -187,6 +187,39 @@ func TestAttentionMatchesReference(t *testing.T) {
 		near(t, "qk", tensor.Data[float32](out[3]), scores, 1e-5)
 	})
 
+	// Shapes past the fused kernel's query and key blocks (64 and 256):
+	// GQA with a past, causal, nonpad_kv_seqlen, a bool mask with fully
+	// masked rows, and softcap.
+	t.Run("blocks_causal_nonpad_bool_mask", func(t *testing.T) {
+		const sq, past = 70, 230
+		q, k, v := randT(r, 2, 4, sq, 8), randT(r, 2, 2, sq, 8), randT(r, 2, 2, sq, 5)
+		pk, pv := randT(r, 2, 2, past, 8), randT(r, 2, 2, past, 5)
+		for _, x := range []*tensor.Tensor{q, k, pk} {
+			for i, e := range tensor.Data[float32](x) {
+				tensor.Data[float32](x)[i] = 4 * e // spread the scores over the key blocks
+			}
+		}
+		const total = past + sq
+		md := make([]bool, sq*total)
+		for i := range md {
+			md[i] = r.IntN(4) != 0 && i/total != 3 // row 3 fully masked
+		}
+		mask := tensor.Must([]int{sq, total}, md)
+		nonpad := []int64{total, 280}
+		out, err := run(t, "Attention", 24, []ops.Attr{ints("is_causal", 1), flt("softcap", 3)}, []string{"y"},
+			q, k, v, mask, pk, pv, tensor.Must([]int{2}, nonpad))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, _ := refAttention(q, concat(pk, k), concat(pv, v), 1/math.Sqrt(8), 3, func(b, h, i, j int) float64 {
+			if j > i+past || j >= int(nonpad[b]) || !md[i*total+j] {
+				return negInf
+			}
+			return 0
+		})
+		near(t, "Y", tensor.Data[float32](out[0]), want, 1e-5)
+	})
+
 	t.Run("nonpad_kv_seqlen", func(t *testing.T) {
 		q, k, v := randT(r, 2, 2, 1, 4), randT(r, 2, 2, 5, 4), randT(r, 2, 2, 5, 4)
 		np := tensor.Must([]int{2}, []int64{3, 5})

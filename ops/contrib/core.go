@@ -3,10 +3,10 @@ package contrib
 import (
 	"fmt"
 	"math"
-	"sync"
-	"sync/atomic"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/flash"
+	"github.com/gort-ml/gort/ops/internal/kernelutil"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -40,10 +40,25 @@ type attend[F tensor.Float] struct {
 // chunks of about this many scores.
 const attnChunk = 1 << 16
 
-// run computes out, one (batch, head) pair per task: scores = Q K^T for a
-// chunk of query rows (a GEMM), the row-wise masked softmax in float64,
-// then out = P V (a GEMM written straight into the (B, S, N*dv) output).
+// run computes out. Float32 without a qk output goes to the fused kernel
+// of ops/internal/flash (key blocks, online softmax, no (S, T) scores);
+// the rest to materialized, below.
 func (a *attend[F]) run(c *ops.Ctx, out []F) error {
+	if q, ok := any(a.q).([]float32); ok && a.qk == nil {
+		return flash.Run(c, &flash.Problem{B: a.b, N: a.n, KVN: a.kvN, S: a.s, T: a.tcap, DK: a.dk, DV: a.dv,
+			Q: q, QB: a.n * a.s * a.dk, QH: a.s * a.dk, QS: a.dk,
+			K: any(a.k).([]float32), V: any(a.v).([]float32),
+			Out: any(out).([]float32), OB: a.s * a.n * a.dv, OH: a.dv, OS: a.n * a.dv,
+			Scale: a.scale, Softcap: a.softcap, Keys: a.keys, Bias: a.bias, Sink: a.sink})
+	}
+	return a.materialized(c, out)
+}
+
+// materialized computes out one (batch, head) pair per task: scores =
+// Q K^T for a chunk of query rows (a GEMM), the row-wise masked softmax in
+// float64 (filling the qk output when asked), then out = P V (a GEMM
+// written straight into the (B, S, N*dv) output).
+func (a *attend[F]) materialized(c *ops.Ctx, out []F) error {
 	group := a.n / a.kvN
 	rows := max(1, min(a.s, attnChunk/max(a.tcap, 1)))
 	return parallel(c, a.b*a.n, func(bh int) {
@@ -118,33 +133,11 @@ func softmaxSink(s []float64, mx, sink float64) {
 // parallel runs f(i) for i in [0, n) on up to c.Threads goroutines that
 // take the next index from a shared counter, and reports cancellation.
 func parallel(c *ops.Ctx, n int, f func(i int)) error {
-	workers := 1
-	if c != nil {
-		workers = max(1, min(c.Threads, n))
-	}
-	var next atomic.Int64
-	var cancelled atomic.Bool
-	work := func() {
-		for {
-			i := int(next.Add(1)) - 1
-			if i >= n || cancelled.Load() {
-				return
-			}
-			if c.Check() != nil {
-				cancelled.Store(true)
-				return
-			}
+	return kernelutil.Dynamic(c, n, func(next func() (int, bool)) {
+		for i, ok := next(); ok; i, ok = next() {
 			f(i)
 		}
-	}
-	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); work() }()
-	}
-	work()
-	wg.Wait()
-	return c.Check()
+	})
 }
 
 // heads is a strided (B, N, S, D) view of a projection: element (b, h, s,

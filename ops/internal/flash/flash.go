@@ -1,0 +1,232 @@
+// Package flash is gort's fused float32 attention kernel, shared by the
+// com.microsoft attention ops and ONNX Attention:
+//
+//	out = softmax(softcap(scale · Q Kᵀ) + bias) V
+//
+// computed flash-style: per (batch, head, block of query rows) it walks
+// the keys in blocks, scores a block with a small GEMM, keeps a running
+// maximum and sum per query row (the online softmax, rescaling what was
+// accumulated when the maximum grows) and adds P·V of the block into the
+// output. No (S, T) score matrix is ever held, only a (rows, keys) tile per
+// worker, and scratch is reused across tasks and runs.
+package flash
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/kernelutil"
+	"github.com/gort-ml/gort/ops/internal/vecmath"
+	"github.com/gort-ml/gort/ops/linalg"
+)
+
+// Problem is one attention: q is (B, N, S, DK), k (B, KVN, T, DK) and v
+// (B, KVN, T, DV), out (B, N, S, DV); query head h reads key/value head
+// h / (N / KVN).
+type Problem struct {
+	B, N, KVN, S, T, DK, DV int
+	// Q row (b, h, i) starts at b*QB + h*QH + i*QS; Out row (b, h, i) at
+	// b*OB + h*OH + i*OS. K and V are contiguous.
+	Q          []float32
+	QB, QH, QS int
+	K, V       []float32
+	Out        []float32
+	OB, OH, OS int
+	// Scale multiplies Q Kᵀ; Softcap, when positive, maps a score x to
+	// Softcap · tanh(x / Softcap) before the bias.
+	Scale, Softcap float64
+	// Keys gives the keys [lo, hi) query i of batch b attends to (nil: all
+	// T); keys outside get probability 0, and a query with none, or whose
+	// scores are all -Inf, gets a zero output row.
+	Keys func(b, i int) (lo, hi int)
+	// Bias, when set, adds the additive bias (masks) of query row (b, h,
+	// i) to row, which holds zeros for keys [0, hi) on entry.
+	Bias func(b, h, i int, row []float64)
+	// Sink, when set, holds one more logit per query head that takes
+	// probability but has no value.
+	Sink []float64
+}
+
+const (
+	// qBlock query rows share a key tile; kBlock keys make one tile.
+	qBlock = 64
+	kBlock = 256
+)
+
+// scratch is one worker's buffers, kept in a pool across runs.
+type scratch struct {
+	s      []float32 // scores, then probabilities: qBlock x kBlock
+	m      [qBlock]float32
+	l      [qBlock]float64
+	lo, hi [qBlock]int
+	biased [qBlock]bool // the row has a nonzero bias
+	bias   []float32    // bias rows over the task's key span
+	row    []float64    // one bias row as Bias writes it
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{s: make([]float32, qBlock*kBlock)} }}
+
+// Run computes p.Out, splitting (batch, head, query block) tasks over
+// c.Threads goroutines.
+func Run(c *ops.Ctx, p *Problem) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	nqb := (p.S + qBlock - 1) / qBlock
+	n := p.B * p.N * nqb
+	return kernelutil.Dynamic(c, n, func(next func() (int, bool)) {
+		sc := scratchPool.Get().(*scratch)
+		defer scratchPool.Put(sc)
+		for t, ok := next(); ok; t, ok = next() {
+			p.task(sc, t/nqb, t%nqb*qBlock)
+		}
+	})
+}
+
+// check fails when the buffers are too short for the sizes (a caller bug,
+// reported rather than left to the GEMM's panic).
+func (p *Problem) check() error {
+	if p.B < 0 || p.N <= 0 || p.KVN <= 0 || p.N%p.KVN != 0 || p.S < 0 || p.T < 0 || p.DK < 0 || p.DV < 0 {
+		return fmt.Errorf("flash attention: bad sizes B %d, N %d, KVN %d, S %d, T %d, DK %d, DV %d", p.B, p.N, p.KVN, p.S, p.T, p.DK, p.DV)
+	}
+	if p.B == 0 || p.S == 0 {
+		return nil
+	}
+	last := func(b, h, s int) int { return (p.B-1)*b + (p.N-1)*h + (p.S-1)*s }
+	switch {
+	case len(p.Q) < last(p.QB, p.QH, p.QS)+p.DK, len(p.Out) < last(p.OB, p.OH, p.OS)+p.DV,
+		len(p.K) < p.B*p.KVN*p.T*p.DK, len(p.V) < p.B*p.KVN*p.T*p.DV,
+		p.Sink != nil && len(p.Sink) < p.N:
+		return fmt.Errorf("flash attention: buffers too short for B %d, N %d, S %d, T %d", p.B, p.N, p.S, p.T)
+	}
+	return nil
+}
+
+// task computes query rows [i0, i0+qBlock) of (batch, head) bh.
+func (p *Problem) task(sc *scratch, bh, i0 int) {
+	b, h := bh/p.N, bh%p.N
+	rows := min(qBlock, p.S-i0)
+	kBase := (b*p.KVN + h/(p.N/p.KVN)) * p.T
+	kh, vh := p.K[kBase*p.DK:], p.V[kBase*p.DV:]
+	q := p.Q[b*p.QB+h*p.QH+i0*p.QS:]
+	out := p.Out[b*p.OB+h*p.OH+i0*p.OS:]
+	orow := func(r int) []float32 { return out[r*p.OS:][:p.DV] }
+
+	// The key span [klo, khi) of the block's rows.
+	klo, khi := p.T, 0
+	for r := range rows {
+		lo, hi := 0, p.T
+		if p.Keys != nil {
+			lo, hi = p.Keys(b, i0+r)
+			hi = min(max(hi, 0), p.T)
+			lo = min(max(lo, 0), hi)
+		}
+		sc.lo[r], sc.hi[r], sc.biased[r] = lo, hi, false
+		if lo < hi {
+			klo, khi = min(klo, lo), max(khi, hi)
+		}
+		sc.m[r], sc.l[r] = float32(math.Inf(-1)), 0
+	}
+	if khi <= klo {
+		for r := range rows {
+			clear(orow(r))
+		}
+		return
+	}
+	span := khi - klo
+	if p.Bias != nil {
+		sc.loadBias(p, b, h, i0, rows, klo, span)
+	}
+
+	first := true
+	for j0 := klo; j0 < khi; j0 += kBlock {
+		kn := min(kBlock, khi-j0)
+		s := sc.s[:rows*kn]
+		linalg.SgemmEx(false, true, rows, kn, p.DK, float32(p.Scale), q, p.QS, kh[j0*p.DK:], p.DK, 0, s, kn, linalg.Epilogue{}, nil)
+		for r := range rows {
+			pr := s[r*kn:][:kn]
+			lo, hi := sc.lo[r], sc.hi[r]
+			a, e := max(lo, j0)-j0, min(hi, j0+kn)-j0 // the row's keys in the tile
+			if a >= e {
+				clear(pr)
+				continue
+			}
+			if p.Softcap > 0 {
+				for j, v := range pr[a:e] {
+					pr[a+j] = float32(p.Softcap * math.Tanh(float64(v)/p.Softcap))
+				}
+			}
+			if sc.biased[r] {
+				br := sc.bias[r*span+j0-klo:][a:e]
+				for j, v := range br {
+					pr[a+j] += v
+				}
+			}
+			bm := vecmath.Max(pr[a:e])
+			if math.IsInf(float64(bm), -1) {
+				clear(pr)
+				continue
+			}
+			clear(pr[:a])
+			clear(pr[e:])
+			mOld := sc.m[r]
+			mNew := max(mOld, bm)
+			if mNew > mOld && !first && !math.IsInf(float64(mOld), -1) {
+				corr := math.Exp(float64(mOld - mNew))
+				sc.l[r] *= corr
+				vecmath.Scale(orow(r), float32(corr))
+			}
+			sc.m[r] = mNew
+			sc.l[r] += float64(vecmath.ExpSub(pr[a:e], mNew))
+		}
+		beta := float32(1)
+		if first {
+			beta = 0
+		}
+		linalg.SgemmEx(false, false, rows, p.DV, kn, 1, s, kn, vh[j0*p.DV:], p.DV, beta, out, p.OS, linalg.Epilogue{}, nil)
+		first = false
+	}
+
+	for r := range rows {
+		o := orow(r)
+		m, l := sc.m[r], sc.l[r]
+		if math.IsInf(float64(m), -1) {
+			clear(o)
+			continue
+		}
+		if p.Sink != nil {
+			l += math.Exp(p.Sink[h] - float64(m))
+		}
+		vecmath.Scale(o, float32(1/l))
+	}
+}
+
+// loadBias fills sc.bias with the float32 bias of rows [i0, i0+rows) over
+// keys [klo, klo+span), and sc.biased with which rows have one.
+func (sc *scratch) loadBias(p *Problem, b, h, i0, rows, klo, span int) {
+	if cap(sc.bias) < rows*span {
+		sc.bias = make([]float32, qBlock*span)
+	}
+	sc.bias = sc.bias[:rows*span]
+	if cap(sc.row) < p.T {
+		sc.row = make([]float64, p.T)
+	}
+	for r := range rows {
+		lo, hi := sc.lo[r], sc.hi[r]
+		if lo >= hi {
+			continue
+		}
+		row := sc.row[:hi]
+		clear(row)
+		p.Bias(b, h, i0+r, row)
+		dst := sc.bias[r*span:][lo-klo : hi-klo]
+		var any bool
+		for j, v := range row[lo:hi] {
+			dst[j] = float32(v)
+			any = any || v != 0
+		}
+		sc.biased[r] = any
+	}
+}
