@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/linalg"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -18,12 +19,18 @@ var Gelu = ops.Versions("", "Gelu", "y = 0.5*x*(1+erf(x/sqrt(2))); approximate=t
 		}
 		switch mode {
 		case "none":
-			return unary(floatFn{f32: geluErf[float32], f64: geluErf[float64]}, false), nil
+			return unary(floatFn{f32: geluErf32, f64: geluErf[float64]}, false), nil
 		case "tanh":
-			return unary(floatFn{f32: geluTanh[float32], f64: geluTanh[float64]}, false), nil
+			return unary(floatFn{f32: geluTanh32, f64: geluTanh[float64]}, false), nil
 		}
 		return nil, fmt.Errorf("approximate is %q, want \"none\" or \"tanh\"", mode)
 	})
+
+// geluErf32 and geluTanh32 are the float32 (and float16, bfloat16) forms:
+// linalg's vectorized float32 approximations, within 3e-7·max(1, |x|) of
+// the exact values.
+func geluErf32(dst, src []float32)  { linalg.Activate(linalg.ActGelu, dst, src, nil) }
+func geluTanh32(dst, src []float32) { linalg.Activate(linalg.ActGeluTanh, dst, src, nil) }
 
 func geluErf[T tensor.Float](dst, src []T) {
 	for i, x := range src {

@@ -7,6 +7,7 @@ import (
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/internal/floatio"
 	"github.com/gort-ml/gort/ops/internal/kernelutil"
+	"github.com/gort-ml/gort/ops/linalg"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -14,14 +15,14 @@ func activationOps() []*ops.Op {
 	return ops.Join(
 		// Gelu: y = 0.5 x (1 + erf(x / sqrt(2))).
 		ops.Versions(ms, "Gelu", "y = 0.5*x*(1+erf(x/sqrt(2)))", []int{1},
-			ops.InferSameAs(0), compileBiasAct(geluErf, 1, 1)),
+			ops.InferSameAs(0), compileBiasAct(geluErf, linalg.ActGelu, 1, 1)),
 		// BiasGelu: y = Gelu(A + B), B (the bias) of A's last dimension.
 		ops.Versions(ms, "BiasGelu", "y = Gelu(A + B), B 1-D over A's last dimension", []int{1},
-			ops.InferSameAs(0), compileBiasAct(geluErf, 2, 2)),
+			ops.InferSameAs(0), compileBiasAct(geluErf, linalg.ActGelu, 2, 2)),
 		// FastGelu: x = X + bias (optional),
 		// y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 		ops.Versions(ms, "FastGelu", "y = 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3))), x = X + bias", []int{1},
-			ops.InferSameAs(0), compileBiasAct(geluTanh, 1, 2)),
+			ops.InferSameAs(0), compileBiasAct(geluTanh, linalg.ActGeluTanh, 1, 2)),
 		// QuickGelu: y = x * sigmoid(alpha x), alpha = 1.702 by default.
 		ops.Versions(ms, "QuickGelu", "y = x * sigmoid(alpha*x) (alpha = 1.702)", []int{1},
 			ops.InferSameAs(0), compileQuickGelu),
@@ -41,13 +42,18 @@ func geluTanh(x float64) float64 {
 
 type biasAct struct {
 	f func(float64) float64
+	// act, when not ActNone, is f as a linalg activation: float32 inputs
+	// run linalg.Activate's vectorized float32 approximation (erf and tanh
+	// within 3e-7 absolute) instead of f in float64.
+	act linalg.Activation
 }
 
 // compileBiasAct returns the compile function of y = f(x + bias) with
-// between minIn and maxIn inputs (the second one the bias).
-func compileBiasAct(f func(float64) float64, minIn, maxIn int) func(*ops.Node) (*ops.Kernel, error) {
+// between minIn and maxIn inputs (the second one the bias); act is f as a
+// linalg activation for float32 inputs (ActNone: none).
+func compileBiasAct(f func(float64) float64, act linalg.Activation, minIn, maxIn int) func(*ops.Node) (*ops.Kernel, error) {
 	return func(n *ops.Node) (*ops.Kernel, error) {
-		p := &biasAct{f: f}
+		p := &biasAct{f: f, act: act}
 		return floatio.Kernel(p, []string{"X", "bias"}, minIn, maxIn, runBiasAct[float32], runBiasAct[float64]), nil
 	}
 }
@@ -84,10 +90,20 @@ func runBiasAct[F tensor.Float](c *ops.Ctx, p *biasAct, in []*tensor.Tensor) ([]
 	}
 	// Elements are independent, so ranges run concurrently (Gelu's erf
 	// dominates BERT's elementwise time).
-	err = kernelutil.Parallel(c, len(x), actGrain, func(lo, hi int) error {
-		biasActRange(p.f, x, y.Buf, bias, lo, hi)
-		return nil
-	})
+	if x32, ok := any(x).([]float32); ok && p.act != linalg.ActNone {
+		// Ranges of whole bias rows: linalg.Activate repeats the bias.
+		y32, b32 := any(y.Buf).([]float32), any(bias).([]float32)
+		row := max(len(b32), 1)
+		err = kernelutil.Parallel(c, len(x32)/row, max(1, actGrain/row), func(lo, hi int) error {
+			linalg.Activate(p.act, y32[lo*row:hi*row], x32[lo*row:hi*row], b32)
+			return nil
+		})
+	} else {
+		err = kernelutil.Parallel(c, len(x), actGrain, func(lo, hi int) error {
+			biasActRange(p.f, x, y.Buf, bias, lo, hi)
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, err
 	}

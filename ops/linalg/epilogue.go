@@ -1,6 +1,9 @@
 package linalg
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Activation is the function an Epilogue applies to each element of C.
 type Activation int
@@ -45,18 +48,15 @@ func (ep Epilogue) apply(row, bias []float32, rb float32) {
 	if ep.Bias == nil {
 		bias = nil
 	}
-	// epilogueVec, where the CPU has one, runs act(x[j] + bias[j]) for
-	// j < len(x)&^15 (no bias when bias is empty) with the approximations
-	// of erf32 and tanh32, whose constants coef holds.
-	if epilogueVec != nil && len(row) >= 16 {
-		n := len(row) &^ 15
+	// epilogueVec, where the CPU has one, runs act(x[j] + bias[j] + rb)
+	// over the whole row (no bias when bias is empty) with the
+	// approximations of erf32 and tanh32, whose constants coef holds.
+	if epilogueVec != nil {
 		if bias != nil {
-			epilogueVec(row[:n], bias[:n], rb, int(ep.Act), &epilogueCoef)
-			bias = bias[n:]
-		} else {
-			epilogueVec(row[:n], nil, rb, int(ep.Act), &epilogueCoef)
+			bias = bias[:len(row)]
 		}
-		row = row[n:]
+		epilogueVec(row, bias, rb, int(ep.Act), &epilogueCoef)
+		return
 	}
 	if bias != nil {
 		bias = bias[:len(row)]
@@ -162,4 +162,41 @@ func tanh32(x float32) float32 {
 	q = x2*q + tanhQ2
 	q = x2*q + tanhQ0
 	return min(max(x*p/q, -1), 1)
+}
+
+// activateBlock is how many elements Activate handles at a time when there
+// is no bias: a block stays in L1 between the copy and the activation.
+const activateBlock = 2048
+
+// Activate computes y = act(x + bias) elementwise with the float32
+// approximations of the GEMM epilogue (erf and tanh as rational functions,
+// absolute error below 3e-7, vectorized where the CPU allows): bias, when
+// not empty, repeats along x (x is rows of len(bias)). y may be x itself;
+// otherwise they must not overlap. Every element is computed the same way
+// (all vector or all scalar), so results do not depend on how a caller
+// splits x across threads. It panics when len(y) != len(x) or x
+// is not a whole number of bias rows.
+func Activate(act Activation, y, x, bias []float32) {
+	if len(y) != len(x) {
+		panic(fmt.Sprintf("linalg: Activate: len(y) = %d, len(x) = %d", len(y), len(x)))
+	}
+	step := activateBlock
+	if len(bias) > 0 {
+		if len(x)%len(bias) != 0 {
+			panic(fmt.Sprintf("linalg: Activate: len(x) = %d is not a multiple of len(bias) = %d", len(x), len(bias)))
+		}
+		step = len(bias)
+	}
+	ep := Epilogue{Act: act, Bias: bias}
+	if len(bias) == 0 {
+		ep.Bias = nil
+	}
+	for lo := 0; lo < len(x); lo += step {
+		hi := min(lo+step, len(x))
+		row := y[lo:hi]
+		if &row[0] != &x[lo] {
+			copy(row, x[lo:hi])
+		}
+		ep.apply(row, ep.Bias, 0)
+	}
 }

@@ -316,12 +316,14 @@ dot512loop:
 	RET
 
 // func epilogueAVX512(x, bias []float32, rb float32, act int, coef *[33]float32)
-// x[j] = act(x[j] + bias[j] + rb) for j < len(x)&^15, no bias when
-// len(bias) is 0; act is an Activation, coef the epilogueCoef table.
+// x[j] = act(x[j] + bias[j] + rb) for every j < len(x), no bias when
+// len(bias) is 0; act is an Activation, coef the epilogueCoef table. The
+// last partial vector is loaded and stored under a mask, so every element
+// takes the same instructions.
 TEXT ·epilogueAVX512(SB), NOSPLIT, $0-72
 	MOVQ         x_base+0(FP), DI
 	MOVQ         x_len+8(FP), CX
-	SHRQ         $4, CX
+	TESTQ        CX, CX
 	JZ           epidone
 	MOVQ         bias_base+24(FP), SI
 	MOVQ         bias_len+32(FP), BX
@@ -331,10 +333,21 @@ TEXT ·epilogueAVX512(SB), NOSPLIT, $0-72
 	VPXORD       Z31, Z31, Z31
 
 epiloop:
-	VMOVUPS (DI), Z0
+	// K1 selects min(CX, 16) lanes.
+	MOVL    $0xffff, R10
+	CMPQ    CX, $16
+	JAE     epimask
+	MOVL    $1, R10
+	SHLL    CX, R10
+	DECL    R10
+
+epimask:
+	KMOVW   R10, K1
+	VMOVUPS.Z (DI), K1, Z0
 	TESTQ   BX, BX
 	JZ      epiact
-	VADDPS  (SI), Z0, Z0
+	VMOVUPS.Z (SI), K1, Z5
+	VADDPS  Z5, Z0, Z0
 	ADDQ    $64, SI
 
 epiact:
@@ -405,10 +418,10 @@ epihalf:
 	VMULPS       Z3, Z0, Z0
 
 epistore:
-	VMOVUPS Z0, (DI)
+	VMOVUPS Z0, K1, (DI)
 	ADDQ    $64, DI
-	DECQ    CX
-	JNZ     epiloop
+	SUBQ    $16, CX
+	JG      epiloop
 	VZEROUPPER
 
 epidone:
