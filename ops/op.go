@@ -62,6 +62,15 @@ type Node struct {
 	Outputs []string
 	// InputTypes are the statically known input types (Kind unknown where not known).
 	InputTypes []tensor.Type
+	// Constants holds, per input, its value where the runtime knows it at
+	// compile time (an initializer that no graph input overrides), nil
+	// otherwise; the slice itself may be nil (callers other than the
+	// runtime). The runtime guarantees that such an input is that very
+	// tensor, unchanged, on every run, so Compile may precompute from it
+	// (pack a weight matrix, transpose it) and must not modify it. A kernel
+	// still checks at run time that the input is the same tensor (pointer
+	// equality) before using what it precomputed, and otherwise falls back.
+	Constants []*tensor.Tensor
 	// Subgraph compiles a graph attribute; set by the runtime.
 	Subgraph func(attr string) (Subgraph, error)
 
@@ -142,6 +151,15 @@ func (c *Ctx) Check() error {
 		return nil
 	}
 	return c.Context.Err()
+}
+
+// Constant returns Constants[i], or nil where input i is not a known
+// constant.
+func (n *Node) Constant(i int) *tensor.Tensor {
+	if i < 0 || i >= len(n.Constants) {
+		return nil
+	}
+	return n.Constants[i]
 }
 
 // Err returns the first attribute error recorded while reading attributes.

@@ -201,8 +201,11 @@ func valueBytes(v tensor.Value) int64 {
 
 // scope maps names to slots during compilation; parent is the enclosing graph's scope.
 type scope struct {
-	slots  map[string]int
-	types  map[string]tensor.Type
+	slots map[string]int
+	types map[string]tensor.Type
+	// consts are the slots that hold the same tensor on every run:
+	// initializers no graph input overrides and captures of such values.
+	consts map[string]*tensor.Tensor
 	parent *scope
 }
 
@@ -213,6 +216,16 @@ func (s *scope) lookup(name string) (up, slot int, ok bool) {
 		}
 	}
 	return 0, 0, false
+}
+
+// constOf returns the constant a name resolves to, or nil.
+func (s *scope) constOf(name string) *tensor.Tensor {
+	for sc := s; sc != nil; sc = sc.parent {
+		if _, found := sc.slots[name]; found {
+			return sc.consts[name]
+		}
+	}
+	return nil
 }
 
 func (s *scope) typeOf(name string) tensor.Type {
@@ -254,7 +267,7 @@ func (c *compiler) compileGraph(g *ir.Graph, parent *scope, opsets map[string]in
 		return nil, fmt.Errorf("runtime: graph %q: %w", g.Name, err)
 	}
 	p := &plan{name: g.Name}
-	sc := &scope{slots: map[string]int{}, types: map[string]tensor.Type{}, parent: parent}
+	sc := &scope{slots: map[string]int{}, types: map[string]tensor.Type{}, consts: map[string]*tensor.Tensor{}, parent: parent}
 	newSlot := func(name string) int {
 		if s, ok := sc.slots[name]; ok {
 			return s
@@ -275,6 +288,7 @@ func (c *compiler) compileGraph(g *ir.Graph, parent *scope, opsets map[string]in
 	for _, init := range g.Initializers {
 		s := newSlot(init.Name)
 		p.consts = append(p.consts, constSlot{s, init.T})
+		sc.consts[init.Name] = init.T
 		sc.types[init.Name] = tensor.TensorType(init.T.DType(), init.T.Shape()...)
 	}
 	for _, sp := range g.Sparse {
@@ -284,12 +298,14 @@ func (c *compiler) compileGraph(g *ir.Graph, parent *scope, opsets map[string]in
 			return nil, fmt.Errorf("runtime: sparse initializer %q: %w", sp.Name, err)
 		}
 		p.consts = append(p.consts, constSlot{s, d})
+		sc.consts[sp.Name] = d
 	}
 	for _, vi := range g.Inputs {
 		p.inputNames = append(p.inputNames, vi.Name)
 		p.inputSlots = append(p.inputSlots, newSlot(vi.Name))
 		p.inputTypes = append(p.inputTypes, vi.Type)
 		sc.types[vi.Name] = vi.Type
+		delete(sc.consts, vi.Name) // a feed may override the initializer
 	}
 	// slotOf resolves a name used in this graph, capturing from enclosing scopes.
 	slotOf := func(name string) (int, bool) {
@@ -305,6 +321,9 @@ func (c *compiler) compileGraph(g *ir.Graph, parent *scope, opsets map[string]in
 		}
 		s := newSlot(name)
 		p.captures = append(p.captures, capture{up: up, from: from, to: s})
+		if t := parent.constOf(name); t != nil {
+			sc.consts[name] = t
+		}
 		return s, true
 	}
 	// Outputs of all nodes get slots first so that subgraph captures resolve.
@@ -312,6 +331,7 @@ func (c *compiler) compileGraph(g *ir.Graph, parent *scope, opsets map[string]in
 		for _, o := range g.Nodes[i].Outputs {
 			if o != "" {
 				newSlot(o)
+				delete(sc.consts, o) // the node overwrites the slot
 			}
 		}
 	}
@@ -439,9 +459,11 @@ func (c *compiler) compileNode(n *ir.Node, label string, sc *scope, opsets map[s
 		Outputs: n.Outputs,
 	}
 	on.InputTypes = make([]tensor.Type, len(n.Inputs))
+	on.Constants = make([]*tensor.Tensor, len(n.Inputs))
 	for i, in := range n.Inputs {
 		if in != "" {
 			on.InputTypes[i] = sc.typeOf(in)
+			on.Constants[i] = sc.constOf(in)
 		}
 	}
 	on.Subgraph = func(attr string) (ops.Subgraph, error) {

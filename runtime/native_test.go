@@ -41,8 +41,16 @@ func testRegistry(t *testing.T) *ops.Registry {
 			}
 		}
 	})}
-	// Branch runs its "body" subgraph on its input (like a one-branch If).
-	branch := &ops.Op{Type: "Branch", Since: 1, Doc: "test subgraph", Compile: func(n *ops.Node) (*ops.Kernel, error) {
+	r, err := ops.NewRegistry([]*ops.Op{add, neg, spin, branchOp()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// branchOp runs its "body" subgraph on its input (like a one-branch If).
+func branchOp() *ops.Op {
+	return &ops.Op{Type: "Branch", Since: 1, Doc: "test subgraph", Compile: func(n *ops.Node) (*ops.Kernel, error) {
 		sg, err := n.Subgraph("body")
 		if err != nil {
 			return nil, err
@@ -51,11 +59,6 @@ func testRegistry(t *testing.T) *ops.Registry {
 			return sg.Run(c, in)
 		}}, nil
 	}}
-	r, err := ops.NewRegistry([]*ops.Op{add, neg, spin, branch})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 func vi(name string, shape ...int) *ir.ValueInfo {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/internal/floatio"
+	"github.com/gort-ml/gort/ops/linalg"
+	"github.com/gort-ml/gort/ops/nn"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -179,6 +181,7 @@ type attention struct {
 	filter   float64
 	scale    float64
 	outputs  []bool
+	w        *nn.PackedConst // constant float32 weights packed at compile time, or nil
 }
 
 func compileAttention(n *ops.Node) (*ops.Kernel, error) {
@@ -204,6 +207,7 @@ func compileAttention(n *ops.Node) (*ops.Kernel, error) {
 	if rotary != 0 {
 		return nil, fmt.Errorf("do_rotary=1 is not supported (as in ONNX Runtime's CPU kernel); apply RotaryEmbedding before the attention")
 	}
+	p.w = nn.PackConst(n, 1, false)
 	return floatio.Kernel(p, []string{"input", "weights", "bias"}, 2, 7, runAttention[float32], runAttention[float64]), nil
 }
 
@@ -280,16 +284,28 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor)
 	if err != nil {
 		return nil, err
 	}
-	w, err := floatio.Load[F](in[1])
-	if err != nil {
-		return nil, err
-	}
 	// qkv is (B*S, Dq+Dk+Dv) before the bias.
 	if err := checkSize(c, bsz*s, dtot); err != nil {
 		return nil, err
 	}
 	qkv := make([]F, bsz*s*dtot)
-	gemm(c, bsz*s, dtot, din, 1, x, w, qkv)
+	if pw := p.w.For(in[1]); pw != nil && in[0].DType() == tensor.Float32 {
+		// The weights are packed already; the bias is added while each
+		// block of qkv is in cache rather than by project.
+		var ep linalg.Epilogue
+		if bias != nil {
+			ep.Bias, bias = any(bias).([]float32), nil
+		}
+		if err := nn.TallPacked(c, bsz*s, 1, any(x).([]float32), pw, any(qkv).([]float32), ep); err != nil {
+			return nil, err
+		}
+	} else {
+		w, err := floatio.Load[F](in[1])
+		if err != nil {
+			return nil, err
+		}
+		gemm(c, bsz*s, dtot, din, 1, x, w, qkv)
+	}
 	slice := func(v []F, i int) []F {
 		if v == nil {
 			return nil

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/internal/floatio"
+	"github.com/gort-ml/gort/ops/linalg"
 	"github.com/gort-ml/gort/ops/nn"
 	"github.com/gort-ml/gort/tensor"
 )
@@ -22,6 +23,7 @@ type fusedMatMul struct {
 	alpha                    float64
 	transA, transB           bool
 	transBatchA, transBatchB bool
+	b                        *nn.PackedConst // a constant float32 2-D B packed at compile time, or nil
 }
 
 func compileFusedMatMul(n *ops.Node) (*ops.Kernel, error) {
@@ -35,6 +37,8 @@ func compileFusedMatMul(n *ops.Node) (*ops.Kernel, error) {
 	if err := n.Err(); err != nil {
 		return nil, err
 	}
+	// For a 2-D B, op(B) is B or Bᵀ (the batch transpose moves nothing).
+	p.b = nn.PackConst(n, 1, p.transB)
 	return floatio.Kernel(p, []string{"A", "B"}, 2, 2, runFusedMatMul[float32], runFusedMatMul[float64]), nil
 }
 
@@ -101,6 +105,9 @@ func runFusedMatMul[F tensor.Float](c *ops.Ctx, p *fusedMatMul, in []*tensor.Ten
 	if err != nil {
 		return nil, err
 	}
+	if pb := p.b.For(in[1]); pb != nil && in[0].DType() == tensor.Float32 {
+		return fusedMatMulPacked(c, p, any(a).([]float32), as, pb)
+	}
 	b, err := floatio.Load[F](in[1])
 	if err != nil {
 		return nil, err
@@ -157,6 +164,34 @@ func runFusedMatMul[F tensor.Float](c *ops.Ctx, p *fusedMatMul, in []*tensor.Ten
 		return nil, err
 	}
 	return []*tensor.Tensor{t}, nil
+}
+
+// fusedMatMulPacked is FusedMatMul of a float32 A (shape as) with a 2-D B
+// packed in pb: op(A)'s batches are one tall product.
+func fusedMatMulPacked(c *ops.Ctx, p *fusedMatMul, a []float32, as []int, pb *linalg.PackedB) ([]*tensor.Tensor, error) {
+	aVec := len(as) == 1
+	if aVec {
+		as = []int{1, as[0]}
+	} else {
+		a, as = permuted(a, as, operandPerm(len(as), p.transBatchA, p.transA))
+	}
+	m, k, n := as[len(as)-2], as[len(as)-1], pb.N()
+	if k != pb.K() {
+		return nil, fmt.Errorf("inner dimensions differ: op(A) is %v, op(B) is [%d %d]", as, pb.K(), n)
+	}
+	batch := as[:len(as)-2]
+	ysh := append(append([]int{}, batch...), m, n)
+	if aVec {
+		ysh = []int{n}
+	}
+	yt, err := c.NewUninit(tensor.Float32, ysh...)
+	if err != nil {
+		return nil, err
+	}
+	if err := nn.TallPacked(c, len(a)/k, float32(p.alpha), a, pb, tensor.Data[float32](yt), linalg.Epilogue{}); err != nil {
+		return nil, err
+	}
+	return []*tensor.Tensor{yt}, nil
 }
 
 // gemm sets c (m x n) = alpha * a (m x k) @ b (k x n), all row-major and

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/linalg"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -18,6 +19,7 @@ var Gemm = ops.Versions("", "Gemm",
 type gemmAttrs struct {
 	transA, transB bool
 	alpha, beta    float32
+	b              *PackedConst // a constant float32 B packed at compile time, or nil
 }
 
 func compileGemm(n *ops.Node) (*ops.Kernel, error) {
@@ -30,6 +32,7 @@ func compileGemm(n *ops.Node) (*ops.Kernel, error) {
 	if err := n.Err(); err != nil {
 		return nil, err
 	}
+	g.b = PackConst(n, 1, g.transB)
 	return &ops.Kernel{Run: g.run}, nil
 }
 
@@ -73,6 +76,13 @@ func (g gemmAttrs) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error
 			return nil, fmt.Errorf("C %v does not broadcast to (M, N) = (%d, %d)", cShape, m, n)
 		}
 	}
+	if pb := g.b.For(in[1]); pb != nil && in[0].DType() == tensor.Float32 {
+		yt, err := g.packed(c, m, k, n, in, pb)
+		if err != nil {
+			return nil, err
+		}
+		return []*tensor.Tensor{yt}, nil
+	}
 	return widened(c, in, func(w []*tensor.Tensor) (*tensor.Tensor, error) {
 		switch w[0].DType() {
 		case tensor.Float32:
@@ -115,6 +125,37 @@ func gemmTyped[T tensor.Number](c *ops.Ctx, g gemmAttrs, m, k, n int, in []*tens
 		ldb = k
 	}
 	gemm(threadsOf(c), g.transA, g.transB, m, n, k, T(g.alpha), tensor.Data[T](in[0]), lda, tensor.Data[T](in[1]), ldb, beta, y, n)
+	return yt, nil
+}
+
+// packed is gemmTyped for float32 with B packed in pb. A C that is a row
+// (N) or (1, N), or a column (M, 1), with beta 1 is added by the GEMM's
+// epilogue while each block of Y is in cache; any other C fills Y first.
+func (g gemmAttrs) packed(c *ops.Ctx, m, k, n int, in []*tensor.Tensor, pb *linalg.PackedB) (*tensor.Tensor, error) {
+	yt, err := c.NewUninit(tensor.Float32, m, n)
+	if err != nil {
+		return nil, err
+	}
+	y := tensor.Data[float32](yt)
+	var ep linalg.Epilogue
+	beta := float32(0)
+	if len(in) > 2 && in[2] != nil && g.beta != 0 {
+		cs, cd := in[2].Shape(), tensor.Data[float32](in[2])
+		switch {
+		case g.beta == 1 && len(cs) > 0 && len(cd) == n && (len(cs) == 1 || cs[0] == 1):
+			ep.Bias = cd
+		case g.beta == 1 && len(cd) == m && len(cs) == 2 && cs[1] == 1:
+			ep.RowBias = cd
+		default:
+			beta = g.beta
+			tensor.BroadcastIndex([]int{m, n}, [][]int{cs}, func(i int, idx []int) { y[i] = cd[idx[0]] })
+		}
+	}
+	lda := k
+	if g.transA {
+		lda = m
+	}
+	SgemmPackedThreads(threadsOf(c), g.transA, m, g.alpha, tensor.Data[float32](in[0]), lda, pb, beta, y, n, ep)
 	return yt, nil
 }
 

@@ -209,3 +209,71 @@ func batchedGemm[T tensor.Number](c *ops.Ctx, nb, m, n, k int, a []T, aOff []int
 	}
 	return nil
 }
+
+// PackedConst is a constant float32 weight matrix (ops.Node.Constants)
+// packed once at compile time as op(B) of the SGEMM, so that products with
+// it skip packing B on every run.
+type PackedConst struct {
+	t  *tensor.Tensor
+	pb *linalg.PackedB
+}
+
+// PackConst packs input i of n when the runtime knows it as a constant
+// non-empty 2-D float32 matrix: op(B) is that matrix, transposed when
+// transB is set. It returns nil otherwise (the kernel keeps its usual
+// path). The packed copy takes about as much memory as the matrix.
+func PackConst(n *ops.Node, i int, transB bool) *PackedConst {
+	t := n.Constant(i)
+	if t == nil || t.DType() != tensor.Float32 || t.Rank() != 2 {
+		return nil
+	}
+	sh := t.Shape()
+	if sh[0] == 0 || sh[1] == 0 {
+		return nil
+	}
+	k, cols := sh[0], sh[1]
+	if transB {
+		k, cols = cols, k
+	}
+	return &PackedConst{t: t, pb: linalg.PackB(transB, k, cols, tensor.Data[float32](t), sh[1])}
+}
+
+// For returns the packed matrix when in is the constant it was packed from
+// (the runtime passes that very tensor on every run), nil otherwise; p may
+// be nil.
+func (p *PackedConst) For(in *tensor.Tensor) *linalg.PackedB {
+	if p == nil || in != p.t {
+		return nil
+	}
+	return p.pb
+}
+
+// SgemmPackedThreads is linalg.SgemmPacked on up to threads goroutines
+// (the persistent pools of SgemmThreads):
+//
+//	C = act(alpha·op(A)·op(B) + beta·C + 1·biasᵀ + rowBias·1ᵀ)
+func SgemmPackedThreads(threads int, transA bool, m int, alpha float32, a []float32, lda int, pb *linalg.PackedB, beta float32, c []float32, ldc int, ep linalg.Epilogue) {
+	linalg.SgemmPacked(transA, m, alpha, a, lda, pb, beta, c, ldc, ep, poolFor(threads))
+}
+
+// TallPacked sets y (m x n) = act(alpha·a·op(B) + bias) for a row-major,
+// contiguous a (m x k), op(B) k x n packed in pb, on c's threads, in row
+// chunks of about checkFlops (B is packed already, so chunks cost nothing
+// extra), checking the context between them. Each element is summed as by
+// one SgemmPacked call.
+func TallPacked(c *ops.Ctx, m int, alpha float32, a []float32, pb *linalg.PackedB, y []float32, ep linalg.Epilogue) error {
+	n, k := pb.N(), pb.K()
+	threads := threadsOf(c)
+	if 2*m*n*k <= checkFlops {
+		SgemmPackedThreads(threads, false, m, alpha, a, k, pb, 0, y, n, ep)
+		return nil
+	}
+	rows := max(gemmMC, checkFlops/(2*n*k)/gemmMC*gemmMC)
+	return chunks(c, m, rows, func(r0, r1 int) {
+		e := ep
+		if e.RowBias != nil {
+			e.RowBias = e.RowBias[r0:r1]
+		}
+		SgemmPackedThreads(threads, false, r1-r0, alpha, a[r0*k:], k, pb, 0, y[r0*n:], n, e)
+	})
+}

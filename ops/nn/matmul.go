@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/linalg"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -13,7 +14,41 @@ import (
 // dimensions differ or the batch dimensions do not broadcast.
 var MatMul = ops.Versions("", "MatMul",
 	"Y = A @ B with numpy matmul semantics (1-D promotion, broadcast batch dimensions)",
-	[]int{1, 9, 13}, inferMatMul, ops.Simple(runMatMul))
+	[]int{1, 9, 13}, inferMatMul, compileMatMul)
+
+// compileMatMul packs a constant float32 matrix B once; products of a
+// float32 A with it then skip packing B on every run.
+func compileMatMul(n *ops.Node) (*ops.Kernel, error) {
+	pc := PackConst(n, 1, false)
+	if pc == nil {
+		return &ops.Kernel{Run: runMatMul}, nil
+	}
+	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		if len(in) == 2 && in[0] != nil && in[0].DType() == tensor.Float32 {
+			if pb := pc.For(in[1]); pb != nil {
+				return matmulPacked(c, in[0], in[1], pb)
+			}
+		}
+		return runMatMul(c, in)
+	}}, nil
+}
+
+// matmulPacked is MatMul of a float32 A (..., M, K) or (K) and a 2-D B
+// packed in pb: one tall product over all rows of A.
+func matmulPacked(c *ops.Ctx, at, bt *tensor.Tensor, pb *linalg.PackedB) ([]*tensor.Tensor, error) {
+	p, err := planMatMul(at.Shape(), bt.Shape())
+	if err != nil {
+		return nil, err
+	}
+	yt, err := c.NewUninit(tensor.Float32, p.out...)
+	if err != nil {
+		return nil, err
+	}
+	if err := TallPacked(c, prod(p.batch)*p.m, 1, tensor.Data[float32](at), pb, tensor.Data[float32](yt), linalg.Epilogue{}); err != nil {
+		return nil, err
+	}
+	return []*tensor.Tensor{yt}, nil
+}
 
 // matmulPlan is the shape bookkeeping of one MatMul.
 type matmulPlan struct {
