@@ -44,7 +44,14 @@ func (ep Epilogue) rowBias(i int) float32 {
 
 // apply runs the epilogue on one row of C: bias is nil or matches row, rb
 // is the row's RowBias value (0 without one).
-func (ep Epilogue) apply(row, bias []float32, rb float32) {
+func (ep Epilogue) apply(row, bias []float32, rb float32) { ep.applyTo(row, row, bias, rb) }
+
+// applyTo is apply reading the row from src and writing it to row (src is
+// row itself or does not overlap it).
+func (ep Epilogue) applyTo(row, src, bias []float32, rb float32) {
+	if len(row) == 0 {
+		return
+	}
 	if ep.Bias == nil {
 		bias = nil
 	}
@@ -55,8 +62,11 @@ func (ep Epilogue) apply(row, bias []float32, rb float32) {
 		if bias != nil {
 			bias = bias[:len(row)]
 		}
-		epilogueVec(row, bias, rb, int(ep.Act), &epilogueCoef)
+		epilogueVec(row, src[:len(row)], bias, rb, int(ep.Act), &epilogueCoef)
 		return
+	}
+	if &src[0] != &row[0] {
+		copy(row, src)
 	}
 	if bias != nil {
 		bias = bias[:len(row)]
@@ -193,10 +203,6 @@ func Activate(act Activation, y, x, bias []float32) {
 	}
 	for lo := 0; lo < len(x); lo += step {
 		hi := min(lo+step, len(x))
-		row := y[lo:hi]
-		if &row[0] != &x[lo] {
-			copy(row, x[lo:hi])
-		}
-		ep.apply(row, ep.Bias, 0)
+		ep.applyTo(y[lo:hi], x[lo:hi], ep.Bias, 0)
 	}
 }

@@ -40,7 +40,7 @@ var (
 var kernels = availableKernels()
 
 //go:noescape
-func epilogueAVX512(x, bias []float32, rb float32, act int, coef *[33]float32)
+func epilogueAVX512(dst, x, bias []float32, rb float32, act int, coef *[33]float32)
 
 //go:noescape
 func transpose8AVX(blocks int, src []float32, lds int, dst []float32, ldd int)
@@ -60,7 +60,7 @@ func blockTranspose() func(blocks int, src []float32, lds int, dst []float32, ld
 // AVX-512.
 var epilogueVec = vectorEpilogue()
 
-func vectorEpilogue() func(x, bias []float32, rb float32, act int, coef *[33]float32) {
+func vectorEpilogue() func(dst, x, bias []float32, rb float32, act int, coef *[33]float32) {
 	if cpu.X86.HasAVX512F {
 		return epilogueAVX512
 	}

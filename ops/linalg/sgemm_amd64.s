@@ -315,21 +315,22 @@ dot512loop:
 	VZEROUPPER
 	RET
 
-// func epilogueAVX512(x, bias []float32, rb float32, act int, coef *[33]float32)
-// x[j] = act(x[j] + bias[j] + rb) for every j < len(x), no bias when
-// len(bias) is 0; act is an Activation, coef the epilogueCoef table. The
-// last partial vector is loaded and stored under a mask, so every element
-// takes the same instructions.
-TEXT ·epilogueAVX512(SB), NOSPLIT, $0-72
-	MOVQ         x_base+0(FP), DI
-	MOVQ         x_len+8(FP), CX
+// func epilogueAVX512(dst, x, bias []float32, rb float32, act int, coef *[33]float32)
+// dst[j] = act(x[j] + bias[j] + rb) for every j < len(x) (dst may be x;
+// len(dst) >= len(x)), no bias when len(bias) is 0; act is an Activation,
+// coef the epilogueCoef table. The last partial vector is loaded and
+// stored under a mask, so every element takes the same instructions.
+TEXT ·epilogueAVX512(SB), NOSPLIT, $0-96
+	MOVQ         dst_base+0(FP), R11
+	MOVQ         x_base+24(FP), DI
+	MOVQ         x_len+32(FP), CX
 	TESTQ        CX, CX
 	JZ           epidone
-	MOVQ         bias_base+24(FP), SI
-	MOVQ         bias_len+32(FP), BX
-	VBROADCASTSS rb+48(FP), Z30
-	MOVQ         act+56(FP), AX
-	MOVQ         coef+64(FP), R9
+	MOVQ         bias_base+48(FP), SI
+	MOVQ         bias_len+56(FP), BX
+	VBROADCASTSS rb+72(FP), Z30
+	MOVQ         act+80(FP), AX
+	MOVQ         coef+88(FP), R9
 	VPXORD       Z31, Z31, Z31
 
 epiloop:
@@ -418,8 +419,9 @@ epihalf:
 	VMULPS       Z3, Z0, Z0
 
 epistore:
-	VMOVUPS Z0, K1, (DI)
+	VMOVUPS Z0, K1, (R11)
 	ADDQ    $64, DI
+	ADDQ    $64, R11
 	SUBQ    $16, CX
 	JG      epiloop
 	VZEROUPPER
