@@ -14,9 +14,11 @@ import (
 	"github.com/gort-ml/gort/runtime/ort"
 )
 
-// gpt2Small is GPT-2 small's shape (124M parameters). GORT_BENCH_LAYERS
-// overrides the layer count for a quicker run.
-func gpt2Small(tb testing.TB) *zoo.Model {
+// gpt2Small is GPT-2 small's shape (124M parameters), with the graph of
+// zoo.BuildGPT2WithPast (Concat of past and new keys) or, shared, of
+// zoo.BuildGPT2SharedCache. GORT_BENCH_LAYERS overrides the layer count
+// for a quicker run.
+func gpt2Small(tb testing.TB, shared bool) *zoo.Model {
 	tb.Helper()
 	layers := 12
 	if v, err := strconv.Atoi(os.Getenv("GORT_BENCH_LAYERS")); err == nil && v > 0 {
@@ -27,7 +29,11 @@ func gpt2Small(tb testing.TB) *zoo.Model {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := zoo.BuildGPT2WithPast(cfg, zoo.BuildOptions{Seed: 1})
+	build := zoo.BuildGPT2WithPast
+	if shared {
+		build = zoo.BuildGPT2SharedCache
+	}
+	m, err := build(cfg, zoo.BuildOptions{Seed: 1})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -53,12 +59,17 @@ func decodeRate(tb testing.TB, s *runtime.Session) (total, decode float64) {
 }
 
 // BenchmarkDecodeGPT2Small measures tokens/s of GPT-2-small-shaped greedy
-// decoding (prompt 128, 128 new tokens, KV cache) natively (graphopt's
-// fusions applied) and through ONNX Runtime on the same graph, in one run,
-// and reports their ratio (native/ort > 1: native is faster).
+// decoding (prompt 128, 128 new tokens, KV cache) natively on the
+// shared-cache graph (graphopt's fusions applied; the cache preallocated,
+// donated and written in place) and through ONNX Runtime on the graph with
+// past (Concat of past and new keys, as optimum exports) and on the
+// shared-cache graph, alternating in one run. native/ort is the ratio of
+// decode rates against ONNX Runtime's faster graph (> 1: native is
+// faster); native-allocs/token and native-B/token are the heap
+// allocations and bytes per decoded token.
 func BenchmarkDecodeGPT2Small(b *testing.B) {
-	m := gpt2Small(b)
-	opt, _, err := graphopt.Optimize(m.IR, graphopt.Options{})
+	concat, shared := gpt2Small(b, false), gpt2Small(b, true)
+	opt, _, err := graphopt.Optimize(shared.IR, graphopt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,31 +86,41 @@ func BenchmarkDecodeGPT2Small(b *testing.B) {
 	}
 	native := open(opt, nil)
 	defer native.Close()
-	ortS := open(m.IR, ort.New(ort.Options{}))
-	if ortS != nil {
-		defer ortS.Close()
+	ortConcat := open(concat.IR, ort.New(ort.Options{}))
+	var ortShared *runtime.Session
+	if ortConcat != nil {
+		defer ortConcat.Close()
+		ortShared = open(shared.IR, ort.New(ort.Options{}))
+		defer ortShared.Close()
 	}
-	// Warm both (thread pools, packed weights).
-	decodeRate(b, native)
-	if ortS != nil {
-		decodeRate(b, ortS)
-	}
-	b.ResetTimer()
-	var nt, nd, ot, od float64
-	for range b.N {
-		t, d := decodeRate(b, native)
-		nt, nd = nt+t, nd+d
-		if ortS != nil {
-			t, d = decodeRate(b, ortS)
-			ot, od = ot+t, od+d
+	sessions := []*runtime.Session{native, ortConcat, ortShared}
+	// Warm all (thread pools, packed weights).
+	for _, s := range sessions {
+		if s != nil {
+			decodeRate(b, s)
 		}
 	}
-	n := float64(b.N)
-	b.ReportMetric(nt/n, "native-tok/s")
-	b.ReportMetric(nd/n, "native-decode-tok/s")
-	if ortS != nil {
-		b.ReportMetric(ot/n, "ort-tok/s")
-		b.ReportMetric(od/n, "ort-decode-tok/s")
-		b.ReportMetric(nt/ot, "native/ort")
+	b.ResetTimer()
+	var tot, dec [3]float64
+	for range b.N {
+		for i, s := range sessions {
+			if s != nil {
+				t, d := decodeRate(b, s)
+				tot[i], dec[i] = tot[i]+t, dec[i]+d
+			}
+		}
 	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(tot[0]/n, "native-tok/s")
+	b.ReportMetric(dec[0]/n, "native-decode-tok/s")
+	if ortConcat != nil {
+		b.ReportMetric(tot[1]/n, "ort-tok/s")
+		b.ReportMetric(dec[1]/n, "ort-decode-tok/s")
+		b.ReportMetric(dec[2]/n, "ort-shared-decode-tok/s")
+		b.ReportMetric(dec[0]/max(dec[1], dec[2]), "native/ort")
+	}
+	allocs, bytes := allocsPerToken(b, native)
+	b.ReportMetric(allocs, "native-allocs/token")
+	b.ReportMetric(bytes, "native-B/token")
 }

@@ -16,20 +16,24 @@
 // sequence), a decoder taking past_key_values (optimum-onnx's default; the
 // prompt's step feeds an empty past), decoder_model.onnx +
 // decoder_with_past_model.onnx (Options.WithPast), and the merged decoder
-// (an If on use_cache_branch) — and zoo.BuildGPT2WithPast, gort's own
-// GPT-2 graph with a cache.
+// (an If on use_cache_branch) — and zoo.BuildGPT2WithPast and
+// zoo.BuildGPT2SharedCache, gort's own GPT-2 graphs with a cache.
 //
 // # The KV cache
 //
 // The prompt runs once; each following step feeds only the new token and
 // the previous step's present.* tensors as past_key_values.*, so the cache
-// is never copied by this package: the one copy per step is the model's own
-// Concat of past and new keys. Token, mask and position buffers are
+// is never copied by this package. Token, mask and position buffers are
 // allocated once for the longest sequence and fed as tensors over their
-// prefixes. A (batch, heads, max_len, head_dim) buffer written in place
-// would need a model whose attention reads a prefix of it (ONNX Runtime's
-// past_present_share_buffer; MultiHeadAttention with past_sequence_length
-// in ops/contrib): standard exports take a tensor of exactly past_len.
+// prefixes. Standard exports take a past of exactly past_len positions, so
+// their model copies the cache once per step (Concat of past and new
+// keys). A model whose past and present share buffers of the longest
+// sequence (the Shared layout: zoo.BuildGPT2SharedCache, attention by
+// GroupQueryAttention as ONNX Runtime's past_present_share_buffer) gets the
+// cache allocated once per generation and donated at every step
+// (runtime.WithDonated): the native runtime writes each step's keys and
+// values into it in place, with no copy and no allocation of the cache per
+// token, and a failed step leaves its valid positions intact.
 //
 // Left padding follows transformers: padded positions are masked and
 // position_ids count only kept tokens, so a batch gives each prompt the ids

@@ -3,11 +3,13 @@ package generate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	goruntime "runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gort-ml/gort/models/zoo"
@@ -100,6 +102,14 @@ func TestSampler(t *testing.T) {
 // and its full-sequence graph, plus a byte-level BPE trained here.
 func tiny(t *testing.T) (withPast, full *runtime.Session, tok *tokenizer.Tokenizer) {
 	t.Helper()
+	return tinyModels(t, false)
+}
+
+// tinyModels is tiny with, when shared is set, the shared-cache graph
+// (zoo.BuildGPT2SharedCache, same parameters) in place of the graph with
+// past.
+func tinyModels(t *testing.T, shared bool) (withPast, full *runtime.Session, tok *tokenizer.Tokenizer) {
+	t.Helper()
 	corpus := func(yield func(string) bool) {
 		words := strings.Fields("the quick brown fox jumps over the lazy dog while gort runs onnx graphs in go")
 		for i := range 400 {
@@ -123,10 +133,13 @@ func tiny(t *testing.T) (withPast, full *runtime.Session, tok *tokenizer.Tokeniz
 	}
 	open := func(past bool) *runtime.Session {
 		var m *zoo.Model
-		if past {
-			m, err = zoo.BuildGPT2WithPast(cfg, zoo.BuildOptions{Seed: 5})
-		} else {
+		switch {
+		case !past:
 			m, err = zoo.Build(cfg, "GPT2LMHeadModel", zoo.BuildOptions{Seed: 5})
+		case shared:
+			m, err = zoo.BuildGPT2SharedCache(cfg, zoo.BuildOptions{Seed: 5})
+		default:
+			m, err = zoo.BuildGPT2WithPast(cfg, zoo.BuildOptions{Seed: 5})
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -144,7 +157,13 @@ func tiny(t *testing.T) (withPast, full *runtime.Session, tok *tokenizer.Tokeniz
 // With and without cache, on the graph with past and on the full graph,
 // greedy ids agree; a left-padded batch gives each prompt's own ids.
 func TestCacheMatchesFullSequence(t *testing.T) {
-	past, full, tok := tiny(t)
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) { cacheMatchesFullSequence(t, shared) })
+	}
+}
+
+func cacheMatchesFullSequence(t *testing.T, shared bool) {
+	past, full, tok := tinyModels(t, shared)
 	ctx := context.Background()
 	prompts := [][]int{tok.Encode("the quick brown").IDs, tok.Encode("gort runs onnx graphs in").IDs, tok.Encode("a").IDs}
 	var want [][]int
@@ -163,6 +182,9 @@ func TestCacheMatchesFullSequence(t *testing.T) {
 		g, err := New(past, nil, Options{MaxNewTokens: 40, NoCache: noCache})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if want := map[bool]Layout{false: WithPast, true: Shared}[shared]; g.Layout() != want {
+			t.Fatalf("layout %v, want %v", g.Layout(), want)
 		}
 		for i, p := range prompts {
 			got, err := g.GenerateIDs(ctx, [][]int{p})
@@ -273,9 +295,22 @@ func TestOptionsChecked(t *testing.T) {
 // cache is the model's present outputs fed back, so the generator itself
 // adds only tensor headers per step).
 func TestAllocsPerToken(t *testing.T) {
-	past, _, _ := tiny(t)
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
+			past, _, _ := tinyModels(t, shared)
+			m, b := allocsPerToken(t, past)
+			t.Logf("per token: %.0f allocations, %.0f bytes (whole model step)", m, b)
+		})
+	}
+}
+
+// allocsPerToken is the heap allocations and bytes per generated token of
+// greedy decoding with s (the difference of a 65- and a 33-token run; the
+// shared cache, allocated once per generation for its longest sequence,
+// adds its 32 positions).
+func allocsPerToken(t testing.TB, s *runtime.Session) (allocs, bytes float64) {
 	measure := func(n int) (uint64, uint64) {
-		g, _ := New(past, nil, Options{MaxNewTokens: n})
+		g, _ := New(s, nil, Options{MaxNewTokens: n})
 		debug.SetGCPercent(-1)
 		defer debug.SetGCPercent(100)
 		var a, b goruntime.MemStats
@@ -286,7 +321,51 @@ func TestAllocsPerToken(t *testing.T) {
 		goruntime.ReadMemStats(&b)
 		return b.Mallocs - a.Mallocs, b.TotalAlloc - a.TotalAlloc
 	}
-	m1, b1 := measure(1)
+	measure(65) // warm the session's buffer pools
+	m1, b1 := measure(33)
 	m2, b2 := measure(65)
-	t.Logf("per token: %.0f allocations, %.0f bytes (whole model step)", float64(m2-m1)/64, float64(b2-b1)/64)
+	return (float64(m2) - float64(m1)) / 32, (float64(b2) - float64(b1)) / 32
+}
+
+// Generators over one shared-cache session decode concurrently (each run
+// donates its own cache buffers) and give the ids of sequential runs; run
+// with -race.
+func TestSharedCacheConcurrent(t *testing.T) {
+	shared, _, tok := tinyModels(t, true)
+	g, err := New(shared, nil, Options{MaxNewTokens: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	prompts := [][]int{tok.Encode("the quick brown").IDs, tok.Encode("gort runs").IDs, tok.Encode("over the lazy dog").IDs}
+	want := make([][]int, len(prompts))
+	for i, p := range prompts {
+		ids, err := g.GenerateIDs(ctx, [][]int{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = ids[0]
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*len(prompts))
+	for range 4 {
+		for i, p := range prompts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ids, err := g.GenerateIDs(ctx, [][]int{p})
+				if err == nil && !slices.Equal(ids[0], want[i]) {
+					err = fmt.Errorf("prompt %d: %v concurrently, %v alone", i, ids[0], want[i])
+				}
+				if err != nil {
+					errs <- err
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

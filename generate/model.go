@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/runtime"
 	"github.com/gort-ml/gort/tensor"
 )
@@ -26,10 +27,18 @@ const (
 	// Split: decoder_model.onnx for the prompt and
 	// decoder_with_past_model.onnx for the following tokens.
 	Split
+	// Shared: one model takes past_key_values.* as buffers preallocated
+	// for the longest sequence and returns them, with the step's positions
+	// written, as present.* (zoo.BuildGPT2SharedCache; ONNX Runtime's
+	// past_present_share_buffer). Past and present have the same symbolic
+	// axis 2; the valid length is the attention mask's width minus the
+	// step's tokens. The cache is allocated once per generation and
+	// donated at every step, so the native runtime writes it in place.
+	Shared
 )
 
 func (l Layout) String() string {
-	return [...]string{"no past", "with past", "merged", "decoder + decoder with past"}[l]
+	return [...]string{"no past", "with past", "merged", "decoder + decoder with past", "shared cache buffer"}[l]
 }
 
 var pastName = regexp.MustCompile(`^past_key_values\.(\d+)\.(key|value)$`)
@@ -110,6 +119,8 @@ func newModel(s, withPast *runtime.Session) (*model, error) {
 		m.layout = WithPast
 		if _, ok := in["use_cache_branch"]; ok {
 			m.layout = Merged
+		} else if sharedBuffer(s) {
+			m.layout = Shared
 		}
 		if withPast != nil {
 			return nil, fmt.Errorf("generate: the model already takes past_key_values; WithPast is only for a decoder without past")
@@ -148,6 +159,21 @@ func newModel(s, withPast *runtime.Session) (*model, error) {
 	return m, nil
 }
 
+// sharedBuffer reports whether present.0.key's axis 2 is past_key_values.0.key's
+// symbolic axis 2: the model returns its past buffers (Shared).
+func sharedBuffer(s *runtime.Session) bool {
+	axis2 := func(vs []*ir.ValueInfo, name string) string {
+		for _, v := range vs {
+			if v.Name == name && v.Type.HasShape && len(v.Type.Shape) == 4 && !v.Type.Shape[2].Known() {
+				return v.Type.Shape[2].Param
+			}
+		}
+		return ""
+	}
+	p := axis2(s.Inputs(), "past_key_values.0.key")
+	return p != "" && p == axis2(s.Outputs(), "present.0.key")
+}
+
 func names(in map[string]tensor.Type) []string {
 	out := make([]string, 0, len(in))
 	for k := range in {
@@ -174,6 +200,8 @@ type step struct {
 	feedPs []int64
 	feeds  map[string]*tensor.Tensor
 	past   []*tensor.Tensor // (layer·2 + kv): the cache fed next step
+	empty  *tensor.Tensor   // a past of no positions (steps without cache)
+	donate context.Context  // the Shared layout's run context: past donated
 	pnames []string         // past input names, same order
 	onames []string         // present output names, same order
 	branch [2]*tensor.Tensor
@@ -211,10 +239,14 @@ func (m *model) newStep(prompts [][]int, pad int, maxNew int, cache bool) *step 
 	}
 	st.branch = [2]*tensor.Tensor{tensor.Must([]int{1}, []bool{false}), tensor.Must([]int{1}, []bool{true})}
 	if len(st.pnames) > 0 {
-		empty := tensor.Zeros(m.pastDT, B, m.heads, 0, m.hd)
+		st.empty = tensor.Zeros(m.pastDT, B, m.heads, 0, m.hd)
 		st.past = make([]*tensor.Tensor, len(st.pnames))
 		for i := range st.past {
-			st.past[i] = empty
+			st.past[i] = st.empty
+			if st.cache && m.layout == Shared {
+				// One buffer each: donated feeds must not share memory.
+				st.past[i] = tensor.Zeros(m.pastDT, B, m.heads, L, m.hd)
+			}
 		}
 	}
 	return st
@@ -251,14 +283,23 @@ func (st *step) run(ctx context.Context, prefill bool) (*tensor.Tensor, error) {
 		st.feeds["position_ids"] = st.cols(st.feedPs, st.pos, from, st.n)
 	}
 	usePast := m.layout == WithPast || m.layout == Merged || (m.layout == Split && st.cache && !prefill)
+	usePast = usePast || m.layout == Shared
 	if usePast {
 		for i, name := range st.pnames {
 			if st.cache {
 				st.feeds[name] = st.past[i]
 			} else {
-				st.feeds[name] = st.past[0] // empty, never replaced without cache
+				st.feeds[name] = st.empty
 			}
 		}
+	}
+	if st.cache && m.layout == Shared {
+		// The presents come back in the donated buffers: the cache is
+		// written in place, and a failed step leaves its valid rows.
+		if st.donate == nil {
+			st.donate = runtime.WithDonated(ctx, st.pnames...)
+		}
+		ctx = st.donate
 	}
 	if m.layout == Merged {
 		st.feeds["use_cache_branch"] = st.branch[0]
@@ -276,8 +317,12 @@ func (st *step) run(ctx context.Context, prefill bool) (*tensor.Tensor, error) {
 			if !ok {
 				return nil, fmt.Errorf("generate: the model returned no %s output", name)
 			}
-			if sh := p.Shape(); len(sh) != 4 || sh[2] != st.n {
-				return nil, fmt.Errorf("generate: %s has shape %v, want %d positions on axis 2", name, sh, st.n)
+			want := st.n
+			if m.layout == Shared {
+				want = st.maxLen
+			}
+			if sh := p.Shape(); len(sh) != 4 || sh[2] != want {
+				return nil, fmt.Errorf("generate: %s has shape %v, want %d positions on axis 2", name, sh, want)
 			}
 			st.past[i] = p
 		}

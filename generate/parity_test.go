@@ -70,15 +70,17 @@ func session(t *testing.T, path string) *runtime.Session {
 	return s
 }
 
-func zooSession(t *testing.T, dir string, withPast bool) *runtime.Session {
+// zooSession builds the zoo GPT-2 of dir's config (build: nil for the
+// full-sequence graph) and loads dir's weights.
+func zooSession(t *testing.T, dir string, build func(*zoo.Config, zoo.BuildOptions) (*zoo.Model, error)) *runtime.Session {
 	t.Helper()
 	cfg, err := zoo.LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var m *zoo.Model
-	if withPast {
-		m, err = zoo.BuildGPT2WithPast(cfg, zoo.BuildOptions{})
+	if build != nil {
+		m, err = build(cfg, zoo.BuildOptions{})
 	} else {
 		m, err = zoo.Build(cfg, "GPT2LMHeadModel", zoo.BuildOptions{})
 	}
@@ -107,10 +109,13 @@ func TestGreedyMatchesTransformers(t *testing.T) {
 		noCache bool // the layout has no cache
 	}{
 		{"zoo", WithPast, func(t *testing.T) (*runtime.Session, *runtime.Session) {
-			return zooSession(t, filepath.Join(dir, "model"), true), nil
+			return zooSession(t, filepath.Join(dir, "model"), zoo.BuildGPT2WithPast), nil
+		}, false},
+		{"zoo-shared", Shared, func(t *testing.T) (*runtime.Session, *runtime.Session) {
+			return zooSession(t, filepath.Join(dir, "model"), zoo.BuildGPT2SharedCache), nil
 		}, false},
 		{"zoo-nopast", NoPast, func(t *testing.T) (*runtime.Session, *runtime.Session) {
-			return zooSession(t, filepath.Join(dir, "model"), false), nil
+			return zooSession(t, filepath.Join(dir, "model"), nil), nil
 		}, true},
 		{"optimum-nopast", NoPast, func(t *testing.T) (*runtime.Session, *runtime.Session) {
 			return session(t, filepath.Join(dir, "onnx-nopast", "model.onnx")), nil

@@ -32,7 +32,8 @@ type Op struct {
 // Run for ops on tensors only (nearly all), RunValues for ops that take or
 // produce sequences, optionals or maps.
 //
-// Inputs are never modified. A missing optional input is nil. A kernel
+// Inputs are never modified, except where the runtime grants it
+// (Ctx.Reusable, Ctx.Extendable). A missing optional input is nil. A kernel
 // returns one value per node output (nil for an omitted optional output) and
 // allocates outputs with Ctx.New so that memory limits apply.
 type Kernel struct {
@@ -96,6 +97,50 @@ type Ctx struct {
 	// Alloc belongs to the runtime: when set, New draws its zeroed buffers
 	// from it (the buffers of values that died earlier in the run).
 	Alloc Allocator
+	// Reuse belongs to the runtime: the inputs of the running node whose
+	// memory its kernel may write (see Reusable and Extendable).
+	Reuse []Reuse
+}
+
+// Reuse grants the running kernel the memory of one of its inputs.
+type Reuse struct {
+	T *tensor.Tensor
+	// Whole: T may be overwritten entirely (Reusable); otherwise only
+	// where T's valid content is not (Extendable).
+	Whole bool
+}
+
+// Reusable reports whether the kernel may write over t, one of its inputs,
+// and return it (or a view of it) as an output: the runtime says so for a
+// value this run produced that no later node, graph output or other value
+// uses. A kernel that runs another kernel with this Ctx must not read t
+// after that call.
+func (c *Ctx) Reusable(t *tensor.Tensor) bool {
+	whole, ok := c.grant(t)
+	return ok && whole
+}
+
+// Extendable reports whether the kernel may write into the part of t's
+// memory that holds no valid content (the rows of a preallocated KV cache
+// past its valid length) and return t as an output: true where Reusable,
+// and for a donated feed at its last use (runtime.WithDonated), which must
+// keep its valid content should the run fail.
+func (c *Ctx) Extendable(t *tensor.Tensor) bool {
+	_, ok := c.grant(t)
+	return ok
+}
+
+// grant finds t among the running kernel's grants.
+func (c *Ctx) grant(t *tensor.Tensor) (whole, ok bool) {
+	if c == nil || t == nil {
+		return false, false
+	}
+	for _, r := range c.Reuse {
+		if r.T == t {
+			return r.Whole, true
+		}
+	}
+	return false, false
 }
 
 // Allocator serves Ctx.New and Ctx.NewUninit: a tensor of dtype d, n

@@ -179,6 +179,27 @@ func (a *arena) find(lo uintptr) *buffer {
 	return nil
 }
 
+// grantable reports whether a kernel may write into t's memory, t being
+// held by one slot that dies at the kernel's step: the arena owns t's
+// buffer and no other slot holds it. whole is false for a donated buffer,
+// whose valid content must survive a failed run.
+func (a *arena) grantable(t *tensor.Tensor) (whole, ok bool) {
+	if t == nil || !recyclable(t.DType()) {
+		return false, false
+	}
+	lo, _, _ := dataRange(t)
+	if lo == 0 {
+		return false, false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b := a.find(lo)
+	if b == nil || b.refs != 1 {
+		return false, false
+	}
+	return !b.donated, true
+}
+
 // hold counts a slot's reference to every recyclable buffer v lies in.
 func (a *arena) hold(v tensor.Value) { a.track(v, 1) }
 
@@ -304,7 +325,11 @@ type donatedKey struct{}
 // earlier step's were, and steady-state steps allocate almost nothing).
 // After a successful Run the caller must not use the donated tensors nor
 // any view of their data; feeds that share memory with a donated one must
-// be donated too. A failed Run leaves donated tensors intact. Initializer
+// be donated too. A donated feed at its last use may also be written in
+// place by a kernel that appends to it (a KV cache with a shared past and
+// present buffer writes the new rows past the valid ones; see
+// ops.Ctx.Extendable). A failed Run leaves donated tensors' valid content
+// intact: such a kernel writes only where the feed holds none. Initializer
 // defaults are never recycled, and a donated feed returned as a graph
 // output (or a view of one) keeps its data.
 func WithDonated(ctx context.Context, names ...string) context.Context {

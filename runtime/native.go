@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	goruntime "runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -164,6 +165,11 @@ type step struct {
 	reads  []int // slots this step's subgraphs capture
 	out    []int // -1: omitted optional output
 	free   []int // slots dead after this step
+	// reuse are the input positions whose slot dies at this step and
+	// appears once among its inputs: the run grants the kernel their
+	// memory (ops.Ctx.Reuse) when the arena owns it and no other value
+	// shares it.
+	reuse []int
 }
 
 type frame struct {
@@ -433,6 +439,21 @@ func (p *plan) computeFrees() {
 			p.steps[l].free = append(p.steps[l].free, s)
 		}
 	}
+	for i := range p.steps {
+		st := &p.steps[i]
+	inputs:
+		for j, s := range st.in {
+			if s < 0 || last[s] != i || keep[s] || slices.Contains(st.reads, s) {
+				continue
+			}
+			for j2, s2 := range st.in {
+				if j2 != j && s2 == s {
+					continue inputs
+				}
+			}
+			st.reuse = append(st.reuse, j)
+		}
+	}
 }
 
 func (c *compiler) compileNode(n *ir.Node, label string, sc *scope, opsets map[string]int, depth int) (*ops.Kernel, error) {
@@ -560,6 +581,7 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 	}
 	var tin []*tensor.Tensor
 	var vin, resBuf []tensor.Value
+	var grants []ops.Reuse
 	// live counts the bytes of values this frame's nodes produced and still
 	// holds; counted is how much of it is already in c.Live.
 	var live, counted int64
@@ -592,7 +614,19 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 				}
 				tin = append(tin, t)
 			}
+			// Only the main frame's values are tracked: subgraph steps
+			// get no grants.
+			grants = grants[:0]
+			if a != nil {
+				for _, j := range st.reuse {
+					if whole, ok := a.grantable(tin[j]); ok {
+						grants = append(grants, ops.Reuse{T: tin[j], Whole: whole})
+					}
+				}
+			}
+			c.Reuse = grants
 			res, err := st.kernel.Run(c, tin)
+			c.Reuse = nil
 			if err != nil {
 				return nil, errOut(st, err)
 			}
@@ -614,6 +648,7 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 					vin = append(vin, f.vals[s])
 				}
 			}
+			c.Reuse = nil
 			res, err := st.kernel.RunValues(c, vin)
 			if err != nil {
 				return nil, errOut(st, err)

@@ -25,6 +25,32 @@ import (
 // Parameters have the state_dict names and, for one seed, the values Build
 // gives GPT2LMHeadModel, so LoadWeights reads the same checkpoints.
 func BuildGPT2WithPast(cfg *Config, opts BuildOptions) (*Model, error) {
+	return buildGPT2Cached(cfg, opts, false)
+}
+
+// BuildGPT2SharedCache builds GPT2LMHeadModel for incremental decoding over
+// a KV cache preallocated for the longest sequence, which past and present
+// share (ONNX Runtime's past_present_share_buffer): attention is
+// com.microsoft GroupQueryAttention on the packed c_attn output.
+//
+//	input_ids        int64 (batch, sequence)            the new tokens
+//	attention_mask   int64 (batch, past_sequence + sequence)
+//	position_ids     int64 (batch, sequence)
+//	past_key_values.N.key / .value  float32 (batch, n_head, max_sequence, head_dim)
+//	→ logits (batch, sequence, vocab), present.N.key / .value
+//	  (batch, n_head, max_sequence, head_dim)
+//
+// The valid past length is the mask's width minus the sequence length;
+// present is the past buffer with the step's keys and values written at
+// positions [past_sequence, past_sequence + sequence). When the past
+// feeds are donated (runtime.WithDonated) the native runtime writes them
+// in place: no copy of the cache and no allocation per token. The
+// parameters are BuildGPT2WithPast's (same names and values for one seed).
+func BuildGPT2SharedCache(cfg *Config, opts BuildOptions) (*Model, error) {
+	return buildGPT2Cached(cfg, opts, true)
+}
+
+func buildGPT2Cached(cfg *Config, opts BuildOptions, shared bool) (*Model, error) {
 	const archName = "GPT2LMHeadModel"
 	if cfg == nil {
 		return nil, fmt.Errorf("zoo: nil config")
@@ -44,10 +70,14 @@ func BuildGPT2WithPast(cfg *Config, opts BuildOptions) (*Model, error) {
 	if opts.Opset < 17 {
 		return nil, fmt.Errorf("zoo: opset %d is below 17 (LayerNormalization); use 17 or later", opts.Opset)
 	}
-	b := irbuild.New(archName, irbuild.Opset{Domain: "", Version: int64(opts.Opset)})
+	opsets := []irbuild.Opset{{Domain: "", Version: int64(opts.Opset)}}
+	if shared {
+		opsets = append(opsets, irbuild.Opset{Domain: "com.microsoft", Version: 1})
+	}
+	b := irbuild.New(archName, opsets...)
 	m := &Model{IR: b.Model(), Config: cfg, Arch: archName, Tied: map[string]string{}, Copies: map[string]string{}}
 	g := &graph{b: b, rng: rand.New(rand.NewPCG(opts.Seed, 0x200)), cfg: cfg, opts: opts, m: m, arch: archName}
-	buildGPT2Past(g)
+	buildGPT2Past(g, shared)
 	if err := m.IR.Graph.Validate(nil); err != nil {
 		return nil, fmt.Errorf("zoo: %s graph with past: %w", archName, err)
 	}
@@ -55,8 +85,9 @@ func BuildGPT2WithPast(cfg *Config, opts BuildOptions) (*Model, error) {
 }
 
 // buildGPT2Past creates the parameters in buildGPT2's order (same values
-// for one seed) around attention over concatenated past and new keys.
-func buildGPT2Past(g *graph) {
+// for one seed) around attention over concatenated past and new keys, or
+// GroupQueryAttention over a shared buffer.
+func buildGPT2Past(g *graph, shared bool) {
 	c := g.cfg
 	H, V, I := c.HiddenSize, c.VocabSize, c.IntermediateSize
 	nh := c.NumHeads
@@ -65,10 +96,14 @@ func buildGPT2Past(g *graph) {
 	ids := g.input("input_ids", tensor.Int64, "batch", "sequence")
 	mask := g.input("attention_mask", tensor.Int64, "batch", "total_sequence")
 	pos := g.input("position_ids", tensor.Int64, "batch", "sequence")
+	pastDim := "past_sequence"
+	if shared {
+		pastDim = "max_sequence"
+	}
 	past := make([][2]string, c.NumLayers)
 	for l := range past {
 		for j, kv := range []string{"key", "value"} {
-			past[l][j] = g.input(fmt.Sprintf("past_key_values.%d.%s", l, kv), tensor.Float32, "batch", nh, "past_sequence", hd)
+			past[l][j] = g.input(fmt.Sprintf("past_key_values.%d.%s", l, kv), tensor.Float32, "batch", nh, pastDim, hd)
 		}
 	}
 	std := c.InitializerRange
@@ -87,22 +122,35 @@ func buildGPT2Past(g *graph) {
 		g.unsqueeze(qpos, []int64{1}, tensor.Int64, "sequence", 1))
 	keep := g.opA("Cast", []irbuild.Attr{irbuild.Int("to", int64(tensor.Bool))}, g.unsqueeze(mask, []int64{1, 2}, tensor.Int64, "batch", 1, 1, "total_sequence"))
 	addMask := g.op("Where", g.op("And", causal, keep), g.scalar(0), g.scalar(-math.MaxFloat32))
+	// GroupQueryAttention's lengths: every row holds total_sequence
+	// positions (left padding is masked by addMask).
+	var seqlens, totalLen string
+	if shared {
+		i32 := []irbuild.Attr{irbuild.Int("to", int64(tensor.Int32))}
+		totalLen = g.opA("Cast", i32, total)
+		seqlens = g.opA("Cast", i32, g.op("Expand", g.op("Sub", total, g.int0(1)), g.batchShape(ids)))
+	}
 
 	for l := 0; l < c.NumLayers; l++ {
 		lp := fmt.Sprintf("%sh.%d.", p, l)
 		g.b.Scope(lp)
 		a := g.layerNorm(lp+"ln_1", x, H)
-		qkv := g.b.OpN("Split", 3, g.conv1d(lp+"attn.c_attn", a, H, 3*H, std), g.ints(int64(H), int64(H), int64(H))).
-			With(irbuild.Int("axis", -1))
-		q := g.splitHeads(qkv.Out(0), nh, hd, false)
-		var present [2]string
-		for j, kv := range []string{"key", "value"} {
-			cat := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 2)}, past[l][j], g.splitHeads(qkv.Out(1+j), nh, hd, false))
-			present[j] = g.output(cat, fmt.Sprintf("present.%d.%s", l, kv), "batch", nh, "total_sequence", hd)
+		var ctx string
+		if shared {
+			ctx = g.sharedAttention(l, g.conv1d(lp+"attn.c_attn", a, H, 3*H, std), past[l], seqlens, totalLen, addMask)
+		} else {
+			qkv := g.b.OpN("Split", 3, g.conv1d(lp+"attn.c_attn", a, H, 3*H, std), g.ints(int64(H), int64(H), int64(H))).
+				With(irbuild.Int("axis", -1))
+			q := g.splitHeads(qkv.Out(0), nh, hd, false)
+			var present [2]string
+			for j, kv := range []string{"key", "value"} {
+				cat := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 2)}, past[l][j], g.splitHeads(qkv.Out(1+j), nh, hd, false))
+				present[j] = g.output(cat, fmt.Sprintf("present.%d.%s", l, kv), "batch", nh, "total_sequence", hd)
+			}
+			scores := g.op("Mul", g.op("MatMul", q, g.transpose(present[0], 0, 1, 3, 2)), g.scalar(1/math.Sqrt(float64(hd))))
+			probs := g.opA("Softmax", []irbuild.Attr{irbuild.Int("axis", -1)}, g.op("Add", scores, addMask))
+			ctx = g.op("Reshape", g.transpose(g.op("MatMul", probs, present[1]), 0, 2, 1, 3), g.ints(0, 0, int64(H)))
 		}
-		scores := g.op("Mul", g.op("MatMul", q, g.transpose(present[0], 0, 1, 3, 2)), g.scalar(1/math.Sqrt(float64(hd))))
-		probs := g.opA("Softmax", []irbuild.Attr{irbuild.Int("axis", -1)}, g.op("Add", scores, addMask))
-		ctx := g.op("Reshape", g.transpose(g.op("MatMul", probs, present[1]), 0, 2, 1, 3), g.ints(0, 0, int64(H)))
 		x = g.op("Add", x, g.conv1d(lp+"attn.c_proj", ctx, H, H, projStd))
 		f := g.act(g.conv1d(lp+"mlp.c_fc", g.layerNorm(lp+"ln_2", x, H), H, I, std))
 		x = g.op("Add", x, g.conv1d(lp+"mlp.c_proj", f, I, H, projStd))
@@ -125,4 +173,21 @@ func buildGPT2Past(g *graph) {
 	names := g.m.Outputs
 	copy(names[1:], names[:len(names)-1])
 	names[0] = "logits"
+}
+
+// sharedAttention is GroupQueryAttention (kv_num_heads = num_heads) of
+// layer l on the packed (batch, sequence, 3·hidden) q|k|v projection,
+// with past and present sharing the (batch, n_head, max_sequence,
+// head_dim) buffers; it declares present.l.key/value and returns the
+// (batch, sequence, hidden) context.
+func (g *graph) sharedAttention(l int, qkv string, past [2]string, seqlens, totalLen, addMask string) string {
+	c := g.cfg
+	nh, hd := c.NumHeads, c.HiddenSize/c.NumHeads
+	n := g.b.OpN("GroupQueryAttention", 3, qkv, "", "", past[0], past[1], seqlens, totalLen, "", "", "", addMask).
+		Domain("com.microsoft").
+		With(irbuild.Int("num_heads", int64(nh)), irbuild.Int("kv_num_heads", int64(nh)))
+	for j, kv := range []string{"key", "value"} {
+		g.output(n.Out(1+j), fmt.Sprintf("present.%d.%s", l, kv), "batch", nh, "max_sequence", hd)
+	}
+	return n.Out(0)
 }

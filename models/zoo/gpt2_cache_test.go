@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"testing"
 
 	"github.com/gort-ml/gort/runtime"
+	"github.com/gort-ml/gort/runtime/ort"
+	"github.com/gort-ml/gort/runtime/ort/orttest"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -124,5 +127,123 @@ func TestGPT2WithPastRefusesOthers(t *testing.T) {
 	}
 	if _, err := BuildGPT2WithPast(tinyConfig(t, "gpt2"), BuildOptions{Loss: true}); err == nil {
 		t.Error("loss graph built")
+	}
+}
+
+// The shared-cache graph gives the logits of the graph with past at every
+// step of a left-padded batch, natively with its past donated (written in
+// place: present is the past buffer) or not, and through ONNX Runtime.
+func TestGPT2SharedCacheMatchesWithPast(t *testing.T) {
+	cfg := tinyConfig(t, "gpt2")
+	ref, err := BuildGPT2WithPast(cfg, BuildOptions{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := BuildGPT2SharedCache(cfg, BuildOptions{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type variant struct {
+		name   string
+		prov   runtime.Provider
+		donate bool
+	}
+	variants := []variant{{"native donated", nil, true}, {"native", nil, false}}
+	if orttest.Err() == nil {
+		variants = append(variants, variant{"ort", ort.New(ort.Options{}), false})
+	} else if os.Getenv("CI") != "" {
+		orttest.Need(t)
+	}
+	rs, err := runtime.NewSession(ref.IR, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const B, S, prompt, capacity = 2, 8, 4, 10
+	hd, nh, V := cfg.HiddenSize/cfg.NumHeads, cfg.NumHeads, cfg.VocabSize
+	ids, mask, pos := make([]int64, B*S), make([]int64, B*S), make([]int64, B*S)
+	for i := range ids {
+		ids[i] = int64((i*53 + 7) % V)
+		mask[i] = 1
+		pos[i] = int64(i%S - 1)
+	}
+	mask[S] = 0 // row 1 is left-padded by one
+	pos[S] = 1
+	for s := 0; s < S; s++ {
+		pos[s] = int64(s)
+	}
+	cols := func(x []int64, from, to int) *tensor.Tensor {
+		out := make([]int64, 0, B*(to-from))
+		for b := 0; b < B; b++ {
+			out = append(out, x[b*S+from:b*S+to]...)
+		}
+		return tensor.Must([]int{B, to - from}, out)
+	}
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			ss, err := runtime.NewSession(sh.IR, runtime.Options{Provider: v.prov})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ss.Close()
+			rf, sf := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
+			var pastNames []string
+			for l := 0; l < cfg.NumLayers; l++ {
+				for _, kv := range []string{"key", "value"} {
+					name := fmt.Sprintf("past_key_values.%d.%s", l, kv)
+					pastNames = append(pastNames, name)
+					rf[name] = tensor.Zeros(tensor.Float32, B, nh, 0, hd)
+					sf[name] = tensor.Zeros(tensor.Float32, B, nh, capacity, hd)
+				}
+			}
+			ctx := context.Background()
+			if v.donate {
+				ctx = runtime.WithDonated(ctx, pastNames...)
+			}
+			for from, to := 0, prompt; from < S; from, to = to, to+1 {
+				for _, f := range []map[string]*tensor.Tensor{rf, sf} {
+					f["input_ids"], f["position_ids"], f["attention_mask"] = cols(ids, from, to), cols(pos, from, to), cols(mask, 0, to)
+				}
+				want, err := rs.Run(context.Background(), rf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				past0 := sf[pastNames[0]]
+				got, err := ss.Run(ctx, sf)
+				if err != nil {
+					t.Fatalf("step at %d: %v", from, err)
+				}
+				g, w := tensor.Data[float32](got["logits"]), tensor.Data[float32](want["logits"])
+				for i := range w {
+					b, s := i/V/(to-from), from+i/V%(to-from)
+					if mask[b*S+s] == 1 && math.Abs(float64(g[i]-w[i])) > 1e-4 {
+						t.Fatalf("step at %d: logit %d is %g, graph with past %g", from, i, g[i], w[i])
+					}
+				}
+				inPlace := &tensor.Data[float32](got["present.0.key"])[0] == &tensor.Data[float32](past0)[0]
+				if want := v.donate; inPlace != want {
+					t.Fatalf("step at %d: present written in place %v, want %v", from, inPlace, want)
+				}
+				for _, name := range pastNames {
+					p := got["present."+name[len("past_key_values."):]]
+					if sh := p.Shape(); sh[2] != capacity {
+						t.Fatalf("%s has shape %v, want %d positions", name, sh, capacity)
+					}
+					// The valid rows are the graph with past's present.
+					r := tensor.Data[float32](want["present."+name[len("past_key_values."):]])
+					pd := tensor.Data[float32](p)
+					for bh := 0; bh < B*nh; bh++ {
+						for j := 0; j < to*hd; j++ {
+							if mask[bh/nh*S+j/hd] == 0 {
+								continue // padding: masked everywhere
+							}
+							if a, b := pd[bh*capacity*hd+j], r[bh*to*hd+j]; math.Abs(float64(a-b)) > 1e-5 {
+								t.Fatalf("step at %d: %s row %d element %d is %g, want %g", from, name, bh, j, a, b)
+							}
+						}
+					}
+					sf[name], rf[name] = p, want["present."+name[len("past_key_values."):]]
+				}
+			}
+		})
 	}
 }

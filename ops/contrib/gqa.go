@@ -26,6 +26,9 @@ type gqa struct {
 // new positions after them. Query i of batch b sits at position
 // p = past_b + i and attends keys (p - local_window_size, p] (all of
 // [0, p] without a window), capped at the sequence's seqlens_k[b]+1 keys.
+// A past buffer of present's length that the runtime lets the kernel
+// extend (ops.Ctx.Extendable) is present's buffer: the new positions are
+// written into it, nothing is copied.
 func compileGQA(n *ops.Node) (*ops.Kernel, error) {
 	p := &gqa{
 		heads:       int(n.Int("num_heads", 0)),
@@ -212,16 +215,32 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 		}
 	}
 	// present is (B, kvN, tp, H): each batch's past positions, then the
-	// new ones, then zeros.
-	presentOf := func(pastBuf0 []F, src []F, v heads, fresh []F) (floatio.Out[F], error) {
-		o, err := floatio.New[F](c, in[0].DType(), bsz, kvN, tp, hd)
-		if err != nil {
-			return o, err
+	// new ones, then zeros. When the past buffer is as long as present
+	// and the runtime grants it (a shared past/present buffer, ONNX
+	// Runtime's past_present_share_buffer), the new positions are written
+	// into it in place: the past positions are neither copied nor
+	// changed, and the positions after the new ones keep what the buffer
+	// held.
+	inPlace := tp == pastBuf && c.Extendable(pastKT) && c.Extendable(pastVT)
+	if inPlace {
+		_, okK := pastKT.Raw().([]F)
+		_, okV := pastVT.Raw().([]F)
+		inPlace = okK && okV
+	}
+	presentOf := func(pastT *tensor.Tensor, pastBuf0 []F, src []F, v heads, fresh []F) (floatio.Out[F], error) {
+		var o floatio.Out[F]
+		if inPlace {
+			o = floatio.Out[F]{T: pastT, Buf: pastBuf0}
+		} else {
+			var err error
+			if o, err = floatio.New[F](c, in[0].DType(), bsz, kvN, tp, hd); err != nil {
+				return o, err
+			}
 		}
 		for b := 0; b < bsz; b++ {
 			for h := 0; h < kvN; h++ {
 				dst := o.Buf[(b*kvN+h)*tp*hd:][:tp*hd]
-				if past[b] > 0 {
+				if past[b] > 0 && !inPlace {
 					copy(dst, pastBuf0[(b*kvN+h)*pastBuf*hd:][:past[b]*hd])
 				}
 				if fresh != nil {
@@ -235,11 +254,11 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 		}
 		return o, nil
 	}
-	pk, err := presentOf(pastK, nil, kv, kNew)
+	pk, err := presentOf(pastKT, pastK, nil, kv, kNew)
 	if err != nil {
 		return nil, err
 	}
-	pv, err := presentOf(pastV, vSrc, vv, nil)
+	pv, err := presentOf(pastVT, pastV, vSrc, vv, nil)
 	if err != nil {
 		return nil, err
 	}
