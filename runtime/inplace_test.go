@@ -11,9 +11,9 @@ import (
 	"github.com/gort-ml/gort/tensor"
 )
 
-// probeRegistry is arenaRegistry plus Probe (3a, recording what the
+// grantRegistry is arenaRegistry plus Probe (3a, recording what the
 // runtime grants for its input: "whole", "extend" or "none").
-func probeRegistry(t *testing.T, seen map[string]string, mu *sync.Mutex) *ops.Registry {
+func grantRegistry(t *testing.T, seen map[string]string, mu *sync.Mutex) *ops.Registry {
 	probe := &ops.Op{Type: "Probe", Since: 1, Doc: "records in-place grants", Compile: func(n *ops.Node) (*ops.Kernel, error) {
 		name := n.Outputs[0]
 		return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
@@ -80,7 +80,7 @@ func TestInPlaceGrants(t *testing.T) {
 			var s *Session
 			withArenaMode(mode, func() {
 				var err error
-				s, err = NewSession(m, Options{Provider: NativeWith(probeRegistry(t, seen, mu)), NoOptimize: true})
+				s, err = NewSession(m, Options{Provider: NativeWith(grantRegistry(t, seen, mu)), NoOptimize: true})
 				if err != nil {
 					t.Fatal(err)
 				}
