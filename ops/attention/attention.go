@@ -424,7 +424,14 @@ func attend[F tensor.Float](c *ops.Ctx, p *attnParams, m *bias[F], q []F, qv vie
 				return 0, max(hi, 0)
 			}
 		}
-		if m.maskF != nil || m.maskB != nil {
+		switch {
+		case m.maskF == nil && m.maskB == nil:
+		case m.sh == 0 && m.si == 0:
+			// A mask over keys only, computed once per task.
+			km := *m
+			km.causal, km.nonpad = false, nil
+			fp.KeyBias = func(b int, row []float64) { km.row(b, 0, 0, row) }
+		default:
 			fp.Bias = m.row
 		}
 		return flash.Run(c, fp)

@@ -220,6 +220,31 @@ func TestAttentionMatchesReference(t *testing.T) {
 		near(t, "Y", tensor.Data[float32](out[0]), want, 1e-5)
 	})
 
+	// A float mask over keys only (B, 1, 1, L < T), with batch 1 fully
+	// masked, past the kernel's blocks.
+	t.Run("blocks_key_mask", func(t *testing.T) {
+		const sq, total, l = 130, 300, 290
+		q, k, v := randT(r, 2, 2, sq, 8), randT(r, 2, 2, total, 8), randT(r, 2, 2, total, 4)
+		mask := randT(r, 2, 1, 1, l)
+		md := tensor.Data[float32](mask)
+		for j := range md {
+			if j >= l || r.IntN(5) == 0 {
+				md[j] = float32(negInf)
+			}
+		}
+		out, err := run(t, "Attention", 23, nil, []string{"y"}, q, k, v, mask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, _ := refAttention(q, k, v, 1/math.Sqrt(8), 0, func(b, h, i, j int) float64 {
+			if j >= l {
+				return negInf
+			}
+			return float64(md[b*l+j])
+		})
+		near(t, "Y", tensor.Data[float32](out[0]), want, 1e-5)
+	})
+
 	t.Run("nonpad_kv_seqlen", func(t *testing.T) {
 		q, k, v := randT(r, 2, 2, 1, 4), randT(r, 2, 2, 5, 4), randT(r, 2, 2, 5, 4)
 		np := tensor.Must([]int{2}, []int64{3, 5})

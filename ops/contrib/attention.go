@@ -411,7 +411,8 @@ func (p *projected[F]) attend(c *ops.Ctx, dt tensor.DType, scale float64, maskNa
 		return nil, nil, err
 	}
 	a := &attend[F]{b: p.b, n: p.n, kvN: p.n, s: p.s, dk: p.hk, dv: p.hv, tcap: p.t, q: p.q, k: p.k, v: p.v,
-		scale: scaleOr(scale, p.hk), keys: allKeys(p.t), bias: biasFn(m, ab)}
+		scale: scaleOr(scale, p.hk)}
+	a.useMask(m, ab)
 	out, err := floatio.New[F](c, dt, p.b, p.s, p.n*p.hv)
 	if err != nil {
 		return nil, nil, err

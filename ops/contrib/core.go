@@ -28,7 +28,10 @@ type attend[F tensor.Float] struct {
 	scale, softcap             float64
 	keys                       func(b, i int) (lo, hi int)
 	bias                       func(b, h, i int, row []float64)
-	sink                       []float64
+	// padded, when set, is the same masking as keys and bias for the
+	// fused kernel, in a cheaper form (see useMask).
+	padded *keyPadding
+	sink   []float64
 	// qk, when set, receives the (B, N, S, tcap) scores before the
 	// softmax (qkMode 1) or the probabilities (qkMode 2); keys outside
 	// [lo, hi) are left 0.
@@ -45,11 +48,15 @@ const attnChunk = 1 << 16
 // the rest to materialized, below.
 func (a *attend[F]) run(c *ops.Ctx, out []F) error {
 	if q, ok := any(a.q).([]float32); ok && a.qk == nil {
-		return flash.Run(c, &flash.Problem{B: a.b, N: a.n, KVN: a.kvN, S: a.s, T: a.tcap, DK: a.dk, DV: a.dv,
+		p := &flash.Problem{B: a.b, N: a.n, KVN: a.kvN, S: a.s, T: a.tcap, DK: a.dk, DV: a.dv,
 			Q: q, QB: a.n * a.s * a.dk, QH: a.s * a.dk, QS: a.dk,
 			K: any(a.k).([]float32), V: any(a.v).([]float32),
 			Out: any(out).([]float32), OB: a.s * a.n * a.dv, OH: a.dv, OS: a.n * a.dv,
-			Scale: a.scale, Softcap: a.softcap, Keys: a.keys, Bias: a.bias, Sink: a.sink})
+			Scale: a.scale, Softcap: a.softcap, Keys: a.keys, Bias: a.bias, Sink: a.sink}
+		if a.padded != nil {
+			p.Keys, p.Bias, p.KeyBias = a.padded.keys, nil, a.padded.bias
+		}
+		return flash.Run(c, p)
 	}
 	return a.materialized(c, out)
 }
@@ -113,6 +120,37 @@ func (a *attend[F]) materialized(c *ops.Ctx, out []F) error {
 			gemmLD(false, false, i1-i0, a.dv, a.tcap, 1, sc, a.tcap, vh, a.dv, out[((b*a.s+i0)*a.n+h)*a.dv:], ld)
 		}
 	})
+}
+
+// keyPadding is masking without a per-row bias: a key range per query and
+// a bias per batch and key (nil for none).
+type keyPadding struct {
+	keys func(b, i int) (lo, hi int)
+	bias func(b int, row []float64)
+}
+
+// useMask sets a's keys and bias for a key mask and an attention bias (nil
+// for none) over tcap keys, and a.padded where the fused kernel can do with
+// less: a key padding mask (mask_index or key_padding_mask of shape (B),
+// (2B) or (B, T)) alone is a bias per key, computed once per task instead
+// of once per row, and the causal mask the key range [0, past+i+1). Its
+// future keys' float32-lowest scores have probability 0 exactly either
+// way, unless the filter is about as low.
+func (a *attend[F]) useMask(m *keyMask, ab *attnBias[F]) {
+	a.keys, a.bias = allKeys(a.tcap), biasFn(m, ab)
+	switch {
+	case ab != nil, m.kind == mask3D, m.kind == mask4D, m.causal && !(math.Abs(m.filter) < 1e30):
+		return
+	}
+	a.padded = &keyPadding{keys: a.keys}
+	if m.causal {
+		a.padded.keys = func(_, i int) (int, int) { return 0, min(a.tcap, m.past+i+1) }
+	}
+	if m.kind != maskNone {
+		km := *m
+		km.causal = false
+		a.padded.bias = func(b int, row []float64) { km.add(b, 0, row) }
+	}
 }
 
 // softmaxSink is softmax over s and one more logit, sink, left out of

@@ -44,6 +44,10 @@ type Problem struct {
 	// Bias, when set, adds the additive bias (masks) of query row (b, h,
 	// i) to row, which holds zeros for keys [0, hi) on entry.
 	Bias func(b, h, i int, row []float64)
+	// KeyBias, when set instead of Bias, adds a bias that depends on the
+	// batch and the key only (a key padding mask) to row (zeros, T long on
+	// entry); it is called once per task, not once per query row.
+	KeyBias func(b int, row []float64)
 	// Sink, when set, holds one more logit per query head that takes
 	// probability but has no value.
 	Sink []float64
@@ -51,7 +55,7 @@ type Problem struct {
 
 const (
 	// qBlock query rows share a key tile; kBlock keys make one tile.
-	qBlock = 64
+	qBlock = 128
 	kBlock = 256
 )
 
@@ -62,6 +66,7 @@ type scratch struct {
 	l      [qBlock]float64
 	lo, hi [qBlock]int
 	biased [qBlock]bool // the row has a nonzero bias
+	boff   [qBlock]int  // where the row's bias starts in bias
 	bias   []float32    // bias rows over the task's key span
 	row    []float64    // one bias row as Bias writes it
 }
@@ -136,15 +141,21 @@ func (p *Problem) task(sc *scratch, bh, i0 int) {
 		return
 	}
 	span := khi - klo
-	if p.Bias != nil {
+	switch {
+	case p.Bias != nil:
 		sc.loadBias(p, b, h, i0, rows, klo, span)
+	case p.KeyBias != nil:
+		sc.loadKeyBias(p, b, rows, klo, khi)
 	}
 
 	first := true
+	scale := float32(p.Scale)
 	for j0 := klo; j0 < khi; j0 += kBlock {
 		kn := min(kBlock, khi-j0)
 		s := sc.s[:rows*kn]
-		linalg.SgemmEx(false, true, rows, kn, p.DK, float32(p.Scale), q, p.QS, kh[j0*p.DK:], p.DK, 0, s, kn, linalg.Epilogue{}, nil)
+		// alpha 1: the GEMM packs Q with its vector transpose, and the
+		// scale folds into the exponent below.
+		linalg.SgemmEx(false, true, rows, kn, p.DK, 1, q, p.QS, kh[j0*p.DK:], p.DK, 0, s, kn, linalg.Epilogue{}, nil)
 		for r := range rows {
 			pr := s[r*kn:][:kn]
 			lo, hi := sc.lo[r], sc.hi[r]
@@ -153,22 +164,32 @@ func (p *Problem) task(sc *scratch, bh, i0 int) {
 				clear(pr)
 				continue
 			}
-			if p.Softcap > 0 {
-				for j, v := range pr[a:e] {
-					pr[a+j] = float32(p.Softcap * math.Tanh(float64(v)/p.Softcap))
+			x := pr[a:e]
+			// The logits are f·x: f is the scale while x holds raw dot
+			// products, 1 once they are scaled.
+			f := scale
+			switch {
+			case p.Softcap > 0:
+				for j, v := range x {
+					x[j] = float32(p.Softcap * math.Tanh(float64(v)*p.Scale/p.Softcap))
 				}
-			}
-			if sc.biased[r] {
-				br := sc.bias[r*span+j0-klo:][a:e]
-				for j, v := range br {
-					pr[a+j] += v
+				f = 1
+				if sc.biased[r] {
+					vecmath.ScaleAdd(x, 1, sc.bias[sc.boff[r]+j0-klo+a:])
 				}
+			case sc.biased[r]:
+				vecmath.ScaleAdd(x, scale, sc.bias[sc.boff[r]+j0-klo+a:])
+				f = 1
+			case scale <= 0:
+				vecmath.Scale(x, scale)
+				f = 1
 			}
-			bm := vecmath.Max(pr[a:e])
+			bm := vecmath.Max(x)
 			if math.IsInf(float64(bm), -1) {
 				clear(pr)
 				continue
 			}
+			bm *= f
 			clear(pr[:a])
 			clear(pr[e:])
 			mOld := sc.m[r]
@@ -179,7 +200,7 @@ func (p *Problem) task(sc *scratch, bh, i0 int) {
 				vecmath.Scale(orow(r), float32(corr))
 			}
 			sc.m[r] = mNew
-			sc.l[r] += float64(vecmath.ExpSub(pr[a:e], mNew))
+			sc.l[r] += float64(vecmath.ExpSub(x, f, mNew))
 		}
 		beta := float32(1)
 		if first {
@@ -206,13 +227,7 @@ func (p *Problem) task(sc *scratch, bh, i0 int) {
 // loadBias fills sc.bias with the float32 bias of rows [i0, i0+rows) over
 // keys [klo, klo+span), and sc.biased with which rows have one.
 func (sc *scratch) loadBias(p *Problem, b, h, i0, rows, klo, span int) {
-	if cap(sc.bias) < rows*span {
-		sc.bias = make([]float32, qBlock*span)
-	}
-	sc.bias = sc.bias[:rows*span]
-	if cap(sc.row) < p.T {
-		sc.row = make([]float64, p.T)
-	}
+	sc.grow(rows*span, p.T)
 	for r := range rows {
 		lo, hi := sc.lo[r], sc.hi[r]
 		if lo >= hi {
@@ -221,12 +236,47 @@ func (sc *scratch) loadBias(p *Problem, b, h, i0, rows, klo, span int) {
 		row := sc.row[:hi]
 		clear(row)
 		p.Bias(b, h, i0+r, row)
-		dst := sc.bias[r*span:][lo-klo : hi-klo]
-		var any bool
-		for j, v := range row[lo:hi] {
-			dst[j] = float32(v)
-			any = any || v != 0
-		}
-		sc.biased[r] = any
+		sc.boff[r] = r * span
+		sc.biased[r] = convert(sc.bias[r*span:][lo-klo:hi-klo], row[lo:hi])
 	}
+}
+
+// loadKeyBias is loadBias for p.KeyBias: one row that every row shares.
+func (sc *scratch) loadKeyBias(p *Problem, b, rows, klo, khi int) {
+	sc.grow(khi-klo, p.T)
+	row := sc.row[:p.T]
+	clear(row)
+	p.KeyBias(b, row)
+	nonzero := convert(sc.bias[:khi-klo], row[klo:khi])
+	for r := range rows {
+		sc.boff[r], sc.biased[r] = 0, nonzero
+	}
+}
+
+// grow makes sc.bias hold at least n values and sc.row t.
+func (sc *scratch) grow(n, t int) {
+	if cap(sc.bias) < n {
+		sc.bias = make([]float32, n)
+	}
+	sc.bias = sc.bias[:cap(sc.bias)]
+	if cap(sc.row) < t {
+		sc.row = make([]float64, t)
+	}
+}
+
+// convert sets dst to the float32 values of src when one is nonzero, and
+// reports whether one was. Masks that mask nothing are common (BERT's
+// all-ones mask), so it looks before it converts.
+func convert(dst []float32, src []float64) bool {
+	var bits uint64
+	for _, v := range src {
+		bits |= math.Float64bits(v) << 1 // ±0 alike
+	}
+	if bits == 0 {
+		return false
+	}
+	for j, v := range src {
+		dst[j] = float32(v)
+	}
+	return true
 }

@@ -1,9 +1,13 @@
 package flash
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gort-ml/gort/ops"
 )
@@ -26,6 +30,9 @@ func reference(p *Problem) []float64 {
 				clear(row)
 				if p.Bias != nil && hi > 0 {
 					p.Bias(b, h, i, row[:hi])
+				}
+				if p.KeyBias != nil {
+					p.KeyBias(b, row)
 				}
 				q := p.Q[b*p.QB+h*p.QH+i*p.QS:][:p.DK]
 				mx := math.Inf(-1)
@@ -82,7 +89,7 @@ type tcase struct {
 	bsnh                    bool // Q and Out as (B, S, N*D) rows
 	causal, window, padded  bool
 	bias, masked, softcap   bool
-	sink                    bool
+	keyBias, sink           bool
 }
 
 func (tc tcase) problem(rng *rand.Rand) *Problem {
@@ -144,6 +151,25 @@ func (tc tcase) problem(rng *rand.Rand) *Problem {
 			}
 		}
 	}
+	if tc.keyBias {
+		kb := make([]float64, tc.b*tc.t)
+		for i := range kb {
+			kb[i] = rng.NormFloat64()
+			if rng.IntN(4) == 0 {
+				kb[i] = math.Inf(-1)
+			}
+		}
+		if tc.b > 1 {
+			for j := range tc.t {
+				kb[tc.t+j] = math.Inf(-1) // batch 1 fully masked
+			}
+		}
+		p.KeyBias = func(b int, row []float64) {
+			for j, v := range kb[b*tc.t:][:len(row)] {
+				row[j] += v
+			}
+		}
+	}
 	if tc.softcap {
 		p.Softcap = 2.5
 	}
@@ -165,6 +191,8 @@ func TestAgainstReference(t *testing.T) {
 		{name: "causal", b: 1, n: 4, kvN: 2, s: 300, t: 300, dk: 16, dv: 16, causal: true},
 		{name: "decode", b: 3, n: 4, kvN: 1, s: 1, t: 700, dk: 16, dv: 8, causal: true, padded: true},
 		{name: "window", b: 2, n: 2, kvN: 2, s: 130, t: 400, dk: 16, dv: 16, causal: true, window: true, softcap: true, sink: true},
+		{name: "keybias", b: 3, n: 2, kvN: 1, s: 140, t: 600, dk: 16, dv: 16, keyBias: true, causal: true},
+		{name: "keybias_sink", b: 2, n: 2, kvN: 2, s: 20, t: 300, dk: 8, dv: 8, keyBias: true, sink: true, softcap: true},
 		{name: "padded", b: 4, n: 2, kvN: 2, s: 20, t: 270, dk: 16, dv: 16, padded: true, masked: true, sink: true},
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -192,5 +220,30 @@ func TestShortBuffers(t *testing.T) {
 	p.V = p.V[:len(p.V)-1]
 	if err := Run(nil, p); err == nil {
 		t.Fatal("short V: no error")
+	}
+}
+
+// BenchmarkBert runs a bert-base attention layer (12 heads of 64, no
+// mask) at sequence lengths 128 and 512 on one thread.
+func BenchmarkBert(b *testing.B) {
+	for _, s := range []int{128, 512} {
+		b.Run(fmt.Sprintf("S%d", s), func(b *testing.B) {
+			p := tcase{b: 1, n: 12, kvN: 12, s: s, t: s, dk: 64, dv: 64, bsnh: true}.problem(rand.New(rand.NewPCG(1, 1)))
+			c := &ops.Ctx{Threads: 1}
+			// The thread's CPU time per op is steadier than wall time on a
+			// shared machine.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var r0, r1 unix.Rusage
+			unix.Getrusage(unix.RUSAGE_THREAD, &r0)
+			for b.Loop() {
+				if err := Run(c, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			unix.Getrusage(unix.RUSAGE_THREAD, &r1)
+			b.ReportMetric(float64(r1.Utime.Nano()-r0.Utime.Nano())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(4*12*s*s*64)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
 }

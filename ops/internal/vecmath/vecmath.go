@@ -47,13 +47,13 @@ func expGo(x float32) float32 {
 }
 
 // Exp replaces every x[j] by exp(x[j]).
-func Exp(x []float32) { ExpSub(x, 0) }
+func Exp(x []float32) { ExpSub(x, 1, 0) }
 
-// ExpSub replaces every x[j] by exp(x[j] − m) and returns their sum
-// (float32 lanes, summed at the end). Softmax calls it with m the row's
-// maximum; m = −Inf with an x[j] = −Inf gives NaN, so callers treat a fully
-// masked row apart.
-func ExpSub(x []float32, m float32) float32 {
+// ExpSub replaces every x[j] by exp(a·x[j] − m) (a·x[j] − m rounded once)
+// and returns their sum (float32 lanes, summed at the end). Softmax calls
+// it with m the row's maximum of a·x; m = −Inf with an x[j] = −Inf gives
+// NaN, so callers treat a fully masked row apart.
+func ExpSub(x []float32, a, m float32) float32 {
 	var sum float32
 	if v := cur; v.expSub != nil {
 		n := len(x) &^ (v.width - 1)
@@ -61,16 +61,21 @@ func ExpSub(x []float32, m float32) float32 {
 			n = len(x)
 		}
 		if n > 0 {
-			sum = v.expSub(x[:n], m, &expCoef)
+			sum = v.expSub(x[:n], a, m, &expCoef)
 			x = x[n:]
 		}
 	}
 	for j, v := range x {
-		e := expGo(v - m)
+		e := expGo(fms(a, v, m))
 		x[j] = e
 		sum += e
 	}
 	return sum
+}
+
+// fms is a·x − m rounded once, as the vector loops' fused multiply-subtract.
+func fms(a, x, m float32) float32 {
+	return float32(math.FMA(float64(a), float64(x), -float64(m)))
 }
 
 // Max returns the largest element of x, −Inf when x is empty; NaNs are
@@ -106,18 +111,35 @@ func Scale(x []float32, a float32) {
 	}
 }
 
+// ScaleAdd sets x[j] = a·x[j] + y[j] (rounded once) for every j; y is at
+// least as long as x.
+func ScaleAdd(x []float32, a float32, y []float32) {
+	y = y[:len(x)]
+	if v := cur; v.scaleAdd != nil {
+		n := len(x) &^ (v.width - 1)
+		if n > 0 {
+			v.scaleAdd(x[:n], a, y[:n])
+			x, y = x[n:], y[n:]
+		}
+	}
+	for j := range x {
+		x[j] = float32(math.FMA(float64(a), float64(x[j]), float64(y[j])))
+	}
+}
+
 // Impl names the implementation in use: "avx512", "avx2" or "go".
 func Impl() string { return cur.name }
 
 // vec is one implementation of the vector loops: each handles a multiple
 // of width elements (any length when masked, expSub only), nil funcs none.
 type vec struct {
-	name   string
-	width  int
-	masked bool
-	expSub func(x []float32, m float32, coef *[12]float32) float32
-	max    func(x []float32) float32
-	scale  func(x []float32, a float32)
+	name     string
+	width    int
+	masked   bool
+	expSub   func(x []float32, a, m float32, coef *[12]float32) float32
+	max      func(x []float32) float32
+	scale    func(x []float32, a float32)
+	scaleAdd func(x []float32, a float32, y []float32)
 }
 
 // pureGo is the implementation without vector loops.

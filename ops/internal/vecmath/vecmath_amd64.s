@@ -22,12 +22,13 @@
 	VADDPS       Z19, Z3, Z3  \
 	VSCALEFPS    Z2, Z3, Z1
 
-// func expSubAVX512(x []float32, m float32, coef *[12]float32) float32
-// x[j] = exp(x[j] - m) for every j (a masked tail), returning their sum.
+// func expSubAVX512(x []float32, a, m float32, coef *[12]float32) float32
+// x[j] = exp(a x[j] - m) for every j (a masked tail), returning their sum.
 TEXT ·expSubAVX512(SB), NOSPLIT, $0-44
 	MOVQ         x_base+0(FP), DI
 	MOVQ         x_len+8(FP), CX
-	VBROADCASTSS m+24(FP), Z31
+	VBROADCASTSS a+24(FP), Z18
+	VBROADCASTSS m+28(FP), Z31
 	MOVQ         coef+32(FP), R9
 	VBROADCASTSS 0(R9), Z20
 	VBROADCASTSS 4(R9), Z21
@@ -46,8 +47,8 @@ TEXT ·expSubAVX512(SB), NOSPLIT, $0-44
 es512loop:
 	CMPQ    CX, $16
 	JLT     es512tail
-	VMOVUPS (DI), Z1
-	VSUBPS  Z31, Z1, Z1
+	VMOVUPS      (DI), Z1
+	VFMSUB213PS  Z31, Z18, Z1
 	EXP512
 	VMOVUPS Z1, (DI)
 	VADDPS  Z1, Z0, Z0
@@ -62,8 +63,8 @@ es512tail:
 	SHLL      CX, AX
 	DECL      AX
 	KMOVW     AX, K1
-	VMOVUPS.Z (DI), K1, Z1
-	VSUBPS    Z31, Z1, Z1
+	VMOVUPS.Z   (DI), K1, Z1
+	VFMSUB213PS Z31, Z18, Z1
 	EXP512
 	VMOVUPS   Z1, K1, (DI)
 	VADDPS    Z1, Z0, K1, Z0
@@ -131,8 +132,8 @@ sc512done:
 	VZEROUPPER
 	RET
 
-// func expSubAVX2(x []float32, m float32, coef *[12]float32) float32
-// x[j] = exp(x[j] - m) for j < len(x)&^7, returning their sum. 2^n is two
+// func expSubAVX2(x []float32, a, m float32, coef *[12]float32) float32
+// x[j] = exp(a x[j] - m) for j < len(x)&^7, returning their sum. 2^n is two
 // exponent-field factors, 2^(n>>1) and 2^(n - n>>1), both normal for the
 // clamped n in [-150, 128].
 TEXT ·expSubAVX2(SB), NOSPLIT, $0-44
@@ -141,7 +142,7 @@ TEXT ·expSubAVX2(SB), NOSPLIT, $0-44
 	SHRQ         $3, CX
 	VXORPS       Y0, Y0, Y0
 	JZ           es2done
-	VBROADCASTSS m+24(FP), Y15
+	VBROADCASTSS m+28(FP), Y15
 	MOVQ         coef+32(FP), R9
 	VBROADCASTSS 0(R9), Y14
 	VBROADCASTSS 4(R9), Y13
@@ -156,7 +157,8 @@ TEXT ·expSubAVX2(SB), NOSPLIT, $0-44
 
 es2loop:
 	VMOVUPS      (DI), Y1
-	VSUBPS       Y15, Y1, Y1
+	VBROADCASTSS a+24(FP), Y2
+	VFMSUB213PS  Y15, Y2, Y1
 	VMAXPS       Y1, Y14, Y1
 	VMINPS       Y1, Y13, Y1
 	VMULPS       Y12, Y1, Y2
@@ -248,5 +250,51 @@ sc2loop:
 	JNZ     sc2loop
 
 sc2done:
+	VZEROUPPER
+	RET
+
+// func scaleAddAVX512(x []float32, a float32, y []float32)
+// x[j] = a x[j] + y[j] for j < len(x)&^15.
+TEXT ·scaleAddAVX512(SB), NOSPLIT, $0-56
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	MOVQ         y_base+32(FP), SI
+	SHRQ         $4, CX
+	JZ           sa512done
+	VBROADCASTSS a+24(FP), Z1
+
+sa512loop:
+	VMOVUPS     (DI), Z0
+	VFMADD213PS (SI), Z1, Z0
+	VMOVUPS     Z0, (DI)
+	ADDQ        $64, DI
+	ADDQ        $64, SI
+	DECQ        CX
+	JNZ         sa512loop
+
+sa512done:
+	VZEROUPPER
+	RET
+
+// func scaleAddAVX2(x []float32, a float32, y []float32)
+// x[j] = a x[j] + y[j] for j < len(x)&^7.
+TEXT ·scaleAddAVX2(SB), NOSPLIT, $0-56
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	MOVQ         y_base+32(FP), SI
+	SHRQ         $3, CX
+	JZ           sa2done
+	VBROADCASTSS a+24(FP), Y1
+
+sa2loop:
+	VMOVUPS     (DI), Y0
+	VFMADD213PS (SI), Y1, Y0
+	VMOVUPS     Y0, (DI)
+	ADDQ        $32, DI
+	ADDQ        $32, SI
+	DECQ        CX
+	JNZ         sa2loop
+
+sa2done:
 	VZEROUPPER
 	RET

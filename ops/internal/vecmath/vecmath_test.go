@@ -69,7 +69,7 @@ func TestExpRange(t *testing.T) {
 			xs = append(xs, math.Float32frombits(rng.Uint32()))
 		}
 		x := append([]float32(nil), xs...)
-		sum := ExpSub(x, 0)
+		sum := ExpSub(x, 1, 0)
 		var want float64
 		for j, e := range x {
 			checkExp(t, xs[j], e)
@@ -93,11 +93,11 @@ func TestExpSubTails(t *testing.T) {
 				buf[j] = float32(rng.NormFloat64() * 5)
 			}
 			orig := append([]float32(nil), buf...)
-			m := float32(rng.NormFloat64())
-			sum := ExpSub(buf[:n], m)
+			a, m := float32(rng.Float64()*2), float32(rng.NormFloat64())
+			sum := ExpSub(buf[:n], a, m)
 			var want float64
 			for j := range n {
-				checkExp(t, orig[j]-m, buf[j])
+				checkExp(t, fms(a, orig[j], m), buf[j])
 				want += float64(buf[j])
 			}
 			for j := n; j < len(buf); j++ {
@@ -146,6 +146,14 @@ func TestMaxScale(t *testing.T) {
 					t.Fatalf("n=%d: Scale[%d] = %v, want %v", n, j, y[j], w)
 				}
 			}
+			z, add := append([]float32(nil), x...), randf(rng, n+1)
+			ScaleAdd(z, -1.5, add)
+			for j := range x {
+				w := float32(math.FMA(-1.5, float64(x[j]), float64(add[j])))
+				if z[j] != w && (w == w || z[j] == z[j]) {
+					t.Fatalf("n=%d: ScaleAdd[%d] = %v, want %v", n, j, z[j], w)
+				}
+			}
 		}
 	})
 }
@@ -159,6 +167,14 @@ func BenchmarkExpSub256(b *testing.B) {
 	b.SetBytes(256 * 4)
 	for b.Loop() {
 		copy(buf, x)
-		ExpSub(buf, 0)
+		ExpSub(buf, 1, 0)
 	}
+}
+
+func randf(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return x
 }
