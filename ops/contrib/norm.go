@@ -7,6 +7,7 @@ import (
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/internal/floatio"
 	"github.com/gort-ml/gort/ops/internal/kernelutil"
+	"github.com/gort-ml/gort/ops/internal/vecmath"
 	"github.com/gort-ml/gort/ops/norm"
 	"github.com/gort-ml/gort/tensor"
 )
@@ -55,6 +56,14 @@ func layerNorm1() []*ops.Op {
 // normRow writes (x - mean) * inv * gamma + beta into out, with mean 0 for
 // rms, and returns the mean and inv = 1/sqrt(variance + eps).
 func normRow[F tensor.Float](x, out, gamma, beta []F, eps float64, rms bool) (mean, inv float64) {
+	if x32, ok := any(x).([]float32); ok {
+		// float32 rows: the statistics in float64 and the affine map in
+		// float32, vectorized.
+		m, v := vecmath.Moments(x32, rms)
+		inv = 1 / math.Sqrt(v+eps)
+		vecmath.Affine(any(out).([]float32), x32, any(gamma).([]float32), any(beta).([]float32), float32(m), float32(inv))
+		return m, inv
+	}
 	n := float64(len(x))
 	if !rms {
 		var s float64

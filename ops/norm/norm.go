@@ -14,6 +14,7 @@ import (
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/internal/floatio"
 	"github.com/gort-ml/gort/ops/internal/kernelutil"
+	"github.com/gort-ml/gort/ops/internal/vecmath"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -57,6 +58,9 @@ var inputNames = []string{"input"}
 // variance) of x, accumulated in float64. With rms it returns 0 and the mean
 // of x^2.
 func rowMoments[F tensor.Float](x []F, rms bool) (mean, variance float64) {
+	if x32, ok := any(x).([]float32); ok {
+		return vecmath.Moments(x32, rms)
+	}
 	if len(x) == 0 {
 		return 0, 0
 	}
@@ -303,6 +307,11 @@ func (p *lnRows[F]) run(lo, hi int) {
 		}
 		out := y[r*inner : (r+1)*inner]
 		mf, isf := F(m), F(is)
+		if row32, ok := any(row).([]float32); ok && !scaleFull && !biasFull {
+			// The same arithmetic, vectorized.
+			vecmath.Affine(any(out).([]float32), row32, any(scale).([]float32), any(bias).([]float32), float32(mf), float32(isf))
+			continue
+		}
 		for j, xv := range row {
 			k := j
 			if scaleFull {

@@ -140,6 +140,11 @@ type vec struct {
 	max      func(x []float32) float32
 	scale    func(x []float32, a float32)
 	scaleAdd func(x []float32, a float32, y []float32)
+	// The normalization loops (norm.go), 16 elements at a time; nil
+	// where there is no AVX-512.
+	sum64      func(x []float32) float64
+	sumSqDev64 func(x []float32, m float64) float64
+	affine     func(out, x, scale, bias []float32, m, inv float32)
 }
 
 // pureGo is the implementation without vector loops.
