@@ -66,15 +66,17 @@ func decodeRate(tb testing.TB, s *runtime.Session) (total, decode float64) {
 // shared-cache graph, alternating in one run. native/ort is the ratio of
 // decode rates against ONNX Runtime's faster graph (> 1: native is
 // faster); native-allocs/token and native-B/token are the heap
-// allocations and bytes per decoded token.
+// allocations and bytes per decoded token. GORT_BENCH_THREADS sets both
+// providers' intra-op threads (default: all cores).
 func BenchmarkDecodeGPT2Small(b *testing.B) {
 	concat, shared := gpt2Small(b, false), gpt2Small(b, true)
 	opt, _, err := graphopt.Optimize(shared.IR, graphopt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
+	threads, _ := strconv.Atoi(os.Getenv("GORT_BENCH_THREADS"))
 	open := func(g *ir.Model, p runtime.Provider) *runtime.Session {
-		s, err := runtime.NewSession(g, runtime.Options{Provider: p})
+		s, err := runtime.NewSession(g, runtime.Options{Provider: p, IntraOpThreads: threads})
 		if err != nil {
 			if errors.Is(err, runtime.ErrUnavailable) {
 				b.Logf("ONNX Runtime unavailable: %v", err)

@@ -3,10 +3,13 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gort-ml/gort/ir"
+	"github.com/gort-ml/gort/models/tiny"
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
 )
@@ -181,4 +184,48 @@ func TestSharedCacheInPlace(t *testing.T) {
 			t.Fatalf("attention output %d: in place %v, copying %v", i, g, v)
 		}
 	}
+}
+
+// BenchmarkInPlace runs a BERT-base-wide, 2-layer BERT (batch 1, 128
+// tokens) with and without in-place grants, alternating, and reports both
+// times and their ratio (in place / allocating < 1: in place is faster).
+// GORT_BENCH_NOOPT=1 runs the graph unoptimized (unfused elementwise ops).
+func BenchmarkInPlace(b *testing.B) {
+	m, err := tiny.BERT(tiny.BERTConfig{VocabSize: 8192, HiddenSize: 768, NumLayers: 2, NumHeads: 12,
+		IntermediateSize: 3072, MaxPositions: 512, TypeVocabSize: 2, LayerNormEps: 1e-12, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Unoptimized: graphopt's fusions leave few elementwise nodes.
+	noOpt := os.Getenv("GORT_BENCH_NOOPT") != ""
+	s, err := NewSession(m, Options{IntraOpThreads: 1, NoOptimize: noOpt})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids, mask := make([]int64, 128), make([]int64, 128)
+	for i := range ids {
+		ids[i], mask[i] = int64(i*31%8192), 1
+	}
+	feeds := map[string]*tensor.Tensor{"input_ids": tensor.Must([]int{1, 128}, ids),
+		"attention_mask": tensor.Must([]int{1, 128}, mask), "token_type_ids": tensor.Zeros(tensor.Int64, 1, 128)}
+	defer func() { noGrants = false }()
+	var d [2]time.Duration
+	for b.Loop() {
+		for _, off := range []bool{true, false} {
+			i := 0
+			if off {
+				i = 1
+			}
+			noGrants = off
+			st := time.Now()
+			if _, err := s.Run(context.Background(), feeds); err != nil {
+				b.Fatal(err)
+			}
+			d[i] += time.Since(st)
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(d[0].Seconds()*1e3/n, "inplace-ms")
+	b.ReportMetric(d[1].Seconds()*1e3/n, "allocating-ms")
+	b.ReportMetric(float64(d[0])/float64(d[1]), "inplace/allocating")
 }

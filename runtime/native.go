@@ -543,6 +543,9 @@ func (s *subgraph) Run(c *ops.Ctx, in []tensor.Value) ([]tensor.Value, error) {
 	return s.p.run(c, parent, in)
 }
 
+// noGrants turns in-place grants off (benchmarks compare).
+var noGrants bool
+
 // errOut reports a kernel error with the node that failed.
 func errOut(st *step, err error) error {
 	return fmt.Errorf("runtime: %s: %w", st.label, err)
@@ -617,7 +620,7 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 			// Only the main frame's values are tracked: subgraph steps
 			// get no grants.
 			grants = grants[:0]
-			if a != nil {
+			if a != nil && !noGrants {
 				for _, j := range st.reuse {
 					if whole, ok := a.grantable(tin[j]); ok {
 						grants = append(grants, ops.Reuse{T: tin[j], Whole: whole})

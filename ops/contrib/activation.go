@@ -80,8 +80,13 @@ func lastDimBias[F tensor.Float](name string, t *tensor.Tensor, x []int) ([]F, e
 
 // runBiasAct: y = f(x + bias); x is (..., D), bias is (D).
 func runBiasAct[F tensor.Float](c *ops.Ctx, p *biasAct, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	x, y, err := floatio.Like[F](c, in[0])
-	if err != nil {
+	var x []F
+	var y floatio.Out[F]
+	var err error
+	if buf, ok := in[0].Raw().([]F); ok && c.Reusable(in[0]) {
+		// Elementwise: y may be x (the runtime says no one reads x later).
+		x, y = buf, floatio.Out[F]{T: in[0], Buf: buf}
+	} else if x, y, err = floatio.Like[F](c, in[0]); err != nil {
 		return nil, err
 	}
 	bias, err := lastDimBias[F]("bias", opt(in, 1), in[0].Shape())

@@ -25,9 +25,11 @@ func arithT[T tensor.Number](c *ops.Ctx, op binop, isFloat bool, a, b *tensor.Te
 	if err != nil {
 		return nil, err
 	}
-	out, err := c.New(a.DType(), shape...)
-	if err != nil {
-		return nil, err
+	out := reuseOperand(c, shape, a, b)
+	if out == nil {
+		if out, err = c.New(a.DType(), shape...); err != nil {
+			return nil, err
+		}
 	}
 	o, x, y := tensor.Data[T](out), tensor.Data[T](a), tensor.Data[T](b)
 	switch {
@@ -57,6 +59,27 @@ func arithT[T tensor.Number](c *ops.Ctx, op binop, isFloat bool, a, b *tensor.Te
 		})
 	}
 	return out, err
+}
+
+// reuseOperand returns the first of ts that has shape's element count and
+// that the runtime lets the kernel write over (ops.Ctx.Reusable), viewed
+// with shape; nil when none. Every loop below reads element i of an
+// operand before it writes element i of the output and never reads
+// another element of a full-size operand afterwards, so the output may be
+// such an operand.
+func reuseOperand(c *ops.Ctx, shape []int, ts ...*tensor.Tensor) *tensor.Tensor {
+	n, err := tensor.NumElements(shape)
+	if err != nil || n == 0 {
+		return nil
+	}
+	for _, t := range ts {
+		if t.Len() == n && c.Reusable(t) {
+			if v, err := t.Reshape(shape...); err == nil {
+				return v
+			}
+		}
+	}
+	return nil
 }
 
 // vv: o = x op y.
