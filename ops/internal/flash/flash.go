@@ -56,7 +56,10 @@ type Problem struct {
 const (
 	// qBlock query rows share a key tile; kBlock keys make one tile.
 	qBlock = 128
-	kBlock = 256
+	// biasScratch bounds the float32 bias rows of a task: with a per-row
+	// bias over many keys, tasks take fewer query rows.
+	biasScratch = 1 << 20
+	kBlock      = 256
 )
 
 // scratch is one worker's buffers, kept in a pool across runs.
@@ -79,13 +82,17 @@ func Run(c *ops.Ctx, p *Problem) error {
 	if err := p.check(); err != nil {
 		return err
 	}
-	nqb := (p.S + qBlock - 1) / qBlock
+	qb := qBlock
+	if p.Bias != nil {
+		qb = max(1, min(qBlock, biasScratch/max(p.T, 1)))
+	}
+	nqb := (p.S + qb - 1) / qb
 	n := p.B * p.N * nqb
 	return kernelutil.Dynamic(c, n, func(next func() (int, bool)) {
 		sc := scratchPool.Get().(*scratch)
 		defer scratchPool.Put(sc)
 		for t, ok := next(); ok; t, ok = next() {
-			p.task(sc, t/nqb, t%nqb*qBlock)
+			p.task(sc, t/nqb, t%nqb*qb, qb)
 		}
 	})
 }
@@ -109,10 +116,10 @@ func (p *Problem) check() error {
 	return nil
 }
 
-// task computes query rows [i0, i0+qBlock) of (batch, head) bh.
-func (p *Problem) task(sc *scratch, bh, i0 int) {
+// task computes query rows [i0, i0+qb) of (batch, head) bh, qb <= qBlock.
+func (p *Problem) task(sc *scratch, bh, i0, qb int) {
 	b, h := bh/p.N, bh%p.N
-	rows := min(qBlock, p.S-i0)
+	rows := min(qb, p.S-i0)
 	kBase := (b*p.KVN + h/(p.N/p.KVN)) * p.T
 	kh, vh := p.K[kBase*p.DK:], p.V[kBase*p.DV:]
 	q := p.Q[b*p.QB+h*p.QH+i0*p.QS:]

@@ -193,6 +193,8 @@ func TestAgainstReference(t *testing.T) {
 		{name: "window", b: 2, n: 2, kvN: 2, s: 130, t: 400, dk: 16, dv: 16, causal: true, window: true, softcap: true, sink: true},
 		{name: "keybias", b: 3, n: 2, kvN: 1, s: 140, t: 600, dk: 16, dv: 16, keyBias: true, causal: true},
 		{name: "keybias_sink", b: 2, n: 2, kvN: 2, s: 20, t: 300, dk: 8, dv: 8, keyBias: true, sink: true, softcap: true},
+		// Fewer query rows per task (bounded bias scratch), several tasks.
+		{name: "longbias", b: 1, n: 1, kvN: 1, s: 60, t: 20000, dk: 4, dv: 4, bias: true, masked: true},
 		{name: "padded", b: 4, n: 2, kvN: 2, s: 20, t: 270, dk: 16, dv: 16, padded: true, masked: true, sink: true},
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
