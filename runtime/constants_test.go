@@ -443,3 +443,49 @@ func TestOverriddenInitializerIsNotPacked(t *testing.T) {
 		}
 	}
 }
+
+// TestPackedConcurrentRuns shares one session, and so one packed weight,
+// between goroutines (run it with -race).
+func TestPackedConcurrentRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	b := randTensor(r, 40, 70)
+	g := &ir.Graph{Name: "g",
+		Nodes:        []*ir.Node{{Name: "mm", OpType: "MatMul", Inputs: []string{"x", "b"}, Outputs: []string{"y"}}},
+		Inputs:       []*ir.ValueInfo{vi("x", 3, 40)},
+		Outputs:      []*ir.ValueInfo{vi("y", 3, 70)},
+		Initializers: []*ir.Initializer{{Name: "b", T: b}}}
+	s, err := NewSession(&ir.Model{IRVersion: 8, Opsets: []ir.OpsetID{{Version: 17}}, Graph: g}, Options{IntraOpThreads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs := make([]*tensor.Tensor, 8)
+	for i := range xs {
+		xs[i] = randTensor(r, 3, 40)
+	}
+	errs := make(chan error, len(xs))
+	for _, x := range xs {
+		go func() {
+			for range 20 {
+				out, err := s.Run(context.Background(), map[string]*tensor.Tensor{"x": x})
+				if err != nil {
+					errs <- err
+					return
+				}
+				ref, sc := refGemm(3, 70, 40, 1, at(tensor.Data[float32](x), 40, false), at(tensor.Data[float32](b), 70, false), func(int, int) float64 { return 0 })
+				y := tensor.Data[float32](out["y"])
+				for i, v := range y {
+					if math.Abs(float64(v)-ref[i]) > 1e-5*sc[i] {
+						errs <- fmt.Errorf("y[%d] = %v, reference %v", i, v, ref[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range xs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
