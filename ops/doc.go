@@ -8,7 +8,10 @@
 // Compile function. Compile runs once per node when a session is built: it
 // reads and validates the attributes and returns a Kernel, which runs on
 // every Session.Run. Kernels never modify inputs and allocate outputs with
-// Ctx.New, which enforces the session's size limit.
+// Ctx.New, which enforces the session's size limit. Compile also sees the
+// inputs that are constants (Node.Constants, the initializers) and may do
+// the work that depends only on them once: ops/nn packs a constant float32
+// weight matrix for the GEMM at compile time.
 //
 // Families live in sub-packages (ops/elementwise, ops/shape, ops/reduce,
 // ops/activation, ops/nn, ops/norm, ops/attention, ops/loss, ops/control,

@@ -10,6 +10,11 @@
 // compiles each node's kernel once, binds every value to a slot, and frees
 // intermediates after their last reader. Subgraphs (If, Loop, Scan bodies)
 // are compiled as nested plans that capture values of enclosing scopes.
+// Initializers that no graph input overrides are constants: kernels see
+// them at compile time (ops.Node.Constants) and may precompute from them,
+// as MatMul and Gemm pack a float32 weight matrix once, so a session reads
+// each initializer's values when it is created and a caller must not
+// change them afterwards.
 // Package runtime/ort delegates to ONNX Runtime through cgo; it is the only
 // cgo in gort, so CGO_ENABLED=0 builds a working native runtime.
 //
