@@ -409,7 +409,8 @@ func attend[F tensor.Float](c *ops.Ctx, p *attnParams, m *bias[F], q []F, qv vie
 	if q32, ok := any(q).([]float32); ok && qk.T == nil {
 		fp := &flash.Problem{B: bsz, N: hq, KVN: hkv, S: sq, T: total, DK: dk, DV: dv,
 			Q: q32, QB: qv.sb, QH: qv.sh, QS: qv.ss,
-			K: any(kAll).([]float32), V: any(vAll).([]float32),
+			K: any(kAll).([]float32), KB: hkv * total * dk, KH: total * dk, KS: dk,
+			V: any(vAll).([]float32), VB: hkv * total * dv, VH: total * dv, VS: dv,
 			Out: any(y).([]float32), OB: yv.sb, OH: yv.sh, OS: yv.ss,
 			Scale: scale, Softcap: p.softcap}
 		if m.causal || m.nonpad != nil {

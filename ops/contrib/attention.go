@@ -312,12 +312,16 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor)
 		}
 		return v[i:]
 	}
-	pr, err := project(c, past,
-		part[F]{qkv, bsnh(bsz, s, nh, hk, dtot, 0), bias, nil},
+	qp, kp, vp := part[F]{qkv, bsnh(bsz, s, nh, hk, dtot, 0), bias, nil},
 		part[F]{qkv, bsnh(bsz, s, nh, hk, dtot, dq), slice(bias, dq), pastK},
-		part[F]{qkv, bsnh(bsz, s, nh, hv, dtot, dq+dk), slice(bias, dq+dk), pastV})
-	if err != nil {
-		return nil, err
+		part[F]{qkv, bsnh(bsz, s, nh, hv, dtot, dq+dk), slice(bias, dq+dk), pastV}
+	// Attention reads the heads straight from qkv unless present needs
+	// them gathered.
+	pr, ok := views(qp, kp, vp)
+	if !ok || (len(p.outputs) > 1 && p.outputs[1]) {
+		if pr, err = project(c, past, qp, kp, vp); err != nil {
+			return nil, err
+		}
 	}
 	y, _, err := pr.attend(c, in[0].DType(), p.scale, "mask_index", opt(in, 3), p.filter, p.causal, opt(in, 5), false)
 	if err != nil {
@@ -380,6 +384,9 @@ type part[F tensor.Float] struct {
 type projected[F tensor.Float] struct {
 	q, k, v                  []F
 	b, n, s, t, past, hk, hv int
+	// qh, kh and vh, when set, are views of q, k and v in other layouts
+	// (see views).
+	qh, kh, vh *heads
 }
 
 func project[F tensor.Float](c *ops.Ctx, past int, q, k, v part[F]) (*projected[F], error) {
@@ -411,7 +418,7 @@ func (p *projected[F]) attend(c *ops.Ctx, dt tensor.DType, scale float64, maskNa
 		return nil, nil, err
 	}
 	a := &attend[F]{b: p.b, n: p.n, kvN: p.n, s: p.s, dk: p.hk, dv: p.hv, tcap: p.t, q: p.q, k: p.k, v: p.v,
-		scale: scaleOr(scale, p.hk)}
+		scale: scaleOr(scale, p.hk), qh: p.qh, kh: p.kh, vh: p.vh}
 	a.useMask(m, ab)
 	out, err := floatio.New[F](c, dt, p.b, p.s, p.n*p.hv)
 	if err != nil {

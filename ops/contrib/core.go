@@ -31,7 +31,10 @@ type attend[F tensor.Float] struct {
 	// padded, when set, is the same masking as keys and bias for the
 	// fused kernel, in a cheaper form (see useMask).
 	padded *keyPadding
-	sink   []float64
+	// qh, kh and vh, when set, are where the rows of q, k and v lie
+	// (views of a projection) instead of the contiguous layouts above.
+	qh, kh, vh *heads
+	sink       []float64
 	// qk, when set, receives the (B, N, S, tcap) scores before the
 	// softmax (qkMode 1) or the probabilities (qkMode 2); keys outside
 	// [lo, hi) are left 0.
@@ -48,9 +51,11 @@ const attnChunk = 1 << 16
 // the rest to materialized, below.
 func (a *attend[F]) run(c *ops.Ctx, out []F) error {
 	if q, ok := any(a.q).([]float32); ok && a.qk == nil {
+		qh, kh, vh := a.layouts()
 		p := &flash.Problem{B: a.b, N: a.n, KVN: a.kvN, S: a.s, T: a.tcap, DK: a.dk, DV: a.dv,
-			Q: q, QB: a.n * a.s * a.dk, QH: a.s * a.dk, QS: a.dk,
-			K: any(a.k).([]float32), V: any(a.v).([]float32),
+			Q: q[qh.off:], QB: qh.sb, QH: qh.sh, QS: qh.ss,
+			K: any(a.k).([]float32)[kh.off:], KB: kh.sb, KH: kh.sh, KS: kh.ss,
+			V: any(a.v).([]float32)[vh.off:], VB: vh.sb, VH: vh.sh, VS: vh.ss,
 			Out: any(out).([]float32), OB: a.s * a.n * a.dv, OH: a.dv, OS: a.n * a.dv,
 			Scale: a.scale, Softcap: a.softcap, Keys: a.keys, Bias: a.bias, Sink: a.sink}
 		if a.padded != nil {
@@ -68,15 +73,16 @@ func (a *attend[F]) run(c *ops.Ctx, out []F) error {
 func (a *attend[F]) materialized(c *ops.Ctx, out []F) error {
 	group := a.n / a.kvN
 	rows := max(1, min(a.s, attnChunk/max(a.tcap, 1)))
+	qv, kv, vv := a.layouts()
 	return parallel(c, a.b*a.n, func(bh int) {
 		b, h := bh/a.n, bh%a.n
-		kBase := (b*a.kvN + h/group) * a.tcap
-		kh, vh := a.k[kBase*a.dk:], a.v[kBase*a.dv:]
+		kh, vh := a.k[kv.at(b, h/group):], a.v[vv.at(b, h/group):]
+		qh := a.q[qv.at(b, h):]
 		sc := make([]F, rows*a.tcap)
 		row := make([]float64, a.tcap)
 		for i0 := 0; i0 < a.s; i0 += rows {
 			i1 := min(a.s, i0+rows)
-			gemmLD(false, true, i1-i0, a.tcap, a.dk, 1, a.q[(bh*a.s+i0)*a.dk:], a.dk, kh, a.dk, sc, a.tcap)
+			gemmLD(false, true, i1-i0, a.tcap, a.dk, 1, qh[i0*qv.ss:], qv.ss, kh, kv.ss, sc, a.tcap)
 			for i := i0; i < i1; i++ {
 				lo, hi := a.keys(b, i)
 				r := row[:hi]
@@ -117,9 +123,21 @@ func (a *attend[F]) materialized(c *ops.Ctx, out []F) error {
 				}
 			}
 			ld := a.n * a.dv
-			gemmLD(false, false, i1-i0, a.dv, a.tcap, 1, sc, a.tcap, vh, a.dv, out[((b*a.s+i0)*a.n+h)*a.dv:], ld)
+			gemmLD(false, false, i1-i0, a.dv, a.tcap, 1, sc, a.tcap, vh, vv.ss, out[((b*a.s+i0)*a.n+h)*a.dv:], ld)
 		}
 	})
+}
+
+// layouts returns where the rows of q, k and v lie: a.qh, a.kh and a.vh,
+// or the contiguous layouts.
+func (a *attend[F]) layouts() (q, k, v heads) {
+	q, k, v = bnsh(a.b, a.n, a.s, a.dk), bnsh(a.b, a.kvN, a.tcap, a.dk), bnsh(a.b, a.kvN, a.tcap, a.dv)
+	for _, p := range []struct{ dst, src *heads }{{&q, a.qh}, {&k, a.kh}, {&v, a.vh}} {
+		if p.src != nil {
+			*p.dst = *p.src
+		}
+	}
+	return q, k, v
 }
 
 // keyPadding is masking without a per-row bias: a key range per query and
@@ -183,6 +201,20 @@ func parallel(c *ops.Ctx, n int, f func(i int)) error {
 type heads struct {
 	b, n, s, d      int
 	off, sb, sh, ss int
+}
+
+// at is the offset of row 0 of (b, h).
+func (v heads) at(b, h int) int { return v.off + b*v.sb + h*v.sh }
+
+// views is project without copies, when there is nothing to add to the
+// rows (no past, no bias): Q, K and V are read where they lie. ok is false
+// otherwise.
+func views[F tensor.Float](q, k, v part[F]) (p *projected[F], ok bool) {
+	if q.bias != nil || k.bias != nil || v.bias != nil || k.past != nil || v.past != nil {
+		return nil, false
+	}
+	return &projected[F]{b: q.v.b, n: q.v.n, s: q.v.s, t: k.v.s, hk: k.v.d, hv: v.v.d,
+		q: q.src, k: k.src, v: v.src, qh: &q.v, kh: &k.v, vh: &v.v}, true
 }
 
 // bsnh views x (B, S, ...) whose rows hold N heads of D values starting at

@@ -27,11 +27,16 @@ import (
 // h / (N / KVN).
 type Problem struct {
 	B, N, KVN, S, T, DK, DV int
-	// Q row (b, h, i) starts at b*QB + h*QH + i*QS; Out row (b, h, i) at
-	// b*OB + h*OH + i*OS. K and V are contiguous.
+	// Row (b, h, i) of Q starts at b*QB + h*QH + i*QS, row (b, hk, j) of
+	// K at b*KB + hk*KH + j*KS, of V at b*VB + hk*VH + j*VS, and row (b, h,
+	// i) of Out at b*OB + h*OH + i*OS: contiguous (B, H, S, D) tensors and
+	// heads interleaved in (B, S, H*D) rows alike.
 	Q          []float32
 	QB, QH, QS int
-	K, V       []float32
+	K          []float32
+	KB, KH, KS int
+	V          []float32
+	VB, VH, VS int
 	Out        []float32
 	OB, OH, OS int
 	// Scale multiplies Q Kᵀ; Softcap, when positive, maps a score x to
@@ -106,11 +111,18 @@ func (p *Problem) check() error {
 	if p.B == 0 || p.S == 0 {
 		return nil
 	}
-	last := func(b, h, s int) int { return (p.B-1)*b + (p.N-1)*h + (p.S-1)*s }
+	last := func(h, s, b, hs, ss int) int { return (p.B-1)*b + (h-1)*hs + (s-1)*ss }
+	short := len(p.Q) < last(p.N, p.S, p.QB, p.QH, p.QS)+p.DK || len(p.Out) < last(p.N, p.S, p.OB, p.OH, p.OS)+p.DV
+	if p.T > 0 {
+		short = short || len(p.K) < last(p.KVN, p.T, p.KB, p.KH, p.KS)+p.DK || len(p.V) < last(p.KVN, p.T, p.VB, p.VH, p.VS)+p.DV
+	}
+	// Row strides below the row lengths would overlap rows: a caller that
+	// left them unset.
+	if (p.S > 1 && (p.QS < p.DK || p.OS < p.DV)) || (p.T > 1 && (p.KS < p.DK || p.VS < p.DV)) {
+		return fmt.Errorf("flash attention: row strides Q %d, K %d, V %d, Out %d below head sizes %d and %d", p.QS, p.KS, p.VS, p.OS, p.DK, p.DV)
+	}
 	switch {
-	case len(p.Q) < last(p.QB, p.QH, p.QS)+p.DK, len(p.Out) < last(p.OB, p.OH, p.OS)+p.DV,
-		len(p.K) < p.B*p.KVN*p.T*p.DK, len(p.V) < p.B*p.KVN*p.T*p.DV,
-		p.Sink != nil && len(p.Sink) < p.N:
+	case short, p.Sink != nil && len(p.Sink) < p.N:
 		return fmt.Errorf("flash attention: buffers too short for B %d, N %d, S %d, T %d", p.B, p.N, p.S, p.T)
 	}
 	return nil
@@ -120,8 +132,8 @@ func (p *Problem) check() error {
 func (p *Problem) task(sc *scratch, bh, i0, qb int) {
 	b, h := bh/p.N, bh%p.N
 	rows := min(qb, p.S-i0)
-	kBase := (b*p.KVN + h/(p.N/p.KVN)) * p.T
-	kh, vh := p.K[kBase*p.DK:], p.V[kBase*p.DV:]
+	hk := h / (p.N / p.KVN)
+	kh, vh := p.K[b*p.KB+hk*p.KH:], p.V[b*p.VB+hk*p.VH:]
 	q := p.Q[b*p.QB+h*p.QH+i0*p.QS:]
 	out := p.Out[b*p.OB+h*p.OH+i0*p.OS:]
 	orow := func(r int) []float32 { return out[r*p.OS:][:p.DV] }
@@ -162,7 +174,7 @@ func (p *Problem) task(sc *scratch, bh, i0, qb int) {
 		s := sc.s[:rows*kn]
 		// alpha 1: the GEMM packs Q with its vector transpose, and the
 		// scale folds into the exponent below.
-		linalg.SgemmEx(false, true, rows, kn, p.DK, 1, q, p.QS, kh[j0*p.DK:], p.DK, 0, s, kn, linalg.Epilogue{}, nil)
+		linalg.SgemmEx(false, true, rows, kn, p.DK, 1, q, p.QS, kh[j0*p.KS:], p.KS, 0, s, kn, linalg.Epilogue{}, nil)
 		for r := range rows {
 			pr := s[r*kn:][:kn]
 			lo, hi := sc.lo[r], sc.hi[r]
@@ -213,7 +225,7 @@ func (p *Problem) task(sc *scratch, bh, i0, qb int) {
 		if first {
 			beta = 0
 		}
-		linalg.SgemmEx(false, false, rows, p.DV, kn, 1, s, kn, vh[j0*p.DV:], p.DV, beta, out, p.OS, linalg.Epilogue{}, nil)
+		linalg.SgemmEx(false, false, rows, p.DV, kn, 1, s, kn, vh[j0*p.VS:], p.VS, beta, out, p.OS, linalg.Epilogue{}, nil)
 		first = false
 	}
 

@@ -21,7 +21,7 @@ func reference(p *Problem) []float64 {
 	row := make([]float64, p.T)
 	for b := range p.B {
 		for h := range p.N {
-			kBase := (b*p.KVN + h/group) * p.T
+			kh, vh := p.K[b*p.KB+h/group*p.KH:], p.V[b*p.VB+h/group*p.VH:]
 			for i := range p.S {
 				lo, hi := 0, p.T
 				if p.Keys != nil {
@@ -43,7 +43,7 @@ func reference(p *Problem) []float64 {
 					}
 					var d float64
 					for x, qv := range q {
-						d += float64(qv) * float64(p.K[(kBase+j)*p.DK+x])
+						d += float64(qv) * float64(kh[j*p.KS+x])
 					}
 					d *= p.Scale
 					if p.Softcap > 0 {
@@ -66,7 +66,7 @@ func reference(p *Problem) []float64 {
 				}
 				for j := range p.T {
 					for x := range o {
-						o[x] += row[j] / sum * float64(p.V[(kBase+j)*p.DV+x])
+						o[x] += row[j] / sum * float64(vh[j*p.VS+x])
 					}
 				}
 			}
@@ -103,9 +103,13 @@ func (tc tcase) problem(rng *rand.Rand) *Problem {
 	if tc.bsnh {
 		p.QB, p.QH, p.QS = tc.s*tc.n*tc.dk, tc.dk, tc.n*tc.dk
 		p.OB, p.OH, p.OS = tc.s*tc.n*tc.dv, tc.dv, tc.n*tc.dv
+		p.KB, p.KH, p.KS = tc.t*tc.kvN*tc.dk, tc.dk, tc.kvN*tc.dk
+		p.VB, p.VH, p.VS = tc.t*tc.kvN*tc.dv, tc.dv, tc.kvN*tc.dv
 	} else {
 		p.QB, p.QH, p.QS = tc.n*tc.s*tc.dk, tc.s*tc.dk, tc.dk
 		p.OB, p.OH, p.OS = tc.n*tc.s*tc.dv, tc.s*tc.dv, tc.dv
+		p.KB, p.KH, p.KS = tc.kvN*tc.t*tc.dk, tc.t*tc.dk, tc.dk
+		p.VB, p.VH, p.VS = tc.kvN*tc.t*tc.dv, tc.t*tc.dv, tc.dv
 	}
 	lens := make([]int, tc.b)
 	for b := range lens {
