@@ -1548,6 +1548,7 @@ func TestDecoderMaskedMHA(t *testing.T) {
 	}{
 		{name: "self", b: 2, past: 3, bias: true},
 		{name: "self_mask_bias_qk", b: 2, past: 4, mask: true, attnBias: true, qk: true, bias: true},
+		{name: "self_mask_bias", b: 2, past: 4, mask: true, attnBias: true, bias: true},
 		{name: "beams", b: 4, past: 3, beams: 2, bias: true},
 		// Under beam search ONNX Runtime reads attention_bias row
 		// b / beam_width for batch entry b (a per-group row in a per-entry

@@ -11,8 +11,10 @@ import (
 // DecoderMaskedMultiHeadAttention is one decoding step (sequence length
 // 1) of MultiHeadAttention over a KV cache that past and present share:
 // past_key/value (B, N, M, H) hold past_sequence_length P positions, the
-// step's key and value go to position P of present_key/value (a copy of
-// the past otherwise), and the query attends positions [0, P]. Under
+// step's key and value go to position P of present_key/value (the past
+// buffer itself when the runtime lets the kernel extend it, see
+// ops.Ctx.Extendable; a copy of it otherwise), and the query attends
+// positions [0, P], read from present without beam search. Under
 // beam search (beam_width > 1) past position j of batch entry b is read
 // from beam cache_indirection[b, j] of b's group. Without past_key it is
 // cross attention over per-head key and value (B, N, L, H).
@@ -163,26 +165,40 @@ func runDMMHA[F tensor.Float](c *ops.Ctx, p *dmmha, in []*tensor.Tensor) ([]*ten
 	if err != nil {
 		return nil, err
 	}
-	// k and v are (B, N, total, H): past rows (through the beam
-	// indirection), then the step's.
-	gatherPast := func(src, fresh []F) []F {
-		dst := make([]F, bsz*nh*total*hd)
-		for b := 0; b < bsz; b++ {
-			for h := 0; h < nh; h++ {
-				row := dst[(b*nh+h)*total*hd:]
-				for j := 0; j < past; j++ {
-					sb := b
-					if indir != nil {
-						sb = b/beams*beams + int(indir[b*maxLen+j])
-					}
-					copy(row[j*hd:][:hd], src[((sb*nh+h)*maxLen+j)*hd:][:hd])
-				}
-				copy(row[past*hd:][:hd], fresh[(b*nh+h)*hd:][:hd])
-			}
-		}
-		return dst
+	// present is the past buffer with the step's row at position past.
+	// Without beam indirection the attention reads its keys and values
+	// straight from present (capacity maxLen); present is past's own
+	// buffer, written in place, when the runtime lets the kernel extend
+	// the past (ops.Ctx.Extendable: no copy of the cache per step).
+	inPlace := c.Extendable(pkT) && c.Extendable(pvT)
+	if inPlace {
+		_, okK := pkT.Raw().([]F)
+		_, okV := pvT.Raw().([]F)
+		inPlace = okK && okV
 	}
-	k, v := gatherPast(pk, kNew), gatherPast(pv, vNew)
+	wantQK := p.qk && want(3)
+	direct := indir == nil && !wantQK && (inPlace || want(1) && want(2))
+	var presents [2]floatio.Out[F]
+	if direct || want(1) || want(2) {
+		for i, pair := range [][2][]F{{pk, kNew}, {pv, vNew}} {
+			if !direct && !want(i+1) {
+				continue
+			}
+			var o floatio.Out[F]
+			if inPlace {
+				o = floatio.Out[F]{T: [2]*tensor.Tensor{pkT, pvT}[i], Buf: pair[0]}
+			} else {
+				if o, err = floatio.New[F](c, qt.DType(), ps...); err != nil {
+					return nil, err
+				}
+				copy(o.Buf, pair[0])
+			}
+			for bh := 0; bh < bsz*nh; bh++ {
+				copy(o.Buf[(bh*maxLen+past)*hd:][:hd], pair[1][bh*hd:][:hd])
+			}
+			presents[i] = o
+		}
+	}
 	m, err := newKeyMask(opt(in, 3), bsz, 1, total, past, p.filter, false)
 	if err != nil {
 		return nil, fmt.Errorf("mask_index: %w", err)
@@ -191,16 +207,40 @@ func runDMMHA[F tensor.Float](c *ops.Ctx, p *dmmha, in []*tensor.Tensor) ([]*ten
 	if err != nil {
 		return nil, err
 	}
-	scale := scaleOr(p.scale, hd)
 	bias := biasFn(m, ab)
-	a := &attend[F]{b: bsz, n: nh, kvN: nh, s: 1, dk: hd, dv: hd, tcap: total, q: q, k: k, v: v,
-		scale: scale, keys: allKeys(total), bias: bias}
+	a := &attend[F]{b: bsz, n: nh, kvN: nh, s: 1, dk: hd, dv: hd, q: q,
+		scale: scaleOr(p.scale, hd), keys: allKeys(total)}
+	if direct {
+		a.k, a.v, a.tcap = presents[0].Buf, presents[1].Buf, maxLen
+		a.bias = func(b, h, i int, row []float64) { bias(b, h, i, row[:min(len(row), total)]) }
+	} else {
+		// k and v are (B, N, total, H): past rows (through the beam
+		// indirection), then the step's.
+		gatherPast := func(src, fresh []F) []F {
+			dst := make([]F, bsz*nh*total*hd)
+			for b := 0; b < bsz; b++ {
+				for h := 0; h < nh; h++ {
+					row := dst[(b*nh+h)*total*hd:]
+					for j := 0; j < past; j++ {
+						sb := b
+						if indir != nil {
+							sb = b/beams*beams + int(indir[b*maxLen+j])
+						}
+						copy(row[j*hd:][:hd], src[((sb*nh+h)*maxLen+j)*hd:][:hd])
+					}
+					copy(row[past*hd:][:hd], fresh[(b*nh+h)*hd:][:hd])
+				}
+			}
+			return dst
+		}
+		a.k, a.v, a.tcap, a.bias = gatherPast(pk, kNew), gatherPast(pv, vNew), total, bias
+	}
 	y, err := floatio.New[F](c, qt.DType(), bsz, 1, d)
 	if err != nil {
 		return nil, err
 	}
 	var qk floatio.Out[F]
-	if p.qk && want(3) {
+	if wantQK {
 		if qk, err = floatio.New[F](c, qt.DType(), bsz, nh, 1, total); err != nil {
 			return nil, err
 		}
@@ -211,20 +251,10 @@ func runDMMHA[F tensor.Float](c *ops.Ctx, p *dmmha, in []*tensor.Tensor) ([]*ten
 	}
 	res := make([]*tensor.Tensor, max(1, len(p.outputs)))
 	res[0] = y.Done()
-	// present is the past buffer with the step's row at position past.
-	for i, pair := range [][2][]F{{pk, kNew}, {pv, vNew}} {
-		if !want(i + 1) {
-			continue
+	for i := range presents {
+		if want(i+1) && presents[i].T != nil {
+			res[i+1] = presents[i].Done()
 		}
-		o, err := floatio.New[F](c, qt.DType(), ps...)
-		if err != nil {
-			return nil, err
-		}
-		copy(o.Buf, pair[0])
-		for bh := 0; bh < bsz*nh; bh++ {
-			copy(o.Buf[(bh*maxLen+past)*hd:][:hd], pair[1][bh*hd:][:hd])
-		}
-		res[i+1] = o.Done()
 	}
 	if qk.T != nil {
 		res[3] = qk.Done()
