@@ -55,11 +55,12 @@ func TestInPlaceActivations(t *testing.T) {
 	}
 }
 
-// DecoderMaskedMultiHeadAttention with past_present_share_buffer, granted
-// the past buffers for extension, writes the step's row into them and
-// returns them as present, with outputs bit-identical to the copying run
-// and the past rows untouched.
-func TestInPlaceDecoderMaskedMHA(t *testing.T) {
+// DecoderMaskedMultiHeadAttention (past_present_share_buffer) and
+// MultiHeadAttention with past_sequence_length, granted the past buffers
+// for extension, write the step's rows into them and return them as
+// present, with outputs bit-identical to the copying run and the past rows
+// untouched.
+func TestInPlaceSharedKVCache(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 6))
 	const b, n, h, maxLen, past = 2, 2, 4, 7, 3
 	f32 := func(shape ...int) *tensor.Tensor {
@@ -72,41 +73,54 @@ func TestInPlaceDecoderMaskedMHA(t *testing.T) {
 		}
 		return tensor.Must(shape, d)
 	}
-	o, err := all.Registry().Lookup("com.microsoft", "DecoderMaskedMultiHeadAttention", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := o.Compile(&ops.Node{OpType: "DecoderMaskedMultiHeadAttention", Domain: "com.microsoft", Opset: 1,
-		Attrs:   []ops.Attr{{Name: "num_heads", Type: ops.AttrInt, I: n}, {Name: "past_present_share_buffer", Type: ops.AttrInt, I: 1}},
-		Outputs: []string{"y", "present_key", "present_value"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, kk, v := f32(b, 1, n*h), f32(b, 1, n*h), f32(b, 1, n*h)
-	pk, pv := f32(b, n, maxLen, h), f32(b, n, maxLen, h)
-	pl := tensor.Must([]int{}, []int32{past})
-	want, err := k.Run(&ops.Ctx{}, []*tensor.Tensor{q, kk, v, nil, nil, pk, pv, pl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk2, pv2 := pk.Clone(), pv.Clone()
-	got, err := k.Run(&ops.Ctx{Reuse: []ops.Reuse{{T: pk2}, {T: pv2}}}, []*tensor.Tensor{q, kk, v, nil, nil, pk2, pv2, pl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got[1] != pk2 || got[2] != pv2 {
-		t.Fatal("present is not the granted past buffer")
-	}
-	for i := range want {
-		if g, w := fmt.Sprint(got[i].Raw()), fmt.Sprint(want[i].Raw()); g != w {
-			t.Errorf("output %d: in place %s, copying %s", i, g, w)
+	attr := func(name string, v int64) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
+	for _, c := range []struct {
+		op    string
+		attrs []ops.Attr
+		pl    *tensor.Tensor
+		at    [3]int // input positions of past_key, past_value, past_sequence_length
+	}{
+		{"DecoderMaskedMultiHeadAttention", []ops.Attr{attr("num_heads", n), attr("past_present_share_buffer", 1)},
+			tensor.Must([]int{}, []int32{past}), [3]int{5, 6, 7}},
+		{"MultiHeadAttention", []ops.Attr{attr("num_heads", n)}, tensor.Must([]int{1}, []int32{past}), [3]int{6, 7, 8}},
+	} {
+		o, err := all.Registry().Lookup("com.microsoft", c.op, 1)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	old, now := tensor.Data[float32](pk), tensor.Data[float32](pk2)
-	for bh := 0; bh < b*n; bh++ {
-		for j := 0; j < past*h; j++ {
-			if i := bh*maxLen*h + j; old[i] != now[i] {
-				t.Fatalf("past row %d element %d changed", bh, j)
+		k, err := o.Compile(&ops.Node{OpType: c.op, Domain: "com.microsoft", Opset: 1, Attrs: c.attrs,
+			Outputs: []string{"y", "present_key", "present_value"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk, pv := f32(b, n, maxLen, h), f32(b, n, maxLen, h)
+		in := make([]*tensor.Tensor, c.at[2]+1)
+		in[0], in[1], in[2] = f32(b, 1, n*h), f32(b, 1, n*h), f32(b, 1, n*h)
+		in[c.at[0]], in[c.at[1]], in[c.at[2]] = pk, pv, c.pl
+		want, err := k.Run(&ops.Ctx{}, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk2, pv2 := pk.Clone(), pv.Clone()
+		in[c.at[0]], in[c.at[1]] = pk2, pv2
+		got, err := k.Run(&ops.Ctx{Reuse: []ops.Reuse{{T: pk2}, {T: pv2}}}, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[1] != pk2 || got[2] != pv2 {
+			t.Fatalf("%s: present is not the granted past buffer", c.op)
+		}
+		for i := range want {
+			if g, w := fmt.Sprint(got[i].Raw()), fmt.Sprint(want[i].Raw()); g != w {
+				t.Errorf("%s output %d: in place %s, copying %s", c.op, i, g, w)
+			}
+		}
+		old, now := tensor.Data[float32](pk), tensor.Data[float32](pk2)
+		for bh := 0; bh < b*n; bh++ {
+			for j := 0; j < past*h; j++ {
+				if i := bh*maxLen*h + j; old[i] != now[i] {
+					t.Fatalf("%s: past row %d element %d changed", c.op, bh, j)
+				}
 			}
 		}
 	}

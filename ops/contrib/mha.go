@@ -206,14 +206,22 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 				d, whole = hv, pvBuf
 			}
 			if whole != nil {
-				// The buffer as given, with the rows through the new ones replaced.
-				o, err := floatio.New[F](c, in[0].DType(), bsz, nh, maxLen, d)
-				if err != nil {
-					return nil, err
+				// The buffer as given, with the rows through the new ones
+				// replaced: the past buffer itself, only the new rows
+				// written, when the runtime lets the kernel extend it.
+				pt := [2]*tensor.Tensor{pastK, pastV}[i]
+				from := 0
+				var o floatio.Out[F]
+				if _, ok := pt.Raw().([]F); ok && c.Extendable(pt) {
+					o, from = floatio.Out[F]{T: pt, Buf: whole}, past
+				} else {
+					if o, err = floatio.New[F](c, in[0].DType(), bsz, nh, maxLen, d); err != nil {
+						return nil, err
+					}
+					copy(o.Buf, whole)
 				}
-				copy(o.Buf, whole)
 				for bh := 0; bh < bsz*nh; bh++ {
-					copy(o.Buf[bh*maxLen*d:][:total*d], buf[bh*total*d:][:total*d])
+					copy(o.Buf[(bh*maxLen+from)*d:][:(total-from)*d], buf[(bh*total+from)*d:][:(total-from)*d])
 				}
 				res[i+1] = o.Done()
 				continue
