@@ -322,15 +322,14 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attnParams, in []*tensor.Tensor
 	}
 	// present K and V are (B, Hkv, T, D): the past rows, then the new ones.
 	want := func(i int) bool { return i < len(p.outputs) && p.outputs[i] }
-	presK, err := concatKV[F](c, want(1), kt, kv, pastK, total)
+	presK, kAll, kView, err := keysOrValues[F](c, want(1), kt, kv, pastK, total)
 	if err != nil {
 		return nil, err
 	}
-	presV, err := concatKV[F](c, want(2), vt, vv, pastV, total)
+	presV, vAll, vView, err := keysOrValues[F](c, want(2), vt, vv, pastV, total)
 	if err != nil {
 		return nil, err
 	}
-	kAll, vAll := presK.Buf, presV.Buf
 
 	m := bias[F]{causal: p.causal}
 	if maskT != nil {
@@ -384,7 +383,7 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attnParams, in []*tensor.Tensor
 			return nil, err
 		}
 	}
-	if err := attend(c, p, &m, q, qv, kAll, vAll, y.Buf, yv, qk, hkv, total, scale); err != nil {
+	if err := attend(c, p, &m, q, qv, kAll, kView, vAll, vView, y.Buf, yv, qk, total, scale); err != nil {
 		return nil, err
 	}
 	res := []*tensor.Tensor{y.Done(), nil, nil, nil}
@@ -400,17 +399,17 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attnParams, in []*tensor.Tensor
 	return res[:max(1, min(4, len(p.outputs)))], nil
 }
 
-// attend computes y from q (seen through qv) and the (B, Hkv, T, D) kAll
-// and vAll. Float32 without the qk output runs the fused kernel of
-// ops/internal/flash, the causal and padding masks as key ranges and
-// attn_mask as the bias; the rest goes row by row, below.
-func attend[F tensor.Float](c *ops.Ctx, p *attnParams, m *bias[F], q []F, qv view, kAll, vAll, y []F, yv view, qk floatio.Out[F], hkv, total int, scale float64) error {
-	bsz, hq, sq, dk, dv := qv.b, qv.h, qv.s, qv.d, yv.d
+// attend computes y from q, k and v seen through qv, kv and vv (T keys).
+// Float32 without the qk output runs the fused kernel of ops/internal/flash,
+// the causal and padding masks as key ranges and attn_mask as the bias; the
+// rest goes row by row, below.
+func attend[F tensor.Float](c *ops.Ctx, p *attnParams, m *bias[F], q []F, qv view, k []F, kv view, v []F, vv view, y []F, yv view, qk floatio.Out[F], total int, scale float64) error {
+	bsz, hq, sq, dk, dv, hkv := qv.b, qv.h, qv.s, qv.d, yv.d, kv.h
 	if q32, ok := any(q).([]float32); ok && qk.T == nil {
 		fp := &flash.Problem{B: bsz, N: hq, KVN: hkv, S: sq, T: total, DK: dk, DV: dv,
 			Q: q32, QB: qv.sb, QH: qv.sh, QS: qv.ss,
-			K: any(kAll).([]float32), KB: hkv * total * dk, KH: total * dk, KS: dk,
-			V: any(vAll).([]float32), VB: hkv * total * dv, VH: total * dv, VS: dv,
+			K: any(k).([]float32), KB: kv.sb, KH: kv.sh, KS: kv.ss,
+			V: any(v).([]float32), VB: vv.sb, VH: vv.sh, VS: vv.ss,
 			Out: any(y).([]float32), OB: yv.sb, OH: yv.sh, OS: yv.ss,
 			Scale: scale, Softcap: p.softcap}
 		if m.causal || m.nonpad != nil {
@@ -444,7 +443,6 @@ func attend[F tensor.Float](c *ops.Ctx, p *attnParams, m *bias[F], q []F, qv vie
 		s := make([]float64, total)
 		bs := make([]float64, total)
 		acc := make([]F, dv)
-		kBase := (b*hkv + hk) * total
 		for i := 0; i < sq; i++ {
 			qrow := q[qv.at(b, h, i):][:dk]
 			m.row(b, h, i, bs)
@@ -464,7 +462,7 @@ func attend[F tensor.Float](c *ops.Ctx, p *attnParams, m *bias[F], q []F, qv vie
 					}
 					continue
 				}
-				sc := float64(dot(qrow, kAll[(kBase+j)*dk:][:dk])) * scale
+				sc := float64(dot(qrow, k[kv.at(b, hk, j):][:dk])) * scale
 				if p.softcap > 0 {
 					sc = p.softcap * math.Tanh(sc/p.softcap)
 				}
@@ -487,7 +485,7 @@ func attend[F tensor.Float](c *ops.Ctx, p *attnParams, m *bias[F], q []F, qv vie
 			clear(acc)
 			for j, pj := range s {
 				if pj != 0 {
-					axpy(acc, F(pj), vAll[(kBase+j)*dv:][:dv])
+					axpy(acc, F(pj), v[vv.at(b, hk, j):][:dv])
 				}
 			}
 			copy(y[yv.at(b, h, i):][:dv], acc)
@@ -538,6 +536,19 @@ func softmaxRow(s []float64, mx float64) {
 	for j := range s {
 		s[j] /= sum
 	}
+}
+
+// keysOrValues returns the present keys or values (the concatenation
+// concatKV builds; only filled as an output when asOutput) and the rows
+// attention reads, with their view: x itself through xv when there is no
+// past and no present output, else the concatenation's (B, H, T, D).
+func keysOrValues[F tensor.Float](c *ops.Ctx, asOutput bool, x *tensor.Tensor, xv view, past *tensor.Tensor, total int) (floatio.Out[F], []F, view, error) {
+	if past == nil && !asOutput {
+		buf, err := floatio.Load[F](x)
+		return floatio.Out[F]{}, buf, xv, err
+	}
+	out, err := concatKV[F](c, asOutput, x, xv, past, total)
+	return out, out.Buf, view{b: xv.b, h: xv.h, s: total, d: xv.d, sb: xv.h * total * xv.d, sh: total * xv.d, ss: xv.d}, err
 }
 
 // concatKV builds the (B, H, T, D) concatenation of past (B, H, P, D) and

@@ -61,10 +61,10 @@ type Problem struct {
 const (
 	// qBlock query rows share a key tile; kBlock keys make one tile.
 	qBlock = 128
+	kBlock = 256
 	// biasScratch bounds the float32 bias rows of a task: with a per-row
 	// bias over many keys, tasks take fewer query rows.
 	biasScratch = 1 << 20
-	kBlock      = 256
 )
 
 // scratch is one worker's buffers, kept in a pool across runs.
@@ -132,8 +132,6 @@ func (p *Problem) check() error {
 func (p *Problem) task(sc *scratch, bh, i0, qb int) {
 	b, h := bh/p.N, bh%p.N
 	rows := min(qb, p.S-i0)
-	hk := h / (p.N / p.KVN)
-	kh, vh := p.K[b*p.KB+hk*p.KH:], p.V[b*p.VB+hk*p.VH:]
 	q := p.Q[b*p.QB+h*p.QH+i0*p.QS:]
 	out := p.Out[b*p.OB+h*p.OH+i0*p.OS:]
 	orow := func(r int) []float32 { return out[r*p.OS:][:p.DV] }
@@ -160,6 +158,8 @@ func (p *Problem) task(sc *scratch, bh, i0, qb int) {
 		return
 	}
 	span := khi - klo
+	hk := h / (p.N / p.KVN)
+	kh, vh := p.K[b*p.KB+hk*p.KH:], p.V[b*p.VB+hk*p.VH:]
 	switch {
 	case p.Bias != nil:
 		sc.loadBias(p, b, h, i0, rows, klo, span)

@@ -21,7 +21,10 @@ func reference(p *Problem) []float64 {
 	row := make([]float64, p.T)
 	for b := range p.B {
 		for h := range p.N {
-			kh, vh := p.K[b*p.KB+h/group*p.KH:], p.V[b*p.VB+h/group*p.VH:]
+			var kh, vh []float32
+			if p.T > 0 {
+				kh, vh = p.K[b*p.KB+h/group*p.KH:], p.V[b*p.VB+h/group*p.VH:]
+			}
 			for i := range p.S {
 				lo, hi := 0, p.T
 				if p.Keys != nil {
@@ -199,6 +202,7 @@ func TestAgainstReference(t *testing.T) {
 		{name: "keybias_sink", b: 2, n: 2, kvN: 2, s: 20, t: 300, dk: 8, dv: 8, keyBias: true, sink: true, softcap: true},
 		// Fewer query rows per task (bounded bias scratch), several tasks.
 		{name: "longbias", b: 1, n: 1, kvN: 1, s: 60, t: 20000, dk: 4, dv: 4, bias: true, masked: true},
+		{name: "nokeys", b: 2, n: 2, kvN: 2, s: 3, t: 0, dk: 4, dv: 4, bsnh: true},
 		{name: "padded", b: 4, n: 2, kvN: 2, s: 20, t: 270, dk: 16, dv: 16, padded: true, masked: true, sink: true},
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
