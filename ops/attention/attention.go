@@ -16,11 +16,11 @@ package attention
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/internal/flash"
 	"github.com/gort-ml/gort/ops/internal/floatio"
+	"github.com/gort-ml/gort/ops/internal/kernelutil"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -84,44 +84,6 @@ func newView(name string, shape []int, heads int) (view, error) {
 }
 
 func (v view) at(b, h, s int) int { return b*v.sb + h*v.sh + s*v.ss }
-
-// parallel runs f(i) for i in [0, n) on up to c.Threads goroutines.
-func parallel(c *ops.Ctx, n int, f func(i int)) error {
-	w := 1
-	if c != nil && c.Threads > 1 {
-		w = min(c.Threads, n)
-	}
-	if w <= 1 {
-		for i := 0; i < n; i++ {
-			if err := c.Check(); err != nil {
-				return err
-			}
-			f(i)
-		}
-		return nil
-	}
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for k := 0; k < w; k++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				f(i)
-			}
-		}()
-	}
-	var err error
-	for i := 0; i < n; i++ {
-		if err = c.Check(); err != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return err
-}
 
 type attnParams struct {
 	causal           bool
@@ -437,58 +399,60 @@ func attend[F tensor.Float](c *ops.Ctx, p *attnParams, m *bias[F], q []F, qv vie
 		return flash.Run(c, fp)
 	}
 	group := hq / hkv
-	return parallel(c, bsz*hq, func(bh int) {
-		b, h := bh/hq, bh%hq
-		hk := h / group
+	return kernelutil.Dynamic(c, bsz*hq, func(next func() (int, bool)) {
 		s := make([]float64, total)
 		bs := make([]float64, total)
 		acc := make([]F, dv)
-		for i := 0; i < sq; i++ {
-			qrow := q[qv.at(b, h, i):][:dk]
-			m.row(b, h, i, bs)
-			var qkRow []F
-			if qk.T != nil {
-				qkRow = qk.Buf[((b*hq+h)*sq+i)*total:][:total]
-			}
-			mx := math.Inf(-1)
-			// Scores of keys the bias masks out are not needed unless the
-			// raw scores are an output.
-			skip := qkRow == nil || p.mode >= 2
-			for j := 0; j < total; j++ {
-				if skip && math.IsInf(bs[j], -1) {
-					s[j] = bs[j]
-					if qkRow != nil {
-						qkRow[j] = F(bs[j])
+		for bh, ok := next(); ok; bh, ok = next() {
+			b, h := bh/hq, bh%hq
+			hk := h / group
+			for i := 0; i < sq; i++ {
+				qrow := q[qv.at(b, h, i):][:dk]
+				m.row(b, h, i, bs)
+				var qkRow []F
+				if qk.T != nil {
+					qkRow = qk.Buf[((b*hq+h)*sq+i)*total:][:total]
+				}
+				mx := math.Inf(-1)
+				// Scores of keys the bias masks out are not needed unless the
+				// raw scores are an output.
+				skip := qkRow == nil || p.mode >= 2
+				for j := 0; j < total; j++ {
+					if skip && math.IsInf(bs[j], -1) {
+						s[j] = bs[j]
+						if qkRow != nil {
+							qkRow[j] = F(bs[j])
+						}
+						continue
 					}
-					continue
+					sc := float64(dot(qrow, k[kv.at(b, hk, j):][:dk])) * scale
+					if p.softcap > 0 {
+						sc = p.softcap * math.Tanh(sc/p.softcap)
+					}
+					if p.mode <= 1 && qkRow != nil {
+						qkRow[j] = F(sc)
+					}
+					sc += bs[j]
+					if p.mode == 2 && qkRow != nil {
+						qkRow[j] = F(sc)
+					}
+					s[j] = sc
+					mx = max(mx, sc)
 				}
-				sc := float64(dot(qrow, k[kv.at(b, hk, j):][:dk])) * scale
-				if p.softcap > 0 {
-					sc = p.softcap * math.Tanh(sc/p.softcap)
+				softmaxRow(s, mx)
+				if p.mode == 3 && qkRow != nil {
+					for j, v := range s {
+						qkRow[j] = F(v)
+					}
 				}
-				if p.mode <= 1 && qkRow != nil {
-					qkRow[j] = F(sc)
+				clear(acc)
+				for j, pj := range s {
+					if pj != 0 {
+						axpy(acc, F(pj), v[vv.at(b, hk, j):][:dv])
+					}
 				}
-				sc += bs[j]
-				if p.mode == 2 && qkRow != nil {
-					qkRow[j] = F(sc)
-				}
-				s[j] = sc
-				mx = max(mx, sc)
+				copy(y[yv.at(b, h, i):][:dv], acc)
 			}
-			softmaxRow(s, mx)
-			if p.mode == 3 && qkRow != nil {
-				for j, v := range s {
-					qkRow[j] = F(v)
-				}
-			}
-			clear(acc)
-			for j, pj := range s {
-				if pj != 0 {
-					axpy(acc, F(pj), v[vv.at(b, hk, j):][:dv])
-				}
-			}
-			copy(y[yv.at(b, h, i):][:dv], acc)
 		}
 	})
 }

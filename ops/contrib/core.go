@@ -71,61 +71,69 @@ func (a *attend[F]) run(c *ops.Ctx, out []F) error {
 // float64 (filling the qk output when asked), then out = P V (a GEMM
 // written straight into the (B, S, N*dv) output).
 func (a *attend[F]) materialized(c *ops.Ctx, out []F) error {
-	group := a.n / a.kvN
 	rows := max(1, min(a.s, attnChunk/max(a.tcap, 1)))
 	qv, kv, vv := a.layouts()
-	return parallel(c, a.b*a.n, func(bh int) {
-		b, h := bh/a.n, bh%a.n
-		kh, vh := a.k[kv.at(b, h/group):], a.v[vv.at(b, h/group):]
-		qh := a.q[qv.at(b, h):]
+	return kernelutil.Dynamic(c, a.b*a.n, func(next func() (int, bool)) {
 		sc := make([]F, rows*a.tcap)
 		row := make([]float64, a.tcap)
-		for i0 := 0; i0 < a.s; i0 += rows {
-			i1 := min(a.s, i0+rows)
-			gemmLD(false, true, i1-i0, a.tcap, a.dk, 1, qh[i0*qv.ss:], qv.ss, kh, kv.ss, sc, a.tcap)
-			for i := i0; i < i1; i++ {
-				lo, hi := a.keys(b, i)
-				r := row[:hi]
-				clear(r)
-				if a.bias != nil {
-					a.bias(b, h, i, r)
-				}
-				p := sc[(i-i0)*a.tcap:][:a.tcap]
-				mx := math.Inf(-1)
-				for j := lo; j < hi; j++ {
-					v := float64(p[j]) * a.scale
-					if a.softcap > 0 {
-						v = a.softcap * math.Tanh(v/a.softcap)
-					}
-					r[j] += v
-					mx = max(mx, r[j])
-				}
-				var qk []F
-				if a.qk != nil {
-					qk = a.qk[(bh*a.s+i)*a.tcap:][:a.tcap]
-				}
-				if a.qkMode == 1 {
-					for j := lo; j < hi; j++ {
-						qk[j] = F(r[j])
-					}
-				}
-				if a.sink != nil {
-					softmaxSink(r[lo:hi], mx, a.sink[h])
-				} else {
-					softmax(r[lo:hi], mx)
-				}
-				clear(p)
-				for j := lo; j < hi; j++ {
-					p[j] = F(r[j])
-				}
-				if a.qkMode == 2 {
-					copy(qk[lo:hi], p[lo:hi])
-				}
-			}
-			ld := a.n * a.dv
-			gemmLD(false, false, i1-i0, a.dv, a.tcap, 1, sc, a.tcap, vh, vv.ss, out[((b*a.s+i0)*a.n+h)*a.dv:], ld)
+		for bh, ok := next(); ok; bh, ok = next() {
+			a.materializedHead(bh, qv, kv, vv, rows, sc, row, out)
 		}
 	})
+}
+
+// materializedHead is materialized for (batch, head) bh, with scratch sc
+// (rows x tcap) and row (tcap).
+func (a *attend[F]) materializedHead(bh int, qv, kv, vv heads, rows int, sc []F, row []float64, out []F) {
+	group := a.n / a.kvN
+	b, h := bh/a.n, bh%a.n
+	kh, vh := a.k[kv.at(b, h/group):], a.v[vv.at(b, h/group):]
+	qh := a.q[qv.at(b, h):]
+	for i0 := 0; i0 < a.s; i0 += rows {
+		i1 := min(a.s, i0+rows)
+		gemmLD(false, true, i1-i0, a.tcap, a.dk, 1, qh[i0*qv.ss:], qv.ss, kh, kv.ss, sc, a.tcap)
+		for i := i0; i < i1; i++ {
+			lo, hi := a.keys(b, i)
+			r := row[:hi]
+			clear(r)
+			if a.bias != nil {
+				a.bias(b, h, i, r)
+			}
+			p := sc[(i-i0)*a.tcap:][:a.tcap]
+			mx := math.Inf(-1)
+			for j := lo; j < hi; j++ {
+				v := float64(p[j]) * a.scale
+				if a.softcap > 0 {
+					v = a.softcap * math.Tanh(v/a.softcap)
+				}
+				r[j] += v
+				mx = max(mx, r[j])
+			}
+			var qk []F
+			if a.qk != nil {
+				qk = a.qk[(bh*a.s+i)*a.tcap:][:a.tcap]
+			}
+			if a.qkMode == 1 {
+				for j := lo; j < hi; j++ {
+					qk[j] = F(r[j])
+				}
+			}
+			if a.sink != nil {
+				softmaxSink(r[lo:hi], mx, a.sink[h])
+			} else {
+				softmax(r[lo:hi], mx)
+			}
+			clear(p)
+			for j := lo; j < hi; j++ {
+				p[j] = F(r[j])
+			}
+			if a.qkMode == 2 {
+				copy(qk[lo:hi], p[lo:hi])
+			}
+		}
+		ld := a.n * a.dv
+		gemmLD(false, false, i1-i0, a.dv, a.tcap, 1, sc, a.tcap, vh, vv.ss, out[((b*a.s+i0)*a.n+h)*a.dv:], ld)
+	}
 }
 
 // layouts returns where the rows of q, k and v lie: a.qh, a.kh and a.vh,

@@ -158,19 +158,6 @@ func TestMaxScale(t *testing.T) {
 	})
 }
 
-func BenchmarkExpSub256(b *testing.B) {
-	x := make([]float32, 256)
-	for j := range x {
-		x[j] = float32(-j) / 16
-	}
-	buf := make([]float32, 256)
-	b.SetBytes(256 * 4)
-	for b.Loop() {
-		copy(buf, x)
-		ExpSub(buf, 1, 0)
-	}
-}
-
 func randf(rng *rand.Rand, n int) []float32 {
 	x := make([]float32, n)
 	for i := range x {
