@@ -28,6 +28,10 @@ type kernel struct {
 	gemv, gemv16 func(k int, x, b []float32, ldb int, y []float32)
 	gemvN        int
 	dot          func(k int, x, y []float32) float32
+	// gemvPanel, if not nil, adds one row times a packed nr-column panel
+	// to y[0:nr] (see gemvPanelGeneric): products with one or two rows of
+	// A then read a PackedB front to back.
+	gemvPanel func(kc int, x, panel, y []float32)
 }
 
 // edgeKernel is a micro-kernel for the mr x cols tile of an nr-column

@@ -9,7 +9,8 @@ import "fmt"
 // concurrent use.
 //
 // It also keeps B itself: products with one or two rows of A run as
-// matrix-vector products on B, which beats the packed layout there, so B
+// matrix-vector products, on the packed panels where the kernel has a
+// panel GEMV (AVX-512: they stream front to back) and on B otherwise, so B
 // must not change while the PackedB is in use.
 type PackedB struct {
 	kern   *kernel
@@ -79,7 +80,7 @@ func SgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, pb *Pa
 	checkEpilogue(m, n, ep)
 	spec := gemmJob{kern: pb.kern, transA: transA, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, beta: beta, c: c, ldc: ldc, ep: ep, pb: pb}
-	if m <= maxGemvRows {
+	if m <= maxGemvRows && pb.kern.gemvPanel == nil {
 		// Matrix-vector products read B as it is.
 		spec.pb, spec.transB, spec.b, spec.ldb = nil, pb.transB, pb.b, pb.ldb
 	}

@@ -86,11 +86,16 @@ func (j *gemmJob) run(pool *Pool) {
 	kern, m, n := j.kern, j.m, j.n
 	threads := min(pool.Threads(), max(1, m*n*j.k/minThreadWork))
 	tm, tn := grid(threads, m, n, kern.mr, kern.nr)
-	if m <= maxGemvRows && j.pb == nil {
+	switch {
+	case m <= maxGemvRows && j.pb == nil:
 		j.gemv = true
 		tm, tn = 1, min(threads, ceilDiv(n, gemvColumns))
 		j.colStep = roundUp(ceilDiv(n, tn), gemvColumns)
-	} else {
+	case m <= maxGemvRows:
+		j.gemv = true
+		tm, tn = 1, gemvPackedThreads(pool, m, n, j.k, kern.nr)
+		j.colStep = roundUp(ceilDiv(n, tn), kern.nr)
+	default:
 		j.colStep = roundUp(ceilDiv(n, tn), kern.nr)
 	}
 	j.rowStep = roundUp(ceilDiv(m, tm), kern.mr)
@@ -213,7 +218,11 @@ func (j *gemmJob) Do(lo, hi int) {
 			continue
 		}
 		if j.gemv {
-			j.gemvCell(s, c0, c1)
+			if j.pb != nil {
+				j.gemvPackedCell(s, c0, c1)
+			} else {
+				j.gemvCell(s, c0, c1)
+			}
 			continue
 		}
 		j.block(s, r0, r1, c0, c1)
