@@ -20,7 +20,8 @@
 // (folding, DCE, CSE, Transpose/Reshape folding, addmm-style Gemm back to
 // MatMul+Add); level Extended adds the fusions (LayerNormalization, Gelu,
 // BiasGelu, FastGelu, SkipLayerNormalization, EmbedLayerNormalization,
-// MatMul+Add into Gemm, BERT/ViT and GPT-2 causal attention), which emit
+// MatMul+Add into Gemm, MatMul of a transposed constant matrix into
+// FusedMatMul, BERT/ViT and GPT-2 causal attention), which emit
 // standard ops where the model's opset has them and ONNX Runtime's
 // com.microsoft contrib ops otherwise, and only ops that Options.Supported
 // accepts (by default: those gort's native provider implements), so the

@@ -2,6 +2,8 @@ package graphopt
 
 import (
 	"github.com/gort-ml/gort/ir"
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/tensor"
 )
 
 // unflattenGemm rewrites the way PyTorch exports a linear layer over a 3-D
@@ -61,6 +63,43 @@ func unflattenGemm(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 			p.Add = append(p.Add, v.node("Add", "", []string{prod, bias}, []string{outer.Outputs[0]}))
 		}
 		patches = append(patches, p)
+	}
+	return patches, nil
+}
+
+// fuseMatMulTranspose rewrites MatMul(A, Transpose(W)), W a constant
+// float32 matrix, into com.microsoft FusedMatMul(A, W, transB=1). Folding
+// leaves such a Transpose to run time when W has other readers and its
+// copy would exceed the fold budget (GPT-2's LM head reads the token
+// embedding, 50257 x 768, that the embedding Gather also reads): every run
+// then transposes the whole matrix. FusedMatMul reads W as it is, and the
+// native kernel packs Wᵀ once when the session is built.
+func fuseMatMulTranspose(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) {
+	v := newView(m, g)
+	var patches []*Patch
+	for _, mm := range g.Nodes {
+		if mm.OpType != "MatMul" || !isONNX(mm.Domain) || len(mm.Inputs) != 2 {
+			continue
+		}
+		tr := v.op(mm.Inputs[1], "Transpose")
+		if tr == nil || len(tr.Inputs) != 1 {
+			continue
+		}
+		a, w := mm.Inputs[0], tr.Inputs[0]
+		wt, ok := v.consts[w]
+		ra, okr := v.rank(a)
+		if !ok || !okr || ra < 2 || wt.Rank() != 2 || wt.DType() != tensor.Float32 || v.dtype(a) != tensor.Float32 {
+			continue
+		}
+		if perm, ok := permOf(tr, 2); !ok || perm[0] != 1 {
+			continue
+		}
+		if !st.emit(msDomain, "FusedMatMul") {
+			return nil, nil
+		}
+		// The Transpose goes with the last reader (dead-code elimination).
+		fm := v.node("FusedMatMul", msDomain, []string{a, w}, mm.Outputs, ops.Attr{Name: "transB", Type: ops.AttrInt, I: 1})
+		patches = append(patches, &Patch{Remove: []*ir.Node{mm}, Add: []*ir.Node{fm}})
 	}
 	return patches, nil
 }

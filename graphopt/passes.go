@@ -45,7 +45,9 @@ func passes(st *state) []*Pass {
 			Doc: "Gelu(x + bias) into BiasGelu, FastGelu(x + bias) into FastGelu with bias"},
 		{Name: "fuse-matmul-add", Level: Extended, Run: fuse(fuseMatMulAdd), After: []string{"fuse-attention", "fuse-skip-layernorm", "fuse-bias-gelu"},
 			Doc: "2-D MatMul + bias into Gemm"},
-		{Name: "dce", Level: Basic, Run: eliminateDead, After: []string{"fold-constants", "cse", "fuse-matmul-add"},
+		{Name: "fuse-matmul-transpose", Level: Extended, Run: fuse(fuseMatMulTranspose), After: []string{"fold-constants", "fold-transpose-reshape", "fuse-attention"},
+			Doc: "MatMul(A, Transpose(W)) of a constant float32 matrix W into FusedMatMul(A, W, transB=1), where folding left the Transpose to run time"},
+		{Name: "dce", Level: Basic, Run: eliminateDead, After: []string{"fold-constants", "cse", "fuse-matmul-add", "fuse-matmul-transpose"},
 			Doc: "remove nodes and initializers that no graph output depends on"},
 	}
 }
