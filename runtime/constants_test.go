@@ -227,11 +227,17 @@ func TestPackedMatMulMatchesFed(t *testing.T) {
 				name := fmt.Sprintf("A%v_B%dx%d_t%d", xs, k, n, threads)
 				node := &ir.Node{Name: "mm", OpType: "MatMul", Inputs: []string{"x", "b"}, Outputs: []string{"y"}}
 				packed, fed := runConstVsFed(t, node, opsets, threads, x, map[string]*tensor.Tensor{"b": b})
-				sameValues(t, name, packed, fed, 0, nil)
-				if threads == 1 {
-					ref, sc := refGemm(rows, n, k, 1, at(tensor.Data[float32](x), k, false), at(tensor.Data[float32](b), n, false), func(int, int) float64 { return 0 })
-					closeToRef(t, name, packed, ref, sc)
+				ref, sc := refGemm(rows, n, k, 1, at(tensor.Data[float32](x), k, false), at(tensor.Data[float32](b), n, false), func(int, int) float64 { return 0 })
+				closeToRef(t, name, packed, ref, sc)
+				if rows <= 2 && n < 16 {
+					// Matrix-vector products narrower than the 16-column
+					// vector kernel sum in Go on B as stored (a rounding
+					// per multiply and add), with fused multiply-adds on
+					// the packed panels.
+					sameValues(t, name, packed, fed, 1e-6, sc)
+					continue
 				}
+				sameValues(t, name, packed, fed, 0, nil)
 			}
 		}
 	}
