@@ -41,10 +41,13 @@ peak() { # peak RSS in MiB of: gort bench ARGS --provider P
 		vit-base 1 0 2
 	CONFIGS
 	echo
-	echo "Generation (GPT-2 small shape, prompt 128, 128 new tokens, greedy):"
+	echo "Generation (GPT-2 small shape, prompt 128, 128 new tokens, greedy; native on the shared-cache graph, written in place;"
+	echo "ONNX Runtime on the graph with past (Concat) and the shared-cache graph; native/ort: median of per-iteration ratios"
+	echo "against ORT's faster graph), all cores and then one thread (GORT_BENCH_THREADS=1):"
 	echo
 	echo '```'
 	go test -run '^$' -bench DecodeGPT2Small -benchtime 3x ./generate/ 2>&1 | grep -E 'Benchmark|tok' || true
+	GORT_BENCH_THREADS=1 go test -run '^$' -bench DecodeGPT2Small -benchtime 3x ./generate/ 2>&1 | grep -E 'Benchmark|tok' || true
 	echo '```'
 	echo
 	echo "SGEMM against OpenBLAS: see bench/SGEMM.md (scripts/bench-sgemm.sh)."
