@@ -168,9 +168,13 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 	if err != nil {
 		return nil, err
 	}
-	kNew, err := cache(c, nil, 0, kSrc, kv, nil)
-	if err != nil {
-		return nil, err
+	// Rotated keys go through a head-major copy; plain ones are copied
+	// into present straight from the input, as values are.
+	var kNew []F
+	if p.rotary {
+		if kNew, err = cache(c, nil, 0, kSrc, kv, nil); err != nil {
+			return nil, err
+		}
 	}
 	// position(b, i) is the position of query i of batch b.
 	position := func(b, i int) int { return past[b] + i }
@@ -254,7 +258,7 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 		}
 		return o, nil
 	}
-	pk, err := presentOf(pastKT, pastK, nil, kv, kNew)
+	pk, err := presentOf(pastKT, pastK, kSrc, kv, kNew)
 	if err != nil {
 		return nil, err
 	}
