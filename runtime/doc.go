@@ -14,7 +14,12 @@
 // them at compile time (ops.Node.Constants) and may precompute from them,
 // as MatMul and Gemm pack a float32 weight matrix once, so a session reads
 // each initializer's values when it is created and a caller must not
-// change them afterwards.
+// change them afterwards. Each run recycles the buffers of dead values
+// (arena.go) and tells a kernel which inputs it may write in place
+// (ops.Ctx.Reusable: an intermediate at its last use that no other value
+// shares; ops.Ctx.Extendable: also a donated feed, WithDonated, which may
+// only be written where it holds no valid content, as a KV cache shared by
+// past and present gains its new rows).
 // Package runtime/ort delegates to ONNX Runtime through cgo; it is the only
 // cgo in gort, so CGO_ENABLED=0 builds a working native runtime.
 //
