@@ -273,6 +273,7 @@ func fuseAttention(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 		softmaxAxis = 1
 	}
 	var patches []*Patch
+	done := map[*ir.Node]bool{}
 	for _, sm := range g.Nodes {
 		if sm.OpType != "Softmax" || !isONNX(sm.Domain) {
 			continue
@@ -422,8 +423,9 @@ func fuseAttention(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 		}
 		p.Remove = set
 		patches = append(patches, p)
+		done[sm] = true
 	}
-	return patches, nil
+	return append(patches, fuseDecoderAttention(st, v, g, softmaxAxis, done)...), nil
 }
 
 func sameInts(got []int64, want ...int64) bool {

@@ -19,7 +19,7 @@ const tolerance = 1e-5
 // runModel runs m on feeds with the given provider (nil: native).
 func runModel(t *testing.T, m *ir.Model, p runtime.Provider, feeds map[string]*tensor.Tensor) map[string]*tensor.Tensor {
 	t.Helper()
-	s, err := runtime.NewSession(m, runtime.Options{Provider: p})
+	s, err := runtime.NewSession(m, runtime.Options{Provider: p, NoOptimize: true})
 	if err != nil {
 		t.Fatalf("session: %v", err)
 	}

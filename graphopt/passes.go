@@ -36,7 +36,7 @@ func passes(st *state) []*Pass {
 		{Name: "fuse-gelu", Level: Extended, Run: fuse(fuseGelu), After: []string{"fold-constants", "cse"},
 			Doc: "x*0.5*(1+erf(x/sqrt2)) into Gelu, the tanh form into FastGelu"},
 		{Name: "fuse-attention", Level: Extended, Run: fuse(fuseAttention), After: []string{"fold-transpose-reshape", "unflatten-gemm", "cse"},
-			Doc: "BERT/ViT multi-head attention (projections, heads, scaled scores, padding mask, softmax) and GPT-2's causal attention (packed c_attn, tril-sliced Where) into Attention or MultiHeadAttention"},
+			Doc: "BERT/ViT multi-head attention (projections, heads, scaled scores, padding mask, softmax) and GPT-2's causal attention (packed c_attn, tril-sliced Where) into Attention or MultiHeadAttention; decoder attention under any additive mask, with or without Concat of a KV cache (zoo and optimum GPT-2), into MultiHeadAttention with attention_bias and past/present"},
 		{Name: "fuse-embed-layernorm", Level: Extended, Run: fuse(fuseEmbedLayerNorm), After: []string{"fuse-layernorm", "fold-constants"},
 			Doc: "LayerNormalization(word[ids] + segment[types] + position[0..S-1]) into EmbedLayerNormalization"},
 		{Name: "fuse-skip-layernorm", Level: Extended, Run: fuse(fuseSkipLayerNorm), After: []string{"fuse-layernorm", "fuse-attention", "fuse-embed-layernorm"},
