@@ -433,7 +433,10 @@ func unheads(v *view, s string, perm ...int64) (heads, bool) {
 			return hd, false
 		}
 	}
-	return heads{x: x, n: width / h.Size, h: h.Size, nodes: []*ir.Node{rs, tr}}, true
+	// The Reshape may have other readers (SDPA exports transpose it twice,
+	// to kᵀ and to the key heads whose Shape slices the mask): withDead
+	// removes it with the fusion when nothing else reads it.
+	return heads{x: x, n: width / h.Size, h: h.Size, nodes: []*ir.Node{tr}}, true
 }
 
 // cachedHeads follows s, the (B, N, T, h) keys or values attention reads,

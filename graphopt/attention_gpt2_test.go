@@ -121,7 +121,8 @@ func TestZooGPT2AttentionFusion(t *testing.T) {
 // square root to q and kᵀ, the boolean mask sliced to present's length
 // and made additive with Where(m, 0, -inf), the NaN guard after Softmax
 // and the merged heads reshaped to [B, S, -1]. It returns the context and
-// the present key and value.
+// the present key and value. Without pastK it is the export without past
+// (task feature-extraction).
 func optimumAttention(b *irbuild.Builder, x, pastK, pastV, mask4 string) (string, string, string) {
 	const H, nh, hd = 8, 2, 4
 	qkv := b.Op("Add", b.Op("MatMul", x, b.Const(f32s([]int{H, 3 * H}))), b.Const(f32s([]int{3 * H})))
@@ -135,15 +136,23 @@ func optimumAttention(b *irbuild.Builder, x, pastK, pastV, mask4 string) (string
 		return b.OpA("Transpose", attrs(irbuild.Ints("perm", 0, 2, 1, 3)), b.Op("Reshape", v, target))
 	}
 	q := heads(sp.Out(0))
-	presentK := b.OpA("Concat", attrs(irbuild.Int("axis", -2)), pastK, heads(sp.Out(1)))
-	presentV := b.OpA("Concat", attrs(irbuild.Int("axis", -2)), pastV, heads(sp.Out(2)))
+	presentK, presentV := heads(sp.Out(1)), heads(sp.Out(2))
+	var kT string
+	if pastK != "" {
+		presentK = b.OpA("Concat", attrs(irbuild.Int("axis", -2)), pastK, presentK)
+		presentV = b.OpA("Concat", attrs(irbuild.Int("axis", -2)), pastV, presentV)
+		kT = b.OpA("Transpose", attrs(irbuild.Ints("perm", 0, 1, 3, 2)), presentK)
+	} else {
+		// Without a cache kᵀ is a second Transpose of the reshaped keys;
+		// the key heads are read only for the mask's length.
+		kT = b.OpA("Transpose", attrs(irbuild.Ints("perm", 0, 2, 3, 1)), b.Op("Reshape", sp.Out(1), target))
+	}
 	total := b.Op("Unsqueeze", b.OpA("Gather", attrs(irbuild.Int("axis", 0)), b.Op("Shape", presentK), b.Const(tensor.Scalar(int64(2)))), b.Const(i64s(0)))
 	m := b.Op("Slice", mask4, b.Const(i64s(0)), total, b.Const(i64s(3)), b.Const(i64s(1)))
 	bias := b.Op("Where", m, b.Const(tensor.Scalar(float32(0))), b.Const(tensor.Scalar(float32(math.Inf(-1)))))
 	f32 := attrs(irbuild.Int("to", int64(tensor.Float32)))
 	size := b.OpA("Cast", f32, b.Op("Slice", b.Op("Shape", q), b.Const(i64s(-1)), b.Const(i64s(math.MaxInt64))))
 	scale := b.OpA("Cast", f32, b.Op("Div", b.Const(f32s([]int{1}, 1)), b.Op("Sqrt", size)))
-	kT := b.OpA("Transpose", attrs(irbuild.Ints("perm", 0, 1, 3, 2)), presentK)
 	s := b.Op("MatMul", b.Op("Mul", q, b.Op("Sqrt", scale)), b.Op("Mul", kT, b.Op("Sqrt", scale)))
 	p := b.OpA("Softmax", attrs(irbuild.Int("axis", -1)), b.Op("Add", s, bias))
 	p = b.Op("Where", b.Op("IsNaN", p), b.Const(f32s([]int{1}, 0)), p)
@@ -204,6 +213,29 @@ func TestOptimumGPT2AttentionFusion(t *testing.T) {
 				compareORTDims(t, m, opt, dims, maskSomeKeys)
 			}
 		}
+	}
+}
+
+// TestOptimumGPT2NoPastFusion: the export without past (optimum's
+// feature-extraction task) fuses too.
+func TestOptimumGPT2NoPastFusion(t *testing.T) {
+	needMHA(t)
+	b := irbuild.New("optimum-gpt2-no-past", irbuild.Opset{Domain: "", Version: 17})
+	x := b.Input("x", tensor.Float32, "batch", "sequence", 8)
+	ids := b.Input("input_ids", tensor.Int64, "batch", "sequence")
+	mask := b.Input("attention_mask", tensor.Int64, "batch", "sequence")
+	m4 := optimumMask(b, mask, ids)
+	for l := 0; l < 2; l++ {
+		x, _, _ = optimumAttention(b, x, "", "", m4)
+	}
+	b.Rename(x, "y")
+	b.Output("y", tensor.Float32)
+	m := b.Model()
+	dims := map[string]int{"batch": 3, "sequence": 6}
+	opt, rep := checkEquivalent(t, m, graphopt.Options{}, dims, maskSomeKeys)
+	fusedMHA(t, opt, 2, false, rep)
+	if orttest.Err() == nil {
+		compareORTDims(t, m, opt, dims, maskSomeKeys)
 	}
 }
 
