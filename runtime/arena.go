@@ -42,6 +42,12 @@ type buffer struct {
 	refs   int     // live main-frame slots whose values lie in it
 	// donated buffers belong to the caller until the run succeeds.
 	donated bool
+	// own: base is a header the arena made, which New hands out again,
+	// reshaped in place, when it reuses the buffer (no value holds base
+	// then: the buffer is free only when no slot holds a tensor over its
+	// data, and graph outputs are never freed). A donated feed's header
+	// stays the caller's.
+	own bool
 }
 
 type arena struct {
@@ -99,7 +105,20 @@ func (a *arena) New(d tensor.DType, n int, shape []int, zero bool) (*tensor.Tens
 		if zero {
 			reflect.ValueOf(b.base.Raw()).Clear()
 		}
-		return b.base.Reshape(shape...)
+		if b.own {
+			if err := b.base.Reuse(shape); err != nil {
+				return nil, err
+			}
+			return b.base, nil
+		}
+		t, err := b.base.Reshape(shape...)
+		if err != nil {
+			return nil, err
+		}
+		a.mu.Lock()
+		b.base, b.own = t, true
+		a.mu.Unlock()
+		return t, nil
 	}
 	a.mu.Unlock()
 	t, err := tensor.New(d, shape...)
@@ -108,6 +127,7 @@ func (a *arena) New(d tensor.DType, n int, shape []int, zero bool) (*tensor.Tens
 	}
 	a.mu.Lock()
 	if b := a.adoptLocked(t, k); b != nil {
+		b.own = true
 		a.fresh = append(a.fresh, b)
 	}
 	a.mu.Unlock()

@@ -170,6 +170,25 @@ func (t *Tensor) Reshape(shape ...int) (*Tensor, error) {
 	return &Tensor{dtype: t.dtype, shape: append([]int{}, shape...), data: t.data}, nil
 }
 
+// Reuse gives t the shape shape (of t's element count) in place, for an
+// allocator that recycles the headers of tensors no one holds any more: t
+// must be one that no live value, caller or kernel still uses. The slice
+// a former Shape call returned is left unchanged.
+func (t *Tensor) Reuse(shape []int) error {
+	if SameShape(t.shape, shape) {
+		return nil
+	}
+	n, err := NumElements(shape)
+	if err != nil {
+		return err
+	}
+	if n != t.Len() {
+		return fmt.Errorf("%w: cannot reshape %v (%d elements) to %v", ErrShape, t.shape, t.Len(), shape)
+	}
+	t.shape = append([]int{}, shape...)
+	return nil
+}
+
 // Clone returns a deep copy.
 func (t *Tensor) Clone() *Tensor {
 	c := Zeros(t.dtype, t.shape...)

@@ -2,8 +2,10 @@ package nn
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/kernelutil"
 	"github.com/gort-ml/gort/ops/linalg"
 	"github.com/gort-ml/gort/tensor"
 )
@@ -18,25 +20,29 @@ var MatMul = ops.Versions("", "MatMul",
 
 // compileMatMul packs a constant float32 matrix B once; products of a
 // float32 A with it then skip packing B on every run.
+// The node's last plan is kept for runs with the same shapes.
 func compileMatMul(n *ops.Node) (*ops.Kernel, error) {
+	memo := new(kernelutil.Memo[*matmulPlan])
 	pc := PackConst(n, 1, false)
 	if pc == nil {
-		return &ops.Kernel{Run: runMatMul}, nil
+		return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			return runMatMulMemo(c, in, memo)
+		}}, nil
 	}
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		if len(in) == 2 && in[0] != nil && in[0].DType() == tensor.Float32 {
+		if len(in) == 2 && in[0] != nil && in[1] != nil && in[0].DType() == tensor.Float32 {
 			if pb := pc.For(in[1]); pb != nil {
-				return matmulPacked(c, in[0], in[1], pb)
+				return matmulPacked(c, in[0], in[1], pb, memo)
 			}
 		}
-		return runMatMul(c, in)
+		return runMatMulMemo(c, in, memo)
 	}}, nil
 }
 
 // matmulPacked is MatMul of a float32 A (..., M, K) or (K) and a 2-D B
 // packed in pb: one tall product over all rows of A.
-func matmulPacked(c *ops.Ctx, at, bt *tensor.Tensor, pb *linalg.PackedB) ([]*tensor.Tensor, error) {
-	p, err := planMatMul(at.Shape(), bt.Shape())
+func matmulPacked(c *ops.Ctx, at, bt *tensor.Tensor, pb *linalg.PackedB, memo *kernelutil.Memo[*matmulPlan]) ([]*tensor.Tensor, error) {
+	p, err := memoPlan(memo, at.Shape(), bt.Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +65,22 @@ type matmulPlan struct {
 	aStride, bStride int // elements per matrix
 }
 
+// memoPlan is planMatMul through memo (nil: no memo).
+func memoPlan(memo *kernelutil.Memo[*matmulPlan], sa, sb []int) (*matmulPlan, error) {
+	if memo == nil {
+		return planMatMul(sa, sb)
+	}
+	if p, ok := memo.Get(sa, sb); ok {
+		return p, nil
+	}
+	p, err := planMatMul(sa, sb)
+	if err == nil {
+		memo.Put(sa, sb, p)
+	}
+	return p, err
+}
+
+// planMatMul plans the product of shapes sa and sb; the plan is read only.
 func planMatMul(sa, sb []int) (*matmulPlan, error) {
 	if len(sa) == 0 || len(sb) == 0 {
 		return nil, fmt.Errorf("inputs must have rank >= 1, got A %v and B %v", sa, sb)
@@ -74,7 +96,8 @@ func planMatMul(sa, sb []int) (*matmulPlan, error) {
 	if kb := b[len(b)-2]; kb != p.k {
 		return nil, fmt.Errorf("inner dimensions differ: A %v has K=%d (its last dimension), B %v has K=%d (its second-to-last dimension)", sa, p.k, sb, kb)
 	}
-	p.aBatch, p.bBatch = a[:len(a)-2], b[:len(b)-2]
+	// Copies: a memoized plan must not alias the inputs' shapes.
+	p.aBatch, p.bBatch = slices.Clone(a[:len(a)-2]), slices.Clone(b[:len(b)-2])
 	batch, err := tensor.BroadcastShapes(p.aBatch, p.bBatch)
 	if err != nil {
 		return nil, fmt.Errorf("batch dimensions of A %v and B %v: %w", sa, sb, err)
@@ -92,13 +115,17 @@ func planMatMul(sa, sb []int) (*matmulPlan, error) {
 }
 
 func runMatMul(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	return runMatMulMemo(c, in, nil)
+}
+
+func runMatMulMemo(c *ops.Ctx, in []*tensor.Tensor, memo *kernelutil.Memo[*matmulPlan]) ([]*tensor.Tensor, error) {
 	if err := ops.Want(in, 2, 2); err != nil {
 		return nil, err
 	}
 	if err := sameDType(in, "A", "B"); err != nil {
 		return nil, err
 	}
-	p, err := planMatMul(in[0].Shape(), in[1].Shape())
+	p, err := memoPlan(memo, in[0].Shape(), in[1].Shape())
 	if err != nil {
 		return nil, err
 	}
