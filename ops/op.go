@@ -100,6 +100,32 @@ type Ctx struct {
 	// Reuse belongs to the runtime: the inputs of the running node whose
 	// memory its kernel may write (see Reusable and Extendable).
 	Reuse []Reuse
+	// result backs Result and Results.
+	result [4]*tensor.Tensor
+}
+
+// Result returns the one-output slice {t} for a kernel to return, without
+// allocating one per run (see Results).
+func (c *Ctx) Result(t *tensor.Tensor) []*tensor.Tensor {
+	r := c.Results(1)
+	r[0] = t
+	return r
+}
+
+// Results returns a slice of n nil outputs for a kernel to fill and
+// return, without allocating one per run when n is small: the slice lies
+// in c, and the next Result or Results call with c overwrites it. Callers
+// of Kernel.Run copy the outputs out before they run another kernel with
+// the same Ctx (the runtime does); a kernel that runs other kernels reads
+// their outputs before it calls Result or runs the next one. With a nil c
+// it is a new slice.
+func (c *Ctx) Results(n int) []*tensor.Tensor {
+	if c == nil || n > len(c.result) {
+		return make([]*tensor.Tensor, n)
+	}
+	r := c.result[:n]
+	clear(r)
+	return r
 }
 
 // Reuse grants the running kernel the memory of one of its inputs.

@@ -212,6 +212,9 @@ func broadcastTo[F tensor.Float](name string, t *tensor.Tensor, shape []int) ([]
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	ts := t.Shape()
+	if tensor.SameShape(ts, shape) {
+		return src, nil
+	}
 	out, err := tensor.BroadcastShapes(ts, shape)
 	if err != nil || !tensor.SameShape(out, shape) {
 		return nil, fmt.Errorf("%s has shape %v, which does not broadcast to %v", name, ts, shape)

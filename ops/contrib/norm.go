@@ -175,7 +175,10 @@ func runSkipNorm[F tensor.Float](c *ops.Ctx, p *skipNorm, in []*tensor.Tensor) (
 	if err != nil {
 		return nil, err
 	}
-	statShape := append(append([]int{}, sh[:len(sh)-1]...), 1)
+	var statShape []int
+	if want(1) || want(2) {
+		statShape = append(append([]int{}, sh[:len(sh)-1]...), 1)
+	}
 	var mean, inv, sum floatio.Out[F]
 	if want(1) {
 		if mean, err = floatio.New[F](c, tensor.Float32, statShape...); err != nil {
@@ -196,43 +199,19 @@ func runSkipNorm[F tensor.Float](c *ops.Ctx, p *skipNorm, in []*tensor.Tensor) (
 	if hidden > 0 {
 		rows = len(x) / hidden
 	}
-	// Rows are independent: ranges of them run concurrently, each with
-	// its own scratch row.
-	err = kernelutil.Parallel(c, rows, max(1, actGrain/max(hidden, 1)), func(lo, hi int) error {
-		// Locals, not the captured variables, in the inner loops.
-		x, skip, bias, gamma, beta, out := x, skip, bias, gamma, beta, y.Buf
-		s := make([]F, hidden)
-		for r := lo; r < hi; r++ {
-			if (r-lo)%256 == 0 {
-				if err := c.Check(); err != nil {
-					return err
-				}
-			}
-			o := r * hidden
-			for j := range s {
-				v := x[o+j] + skip[o+j]
-				if bias != nil {
-					v += bias[j]
-				}
-				s[j] = v
-			}
-			m, is := normRow(s, out[o:o+hidden], gamma, beta, p.eps, p.rms)
-			if mean.T != nil {
-				mean.Buf[r] = F(m)
-			}
-			if inv.T != nil {
-				inv.Buf[r] = F(is)
-			}
-			if sum.T != nil {
-				copy(sum.Buf[o:], s)
-			}
-		}
-		return nil
-	})
+	// Rows are independent: ranges of them run concurrently.
+	sr := skipRows[F]{c: c, p: p, hidden: hidden, x: x, skip: skip, bias: bias, gamma: gamma, beta: beta, out: y.Buf, mean: mean, inv: inv, sum: sum}
+	grain := max(1, actGrain/max(hidden, 1))
+	if kernelutil.Workers(c, rows, grain) <= 1 {
+		err = sr.run(0, rows) // sr stays on the stack
+	} else {
+		shared := sr
+		err = kernelutil.Parallel(c, rows, grain, shared.run)
+	}
 	if err != nil {
 		return nil, err
 	}
-	res := make([]*tensor.Tensor, max(1, len(p.outputs)))
+	res := c.Results(max(1, len(p.outputs)))
 	res[0] = y.Done()
 	for i, o := range []floatio.Out[F]{mean, inv, sum} {
 		if o.T != nil {
@@ -240,6 +219,51 @@ func runSkipNorm[F tensor.Float](c *ops.Ctx, p *skipNorm, in []*tensor.Tensor) (
 		}
 	}
 	return res, nil
+}
+
+// skipRows is one SkipLayerNormalization's rows.
+type skipRows[F tensor.Float] struct {
+	c                               *ops.Ctx
+	p                               *skipNorm
+	hidden                          int
+	x, skip, bias, gamma, beta, out []F
+	mean, inv, sum                  floatio.Out[F]
+}
+
+// run computes rows [lo, hi).
+func (a *skipRows[F]) run(lo, hi int) error {
+	// Locals, not fields, in the inner loops.
+	x, skip, bias, out, hidden := a.x, a.skip, a.bias, a.out, a.hidden
+	for r := lo; r < hi; r++ {
+		if (r-lo)%256 == 0 {
+			if err := a.c.Check(); err != nil {
+				return err
+			}
+		}
+		o := r * hidden
+		// The sum x + skip (+ bias) goes to its output when it is wanted,
+		// else to the output row, which normRow then overwrites in place
+		// (it reads element j before it writes it).
+		s := out[o : o+hidden]
+		if a.sum.T != nil {
+			s = a.sum.Buf[o : o+hidden]
+		}
+		for j := range s {
+			v := x[o+j] + skip[o+j]
+			if bias != nil {
+				v += bias[j]
+			}
+			s[j] = v
+		}
+		m, is := normRow(s, out[o:o+hidden], a.gamma, a.beta, a.p.eps, a.p.rms)
+		if a.mean.T != nil {
+			a.mean.Buf[r] = F(m)
+		}
+		if a.inv.T != nil {
+			a.inv.Buf[r] = F(is)
+		}
+	}
+	return nil
 }
 
 type simplifiedNorm struct {

@@ -214,7 +214,10 @@ func binaryOps(name, doc string, op binop, since ...int) []*ops.Op {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			y, err := arith(c, name, op, in[0], b)
-			return []*tensor.Tensor{y}, err
+			if err != nil {
+				return nil, err
+			}
+			return c.Result(y), nil
 		}}, nil
 	})
 }

@@ -21,7 +21,7 @@ func arithT[T tensor.Number](c *ops.Ctx, op binop, isFloat bool, a, b *tensor.Te
 	if !hasLoops(op, isFloat) {
 		return map2(c, a, b, a.DType(), binaryFn[T](op, isFloat))
 	}
-	shape, err := tensor.BroadcastShapes(a.Shape(), b.Shape())
+	shape, err := broadcastShape(a.Shape(), b.Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -35,11 +35,11 @@ func arithT[T tensor.Number](c *ops.Ctx, op binop, isFloat bool, a, b *tensor.Te
 	switch {
 	case len(o) == 0:
 	case len(x) == len(o) && len(y) == len(o):
-		parallel(c, len(o), func(lo, hi int) { vv(op, o[lo:hi], x[lo:hi], y[lo:hi]) })
+		flat(c, flatVV, op, o, x, y)
 	case len(y) == 1 && len(x) == len(o):
-		parallel(c, len(o), func(lo, hi int) { vs(op, o[lo:hi], x[lo:hi], y[0]) })
+		flat(c, flatVS, op, o, x, y)
 	case len(x) == 1 && len(y) == len(o):
-		parallel(c, len(o), func(lo, hi int) { sv(op, o[lo:hi], x[0], y[lo:hi]) })
+		flat(c, flatSV, op, o, x, y)
 	default:
 		err = rows(c, shape, [][]int{a.Shape(), b.Shape()}, func(r int, off, st []int, n int) {
 			ia, ib := off[0], off[1]
@@ -74,6 +74,9 @@ func reuseOperand(c *ops.Ctx, shape []int, ts ...*tensor.Tensor) *tensor.Tensor 
 	}
 	for _, t := range ts {
 		if t.Len() == n && c.Reusable(t) {
+			if tensor.SameShape(t.Shape(), shape) {
+				return t
+			}
 			if v, err := t.Reshape(shape...); err == nil {
 				return v
 			}
@@ -151,20 +154,77 @@ func sv[T tensor.Number](op binop, o []T, s T, y []T) {
 	}
 }
 
+// broadcastShape is tensor.BroadcastShapes, without allocating when the
+// result is a or b (an operand of the output's shape, the other one
+// broadcasting to it): then it returns that operand's shape, which the
+// caller must not modify.
+func broadcastShape(a, b []int) ([]int, error) {
+	if covers(a, b) {
+		return a, nil
+	}
+	if covers(b, a) {
+		return b, nil
+	}
+	return tensor.BroadcastShapes(a, b)
+}
+
+// covers reports whether b broadcasts to a without changing a.
+func covers(a, b []int) bool {
+	if len(b) > len(a) {
+		return false
+	}
+	off := len(a) - len(b)
+	for i, d := range b {
+		if d != 1 && d != a[off+i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Kinds of flat loops.
+const (
+	flatVV = iota // o = x op y
+	flatVS        // o = x op y[0]
+	flatSV        // o = x[0] op y
+)
+
+// flat runs a flat loop of kind k over o in up to c.Threads chunks; on one
+// goroutine it makes no function value, so that it allocates nothing.
+func flat[T tensor.Number](c *ops.Ctx, k int, op binop, o, x, y []T) {
+	if serial(c, len(o)) {
+		flatRange(k, op, o, x, y, 0, len(o))
+		return
+	}
+	parallel(c, len(o), func(lo, hi int) { flatRange(k, op, o, x, y, lo, hi) })
+}
+
+func flatRange[T tensor.Number](k int, op binop, o, x, y []T, lo, hi int) {
+	switch k {
+	case flatVV:
+		vv(op, o[lo:hi], x[lo:hi], y[lo:hi])
+	case flatVS:
+		vs(op, o[lo:hi], x[lo:hi], y[0])
+	case flatSV:
+		sv(op, o[lo:hi], x[0], y[lo:hi])
+	}
+}
+
 // parallelMin is the element count below which a flat loop stays on one goroutine.
 const parallelMin = 1 << 16
 
+// serial reports whether parallel runs a loop over n elements on one goroutine.
+func serial(c *ops.Ctx, n int) bool {
+	return c == nil || c.Threads <= 1 || n < parallelMin
+}
+
 // parallel runs fn over [0, n) in up to c.Threads contiguous chunks.
 func parallel(c *ops.Ctx, n int, fn func(lo, hi int)) {
-	t := 1
-	if c != nil {
-		t = c.Threads
-	}
-	if t <= 1 || n < parallelMin {
+	if serial(c, n) {
 		fn(0, n)
 		return
 	}
-	t = min(t, n/(parallelMin/4))
+	t := min(c.Threads, n/(parallelMin/4))
 	var wg sync.WaitGroup
 	chunk := (n + t - 1) / t
 	for lo := 0; lo < n; lo += chunk {

@@ -53,7 +53,7 @@ func matmulPacked(c *ops.Ctx, at, bt *tensor.Tensor, pb *linalg.PackedB, memo *k
 	if err := TallPacked(c, prod(p.batch)*p.m, 1, tensor.Data[float32](at), pb, tensor.Data[float32](yt), linalg.Epilogue{}); err != nil {
 		return nil, err
 	}
-	return []*tensor.Tensor{yt}, nil
+	return c.Result(yt), nil
 }
 
 // matmulPlan is the shape bookkeeping of one MatMul.

@@ -16,10 +16,7 @@ import (
 // least grain items and runs f on each, concurrently when there is more
 // than one. It returns the first error.
 func Parallel(c *ops.Ctx, n, grain int, f func(lo, hi int) error) error {
-	w := 1
-	if c != nil && c.Threads > 1 {
-		w = min(c.Threads, n/max(grain, 1))
-	}
+	w := Workers(c, n, grain)
 	if w <= 1 {
 		return f(0, n)
 	}
@@ -39,6 +36,17 @@ func Parallel(c *ops.Ctx, n, grain int, f func(lo, hi int) error) error {
 		}
 	}
 	return nil
+}
+
+// Workers is how many goroutines Parallel(c, n, grain, f) runs f on. A
+// kernel on a hot path calls its range function itself when it is 1: a
+// function value given to Parallel escapes to the heap (its goroutines
+// capture it), one allocation per run.
+func Workers(c *ops.Ctx, n, grain int) int {
+	if c != nil && c.Threads > 1 {
+		return max(1, min(c.Threads, n/max(grain, 1)))
+	}
+	return 1
 }
 
 // CheckElems checks that scratch of n elements (computed in float64 so that
