@@ -99,10 +99,14 @@ func runBiasAct[F tensor.Float](c *ops.Ctx, p *biasAct, in []*tensor.Tensor) ([]
 		// Ranges of whole bias rows: linalg.Activate repeats the bias.
 		y32, b32 := any(y.Buf).([]float32), any(bias).([]float32)
 		row := max(len(b32), 1)
-		err = kernelutil.Parallel(c, len(x32)/row, max(1, actGrain/row), func(lo, hi int) error {
-			linalg.Activate(p.act, y32[lo*row:hi*row], x32[lo*row:hi*row], b32)
-			return nil
-		})
+		if rows, grain := len(x32)/row, max(1, actGrain/row); kernelutil.Workers(c, rows, grain) <= 1 {
+			linalg.Activate(p.act, y32[:rows*row], x32[:rows*row], b32) // no function value on one worker
+		} else {
+			err = kernelutil.Parallel(c, rows, grain, func(lo, hi int) error {
+				linalg.Activate(p.act, y32[lo*row:hi*row], x32[lo*row:hi*row], b32)
+				return nil
+			})
+		}
 	} else {
 		err = kernelutil.Parallel(c, len(x), actGrain, func(lo, hi int) error {
 			biasActRange(p.f, x, y.Buf, bias, lo, hi)
@@ -112,7 +116,7 @@ func runBiasAct[F tensor.Float](c *ops.Ctx, p *biasAct, in []*tensor.Tensor) ([]
 	if err != nil {
 		return nil, err
 	}
-	return []*tensor.Tensor{y.Done()}, nil
+	return c.Result(y.Done()), nil
 }
 
 // biasActRange writes y[i] = f(x[i] + bias[i%len(bias)]) for i in [lo, hi).

@@ -3,6 +3,7 @@ package contrib
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/internal/flash"
@@ -258,20 +259,70 @@ func gather[F tensor.Float](dst []F, tcap, at int, src []F, v heads, bias []F) {
 // cache is the (B, N, T, D) concatenation of a past (B, N, P, D) and new
 // rows, with T = P + new.
 func cache[F tensor.Float](c *ops.Ctx, past []F, p int, src []F, v heads, bias []F) ([]F, error) {
-	t := p + v.s
-	n, err := tensor.NumElements([]int{v.b, v.n, t, v.d})
+	n, err := cacheLen(c, v, p+v.s)
 	if err != nil {
 		return nil, err
 	}
-	if c != nil && c.MaxElements > 0 && n > c.MaxElements {
-		return nil, fmt.Errorf("%w: key/value cache (%d, %d, %d, %d) has %d elements, the session allows %d", ops.ErrLimit, v.b, v.n, t, v.d, n, c.MaxElements)
-	}
 	dst := make([]F, n)
+	cacheInto(dst, past, p, src, v, bias)
+	return dst, nil
+}
+
+// cacheLen is the element count of a (v.b, v.n, t, v.d) cache, checked
+// against the session's limit.
+func cacheLen(c *ops.Ctx, v heads, t int) (int, error) {
+	if v.b < 0 || v.n < 0 || t < 0 || v.d < 0 || float64(v.b)*float64(v.n)*float64(t)*float64(v.d) > tensor.MaxElements {
+		return 0, fmt.Errorf("%w: key/value cache (%d, %d, %d, %d) is negative or has more than 2^40 elements", tensor.ErrShape, v.b, v.n, t, v.d)
+	}
+	n := v.b * v.n * t * v.d
+	if c != nil && c.MaxElements > 0 && n > c.MaxElements {
+		return 0, fmt.Errorf("%w: key/value cache (%d, %d, %d, %d) has %d elements, the session allows %d", ops.ErrLimit, v.b, v.n, t, v.d, n, c.MaxElements)
+	}
+	return n, nil
+}
+
+// scratchPools hold the buffers of pooledCache, float32 and float64.
+var scratchPools [2]sync.Pool
+
+func scratchPool[F tensor.Float]() *sync.Pool {
+	if _, ok := any(F(0)).(float32); ok {
+		return &scratchPools[0]
+	}
+	return &scratchPools[1]
+}
+
+// pooledCache is cache without a past, into a pooled buffer that the
+// kernel gives back with putScratch once it no longer reads it (it must
+// not reach an output).
+func pooledCache[F tensor.Float](c *ops.Ctx, src []F, v heads) (*[]F, error) {
+	n, err := cacheLen(c, v, v.s)
+	if err != nil {
+		return nil, err
+	}
+	buf, _ := scratchPool[F]().Get().(*[]F)
+	if buf == nil || cap(*buf) < n {
+		b := make([]F, n)
+		buf = &b
+	}
+	*buf = (*buf)[:n]
+	cacheInto(*buf, nil, 0, src, v, nil)
+	return buf, nil
+}
+
+// putScratch gives back a buffer of pooledCache (nil: none).
+func putScratch[F tensor.Float](buf *[]F) {
+	if buf != nil {
+		scratchPool[F]().Put(buf)
+	}
+}
+
+// cacheInto fills dst as cache does.
+func cacheInto[F tensor.Float](dst, past []F, p int, src []F, v heads, bias []F) {
+	t := p + v.s
 	if p > 0 {
 		for bh := 0; bh < v.b*v.n; bh++ {
 			copy(dst[bh*t*v.d:], past[bh*p*v.d:][:p*v.d])
 		}
 	}
 	gather(dst, t, p, src, v, bias)
-	return dst, nil
 }

@@ -121,11 +121,11 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 	if err != nil || len(seqlens) != bsz {
 		return nil, fmt.Errorf("seqlens_k has shape %v, want (%d) int32 (%v)", in[5].Shape(), bsz, err)
 	}
-	tot, err := ops.Ints64(in[6])
-	if err != nil || len(tot) != 1 {
-		return nil, fmt.Errorf("total_sequence_length has shape %v, want one int32 (%v)", in[6].Shape(), err)
+	tot, ok := oneInt(in[6])
+	if !ok {
+		return nil, fmt.Errorf("total_sequence_length has shape %v and dtype %v, want one int32", in[6].Shape(), in[6].DType())
 	}
-	total := int(tot[0])
+	total := int(tot)
 	tp := max(total, pastBuf)
 	if total < s {
 		return nil, fmt.Errorf("total_sequence_length %d is less than the sequence length %d", total, s)
@@ -164,17 +164,24 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 			return nil, err
 		}
 	}
-	q, err := cache(c, nil, 0, x, qv, nil)
+	// The head-major copies of the queries (and rotated keys) are
+	// scratch from a pool: attention reads them, no output holds them.
+	qBuf, err := pooledCache(c, x, qv)
 	if err != nil {
 		return nil, err
 	}
+	defer putScratch(qBuf)
+	q := *qBuf
 	// Rotated keys go through a head-major copy; plain ones are copied
 	// into present straight from the input, as values are.
 	var kNew []F
 	if p.rotary {
-		if kNew, err = cache(c, nil, 0, kSrc, kv, nil); err != nil {
+		kBuf, err := pooledCache(c, kSrc, kv)
+		if err != nil {
 			return nil, err
 		}
+		defer putScratch(kBuf)
+		kNew = *kBuf
 	}
 	// position(b, i) is the position of query i of batch b.
 	position := func(b, i int) int { return past[b] + i }
@@ -312,7 +319,7 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 	if err := a.run(c, y.Buf); err != nil {
 		return nil, err
 	}
-	res := make([]*tensor.Tensor, max(1, len(p.outputs)))
+	res := c.Results(max(1, len(p.outputs)))
 	res[0] = y.Done()
 	if len(res) > 1 {
 		res[1] = pk.Done()
@@ -324,4 +331,18 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 		res[3] = qk.Done()
 	}
 	return res, nil
+}
+
+// oneInt reads a one-element int32 or int64 tensor.
+func oneInt(t *tensor.Tensor) (int64, bool) {
+	if t.Len() != 1 {
+		return 0, false
+	}
+	switch d := t.Raw().(type) {
+	case []int32:
+		return int64(d[0]), true
+	case []int64:
+		return d[0], true
+	}
+	return 0, false
 }
