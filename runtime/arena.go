@@ -2,11 +2,14 @@ package runtime
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
+	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -66,10 +69,19 @@ type arena struct {
 	parked []*buffer
 	// poison fills released buffers (see arenaMode).
 	poison bool
+	// The state of the run using the arena, kept for the next one: its
+	// Ctx, live-byte count, random source (rng draws from pcg) and inputs.
+	ctx  ops.Ctx
+	live atomic.Int64
+	pcg  rand.PCG
+	rng  *rand.Rand
+	in   []tensor.Value
 }
 
 func newArena() *arena {
-	return &arena{free: map[bufKey][]*buffer{}, owned: map[uintptr]*buffer{}, hits: map[bufKey]int{}}
+	a := &arena{free: map[bufKey][]*buffer{}, owned: map[uintptr]*buffer{}, hits: map[bufKey]int{}}
+	a.rng = rand.New(&a.pcg)
+	return a
 }
 
 // dataRange is the address range of t's data (lo == hi when it is empty)
@@ -281,6 +293,12 @@ func (a *arena) succeeded() {
 // holding them, and each free list keeps at most as many buffers as the run
 // asked for of its size, so that memory stays bounded when shapes vary.
 func (a *arena) reset() {
+	// Buffers still owned leave with the values holding them; their
+	// records stay for the next run's buffers.
+	for _, b := range a.owned {
+		*b = buffer{}
+		a.spare = append(a.spare, b)
+	}
 	clear(a.owned)
 	clear(a.fresh)
 	a.fresh = a.fresh[:0]

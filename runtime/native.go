@@ -89,25 +89,30 @@ func (p *nativeProgram) Run(ctx context.Context, feeds map[string]tensor.Value) 
 	if s, ok := ctx.Value(seedKey{}).(uint64); ok {
 		seed, stream = s, 0
 	}
-	c := &ops.Ctx{
-		Context:      ctx,
-		MaxLiveBytes: p.maxLive,
-		Live:         new(atomic.Int64),
-		MaxElements:  p.maxEl,
-		Threads:      p.threads,
-		Rand:         rand.New(rand.NewPCG(seed, stream)),
-	}
 	var a *arena
+	var c *ops.Ctx
+	var in []tensor.Value
 	if p.arenaMode != "off" {
+		// The run's context, random source and inputs live in its arena,
+		// which no other run uses until this one returns.
 		a = p.arenas.Get().(*arena)
 		a.poison = p.arenaMode == "poison"
-		c.Alloc = a
+		a.pcg.Seed(seed, stream)
+		a.live.Store(0)
+		c = &a.ctx
+		*c = ops.Ctx{Context: ctx, MaxLiveBytes: p.maxLive, Live: &a.live, MaxElements: p.maxEl, Threads: p.threads, Rand: a.rng, Alloc: a}
+		in = slices.Grow(a.in[:0], len(p.plan.inputNames))[:len(p.plan.inputNames)]
 		defer func() {
+			*c = ops.Ctx{}
+			clear(in)
+			a.in = in[:0]
 			a.reset()
 			p.arenas.Put(a)
 		}()
+	} else {
+		c = &ops.Ctx{Context: ctx, MaxLiveBytes: p.maxLive, Live: new(atomic.Int64), MaxElements: p.maxEl, Threads: p.threads, Rand: rand.New(rand.NewPCG(seed, stream))}
+		in = make([]tensor.Value, len(p.plan.inputNames))
 	}
-	in := make([]tensor.Value, len(p.plan.inputNames))
 	donated, _ := ctx.Value(donatedKey{}).(map[string]bool)
 	for i, name := range p.plan.inputNames {
 		in[i] = feeds[name] // nil for an unfed initializer-backed input: the default stays
@@ -582,9 +587,10 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 		}
 		f.vals[cp.to] = src.vals[cp.from]
 	}
-	var tin []*tensor.Tensor
-	var vin, resBuf []tensor.Value
-	var grants []ops.Reuse
+	// Room for most nodes' inputs and outputs, so that appends seldom grow.
+	tin := make([]*tensor.Tensor, 0, 8)
+	vin, resBuf := []tensor.Value(nil), make([]tensor.Value, 0, 8)
+	grants := make([]ops.Reuse, 0, 4)
 	// live counts the bytes of values this frame's nodes produced and still
 	// holds; counted is how much of it is already in c.Live.
 	var live, counted int64

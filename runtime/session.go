@@ -58,6 +58,9 @@ type Session struct {
 	inputs  []*ir.ValueInfo
 	outputs []*ir.ValueInfo
 	name    string
+	// required holds every graph input: true where it must be fed (no
+	// initializer backs it).
+	required map[string]bool
 }
 
 // NewSession validates m and compiles it with the chosen provider.
@@ -77,12 +80,13 @@ func NewSession(m *ir.Model, opts Options) (s *Session, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Session{model: m, prog: prog, name: p.Name()}
+	s = &Session{model: m, prog: prog, name: p.Name(), required: map[string]bool{}}
 	inits := map[string]bool{}
 	for _, t := range m.Graph.Initializers {
 		inits[t.Name] = true
 	}
 	for _, v := range m.Graph.Inputs {
+		s.required[v.Name] = s.required[v.Name] || !inits[v.Name]
 		if !inits[v.Name] {
 			s.inputs = append(s.inputs, v)
 		}
@@ -143,23 +147,15 @@ func (s *Session) RunValues(ctx context.Context, feeds map[string]tensor.Value) 
 
 func (s *Session) checkFeeds(feeds map[string]tensor.Value) error {
 	var errs ir.ErrorList
-	known := map[string]bool{}
-	for _, v := range s.model.Graph.Inputs {
-		known[v.Name] = true
-	}
 	for name := range feeds {
-		if !known[name] {
+		if _, known := s.required[name]; !known {
 			errs = append(errs, fmt.Errorf("runtime: feed %q is not a model input (inputs: %s)", name, inputNames(s.inputs)))
 		}
-	}
-	required := map[string]bool{}
-	for _, v := range s.inputs {
-		required[v.Name] = true
 	}
 	for _, v := range s.model.Graph.Inputs {
 		f, ok := feeds[v.Name]
 		if !ok || f == nil {
-			if required[v.Name] {
+			if s.required[v.Name] {
 				errs = append(errs, fmt.Errorf("runtime: input %q (%s) is not fed", v.Name, FormatType(v.Type)))
 			}
 			continue

@@ -156,10 +156,10 @@ func compileBitCast(n *ops.Node) (*ops.Kernel, error) {
 			return nil, err
 		}
 		if to == x.DType() {
-			return []*tensor.Tensor{x.Clone()}, nil
+			return c.Result(x.Clone()), nil
 		}
 		writeBits(y.Raw(), readBits(x.Raw()))
-		return []*tensor.Tensor{y}, nil
+		return c.Result(y), nil
 	}}, nil
 }
 

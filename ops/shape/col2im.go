@@ -152,6 +152,6 @@ func compileCol2Im(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(converted(c, y, d))
+		return result{c}.one(converted(c, y, d))
 	}}, nil
 }

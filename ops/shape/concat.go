@@ -92,7 +92,7 @@ func compileConcat(n *ops.Node) (*ops.Kernel, error) {
 			}
 			pos += run
 		}
-		return []*tensor.Tensor{out}, nil
+		return c.Result(out), nil
 	}}, nil
 }
 

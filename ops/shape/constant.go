@@ -127,12 +127,12 @@ func compileConstant(n *ops.Node) (*ops.Kernel, error) {
 	}
 	if sp != nil {
 		return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-			return one(densify(c, sp))
+			return result{c}.one(densify(c, sp))
 		}}, nil
 	}
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		// a copy, so that a caller changing an output cannot change the model
-		return one(copyOf(c, t, t.Shape()...))
+		return result{c}.one(copyOf(c, t, t.Shape()...))
 	}}, nil
 }
 
@@ -179,7 +179,7 @@ func compileConstantOfShape(n *ops.Node) (*ops.Kernel, error) {
 			return nil, err
 		}
 		k.fill(out.Raw(), v.Raw(), 0)
-		return []*tensor.Tensor{out}, nil
+		return c.Result(out), nil
 	}}, nil
 }
 
@@ -217,7 +217,7 @@ func compileEyeLike(n *ops.Node) (*ops.Kernel, error) {
 			}
 		}
 		kt.fillAt(out.Raw(), oneT.Raw(), offs)
-		return []*tensor.Tensor{out}, nil
+		return c.Result(out), nil
 	}}, nil
 }
 
@@ -252,7 +252,7 @@ func compileShape(n *ops.Node) (*ops.Kernel, error) {
 		for i := range v {
 			v[i] = int64(s[lo+i])
 		}
-		return one(tensor.From([]int{len(v)}, v))
+		return result{c}.one(tensor.From([]int{len(v)}, v))
 	}}, nil
 }
 
@@ -269,7 +269,7 @@ func compileSize(n *ops.Node) (*ops.Kernel, error) {
 		if err := ops.Want(in, 1, 1); err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{tensor.Scalar(int64(in[0].Len()))}, nil
+		return c.Result(tensor.Scalar(int64(in[0].Len()))), nil
 	}}, nil
 }
 

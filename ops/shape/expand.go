@@ -34,7 +34,7 @@ func compileExpand(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(stridedCopy(c, x, shape, 0, tensor.BroadcastStrides(x.Shape(), shape)))
+		return result{c}.one(stridedCopy(c, x, shape, 0, tensor.BroadcastStrides(x.Shape(), shape)))
 	}}, nil
 }
 
@@ -58,7 +58,7 @@ func compileTile(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(tile(c, x, r))
+		return result{c}.one(tile(c, x, r))
 	}}, nil
 }
 
@@ -105,5 +105,5 @@ func tile1(c *ctx, x *tensor.Tensor, tiles []int64, axisT *tensor.Tensor) ([]*te
 		return nil, err
 	}
 	r[a] = t[0]
-	return one(tile(c, x, r))
+	return result{c}.one(tile(c, x, r))
 }

@@ -54,7 +54,7 @@ func compileIndexed(n *ops.Node, nin int, run func(c *ops.Ctx, in []*tensor.Tens
 		if err != nil {
 			return nil, err
 		}
-		return one(run(c, in, a, idx))
+		return result{c}.one(run(c, in, a, idx))
 	}}, nil
 }
 
@@ -248,8 +248,8 @@ func compileGatherND(n *ops.Node) (*ops.Kernel, error) {
 			return nil, err
 		}
 		if run == 0 {
-			return one(c.New(x.DType(), shape...))
+			return result{c}.one(c.New(x.DType(), shape...))
 		}
-		return one(gather(c, x, shape, offs, run, nil))
+		return result{c}.one(gather(c, x, shape, offs, run, nil))
 	}}, nil
 }

@@ -173,7 +173,7 @@ func compilePad(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(padTensor(c, x, before, after, mode, fill))
+		return result{c}.one(padTensor(c, x, before, after, mode, fill))
 	}}, nil
 }
 
@@ -247,6 +247,6 @@ func compileCenterCropPad(n *ops.Node) (*ops.Kernel, error) {
 				after[a] = t - d - before[a]
 			}
 		}
-		return one(padTensor(c, x, before, after, "constant", nil))
+		return result{c}.one(padTensor(c, x, before, after, "constant", nil))
 	}}, nil
 }

@@ -71,7 +71,7 @@ func compileRange(n *ops.Node) (*ops.Kernel, error) {
 			for i := range out {
 				out[i] = s32 + float32(i)*d32
 			}
-			return []*tensor.Tensor{y}, nil
+			return c.Result(y), nil
 		}
 		y, err := c.New(tensor.Float64, count)
 		if err != nil {
@@ -81,7 +81,7 @@ func compileRange(n *ops.Node) (*ops.Kernel, error) {
 		for i := range out {
 			out[i] = start + float64(i)*delta
 		}
-		return one(converted(c, y, d))
+		return result{c}.one(converted(c, y, d))
 	}}, nil
 }
 
@@ -120,5 +120,5 @@ func rangeInt(c *ctx, in []*tensor.Tensor, d tensor.DType) ([]*tensor.Tensor, er
 	for i := range out {
 		out[i] = start + int64(i)*delta
 	}
-	return one(converted(c, y, d))
+	return result{c}.one(converted(c, y, d))
 }

@@ -82,7 +82,7 @@ func compileReshape(n *ops.Node) (*ops.Kernel, error) {
 			if err := ops.Want(in, 1, 1); err != nil {
 				return nil, err
 			}
-			return reshapeRun(in[0], target, false)
+			return reshapeRun(c, in[0], target, false)
 		}}, nil
 	}
 	if err := n.Err(); err != nil {
@@ -96,16 +96,16 @@ func compileReshape(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return reshapeRun(in[0], target, allowZero)
+		return reshapeRun(c, in[0], target, allowZero)
 	}}, nil
 }
 
-func reshapeRun(x *tensor.Tensor, target []int64, allowZero bool) ([]*tensor.Tensor, error) {
+func reshapeRun(c *ops.Ctx, x *tensor.Tensor, target []int64, allowZero bool) ([]*tensor.Tensor, error) {
 	shape, err := reshapeTo(x.Shape(), target, allowZero)
 	if err != nil {
 		return nil, err
 	}
-	return one(view(x, shape))
+	return result{c}.one(view(x, shape))
 }
 
 func inferReshape(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
@@ -167,7 +167,7 @@ func compileFlatten(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(view(in[0], s))
+		return result{c}.one(view(in[0], s))
 	}}, nil
 }
 
@@ -284,7 +284,7 @@ func compileSqueeze(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(view(in[0], s))
+		return result{c}.one(view(in[0], s))
 	}}, nil
 }
 
@@ -311,7 +311,7 @@ func compileUnsqueeze(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(view(in[0], s))
+		return result{c}.one(view(in[0], s))
 	}}, nil
 }
 

@@ -201,7 +201,7 @@ func compileScatterND(n *ops.Node) (*ops.Kernel, error) {
 		if !tensor.SameShape(upd.Shape(), want) {
 			return nil, fmt.Errorf("updates shape %v, want %v (indices.shape[:-1] + data.shape[%d:])", upd.Shape(), want, k)
 		}
-		return one(scatterInto(c, x, upd, offs, run, mode))
+		return result{c}.one(scatterInto(c, x, upd, offs, run, mode))
 	}}, nil
 }
 
@@ -266,6 +266,6 @@ func compileTensorScatter(n *ops.Node) (*ops.Kernel, error) {
 				offs = append(offs, (o*int(maxSeq)+int(p))*inner)
 			}
 		}
-		return one(scatterInto(c, past, upd, offs, inner, reduceNone))
+		return result{c}.one(scatterInto(c, past, upd, offs, inner, reduceNone))
 	}}, nil
 }

@@ -54,7 +54,7 @@ func compileNonZero(n *ops.Node) (*ops.Kernel, error) {
 				f %= st[a]
 			}
 		}
-		return []*tensor.Tensor{y}, nil
+		return c.Result(y), nil
 	}}, nil
 }
 
@@ -93,7 +93,7 @@ func compileCompress(n *ops.Node) (*ops.Kernel, error) {
 				rel = append(rel, j)
 			}
 		}
-		return one(takeAlong(c, x, a, rel, []int{len(rel)}))
+		return result{c}.one(takeAlong(c, x, a, rel, []int{len(rel)}))
 	}}, nil
 }
 
@@ -136,7 +136,7 @@ func compileTrilu(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(gather(c, x, s, starts, 1, zero))
+		return result{c}.one(gather(c, x, s, starts, 1, zero))
 	}}, nil
 }
 
@@ -201,7 +201,7 @@ func compileOneHot(n *ops.Node) (*ops.Kernel, error) {
 			return nil, err
 		}
 		k.fillAt(out.Raw(), on.Raw(), offs)
-		return []*tensor.Tensor{out}, nil
+		return c.Result(out), nil
 	}}, nil
 }
 
@@ -248,8 +248,8 @@ func compileReverseSequence(n *ops.Node) (*ops.Kernel, error) {
 			starts[i] = pos[0]*st[0] + pos[1]*st[1]
 		}
 		if inner == 0 {
-			return one(c.New(x.DType(), s...))
+			return result{c}.one(c.New(x.DType(), s...))
 		}
-		return one(gather(c, x, s, starts, inner, nil))
+		return result{c}.one(gather(c, x, s, starts, inner, nil))
 	}}, nil
 }

@@ -110,7 +110,7 @@ func compileSlice(n *ops.Node) (*ops.Kernel, error) {
 			if err := ops.Want(in, 1, 1); err != nil {
 				return nil, err
 			}
-			return one(sliceTensor(c, in[0], starts, ends, axes, nil))
+			return result{c}.one(sliceTensor(c, in[0], starts, ends, axes, nil))
 		}}, nil
 	}
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
@@ -127,6 +127,6 @@ func compileSlice(n *ops.Node) (*ops.Kernel, error) {
 				}
 			}
 		}
-		return one(sliceTensor(c, in[0], v[0], v[1], v[2], v[3]))
+		return result{c}.one(sliceTensor(c, in[0], v[0], v[1], v[2], v[3]))
 	}}, nil
 }

@@ -58,7 +58,7 @@ func compileTranspose(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(permute(c, in[0], in[0].Shape(), p))
+		return result{c}.one(permute(c, in[0], in[0].Shape(), p))
 	}}, nil
 }
 
@@ -126,7 +126,7 @@ func compileDepthToSpace(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(view(y, []int{N, C / (bs * bs), H * bs, W * bs}))
+		return result{c}.one(view(y, []int{N, C / (bs * bs), H * bs, W * bs}))
 	}}, nil
 }
 
@@ -150,6 +150,6 @@ func compileSpaceToDepth(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(view(y, []int{N, C * bs * bs, H / bs, W / bs}))
+		return result{c}.one(view(y, []int{N, C * bs * bs, H / bs, W / bs}))
 	}}, nil
 }

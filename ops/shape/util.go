@@ -71,12 +71,16 @@ func clampInt64(v, lo, hi int64) int64 {
 	return max(lo, min(v, hi))
 }
 
-// one returns the tensors of a kernel with a single output.
-func one(t *tensor.Tensor, err error) ([]*tensor.Tensor, error) {
+// result is the Ctx of a kernel returning its outputs.
+type result struct{ c *ops.Ctx }
+
+// one returns the tensors of a kernel with a single output (without
+// allocating a slice: ops.Ctx.Result).
+func (r result) one(t *tensor.Tensor, err error) ([]*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []*tensor.Tensor{t}, nil
+	return r.c.Result(t), nil
 }
 
 // scalarInt reads a one-element integer tensor.
