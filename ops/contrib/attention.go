@@ -134,25 +134,34 @@ type attnBias[F tensor.Float] struct {
 }
 
 func newAttnBias[F tensor.Float](t *tensor.Tensor, bsz, n, s, total int) (*attnBias[F], error) {
+	a := new(attnBias[F])
+	if ok, err := a.init(t, bsz, n, s, total); !ok {
+		return nil, err
+	}
+	return a, nil
+}
+
+// init sets a to the attention bias t (false when t is nil or wrong).
+func (a *attnBias[F]) init(t *tensor.Tensor, bsz, n, s, total int) (bool, error) {
 	if t == nil {
-		return nil, nil
+		return false, nil
 	}
 	sh := t.Shape()
 	if len(sh) != 4 || (sh[0] != 1 && sh[0] != bsz) || (sh[1] != 1 && sh[1] != n) || sh[2] != s || sh[3] != total {
-		return nil, fmt.Errorf("attention_bias has shape %v, want (%d or 1, %d or 1, %d, %d)", sh, bsz, n, s, total)
+		return false, fmt.Errorf("attention_bias has shape %v, want (%d or 1, %d or 1, %d, %d)", sh, bsz, n, s, total)
 	}
 	v, err := floatio.Load[F](t)
 	if err != nil {
-		return nil, fmt.Errorf("attention_bias: %w", err)
+		return false, fmt.Errorf("attention_bias: %w", err)
 	}
-	a := &attnBias[F]{v: v, s: s, t: total}
+	*a = attnBias[F]{v: v, s: s, t: total}
 	if sh[0] != 1 {
 		a.sb = sh[1] * s * total
 	}
 	if sh[1] != 1 {
 		a.sh = s * total
 	}
-	return a, nil
+	return true, nil
 }
 
 func (a *attnBias[F]) add(b, h, i int, row []float64) {

@@ -41,6 +41,9 @@ type attend[F tensor.Float] struct {
 	// [lo, hi) are left 0.
 	qk     []F
 	qkMode int
+	// prob is the fused kernel's problem (in a, so that a pooled attend
+	// makes none per run).
+	prob flash.Problem
 }
 
 // attnChunk bounds the scores one task holds: query rows go through in
@@ -53,7 +56,8 @@ const attnChunk = 1 << 16
 func (a *attend[F]) run(c *ops.Ctx, out []F) error {
 	if q, ok := any(a.q).([]float32); ok && a.qk == nil {
 		qh, kh, vh := a.layouts()
-		p := &flash.Problem{B: a.b, N: a.n, KVN: a.kvN, S: a.s, T: a.tcap, DK: a.dk, DV: a.dv,
+		p := &a.prob
+		*p = flash.Problem{B: a.b, N: a.n, KVN: a.kvN, S: a.s, T: a.tcap, DK: a.dk, DV: a.dv,
 			Q: q[qh.off:], QB: qh.sb, QH: qh.sh, QS: qh.ss,
 			K: any(a.k).([]float32)[kh.off:], KB: kh.sb, KH: kh.sh, KS: kh.ss,
 			V: any(a.v).([]float32)[vh.off:], VB: vh.sb, VH: vh.sh, VS: vh.ss,

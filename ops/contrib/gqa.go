@@ -2,6 +2,7 @@ package contrib
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/internal/floatio"
@@ -117,9 +118,14 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 			return nil, err
 		}
 	}
-	seqlens, err := ops.Ints64(in[5])
-	if err != nil || len(seqlens) != bsz {
-		return nil, fmt.Errorf("seqlens_k has shape %v, want (%d) int32 (%v)", in[5].Shape(), bsz, err)
+	// The call's attention state comes from a pool (its slices and
+	// functions are made once, not per run).
+	st := gqaPool[F]().Get().(*gqaState[F])
+	defer st.put()
+	seqlens, ok := intsInto(st.seqlens[:0], in[5])
+	st.seqlens = seqlens
+	if !ok || len(seqlens) != bsz {
+		return nil, fmt.Errorf("seqlens_k has shape %v and dtype %v, want (%d) int32", in[5].Shape(), in[5].DType(), bsz)
 	}
 	tot, ok := oneInt(in[6])
 	if !ok {
@@ -135,7 +141,8 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 		return nil, fmt.Errorf("a prompt after a past (sequence length %d, total %d) needs batch size 1", s, total)
 	}
 	// past[b] is how many cached positions precede this step's tokens.
-	past := make([]int, bsz)
+	st.past = append(st.past[:0], make([]int, bsz)...)
+	past := st.past
 	lowest := int64(0)
 	if !first {
 		lowest = int64(s) - 1
@@ -273,25 +280,16 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 	if err != nil {
 		return nil, err
 	}
-	ab, err := newAttnBias[F](opt(in, 10), bsz, nh, s, total)
+	hasBias, err := st.ab.init(opt(in, 10), bsz, nh, s, total)
 	if err != nil {
 		return nil, err
 	}
-	a := &attend[F]{b: bsz, n: nh, kvN: kvN, s: s, dk: hd, dv: hd, tcap: tp, q: q, k: pk.Buf, v: pv.Buf,
-		scale: scaleOr(p.scale, hd), softcap: p.softcap,
-		keys: func(b, i int) (int, int) {
-			at := past[b] + i
-			lo := 0
-			if p.window > 0 {
-				lo = max(0, at-p.window+1)
-			}
-			// A padded query of a right-padded prompt (at past the
-			// sequence's end) sees the sequence's keys, as ONNX Runtime's.
-			hi := min(at+1, int(seqlens[b])+1)
-			return min(lo, hi), hi
-		}}
-	if ab != nil {
-		a.bias = func(b, h, i int, row []float64) { ab.add(b, h, i, row[:min(len(row), total)]) }
+	st.window, st.total = p.window, total
+	a := &st.a
+	*a = attend[F]{b: bsz, n: nh, kvN: kvN, s: s, dk: hd, dv: hd, tcap: tp, q: q, k: pk.Buf, v: pv.Buf,
+		scale: scaleOr(p.scale, hd), softcap: p.softcap, keys: st.keys}
+	if hasBias {
+		a.bias = st.bias
 	}
 	if st := opt(in, 11); st != nil {
 		sink, err := floatio.Load[F](st)
@@ -345,4 +343,70 @@ func oneInt(t *tensor.Tensor) (int64, bool) {
 		return d[0], true
 	}
 	return 0, false
+}
+
+// gqaState is the attention state of one GroupQueryAttention call, pooled:
+// keys and bias are its methods, bound once.
+type gqaState[F tensor.Float] struct {
+	a             attend[F]
+	ab            attnBias[F]
+	past          []int
+	seqlens       []int64
+	window, total int
+	keys          func(b, i int) (int, int)
+	bias          func(b, h, i int, row []float64)
+}
+
+var gqaPool32, gqaPool64 = sync.Pool{New: newGQAState[float32]}, sync.Pool{New: newGQAState[float64]}
+
+func gqaPool[F tensor.Float]() *sync.Pool {
+	if _, ok := any(F(0)).(float32); ok {
+		return &gqaPool32
+	}
+	return &gqaPool64
+}
+
+func newGQAState[F tensor.Float]() any {
+	st := new(gqaState[F])
+	st.keys, st.bias = st.keyRange, st.addBias
+	return st
+}
+
+// put drops the call's buffers and returns st to its pool.
+func (st *gqaState[F]) put() {
+	st.a, st.ab = attend[F]{}, attnBias[F]{}
+	gqaPool[F]().Put(st)
+}
+
+// keyRange is the keys query i of batch b attends to: [0, its position]
+// within the window, capped at the sequence's seqlens_k[b]+1 keys (a padded
+// query of a right-padded prompt, past the sequence's end, sees the
+// sequence's keys, as ONNX Runtime's).
+func (st *gqaState[F]) keyRange(b, i int) (int, int) {
+	at := st.past[b] + i
+	lo := 0
+	if st.window > 0 {
+		lo = max(0, at-st.window+1)
+	}
+	hi := min(at+1, int(st.seqlens[b])+1)
+	return min(lo, hi), hi
+}
+
+func (st *gqaState[F]) addBias(b, h, i int, row []float64) {
+	st.ab.add(b, h, i, row[:min(len(row), st.total)])
+}
+
+// intsInto appends the elements of an int32 or int64 tensor to dst.
+func intsInto(dst []int64, t *tensor.Tensor) ([]int64, bool) {
+	switch d := t.Raw().(type) {
+	case []int32:
+		for _, v := range d {
+			dst = append(dst, int64(v))
+		}
+	case []int64:
+		dst = append(dst, d...)
+	default:
+		return dst, false
+	}
+	return dst, true
 }

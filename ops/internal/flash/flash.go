@@ -92,14 +92,34 @@ func Run(c *ops.Ctx, p *Problem) error {
 		qb = max(1, min(qBlock, biasScratch/max(p.T, 1)))
 	}
 	nqb := (p.S + qb - 1) / qb
-	n := p.B * p.N * nqb
-	return kernelutil.Dynamic(c, n, func(next func() (int, bool)) {
-		sc := scratchPool.Get().(*scratch)
-		defer scratchPool.Put(sc)
-		for t, ok := next(); ok; t, ok = next() {
-			p.task(sc, t/nqb, t%nqb*qb, qb)
-		}
-	})
+	r := runners.Get().(*runner)
+	r.p, r.nqb, r.qb = p, nqb, qb
+	err := kernelutil.Dynamic(c, p.B*p.N*nqb, r.work)
+	r.p = nil
+	runners.Put(r)
+	return err
+}
+
+// runner is one Run's worker function and what it reads, pooled so that
+// a Run makes no closure.
+type runner struct {
+	p       *Problem
+	nqb, qb int
+	work    func(next func() (int, bool)) // r.run, bound once
+}
+
+var runners = sync.Pool{New: func() any {
+	r := new(runner)
+	r.work = r.run
+	return r
+}}
+
+func (r *runner) run(next func() (int, bool)) {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	for t, ok := next(); ok; t, ok = next() {
+		r.p.task(sc, t/r.nqb, t%r.nqb*r.qb, r.qb)
+	}
 }
 
 // check fails when the buffers are too short for the sizes (a caller bug,
