@@ -198,6 +198,7 @@ type step struct {
 	feedID []int64 // scratch for the step's input_ids / mask / positions
 	feedMk []int64
 	feedPs []int64
+	feedT  [3]*tensor.Tensor // the last tensors over feedID, feedMk, feedPs
 	feeds  map[string]*tensor.Tensor
 	past   []*tensor.Tensor // (layer·2 + kv): the cache fed next step
 	empty  *tensor.Tensor   // a past of no positions (steps without cache)
@@ -253,13 +254,19 @@ func (m *model) newStep(prompts [][]int, pad int, maxNew int, cache bool) *step 
 }
 
 // cols packs columns [from, to) of every row of x (batch, maxLen) into
-// dst as a (batch, to−from) tensor.
-func (st *step) cols(dst, x []int64, from, to int) *tensor.Tensor {
+// dst as a (batch, to−from) tensor. The tensor of the last call with dst
+// (feed k) serves again when the width is the same (every decode step's
+// ids and positions): its data is dst, and no run keeps a feed.
+func (st *step) cols(k int, dst, x []int64, from, to int) *tensor.Tensor {
 	w := to - from
 	for b := 0; b < st.batch; b++ {
 		copy(dst[b*w:(b+1)*w], x[b*st.maxLen+from:b*st.maxLen+to])
 	}
-	return tensor.Must([]int{st.batch, w}, dst[:st.batch*w])
+	if t := st.feedT[k]; t != nil && t.Len() == st.batch*w {
+		return t
+	}
+	st.feedT[k] = tensor.Must([]int{st.batch, w}, dst[:st.batch*w])
+	return st.feedT[k]
 }
 
 // run feeds the tokens not yet seen (all of them without cache) and
@@ -275,12 +282,12 @@ func (st *step) run(ctx context.Context, prefill bool) (*tensor.Tensor, error) {
 		}
 	}
 	clear(st.feeds)
-	st.feeds["input_ids"] = st.cols(st.feedID, st.ids, from, st.n)
+	st.feeds["input_ids"] = st.cols(0, st.feedID, st.ids, from, st.n)
 	if withMask {
-		st.feeds["attention_mask"] = st.cols(st.feedMk, st.mask, 0, st.n)
+		st.feeds["attention_mask"] = st.cols(1, st.feedMk, st.mask, 0, st.n)
 	}
 	if withPos {
-		st.feeds["position_ids"] = st.cols(st.feedPs, st.pos, from, st.n)
+		st.feeds["position_ids"] = st.cols(2, st.feedPs, st.pos, from, st.n)
 	}
 	usePast := m.layout == WithPast || m.layout == Merged || (m.layout == Split && st.cache && !prefill)
 	usePast = usePast || m.layout == Shared
