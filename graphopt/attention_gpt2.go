@@ -207,7 +207,7 @@ func presentShapes(v *view, p *Patch, d decoderAttention) {
 	for j, present := range []string{d.presentK, d.presentV} {
 		past := []string{d.pastK, d.pastV}[j]
 		for _, u := range v.users[present] {
-			if in[u] || u.OpType != "Shape" || !isONNX(u.Domain) || hasAttr(u, "start") || hasAttr(u, "end") {
+			if in[u] || u.OpType != "Shape" || !isONNX(u.Domain) {
 				continue
 			}
 			if delta == "" {
@@ -215,9 +215,16 @@ func presentShapes(v *view, p *Patch, d decoderAttention) {
 				p.Add = append(p.Add, v.node("Concat", "", []string{constInts(v, p, 0, 0), sliceDim(v, p, d.k, 1), constInts(v, p, 0)},
 					[]string{delta}, ops.Attr{Name: "axis", Type: ops.AttrInt, I: 0}))
 			}
-			shape := v.newName("past_shape")
+			shape, full := v.newName("past_shape"), u.Outputs[0]
+			if hasAttr(u, "start") || hasAttr(u, "end") {
+				// Shape(x, start, end) is Slice(Shape(x), [start], [end]):
+				// both clamp and count negative bounds from the rank.
+				full = v.newName("present_shape")
+				p.Add = append(p.Add, v.node("Slice", "", []string{full, constInts(v, p, attrInt(u, "start", 0)),
+					constInts(v, p, attrInt(u, "end", math.MaxInt64))}, []string{u.Outputs[0]}))
+			}
 			p.Add = append(p.Add, v.node("Shape", "", []string{past}, []string{shape}),
-				v.node("Add", "", []string{shape, delta}, []string{u.Outputs[0]}))
+				v.node("Add", "", []string{shape, delta}, []string{full}))
 			p.Remove = append(p.Remove, u)
 		}
 	}

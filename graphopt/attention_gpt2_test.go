@@ -120,7 +120,8 @@ func TestZooGPT2AttentionFusion(t *testing.T) {
 // 1/sqrt(head_size) computed from the query's shape and applied as its
 // square root to q and kᵀ, the boolean mask sliced to present's length
 // and made additive with Where(m, 0, -inf), the NaN guard after Softmax
-// and the merged heads reshaped to [B, S, -1]. It returns the context and
+// and the merged heads reshaped to [B, S, -1] (from opset 15 the key length
+// is read with Shape's start and end). It returns the context and
 // the present key and value. Without pastK it is the export without past
 // (task feature-extraction).
 func optimumAttention(b *irbuild.Builder, x, pastK, pastV, mask4 string) (string, string, string) {
@@ -148,6 +149,9 @@ func optimumAttention(b *irbuild.Builder, x, pastK, pastV, mask4 string) (string
 		kT = b.OpA("Transpose", attrs(irbuild.Ints("perm", 0, 2, 3, 1)), b.Op("Reshape", sp.Out(1), target))
 	}
 	total := b.Op("Unsqueeze", b.OpA("Gather", attrs(irbuild.Int("axis", 0)), b.Op("Shape", presentK), b.Const(tensor.Scalar(int64(2)))), b.Const(i64s(0)))
+	if b.Model().Opset("") >= 15 { // the same length as Shape(present, start=-2, end=-1)
+		total = b.OpA("Shape", attrs(irbuild.Int("start", -2), irbuild.Int("end", -1)), presentK)
+	}
 	m := b.Op("Slice", mask4, b.Const(i64s(0)), total, b.Const(i64s(3)), b.Const(i64s(1)))
 	bias := b.Op("Where", m, b.Const(tensor.Scalar(float32(0))), b.Const(tensor.Scalar(float32(math.Inf(-1)))))
 	f32 := attrs(irbuild.Int("to", int64(tensor.Float32)))
