@@ -22,7 +22,8 @@ type decoderAttention struct {
 	scale        float64
 	set          []*ir.Node
 	headSize     int64
-	expand       bool // the mask needs an Expand to (…, S, T)
+	expand       bool   // the mask needs an Expand to (…, S, T)
+	scores       string // the (B, N, S, T) Q Kᵀ product
 }
 
 // fuseDecoderAttention matches decoder self-attention whose mask is any
@@ -61,12 +62,22 @@ func fuseDecoderAttention(st *state, v *view, g *ir.Graph, softmaxAxis int64, do
 			continue
 		}
 		p := &Patch{Remove: d.set}
-		mask := d.mask
-		finiteMask(v, p, d)
-		if d.expand {
-			mask = expandBias(v, p, d)
+		attrs := []ops.Attr{{Name: "num_heads", Type: ops.AttrInt, I: d.heads}, {Name: "scale", Type: ops.AttrFloat, F: float32(d.scale)}}
+		mask, padding := d.mask, ""
+		if pad, filter, ok := causalPadding(v, d); ok {
+			// The kernel skips the future keys instead of adding a mask.
+			mask, padding = "", v.newName("key_padding_mask")
+			p.Add = append(p.Add, v.node("Cast", "", []string{pad}, []string{padding},
+				ops.Attr{Name: "to", Type: ops.AttrInt, I: int64(tensor.Int32)}))
+			attrs = append(attrs, ops.Attr{Name: "unidirectional", Type: ops.AttrInt, I: 1},
+				ops.Attr{Name: "mask_filter_value", Type: ops.AttrFloat, F: float32(math.Max(filter, -math.MaxFloat32))})
+		} else {
+			finiteMask(v, p, d)
+			if d.expand {
+				mask = expandBias(v, p, d)
+			}
 		}
-		in := []string{d.q, d.k, d.v, "", "", mask, d.pastK, d.pastV}
+		in := []string{d.q, d.k, d.v, "", padding, mask, d.pastK, d.pastV}
 		for len(in) > 3 && in[len(in)-1] == "" {
 			in = in[:len(in)-1]
 		}
@@ -76,9 +87,7 @@ func fuseDecoderAttention(st *state, v *view, g *ir.Graph, softmaxAxis int64, do
 			presentShapes(v, p, d)
 		}
 		st.emit(msDomain, "MultiHeadAttention")
-		p.Add = append(p.Add, v.node("MultiHeadAttention", msDomain, in, out,
-			ops.Attr{Name: "num_heads", Type: ops.AttrInt, I: d.heads},
-			ops.Attr{Name: "scale", Type: ops.AttrFloat, F: float32(d.scale)}))
+		p.Add = append(p.Add, v.node("MultiHeadAttention", msDomain, in, out, attrs...))
 		patches = append(patches, p)
 	}
 	return patches
@@ -115,7 +124,7 @@ func matchDecoderAttention(v *view, sm *ir.Node) (decoderAttention, bool) {
 	}
 	set = append(set, nodes...)
 	set = append(set, qk, pv)
-	d.scale = scale
+	d.scale, d.scores = scale, qk.Outputs[0]
 
 	// Query heads.
 	q, ok := unheads(v, qIn, 0, 2, 1, 3)
@@ -263,6 +272,80 @@ func reader(v *view, s, opType string) *ir.Node {
 		}
 	}
 	return found
+}
+
+// causalPadding matches, without a cache, the zoo's square mask
+//
+//	Where(And(LessOrEqual(Unsqueeze(r, [0]), Unsqueeze(r, [1])),
+//	          Cast(Unsqueeze(m, [1, 2]), bool)), 0, c)
+//
+// with r = Range(0, n, 1), the (S, S) comparison proven of the scores'
+// query and key lengths, m the (B, S) attention_mask and c very negative:
+// causal attention over the keys m keeps. It returns m and c.
+func causalPadding(v *view, d decoderAttention) (string, float64, bool) {
+	w := v.op(d.mask, "Where")
+	st, ok := v.types[d.scores]
+	if d.pastK != "" || w == nil || len(w.Inputs) != 3 || !v.isScalar(w.Inputs[1], 0, 0) || !ok || !st.HasShape || len(st.Shape) != 4 {
+		return "", 0, false
+	}
+	c, ok := v.scalar(w.Inputs[2])
+	and := v.op(w.Inputs[0], "And")
+	if !ok || c > -1e4 || and == nil {
+		return "", 0, false
+	}
+	s, t := st.Shape[2], st.Shape[3]
+	for i := 0; i < 2; i++ {
+		le := v.op(and.Inputs[i], "LessOrEqual")
+		if le == nil || !squareCausal(v, le) {
+			continue
+		}
+		lt, ok := v.types[le.Outputs[0]]
+		if !ok || !lt.HasShape || len(lt.Shape) != 2 || !sameDim(lt.Shape[0], s) || !sameDim(lt.Shape[1], t) || !sameDim(s, t) {
+			continue
+		}
+		cast := v.op(and.Inputs[1-i], "Cast")
+		if cast == nil || attrInt(cast, "to", 0) != int64(tensor.Bool) {
+			continue
+		}
+		un := v.op(cast.Inputs[0], "Unsqueeze")
+		if un == nil {
+			continue
+		}
+		axes, ok := attrInts(un, "axes")
+		if !ok && len(un.Inputs) > 1 {
+			axes, ok = v.ints(un.Inputs[1])
+		}
+		m := un.Inputs[0]
+		mt, ok2 := v.types[m]
+		if !ok || !sameInts(axes, 1, 2) || !ok2 || !mt.HasShape || len(mt.Shape) != 2 || !sameDim(mt.Shape[1], t) ||
+			(mt.DType != tensor.Int64 && mt.DType != tensor.Int32) {
+			continue
+		}
+		return m, c, true
+	}
+	return "", 0, false
+}
+
+// squareCausal reports whether le is LessOrEqual(Unsqueeze(r, [0]),
+// Unsqueeze(r, [1])) of one r = Range(0, n, 1): key j <= query i.
+func squareCausal(v *view, le *ir.Node) bool {
+	var r [2]string
+	for i, want := range []int64{0, 1} {
+		un := v.op(le.Inputs[i], "Unsqueeze")
+		if un == nil {
+			return false
+		}
+		axes, ok := attrInts(un, "axes")
+		if !ok && len(un.Inputs) > 1 {
+			axes, ok = v.ints(un.Inputs[1])
+		}
+		if !ok || !sameInts(axes, want) {
+			return false
+		}
+		r[i] = un.Inputs[0]
+	}
+	rg := v.op(r[0], "Range")
+	return r[0] == r[1] && rg != nil && v.isScalar(rg.Inputs[0], 0, 0) && v.isScalar(rg.Inputs[2], 1, 0)
 }
 
 // finiteMask rewrites an -Inf mask Where(c, 0, -Inf) that only this

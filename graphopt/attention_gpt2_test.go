@@ -329,3 +329,62 @@ func producer(g *ir.Graph, s string) *ir.Node {
 	}
 	return nil
 }
+
+// zooMaskAttention is the zoo's GPT-2 attention without past over x (B, S,
+// 8): the additive mask Where(And(j <= i, mask[b, j] = 1), 0, lowest),
+// or with anti the anti-causal j >= i, the positions' (S, S) comparison
+// declared as the zoo declares it.
+func zooMaskAttention(anti bool) *ir.Model {
+	const H, nh, hd = 8, 2, 4
+	b := irbuild.New("zoo-mask", irbuild.Opset{Domain: "", Version: 17})
+	x := b.Input("x", tensor.Float32, "batch", "sequence", H)
+	mask := b.Input("attention_mask", tensor.Int64, "batch", "sequence")
+	r := b.Op("Range", b.Const(tensor.Scalar(int64(0))), b.OpA("Gather", attrs(irbuild.Int("axis", 0)), b.Op("Shape", x), b.Const(tensor.Scalar(int64(1)))), b.Const(tensor.Scalar(int64(1))))
+	row, col := b.Op("Unsqueeze", r, b.Const(i64s(0))), b.Op("Unsqueeze", r, b.Const(i64s(1)))
+	if anti {
+		row, col = col, row
+	}
+	le := b.Op("LessOrEqual", row, col)
+	g := b.Graph()
+	g.ValueInfo = append(g.ValueInfo, &ir.ValueInfo{Name: le, Type: tensor.Type{Kind: tensor.KindTensor, DType: tensor.Bool, HasShape: true, Shape: irbuild.Dims("sequence", "sequence")}})
+	keep := b.OpA("Cast", attrs(irbuild.Int("to", int64(tensor.Bool))), b.Op("Unsqueeze", mask, b.Const(i64s(1, 2))))
+	add := b.Op("Where", b.Op("And", le, keep), b.Const(tensor.Scalar(float32(0))), b.Const(tensor.Scalar(float32(-math.MaxFloat32))))
+	qkv := b.Op("Add", b.Op("MatMul", x, b.Const(f32s([]int{H, 3 * H}))), b.Const(f32s([]int{3 * H})))
+	sp := b.OpN("Split", 3, qkv, b.Const(i64s(H, H, H))).With(irbuild.Int("axis", -1))
+	heads := func(v string, perm ...int64) string {
+		return b.OpA("Transpose", attrs(irbuild.Ints("perm", perm...)), b.Op("Reshape", v, b.Const(i64s(0, 0, nh, hd))))
+	}
+	s := b.Op("Mul", b.Op("MatMul", heads(sp.Out(0), 0, 2, 1, 3), heads(sp.Out(1), 0, 2, 3, 1)), b.Const(tensor.Scalar(float32(0.5))))
+	p := b.OpA("Softmax", attrs(irbuild.Int("axis", -1)), b.Op("Add", s, add))
+	ctx := b.OpA("Transpose", attrs(irbuild.Ints("perm", 0, 2, 1, 3)), b.Op("MatMul", p, heads(sp.Out(2), 0, 2, 1, 3)))
+	b.Rename(b.Op("Reshape", ctx, b.Const(i64s(0, 0, H))), "y")
+	b.Output("y", tensor.Float32)
+	return b.Model()
+}
+
+// TestZooMaskUnidirectional: the zoo's causal mask becomes unidirectional
+// with a key padding mask; the anti-causal one stays an attention_bias.
+func TestZooMaskUnidirectional(t *testing.T) {
+	needMHA(t)
+	for _, anti := range []bool{false, true} {
+		m := zooMaskAttention(anti)
+		dims := map[string]int{"batch": 3, "sequence": 5}
+		opt, rep := checkEquivalent(t, m, graphopt.Options{}, dims, maskSomeKeys)
+		fusedMHA(t, opt, 1, false, rep)
+		for _, n := range opt.Graph.Nodes {
+			if n.OpType != "MultiHeadAttention" {
+				continue
+			}
+			uni := false
+			for _, a := range n.Attrs {
+				uni = uni || a.Name == "unidirectional" && a.I == 1
+			}
+			if uni == anti {
+				t.Errorf("anti-causal %v: unidirectional %v, inputs %q", anti, uni, n.Inputs)
+			}
+		}
+		if orttest.Err() == nil {
+			compareORTDims(t, m, opt, dims, maskSomeKeys)
+		}
+	}
+}
