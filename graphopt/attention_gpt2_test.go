@@ -388,3 +388,76 @@ func TestZooMaskUnidirectional(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderAttentionLeftPadding: with left padding some queries see no
+// key at all. The fused graphs must not give NaN there (natively or in
+// ONNX Runtime, whose MultiHeadAttention gives NaN rows for an all -Inf
+// bias) and must equal the unfused graph at every other position.
+func TestDecoderAttentionLeftPadding(t *testing.T) {
+	needMHA(t)
+	leftPad := func(f map[string]*tensor.Tensor) {
+		m := f["attention_mask"]
+		d, w := tensor.Data[int64](m), m.Shape()[1]
+		for b := 0; b < m.Shape()[0]; b++ {
+			for j := 0; j < w; j++ {
+				d[b*w+j] = 1
+			}
+		}
+		d[w], d[w+1] = 0, 0 // batch 1: two padding positions first
+	}
+	for _, c := range []struct {
+		name string
+		m    *ir.Model
+		dims map[string]int
+		pos  string // the (B, S, ...) output whose padding rows are free
+	}{
+		{"zoo", zooGPT2(t, false), map[string]int{"batch": 2, "sequence": 6}, "logits"},
+		{"zoo with past", zooGPT2(t, true), map[string]int{"batch": 2, "sequence": 6, "past_sequence": 0, "total_sequence": 6}, "logits"},
+		{"optimum with past", optimumModel(17, 2), map[string]int{"batch": 2, "sequence": 6, "past_sequence": 0, "total_sequence": 6}, "y"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			opt, _, err := graphopt.Optimize(c.m, graphopt.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			feeds, err := conformance.RandomFeeds(c.m, 5, c.dims)
+			if err != nil {
+				t.Fatal(err)
+			}
+			leftPad(feeds)
+			want := runModel(t, c.m, nil, feeds)
+			runs := map[string]map[string]*tensor.Tensor{"native": runModel(t, opt, nil, feeds)}
+			if orttest.Err() == nil {
+				runs["ONNX Runtime"] = runModel(t, opt, ort.New(ort.Options{}), feeds)
+			}
+			for who, got := range runs {
+				for name, w := range want {
+					g := got[name]
+					gd, wd := tensor.Data[float32](g), tensor.Data[float32](w)
+					// Clear the padding positions: batch 1, positions 0 and 1
+					// ((B, S, ...) outputs) or keys 0 and 1 (present, (B, N, T, h)).
+					sh := w.Shape()
+					for i := range wd {
+						if math.IsNaN(float64(gd[i])) {
+							t.Fatalf("%s: output %q has NaN at %d", who, name, i)
+						}
+						idx, rest := i, make([]int, len(sh))
+						for k := len(sh) - 1; k >= 0; k-- {
+							rest[k], idx = idx%sh[k], idx/sh[k]
+						}
+						pos := rest[1]
+						if name != c.pos {
+							pos = rest[2]
+						}
+						if rest[0] == 1 && pos < 2 {
+							gd[i], wd[i] = 0, 0
+						}
+					}
+					if d, err := maxDiff(w, g); err != nil || d > 1e-4 {
+						t.Errorf("%s: output %q away from the padding: error %g (%v)", who, name, d, err)
+					}
+				}
+			}
+		})
+	}
+}
