@@ -21,7 +21,9 @@
 // MatMul+Add); level Extended adds the fusions (LayerNormalization, Gelu,
 // BiasGelu, FastGelu, SkipLayerNormalization, EmbedLayerNormalization,
 // MatMul+Add into Gemm, MatMul of a transposed constant matrix into
-// FusedMatMul, BERT/ViT and GPT-2 causal attention), which emit
+// FusedMatMul, BERT/ViT and GPT-2 causal attention, and decoder attention
+// under any additive mask, with or without a Concat KV cache whose present
+// outputs the fused MultiHeadAttention then makes), which emit
 // standard ops where the model's opset has them and ONNX Runtime's
 // com.microsoft contrib ops otherwise, and only ops that Options.Supported
 // accepts (by default: those gort's native provider implements), so the
@@ -35,6 +37,8 @@
 // is recognized. Only types from those rules are written as value_info.
 //
 // Fusions assume what ONNX Runtime's fusions assume: attention masks hold
-// 0 and 1 only, token ids are in range. Every pass is checked by tests that run the optimized and
-// the unoptimized graph on random inputs.
+// 0 and 1 only, token ids are in range. Outputs at positions whose query
+// sees no key at all (left padding) may differ from the unfused graph's.
+// Every pass is checked by tests that run the optimized and the
+// unoptimized graph (the native session with NoOptimize) on random inputs.
 package graphopt
