@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -174,7 +175,19 @@ func (c *Ctx) grant(t *tensor.Tensor) (whole, ok bool) {
 // zeroed when zero is set (else its contents are unspecified). It is safe
 // for concurrent use by the goroutines of one kernel.
 type Allocator interface {
-	New(d tensor.DType, n int, shape []int, zero bool) (*tensor.Tensor, error)
+	New(d tensor.DType, n int, shape Dims, zero bool) (*tensor.Tensor, error)
+}
+
+// MaxAllocRank is the most dimensions an Allocator serves; Ctx.New makes
+// tensors of higher rank itself.
+const MaxAllocRank = 8
+
+// Dims is a shape of up to MaxAllocRank dimensions, passed by value, so
+// that the shape a kernel gives Ctx.New stays on its stack (a slice given
+// to an interface method escapes: one allocation per call).
+type Dims struct {
+	D    [MaxAllocRank]int
+	Rank int
 }
 
 // RandSource is the random source random ops draw from.
@@ -208,10 +221,12 @@ func (c *Ctx) alloc(d tensor.DType, shape []int, zero bool) (*tensor.Tensor, err
 		return nil, err
 	}
 	if c != nil && c.MaxElements > 0 && n > c.MaxElements {
-		return nil, fmt.Errorf("%w: output %v %v has %d elements, the session allows %d (raise runtime.Options.MaxTensorElements)", ErrLimit, d, shape, n, c.MaxElements)
+		return nil, fmt.Errorf("%w: output %v %v has %d elements, the session allows %d (raise runtime.Options.MaxTensorElements)", ErrLimit, d, slices.Clone(shape), n, c.MaxElements)
 	}
-	if c != nil && c.Alloc != nil {
-		return c.Alloc.New(d, n, shape, zero)
+	if c != nil && c.Alloc != nil && len(shape) <= MaxAllocRank {
+		var dims Dims
+		dims.Rank = copy(dims.D[:], shape)
+		return c.Alloc.New(d, n, dims, zero)
 	}
 	return tensor.New(d, shape...)
 }

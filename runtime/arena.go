@@ -26,6 +26,12 @@ import (
 // not allocate them); graph outputs are never released. Values inside
 // subgraph frames are not tracked: a subgraph's step (Loop, If, Scan) holds
 // its values only until it returns, and its results land in main-frame slots.
+// A buffer's record keeps the header New first handed out for it (own);
+// reusing the buffer reshapes that header in place instead of making one,
+// which is safe because the buffer is free only when no slot holds any
+// tensor over it, graph outputs are never freed, and kernels keep no
+// tensor across steps. A donated feed's header stays the caller's: its
+// buffer gets a new header the first time it is reused.
 
 // arenaMode is "" (recycle), "off" (plain allocation) or "poison" (recycle,
 // filling released buffers with NaN/0xFF bytes so that a read after release
@@ -100,7 +106,8 @@ func dataRange(t *tensor.Tensor) (lo, hi uintptr, capn int) {
 func recyclable(d tensor.DType) bool { return d != tensor.String && d.Supported() }
 
 // New implements ops.Allocator.
-func (a *arena) New(d tensor.DType, n int, shape []int, zero bool) (*tensor.Tensor, error) {
+func (a *arena) New(d tensor.DType, n int, dims ops.Dims, zero bool) (*tensor.Tensor, error) {
+	shape := dims.D[:dims.Rank]
 	if n == 0 || !recyclable(d) {
 		return tensor.New(d, shape...)
 	}

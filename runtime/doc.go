@@ -19,7 +19,14 @@
 // (ops.Ctx.Reusable: an intermediate at its last use that no other value
 // shares; ops.Ctx.Extendable: also a donated feed, WithDonated, which may
 // only be written where it holds no valid content, as a KV cache shared by
-// past and present gains its new rows).
+// past and present gains its new rows). A recycled buffer comes back with
+// the tensor header the arena made for it, reshaped: a header is reused
+// only once no slot holds its buffer, never for a graph output or a feed,
+// so kernels (which keep no tensor across runs) and callers cannot tell.
+// Kernels keep per-node plans for the shapes they last saw and return
+// their outputs through ops.Ctx.Result, so that a steady-state run, a
+// decode step of a KV-cached model among them, allocates little beyond
+// its outputs and the values whose sizes change.
 // Package runtime/ort delegates to ONNX Runtime through cgo; it is the only
 // cgo in gort, so CGO_ENABLED=0 builds a working native runtime.
 //

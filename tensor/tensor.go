@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -32,10 +33,12 @@ func NumElements(shape []int) (int, error) {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {
-			return 0, fmt.Errorf("%w: negative dimension %d in %v", ErrShape, d, shape)
+			// Errors format a copy, so that shape does not escape: a
+			// caller's shape can stay on its stack.
+			return 0, fmt.Errorf("%w: negative dimension %d in %v", ErrShape, d, slices.Clone(shape))
 		}
 		if d != 0 && n > MaxElements/d {
-			return 0, fmt.Errorf("%w: %v has more than 2^40 elements", ErrShape, shape)
+			return 0, fmt.Errorf("%w: %v has more than 2^40 elements", ErrShape, slices.Clone(shape))
 		}
 		n *= d
 	}
@@ -165,7 +168,7 @@ func (t *Tensor) Reshape(shape ...int) (*Tensor, error) {
 		return nil, err
 	}
 	if n != t.Len() {
-		return nil, fmt.Errorf("%w: cannot reshape %v (%d elements) to %v", ErrShape, t.shape, t.Len(), shape)
+		return nil, fmt.Errorf("%w: cannot reshape %v (%d elements) to %v", ErrShape, t.shape, t.Len(), slices.Clone(shape))
 	}
 	return &Tensor{dtype: t.dtype, shape: append([]int{}, shape...), data: t.data}, nil
 }
@@ -183,7 +186,7 @@ func (t *Tensor) Reuse(shape []int) error {
 		return err
 	}
 	if n != t.Len() {
-		return fmt.Errorf("%w: cannot reshape %v (%d elements) to %v", ErrShape, t.shape, t.Len(), shape)
+		return fmt.Errorf("%w: cannot reshape %v (%d elements) to %v", ErrShape, t.shape, t.Len(), slices.Clone(shape))
 	}
 	t.shape = append([]int{}, shape...)
 	return nil

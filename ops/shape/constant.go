@@ -248,11 +248,15 @@ func compileShape(n *ops.Node) (*ops.Kernel, error) {
 		}
 		s := in[0].Shape()
 		lo, hi := shapeRange(start, end, hasEnd, len(s))
-		v := make([]int64, hi-lo)
+		out, err := c.NewUninit(tensor.Int64, hi-lo)
+		if err != nil {
+			return nil, err
+		}
+		v := tensor.Data[int64](out)
 		for i := range v {
 			v[i] = int64(s[lo+i])
 		}
-		return result{c}.one(tensor.From([]int{len(v)}, v))
+		return c.Result(out), nil
 	}}, nil
 }
 
