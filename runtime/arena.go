@@ -82,6 +82,14 @@ type arena struct {
 	pcg  rand.PCG
 	rng  *rand.Rand
 	in   []tensor.Value
+	// run holds the main graph's frame and step buffers (plan.run).
+	run struct {
+		f      frame
+		tin    []*tensor.Tensor
+		resBuf []tensor.Value
+		grants []ops.Reuse
+		res    []tensor.Value
+	}
 }
 
 func newArena() *arena {
@@ -300,6 +308,12 @@ func (a *arena) succeeded() {
 // holding them, and each free list keeps at most as many buffers as the run
 // asked for of its size, so that memory stays bounded when shapes vary.
 func (a *arena) reset() {
+	// Drop the run's values (the caller has the outputs).
+	clear(a.run.f.vals)
+	clear(a.run.tin[:cap(a.run.tin)])
+	clear(a.run.resBuf[:cap(a.run.resBuf)])
+	clear(a.run.grants[:cap(a.run.grants)])
+	clear(a.run.res)
 	// Buffers still owned leave with the values holding them; their
 	// records stay for the next run's buffers.
 	for _, b := range a.owned {

@@ -557,17 +557,32 @@ func errOut(st *step, err error) error {
 }
 
 func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value, error) {
-	f := &frame{vals: make([]tensor.Value, p.nslots), parent: parent}
+	// The main graph's frame tracks which recyclable buffers its slots
+	// hold; it and the step buffers below live in the run's arena.
+	var a *arena
+	if parent == nil {
+		a, _ = c.Alloc.(*arena)
+	}
+	var f *frame
+	var tin []*tensor.Tensor
+	var vin, resBuf, res []tensor.Value
+	var grants []ops.Reuse
+	if a != nil {
+		f = &a.run.f
+		f.vals = slices.Grow(f.vals[:0], p.nslots)[:p.nslots]
+		clear(f.vals)
+		tin, resBuf, grants = a.run.tin[:0], a.run.resBuf[:0], a.run.grants[:0]
+		res = slices.Grow(a.run.res[:0], len(p.outputSlots))[:len(p.outputSlots)]
+		defer func() { a.run.tin, a.run.resBuf, a.run.grants, a.run.res = tin[:0], resBuf[:0], grants[:0], res }()
+	} else {
+		f = &frame{vals: make([]tensor.Value, p.nslots), parent: parent}
+		res = make([]tensor.Value, len(p.outputSlots))
+	}
 	for _, cs := range p.consts {
 		f.vals[cs.slot] = cs.v
 	}
 	if len(in) > len(p.inputSlots) {
 		return nil, fmt.Errorf("runtime: graph %q takes %d inputs, got %d", p.name, len(p.inputSlots), len(in))
-	}
-	// The main graph's frame tracks which recyclable buffers its slots hold.
-	var a *arena
-	if parent == nil {
-		a, _ = c.Alloc.(*arena)
 	}
 	for i, v := range in {
 		if v != nil {
@@ -587,10 +602,6 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 		}
 		f.vals[cp.to] = src.vals[cp.from]
 	}
-	// Room for most nodes' inputs and outputs, so that appends seldom grow.
-	tin := make([]*tensor.Tensor, 0, 8)
-	vin, resBuf := []tensor.Value(nil), make([]tensor.Value, 0, 8)
-	grants := make([]ops.Reuse, 0, 4)
 	// live counts the bytes of values this frame's nodes produced and still
 	// holds; counted is how much of it is already in c.Live.
 	var live, counted int64
@@ -697,7 +708,6 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 			f.vals[s] = nil
 		}
 	}
-	res := make([]tensor.Value, len(p.outputSlots))
 	for i, s := range p.outputSlots {
 		if f.vals[s] == nil {
 			return nil, fmt.Errorf("runtime: graph %q: output %q was not produced", p.name, p.outputNames[i])
