@@ -39,6 +39,14 @@ func builtinNames() string {
 // cmdBench times a model on the native provider, ONNX Runtime or both,
 // alternating the providers run by run so that both see the same machine
 // load, and prints medians and, with both, the ratio.
+//
+// Each run is preceded by a short pause (--gap, 30 ms): after a run, ONNX
+// Runtime's pool threads spin-wait for more work, and a run that starts
+// at once shares the cores with them (bert-base on 2 threads: native 80 ms
+// right after an ORT run, 65 ms with the pause; ORT itself 63-65 either
+// way). Longer pauses let an idle virtual machine slow down (native 85 ms
+// after 200 ms idle, 64 ms when another thread kept a vCPU busy), which is
+// the machine's, not a provider's, so the pause stays short.
 func cmdBench(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -47,9 +55,10 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 1, "batch size (symbolic batch dimensions)")
 	seq := fs.Int("seq", 128, "sequence length (other symbolic dimensions)")
 	runs := fs.Int("runs", 10, "timed runs per provider, after 2 warm-up runs")
+	gap := fs.Duration("gap", 30*time.Millisecond, "pause before each run, so that ONNX Runtime's spin-waiting threads do not take the CPU from the next run (0: none)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to this file (go tool pprof)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: gort bench MODEL [--provider native|ort|both] [--threads N] [--batch B] [--seq S] [--runs R] [--cpuprofile FILE]\nMODEL is an .onnx file or a built-in model with random weights: %s\n", builtinNames())
+		fmt.Fprintf(stderr, "usage: gort bench MODEL [--provider native|ort|both] [--threads N] [--batch B] [--seq S] [--runs R] [--gap D] [--cpuprofile FILE]\nMODEL is an .onnx file or a built-in model with random weights: %s\n", builtinNames())
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -117,6 +126,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			defer pprof.StopCPUProfile()
 		}
 		for i, s := range sessions {
+			if *gap > 0 {
+				time.Sleep(*gap)
+			}
 			start := time.Now()
 			if _, err := s.Run(context.Background(), feeds); err != nil {
 				return fmt.Errorf("%s: %w", names[i], err)
