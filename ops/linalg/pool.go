@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Job is work split over index ranges: Do(lo, hi) handles [lo, hi).
@@ -75,10 +76,43 @@ func (p *Pool) Close() {
 	}
 }
 
+// spinFor is how long a worker polls for the next range, and a caller for
+// the end of its call, before blocking. Parallel regions of a model run
+// follow each other within microseconds, and waking a blocked thread costs
+// more than the poll: on the 2-vCPU VM of bench/, a region of 5 µs work per
+// thread took 26-30 µs with blocking workers and 10-11 µs with polling ones
+// while regions came less than spinFor apart, and GPT-2 decoding (about a
+// hundred matrix-vector regions per token) ran 10-40% more tokens/s.
+// Polling yields the processor (Gosched), so other goroutines still run.
+const spinFor = 200 * time.Microsecond
+
 func (p *Pool) worker() {
-	for t := range p.work {
+	for {
+		t, ok := p.next()
+		if !ok {
+			return
+		}
 		t.run()
 	}
+}
+
+// next returns the next task, polling for spinFor before it blocks; ok is
+// false once the pool is closed.
+func (p *Pool) next() (t task, ok bool) {
+	start := time.Now()
+	for i := 0; ; i++ {
+		select {
+		case t, ok = <-p.work:
+			return t, ok
+		default:
+		}
+		if i&15 == 15 && time.Since(start) > spinFor {
+			break
+		}
+		runtime.Gosched()
+	}
+	t, ok = <-p.work
+	return t, ok
 }
 
 func (t task) run() {
@@ -128,6 +162,19 @@ func (p *Pool) RunChunks(n, chunks int, job Job) {
 	// The caller runs the first range, then helps with queued work until
 	// every range of this call is done.
 	task{job: job, lo: 0, hi: first, b: b}.run()
+	// Poll while the other ranges finish (their threads are running),
+	// then block.
+	for start, i := time.Now(), 0; b.pending.Load() > 0; i++ {
+		if i&15 == 15 && time.Since(start) > spinFor {
+			break
+		}
+		select {
+		case t := <-p.work:
+			t.run()
+		default:
+			runtime.Gosched()
+		}
+	}
 	for {
 		select {
 		case <-b.done:
