@@ -100,20 +100,28 @@ func (p *Pool) worker() {
 // false once the pool is closed.
 func (p *Pool) next() (t task, ok bool) {
 	start := time.Now()
-	for i := 0; ; i++ {
-		select {
-		case t, ok = <-p.work:
-			return t, ok
-		default:
+	for i := 1; ; i++ {
+		if len(p.work) > 0 { // a cheap look before the channel's lock
+			select {
+			case t, ok = <-p.work:
+				return t, ok
+			default:
+			}
 		}
-		if i&15 == 15 && time.Since(start) > spinFor {
-			break
+		if i%pollYield == 0 {
+			if time.Since(start) > spinFor {
+				break
+			}
+			runtime.Gosched()
 		}
-		runtime.Gosched()
 	}
 	t, ok = <-p.work
 	return t, ok
 }
+
+// pollYield is how many polls go between two looks at the clock and
+// yields of the processor (a yield takes the scheduler's lock).
+const pollYield = 256
 
 func (t task) run() {
 	t.job.Do(t.lo, t.hi)
@@ -164,14 +172,18 @@ func (p *Pool) RunChunks(n, chunks int, job Job) {
 	task{job: job, lo: 0, hi: first, b: b}.run()
 	// Poll while the other ranges finish (their threads are running),
 	// then block.
-	for start, i := time.Now(), 0; b.pending.Load() > 0; i++ {
-		if i&15 == 15 && time.Since(start) > spinFor {
-			break
+	for start, i := time.Now(), 1; b.pending.Load() > 0; i++ {
+		if len(p.work) > 0 {
+			select {
+			case t := <-p.work:
+				t.run()
+			default:
+			}
 		}
-		select {
-		case t := <-p.work:
-			t.run()
-		default:
+		if i%pollYield == 0 {
+			if time.Since(start) > spinFor {
+				break
+			}
 			runtime.Gosched()
 		}
 	}
