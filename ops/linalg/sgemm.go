@@ -258,6 +258,10 @@ func getScratch(kern *kernel) *scratch {
 // tile.
 func (j *gemmJob) block(s *scratch, r0, r1, c0, c1 int) {
 	kern, k := j.kern, j.k
+	if j.pb != nil {
+		j.blockPacked(s, r0, r1, c0, c1)
+		return
+	}
 	for jc := c0; jc < c1; {
 		// Column blocks end at multiples of nc, as a PackedB's do.
 		nc := min(kern.nc-jc%kern.nc, c1-jc)
@@ -437,6 +441,44 @@ func transposeInto(rows, cols int, src []float32, lds int, dst []float32, ldd in
 		row := src[i*lds : i*lds+cols]
 		for p, v := range row {
 			dst[p*ldd+i] = alpha * v
+		}
+	}
+}
+
+// blockPacked is block with op(B) pre-packed: no B block is packed here,
+// so the loops put the column blocks innermost and each mc x kc block of A
+// is packed once for all of them (block packs it again per nc columns).
+// Every element of C sums its k blocks in the same order as block does,
+// so results are the same bits.
+func (j *gemmJob) blockPacked(s *scratch, r0, r1, c0, c1 int) {
+	kern, k := j.kern, j.k
+	for pc := 0; pc < k; pc += kern.kc {
+		kc := min(kern.kc, k-pc)
+		bk, load := j.beta, 1
+		if pc > 0 {
+			bk = 1
+		} else if j.beta == 0 {
+			load = 0
+		}
+		last := pc+kc == k && !j.ep.none()
+		for ic := r0; ic < r1; ic += kern.mc {
+			mc := min(kern.mc, r1-ic)
+			packA(kern.mr, j.transA, j.a, j.lda, ic, pc, mc, kc, j.alpha, s.a)
+			for jc := c0; jc < c1; {
+				nc := min(kern.nc-jc%kern.nc, c1-jc)
+				cb := j.c[ic*j.ldc+jc:]
+				kern.macro(s, j.pb.block(jc, pc, kc, nc), mc, nc, kc, cb, j.ldc, bk, load)
+				if last {
+					var bias []float32
+					if j.ep.Bias != nil {
+						bias = j.ep.Bias[jc : jc+nc]
+					}
+					for i := range mc {
+						j.ep.apply(cb[i*j.ldc:i*j.ldc+nc], bias, j.ep.rowBias(ic+i))
+					}
+				}
+				jc += nc
+			}
 		}
 	}
 }
