@@ -248,12 +248,20 @@ func (a *skipRows[F]) run(lo, hi int) error {
 		if a.sum.T != nil {
 			s = a.sum.Buf[o : o+hidden]
 		}
-		for j := range s {
-			v := x[o+j] + skip[o+j]
+		if s32, ok := any(s).([]float32); ok {
+			// The same float32 adds, vectorized.
+			vecmath.Add(s32, any(x[o:o+hidden]).([]float32), any(skip[o:o+hidden]).([]float32))
 			if bias != nil {
-				v += bias[j]
+				vecmath.Add(s32, s32, any(bias).([]float32))
 			}
-			s[j] = v
+		} else {
+			for j := range s {
+				v := x[o+j] + skip[o+j]
+				if bias != nil {
+					v += bias[j]
+				}
+				s[j] = v
+			}
 		}
 		m, is := normRow(s, out[o:o+hidden], a.gamma, a.beta, a.p.eps, a.p.rms)
 		if a.mean.T != nil {

@@ -80,3 +80,19 @@ func Affine(out, x, scale, bias []float32, m, inv float32) {
 		out[j] = o
 	}
 }
+
+// Add writes dst[j] = a[j] + b[j] for j < len(a); dst and b have at least
+// len(a) elements, and dst may be a or b.
+func Add(dst, a, b []float32) {
+	dst, b = dst[:len(a)], b[:len(a)]
+	if v := cur; v.add != nil {
+		k := len(a) &^ 15
+		if k > 0 {
+			v.add(dst[:k], a[:k], b[:k])
+			dst, a, b = dst[k:], a[k:], b[k:]
+		}
+	}
+	for j, x := range a {
+		dst[j] = x + b[j]
+	}
+}

@@ -104,3 +104,27 @@ afstore:
 
 afdone:
 	RET
+
+// func addAVX512(dst, a, b []float32)
+// dst[j] = a[j] + b[j] over len(a) (a multiple of 16).
+TEXT ·addAVX512(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ a_base+24(FP), SI
+	MOVQ a_len+32(FP), CX
+	MOVQ b_base+48(FP), DX
+	SHRQ $4, CX
+	JZ   adddone
+
+addloop:
+	VMOVUPS (SI), Z0
+	VADDPS  (DX), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     addloop
+	VZEROUPPER
+
+adddone:
+	RET

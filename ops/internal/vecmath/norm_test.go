@@ -43,6 +43,16 @@ func TestNormRows(t *testing.T) {
 					t.Errorf("%s n=%d rms=%v: Moments = %v, %v; want %v, %v", impl.name, n, rms, m, v, wantM, wantV)
 				}
 			}
+			sum := make([]float32, n)
+			old := cur
+			cur = impl
+			Add(sum, x, bias)
+			cur = old
+			for j := range x {
+				if sum[j] != x[j]+bias[j] {
+					t.Fatalf("%s n=%d: Add[%d] = %v, want %v", impl.name, n, j, sum[j], x[j]+bias[j])
+				}
+			}
 			for _, b := range [][]float32{nil, bias} {
 				got := make([]float32, n)
 				mf, inv := float32(99.5), float32(0.37)

@@ -145,6 +145,7 @@ type vec struct {
 	sum64      func(x []float32) float64
 	sumSqDev64 func(x []float32, m float64) float64
 	affine     func(out, x, scale, bias []float32, m, inv float32)
+	add        func(dst, a, b []float32)
 }
 
 // pureGo is the implementation without vector loops.

@@ -30,6 +30,9 @@ func sum64AVX512(x []float32) float64
 func sumSqDev64AVX512(x []float32, m float64) float64
 
 //go:noescape
+func addAVX512(dst, a, b []float32)
+
+//go:noescape
 func affineAVX512(out, x, scale, bias []float32, m, inv float32)
 
 // available lists the implementations this CPU can run, best first.
@@ -37,7 +40,7 @@ func available() []*vec {
 	var vs []*vec
 	if cpu.X86.HasAVX512F {
 		vs = append(vs, &vec{name: "avx512", width: 16, masked: true, expSub: expSubAVX512, max: maxAVX512, scale: scaleAVX512, scaleAdd: scaleAddAVX512,
-			sum64: sum64AVX512, sumSqDev64: sumSqDev64AVX512, affine: affineAVX512})
+			sum64: sum64AVX512, sumSqDev64: sumSqDev64AVX512, affine: affineAVX512, add: addAVX512})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		vs = append(vs, &vec{name: "avx2", width: 8, expSub: expSubAVX2, max: maxAVX2, scale: scaleAVX2, scaleAdd: scaleAddAVX2})
