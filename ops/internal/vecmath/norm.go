@@ -23,7 +23,7 @@ func Moments(x []float32, rms bool) (mean, variance float64) {
 func sum64(x []float32) float64 {
 	var s float64
 	if v := cur; v.sum64 != nil {
-		k := len(x) &^ 15
+		k := len(x) &^ (v.width - 1)
 		if k > 0 {
 			s = v.sum64(x[:k])
 			x = x[k:]
@@ -39,7 +39,7 @@ func sum64(x []float32) float64 {
 func sumSqDev64(x []float32, m float64) float64 {
 	var s float64
 	if v := cur; v.sumSqDev64 != nil {
-		k := len(x) &^ 15
+		k := len(x) &^ (v.width - 1)
 		if k > 0 {
 			s = v.sumSqDev64(x[:k], m)
 			x = x[k:]
@@ -61,7 +61,7 @@ func Affine(out, x, scale, bias []float32, m, inv float32) {
 		bias = bias[:len(x)]
 	}
 	if v := cur; v.affine != nil {
-		k := len(x) &^ 15
+		k := len(x) &^ (v.width - 1)
 		if k > 0 {
 			var b []float32
 			if len(bias) > 0 {
@@ -86,7 +86,7 @@ func Affine(out, x, scale, bias []float32, m, inv float32) {
 func Add(dst, a, b []float32) {
 	dst, b = dst[:len(a)], b[:len(a)]
 	if v := cur; v.add != nil {
-		k := len(a) &^ 15
+		k := len(a) &^ (v.width - 1)
 		if k > 0 {
 			v.add(dst[:k], a[:k], b[:k])
 			dst, a, b = dst[k:], a[k:], b[k:]

@@ -1,5 +1,16 @@
 #include "textflag.h"
 
+// HSUM64 adds the two 8-lane float64 sums Z10 and Z11 into X10's low lane
+// (clobbers Z1).
+#define HSUM64 \
+	VADDPD        Z11, Z10, Z10 \
+	VEXTRACTF64X4 $1, Z10, Y1   \
+	VADDPD        Y1, Y10, Y10  \
+	VEXTRACTF128  $1, Y10, X1   \
+	VADDPD        X1, X10, X10  \
+	VPERMILPD     $1, X10, X1   \
+	VADDSD        X1, X10, X10
+
 // func sum64AVX512(x []float32) float64
 // Σ x[j] in float64 over len(x) (a multiple of 16), two 8-lane sums.
 TEXT ·sum64AVX512(SB), NOSPLIT, $0-32
@@ -21,13 +32,7 @@ sumloop:
 	JNZ       sumloop
 
 sumdone:
-	VADDPD        Z11, Z10, Z10
-	VEXTRACTF64X4 $1, Z10, Y1
-	VADDPD        Y1, Y10, Y10
-	VEXTRACTF128  $1, Y10, X1
-	VADDPD        X1, X10, X10
-	VPERMILPD     $1, X10, X1
-	VADDSD        X1, X10, X10
+	HSUM64
 	VZEROUPPER
 	MOVSD         X10, ret+24(FP)
 	RET
@@ -56,13 +61,7 @@ sqloop:
 	JNZ         sqloop
 
 sqdone:
-	VADDPD        Z11, Z10, Z10
-	VEXTRACTF64X4 $1, Z10, Y1
-	VADDPD        Y1, Y10, Y10
-	VEXTRACTF128  $1, Y10, X1
-	VADDPD        X1, X10, X10
-	VPERMILPD     $1, X10, X1
-	VADDSD        X1, X10, X10
+	HSUM64
 	VZEROUPPER
 	MOVSD         X10, ret+32(FP)
 	RET

@@ -46,9 +46,6 @@ func expGo(x float32) float32 {
 	return y * math.Float32frombits(uint32(half+127)<<23) * math.Float32frombits(uint32(ni-half+127)<<23)
 }
 
-// Exp replaces every x[j] by exp(x[j]).
-func Exp(x []float32) { ExpSub(x, 1, 0) }
-
 // ExpSub replaces every x[j] by exp(a·x[j] − m) (a·x[j] − m rounded once)
 // and returns their sum (float32 lanes, summed at the end). Softmax calls
 // it with m the row's maximum of a·x; m = −Inf with an x[j] = −Inf gives
@@ -126,9 +123,6 @@ func ScaleAdd(x []float32, a float32, y []float32) {
 		x[j] = float32(math.FMA(float64(a), float64(x[j]), float64(y[j])))
 	}
 }
-
-// Impl names the implementation in use: "avx512", "avx2" or "go".
-func Impl() string { return cur.name }
 
 // vec is one implementation of the vector loops: each handles a multiple
 // of width elements (any length when masked, expSub only), nil funcs none.

@@ -70,17 +70,12 @@ func TestExpRange(t *testing.T) {
 		}
 		x := append([]float32(nil), xs...)
 		sum := ExpSub(x, 1, 0)
-		var want float64
 		for j, e := range x {
 			checkExp(t, xs[j], e)
-			if e == e && !math.IsInf(float64(e), 0) {
-				want += float64(e)
-			}
 		}
 		if !math.IsNaN(float64(sum)) {
 			t.Fatalf("sum over a NaN = %v, want NaN", sum)
 		}
-		_ = want
 	})
 }
 
