@@ -190,16 +190,12 @@ func Activate(act Activation, y, x, bias []float32) {
 	if len(y) != len(x) {
 		panic(fmt.Sprintf("linalg: Activate: len(y) = %d, len(x) = %d", len(y), len(x)))
 	}
-	step := activateBlock
+	ep, step := Epilogue{Act: act}, activateBlock
 	if len(bias) > 0 {
 		if len(x)%len(bias) != 0 {
 			panic(fmt.Sprintf("linalg: Activate: len(x) = %d is not a multiple of len(bias) = %d", len(x), len(bias)))
 		}
-		step = len(bias)
-	}
-	ep := Epilogue{Act: act, Bias: bias}
-	if len(bias) == 0 {
-		ep.Bias = nil
+		ep.Bias, step = bias, len(bias)
 	}
 	for lo := 0; lo < len(x); lo += step {
 		hi := min(lo+step, len(x))

@@ -79,11 +79,12 @@ func (p *Pool) Close() {
 // spinFor is how long a worker polls for the next range, and a caller for
 // the end of its call, before blocking. Parallel regions of a model run
 // follow each other within microseconds, and waking a blocked thread costs
-// more than the poll: on the 2-vCPU VM of bench/, a region of 5 µs work per
-// thread took 26-30 µs with blocking workers and 10-11 µs with polling ones
-// while regions came less than spinFor apart, and GPT-2 decoding (about a
-// hundred matrix-vector regions per token) ran 10-40% more tokens/s.
-// Polling yields the processor (Gosched), so other goroutines still run.
+// more than the poll: on the 2-vCPU VM of bench/, BenchmarkPoolRegion (5 µs
+// of work per thread) took 26-30 µs per region with blocking workers and
+// 9-11 µs with polling ones while regions came less than spinFor apart.
+// GPT-2 decoding runs about a hundred such small regions per token.
+// Polling yields the processor every pollYield polls, so other goroutines
+// still run.
 const spinFor = 200 * time.Microsecond
 
 func (p *Pool) worker() {

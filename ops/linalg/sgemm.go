@@ -268,31 +268,15 @@ func (j *gemmJob) block(s *scratch, r0, r1, c0, c1 int) {
 		for pc := 0; pc < k; pc += kern.kc {
 			kc := min(kern.kc, k-pc)
 			bp := s.b
-			if j.pb != nil {
-				bp = j.pb.block(jc, pc, kc, nc)
-			} else {
-				kern.packB(j.transB, j.b, j.ldb, pc, jc, kc, nc, bp)
-			}
-			// The first k block applies beta; later ones accumulate.
-			bk, load := j.beta, 1
-			if pc > 0 {
-				bk = 1
-			} else if j.beta == 0 {
-				load = 0
-			}
+			kern.packB(j.transB, j.b, j.ldb, pc, jc, kc, nc, bp)
+			bk, load := j.kBeta(pc)
 			for ic := r0; ic < r1; ic += kern.mc {
 				mc := min(kern.mc, r1-ic)
 				packA(kern.mr, j.transA, j.a, j.lda, ic, pc, mc, kc, j.alpha, s.a)
 				cb := j.c[ic*j.ldc+jc:]
 				kern.macro(s, bp, mc, nc, kc, cb, j.ldc, bk, load)
-				if pc+kc == k && !j.ep.none() {
-					var bias []float32
-					if j.ep.Bias != nil {
-						bias = j.ep.Bias[jc : jc+nc]
-					}
-					for i := range mc {
-						j.ep.apply(cb[i*j.ldc:i*j.ldc+nc], bias, j.ep.rowBias(ic+i))
-					}
+				if pc+kc == k {
+					j.epilogue(cb, ic, mc, jc, nc)
 				}
 			}
 		}
@@ -454,13 +438,7 @@ func (j *gemmJob) blockPacked(s *scratch, r0, r1, c0, c1 int) {
 	kern, k := j.kern, j.k
 	for pc := 0; pc < k; pc += kern.kc {
 		kc := min(kern.kc, k-pc)
-		bk, load := j.beta, 1
-		if pc > 0 {
-			bk = 1
-		} else if j.beta == 0 {
-			load = 0
-		}
-		last := pc+kc == k && !j.ep.none()
+		bk, load := j.kBeta(pc)
 		for ic := r0; ic < r1; ic += kern.mc {
 			mc := min(kern.mc, r1-ic)
 			packA(kern.mr, j.transA, j.a, j.lda, ic, pc, mc, kc, j.alpha, s.a)
@@ -468,17 +446,38 @@ func (j *gemmJob) blockPacked(s *scratch, r0, r1, c0, c1 int) {
 				nc := min(kern.nc-jc%kern.nc, c1-jc)
 				cb := j.c[ic*j.ldc+jc:]
 				kern.macro(s, j.pb.block(jc, pc, kc, nc), mc, nc, kc, cb, j.ldc, bk, load)
-				if last {
-					var bias []float32
-					if j.ep.Bias != nil {
-						bias = j.ep.Bias[jc : jc+nc]
-					}
-					for i := range mc {
-						j.ep.apply(cb[i*j.ldc:i*j.ldc+nc], bias, j.ep.rowBias(ic+i))
-					}
+				if pc+kc == k {
+					j.epilogue(cb, ic, mc, jc, nc)
 				}
 				jc += nc
 			}
 		}
+	}
+}
+
+// kBeta is the beta and load flag of k block pc: the first applies beta
+// (load 0: C is not read when beta is 0), later ones accumulate.
+func (j *gemmJob) kBeta(pc int) (float32, int) {
+	switch {
+	case pc > 0:
+		return 1, 1
+	case j.beta == 0:
+		return j.beta, 0
+	}
+	return j.beta, 1
+}
+
+// epilogue applies the Epilogue, if any, to the mc x nc block of C at
+// rows ic and columns jc (cb its first element) once its sum is complete.
+func (j *gemmJob) epilogue(cb []float32, ic, mc, jc, nc int) {
+	if j.ep.none() {
+		return
+	}
+	var bias []float32
+	if j.ep.Bias != nil {
+		bias = j.ep.Bias[jc : jc+nc]
+	}
+	for i := range mc {
+		j.ep.apply(cb[i*j.ldc:i*j.ldc+nc], bias, j.ep.rowBias(ic+i))
 	}
 }
