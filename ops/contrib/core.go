@@ -330,3 +330,15 @@ func cacheInto[F tensor.Float](dst, past []F, p int, src []F, v heads, bias []F)
 	}
 	gather(dst, t, p, src, v, bias)
 }
+
+// extendable reports whether the runtime lets the kernel write every one
+// of ts in place past its valid rows (ops.Ctx.Extendable) and each holds
+// F values, so a KV cache can be extended in its own buffer.
+func extendable[F tensor.Float](c *ops.Ctx, ts ...*tensor.Tensor) bool {
+	for _, t := range ts {
+		if _, ok := t.Raw().([]F); !ok || !c.Extendable(t) {
+			return false
+		}
+	}
+	return true
+}

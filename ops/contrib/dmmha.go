@@ -170,12 +170,7 @@ func runDMMHA[F tensor.Float](c *ops.Ctx, p *dmmha, in []*tensor.Tensor) ([]*ten
 	// straight from present (capacity maxLen); present is past's own
 	// buffer, written in place, when the runtime lets the kernel extend
 	// the past (ops.Ctx.Extendable: no copy of the cache per step).
-	inPlace := c.Extendable(pkT) && c.Extendable(pvT)
-	if inPlace {
-		_, okK := pkT.Raw().([]F)
-		_, okV := pvT.Raw().([]F)
-		inPlace = okK && okV
-	}
+	inPlace := extendable[F](c, pkT, pvT)
 	wantQK := p.qk && want(3)
 	direct := indir == nil && !wantQK && (inPlace || want(1) && want(2))
 	var presents [2]floatio.Out[F]

@@ -239,12 +239,7 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 	// into it in place: the past positions are neither copied nor
 	// changed, and the positions after the new ones keep what the buffer
 	// held.
-	inPlace := tp == pastBuf && c.Extendable(pastKT) && c.Extendable(pastVT)
-	if inPlace {
-		_, okK := pastKT.Raw().([]F)
-		_, okV := pastVT.Raw().([]F)
-		inPlace = okK && okV
-	}
+	inPlace := tp == pastBuf && extendable[F](c, pastKT, pastVT)
 	presentOf := func(pastT *tensor.Tensor, pastBuf0 []F, src []F, v heads, fresh []F) (floatio.Out[F], error) {
 		var o floatio.Out[F]
 		if inPlace {

@@ -210,18 +210,18 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 				// replaced: the past buffer itself, only the new rows
 				// written, when the runtime lets the kernel extend it.
 				pt := [2]*tensor.Tensor{pastK, pastV}[i]
-				from := 0
 				var o floatio.Out[F]
-				if _, ok := pt.Raw().([]F); ok && c.Extendable(pt) {
-					o, from = floatio.Out[F]{T: pt, Buf: whole}, past
+				if extendable[F](c, pt) {
+					o = floatio.Out[F]{T: pt, Buf: whole}
 				} else {
 					if o, err = floatio.New[F](c, in[0].DType(), bsz, nh, maxLen, d); err != nil {
 						return nil, err
 					}
 					copy(o.Buf, whole)
 				}
+				// Rows before past are there already (the buffer, or its copy).
 				for bh := 0; bh < bsz*nh; bh++ {
-					copy(o.Buf[(bh*maxLen+from)*d:][:(total-from)*d], buf[(bh*total+from)*d:][:(total-from)*d])
+					copy(o.Buf[(bh*maxLen+past)*d:][:(total-past)*d], buf[(bh*total+past)*d:][:(total-past)*d])
 				}
 				res[i+1] = o.Done()
 				continue
