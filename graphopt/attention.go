@@ -230,10 +230,7 @@ walk:
 		switch n.OpType {
 		case "Cast":
 		case "Unsqueeze":
-			a, ok := attrInts(n, "axes")
-			if !ok && len(n.Inputs) > 1 {
-				a, ok = v.ints(n.Inputs[1])
-			}
+			a, ok := v.axes(n)
 			if !ok {
 				return "", false
 			}

@@ -21,7 +21,6 @@ type decoderAttention struct {
 	heads        int64
 	scale        float64
 	set          []*ir.Node
-	headSize     int64
 	expand       bool   // the mask needs an Expand to (…, S, T)
 	scores       string // the (B, N, S, T) Q Kᵀ product
 }
@@ -132,7 +131,7 @@ func matchDecoderAttention(v *view, sm *ir.Node) (decoderAttention, bool) {
 		return d, false
 	}
 	set = append(set, q.nodes...)
-	d.q, d.heads, d.headSize = q.x, q.n, q.h
+	d.q, d.heads = q.x, q.n
 	// Key heads: Kᵀ of present (or of the new keys), or one Transpose
 	// 0,2,3,1 of the reshaped keys.
 	kT := v.op(kIn, "Transpose")
@@ -311,10 +310,7 @@ func causalPadding(v *view, d decoderAttention) (string, float64, bool) {
 		if un == nil {
 			continue
 		}
-		axes, ok := attrInts(un, "axes")
-		if !ok && len(un.Inputs) > 1 {
-			axes, ok = v.ints(un.Inputs[1])
-		}
+		axes, ok := v.axes(un)
 		m := un.Inputs[0]
 		mt, ok2 := v.types[m]
 		if !ok || !sameInts(axes, 1, 2) || !ok2 || !mt.HasShape || len(mt.Shape) != 2 || !sameDim(mt.Shape[1], t) ||
@@ -335,10 +331,7 @@ func squareCausal(v *view, le *ir.Node) bool {
 		if un == nil {
 			return false
 		}
-		axes, ok := attrInts(un, "axes")
-		if !ok && len(un.Inputs) > 1 {
-			axes, ok = v.ints(un.Inputs[1])
-		}
+		axes, ok := v.axes(un)
 		if !ok || !sameInts(axes, want) {
 			return false
 		}
@@ -644,10 +637,7 @@ func dimRef(v *view, s string) (string, int64, bool) {
 	if un == nil {
 		return "", 0, false
 	}
-	axes, ok := attrInts(un, "axes")
-	if !ok && len(un.Inputs) > 1 {
-		axes, ok = v.ints(un.Inputs[1])
-	}
+	axes, ok := v.axes(un)
 	ga := v.op(un.Inputs[0], "Gather")
 	if !ok || !sameInts(axes, 0) || ga == nil || attrInt(ga, "axis", 0) != 0 {
 		return "", 0, false

@@ -117,10 +117,7 @@ func positionLimit(v *view, s string) (tensor.Dim, bool) {
 	if un == nil {
 		return tensor.Dim{}, false
 	}
-	axes, ok := attrInts(un, "axes")
-	if !ok && len(un.Inputs) > 1 {
-		axes, ok = v.ints(un.Inputs[1])
-	}
+	axes, ok := v.axes(un)
 	rg := v.op(un.Inputs[0], "Range")
 	if !ok || !sameInts(axes, 0) || rg == nil || !v.isScalar(rg.Inputs[0], 0, 0) || !v.isScalar(rg.Inputs[2], 1, 0) {
 		return tensor.Dim{}, false

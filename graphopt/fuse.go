@@ -21,10 +21,7 @@ func (v *view) reducesLast(n *ir.Node, r int) bool {
 	if attrInt(n, "keepdims", 1) != 1 {
 		return false
 	}
-	axes, ok := attrInts(n, "axes")
-	if !ok && len(n.Inputs) > 1 && n.Inputs[1] != "" {
-		axes, ok = v.ints(n.Inputs[1])
-	}
+	axes, ok := v.axes(n)
 	return ok && len(axes) == 1 && (axes[0] == -1 || axes[0] == int64(r-1))
 }
 

@@ -75,6 +75,9 @@ func unflattenGemm(m *ir.Model, g *ir.Graph) ([]*Patch, error) {
 // then transposes the whole matrix. FusedMatMul reads W as it is, and the
 // native kernel packs Wᵀ once when the session is built.
 func fuseMatMulTranspose(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) {
+	if !st.supported(msDomain, "FusedMatMul") {
+		return nil, nil
+	}
 	v := newView(m, g)
 	var patches []*Patch
 	for _, mm := range g.Nodes {
@@ -94,9 +97,7 @@ func fuseMatMulTranspose(st *state, m *ir.Model, g *ir.Graph) ([]*Patch, error) 
 		if perm, ok := permOf(tr, 2); !ok || perm[0] != 1 {
 			continue
 		}
-		if !st.emit(msDomain, "FusedMatMul") {
-			return nil, nil
-		}
+		st.emit(msDomain, "FusedMatMul")
 		// The Transpose goes with the last reader (dead-code elimination).
 		fm := v.node("FusedMatMul", msDomain, []string{a, w}, mm.Outputs, ops.Attr{Name: "transB", Type: ops.AttrInt, I: 1})
 		patches = append(patches, &Patch{Remove: []*ir.Node{mm}, Add: []*ir.Node{fm}})

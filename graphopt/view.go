@@ -436,3 +436,16 @@ func lookup(reg *ops.Registry, m *ir.Model, n *ir.Node) (*ops.Op, *ops.Node) {
 	return op, &ops.Node{Name: n.Name, OpType: n.OpType, Domain: ops.NormDomain(n.Domain), Opset: v,
 		Attrs: n.Attrs, Inputs: n.Inputs, Outputs: n.Outputs}
 }
+
+// axes reads the axes of a node that takes them as an attribute (older
+// opsets) or as a constant second input (Unsqueeze, Squeeze, ReduceMean
+// from opset 13 or 18).
+func (v *view) axes(n *ir.Node) ([]int64, bool) {
+	if a, ok := attrInts(n, "axes"); ok {
+		return a, true
+	}
+	if len(n.Inputs) > 1 && n.Inputs[1] != "" {
+		return v.ints(n.Inputs[1])
+	}
+	return nil, false
+}
