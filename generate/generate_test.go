@@ -291,19 +291,6 @@ func TestOptionsChecked(t *testing.T) {
 	}
 }
 
-// Heap allocations per generated token, the model's included (logged; the
-// cache is the model's present outputs fed back, so the generator itself
-// adds only tensor headers per step).
-func TestAllocsPerToken(t *testing.T) {
-	for _, shared := range []bool{false, true} {
-		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
-			past, _, _ := tinyModels(t, shared)
-			m, b := allocsPerToken(t, past)
-			t.Logf("per token: %.0f allocations, %.0f bytes (whole model step)", m, b)
-		})
-	}
-}
-
 // allocsPerToken is the heap allocations and bytes per generated token of
 // greedy decoding with s (the difference of a 65- and a 33-token run; the
 // shared cache, allocated once per generation for its longest sequence,
