@@ -43,8 +43,8 @@ func builtinNames() string {
 // Each run is preceded by a short pause (--gap, 30 ms): after a run, ONNX
 // Runtime's pool threads spin-wait for more work, and a run that starts
 // at once shares the cores with them (bert-base on 2 threads: native 80 ms
-// right after an ORT run, 65 ms with the pause; ORT itself 63-65 either
-// way). Longer pauses let an idle virtual machine slow down (native 85 ms
+// right after an ORT run, 65 ms with the pause; ORT itself 63-70 with or
+// without it). Longer pauses let an idle virtual machine slow down (native 85 ms
 // after 200 ms idle, 64 ms when another thread kept a vCPU busy), which is
 // the machine's, not a provider's, so the pause stays short.
 func cmdBench(args []string, stdout, stderr io.Writer) error {
