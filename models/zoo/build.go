@@ -140,22 +140,38 @@ func Build(cfg *Config, archName string, opts BuildOptions) (*Model, error) {
 	if !ok || a.modelType != cfg.ModelType {
 		return nil, fmt.Errorf("zoo: architecture %q is not supported for model_type %q; supported: %v", archName, cfg.ModelType, Architectures(cfg.ModelType))
 	}
+	g, err := newGraph(cfg, archName, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.build(g); err != nil {
+		return nil, err
+	}
+	return g.validated("graph")
+}
+
+// newGraph starts the graph of archName in the ai.onnx opset opts asks
+// for (0 means 17) and the extra opsets, drawing parameters from
+// opts.Seed.
+func newGraph(cfg *Config, archName string, opts BuildOptions, extra ...irbuild.Opset) (*graph, error) {
 	if opts.Opset == 0 {
 		opts.Opset = 17
 	}
 	if opts.Opset < 17 {
 		return nil, fmt.Errorf("zoo: opset %d is below 17 (LayerNormalization); use 17 or later", opts.Opset)
 	}
-	b := irbuild.New(archName, irbuild.Opset{Domain: "", Version: int64(opts.Opset)})
+	b := irbuild.New(archName, append([]irbuild.Opset{{Domain: "", Version: int64(opts.Opset)}}, extra...)...)
 	m := &Model{IR: b.Model(), Config: cfg, Arch: archName, Tied: map[string]string{}, Copies: map[string]string{}}
-	g := &graph{b: b, rng: rand.New(rand.NewPCG(opts.Seed, 0x200)), cfg: cfg, opts: opts, m: m, arch: archName}
-	if err := a.build(g); err != nil {
-		return nil, err
+	return &graph{b: b, rng: rand.New(rand.NewPCG(opts.Seed, 0x200)), cfg: cfg, opts: opts, m: m, arch: archName}, nil
+}
+
+// validated returns the built model once its graph validates; what names
+// the graph in the error.
+func (g *graph) validated(what string) (*Model, error) {
+	if err := g.m.IR.Graph.Validate(nil); err != nil {
+		return nil, fmt.Errorf("zoo: %s %s: %w", g.arch, what, err)
 	}
-	if err := m.IR.Graph.Validate(nil); err != nil {
-		return nil, fmt.Errorf("zoo: %s graph: %w", archName, err)
-	}
-	return m, nil
+	return g.m, nil
 }
 
 func defaultArch(c *Config) string {

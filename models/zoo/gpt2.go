@@ -29,42 +29,28 @@ func (g *graph) conv1d(name, x string, in, out int, std float64) string {
 // GPT2LMHeadModel shifts them.
 func buildGPT2(g *graph) error {
 	c := g.cfg
-	H, V, I := c.HiddenSize, c.VocabSize, c.IntermediateSize
+	H, V := c.HiddenSize, c.VocabSize
 	nh := c.NumHeads
 	hd := H / nh
 	p := g.prefix("GPT2Model")
 	ids := g.input("input_ids", tensor.Int64, "batch", "sequence")
 	mask := g.input("attention_mask", tensor.Int64, "batch", "sequence")
-	std := c.InitializerRange
-	// Residual projections start smaller: std / √(2·n_layer), as GPT-2 does.
-	projStd := std / math.Sqrt(2*float64(max(c.NumLayers, 1)))
 
-	wte := g.normal(p+"wte.weight", std, V, H)
-	wpe := g.normal(p+"wpe.weight", std, c.MaxPositions, H)
+	wte := g.normal(p+"wte.weight", c.InitializerRange, V, H)
+	wpe := g.normal(p+"wpe.weight", c.InitializerRange, c.MaxPositions, H)
 	positions := g.op("Range", g.int0(0), g.dim(ids, 1), g.int0(1))
 	row := g.unsqueeze(positions, []int64{0}, tensor.Int64, 1, "sequence")
 	x := g.op("Add", g.op("Gather", wte, ids), g.op("Gather", wpe, row))
 	x = g.dropout(x, c.EmbeddingDropout)
 
-	// Key j is visible from query i when j ≤ i and j is not padding:
-	// an additive (batch, 1, sequence, sequence) mask.
+	// Key j is visible from query i when j ≤ i and j is not padding.
 	causal := g.op("LessOrEqual", row, g.unsqueeze(positions, []int64{1}, tensor.Int64, "sequence", 1))
-	keep := g.opA("Cast", []irbuild.Attr{irbuild.Int("to", int64(tensor.Bool))}, g.unsqueeze(mask, []int64{1, 2}, tensor.Int64, "batch", 1, 1, "sequence"))
-	addMask := g.op("Where", g.op("And", causal, keep), g.scalar(0), g.scalar(-math.MaxFloat32))
+	addMask := g.attentionMask(causal, mask, "sequence")
 
-	for l := 0; l < c.NumLayers; l++ {
-		lp := fmt.Sprintf("%sh.%d.", p, l)
-		g.b.Scope(lp)
-		a := g.layerNorm(lp+"ln_1", x, H)
-		qkv := g.b.OpN("Split", 3, g.conv1d(lp+"attn.c_attn", a, H, 3*H, std), g.ints(int64(H), int64(H), int64(H))).
-			With(irbuild.Int("axis", -1))
-		ctx := g.attention(qkv.Out(0), qkv.Out(1), qkv.Out(2), nh, hd, addMask)
-		x = g.op("Add", x, g.dropout(g.conv1d(lp+"attn.c_proj", ctx, H, H, projStd), c.HiddenDropout))
-		f := g.act(g.conv1d(lp+"mlp.c_fc", g.layerNorm(lp+"ln_2", x, H), H, I, std))
-		x = g.op("Add", x, g.dropout(g.conv1d(lp+"mlp.c_proj", f, I, H, projStd), c.HiddenDropout))
-	}
-	g.b.Scope("")
-	x = g.layerNorm(p+"ln_f", x, H)
+	x = g.gpt2Blocks(p, x, func(_ int, qkv string) string {
+		q := g.splitQKV(qkv)
+		return g.attention(q[0], q[1], q[2], nh, hd, addMask)
+	})
 	if g.arch == "GPT2Model" {
 		g.output(x, "last_hidden_state", "batch", "sequence", H)
 		return nil
@@ -79,4 +65,45 @@ func buildGPT2(g *graph) error {
 		g.lossOutput(g.crossEntropy(shifted, next, V))
 	}
 	return nil
+}
+
+// gpt2Blocks applies GPT2Model's blocks and ln_f to the embedded tokens x
+// (batch, sequence, hidden), creating the parameters in the order the
+// module does (the same values for one seed in every GPT-2 graph). Each
+// block is pre-LayerNorm attention and MLP added to the residual; attend
+// maps layer l's packed q|k|v projection (batch, sequence, 3·hidden) to
+// its (batch, sequence, hidden) context.
+func (g *graph) gpt2Blocks(p, x string, attend func(l int, qkv string) string) string {
+	c := g.cfg
+	H, I := c.HiddenSize, c.IntermediateSize
+	std := c.InitializerRange
+	// Residual projections start smaller: std / √(2·n_layer), as GPT-2 does.
+	projStd := std / math.Sqrt(2*float64(max(c.NumLayers, 1)))
+	for l := 0; l < c.NumLayers; l++ {
+		lp := fmt.Sprintf("%sh.%d.", p, l)
+		g.b.Scope(lp)
+		ctx := attend(l, g.conv1d(lp+"attn.c_attn", g.layerNorm(lp+"ln_1", x, H), H, 3*H, std))
+		x = g.op("Add", x, g.dropout(g.conv1d(lp+"attn.c_proj", ctx, H, H, projStd), c.HiddenDropout))
+		f := g.act(g.conv1d(lp+"mlp.c_fc", g.layerNorm(lp+"ln_2", x, H), H, I, std))
+		x = g.op("Add", x, g.dropout(g.conv1d(lp+"mlp.c_proj", f, I, H, projStd), c.HiddenDropout))
+	}
+	g.b.Scope("")
+	return g.layerNorm(p+"ln_f", x, H)
+}
+
+// splitQKV splits the packed (batch, sequence, 3·hidden) c_attn output
+// into queries, keys and values.
+func (g *graph) splitQKV(qkv string) [3]string {
+	H := int64(g.cfg.HiddenSize)
+	n := g.b.OpN("Split", 3, qkv, g.ints(H, H, H)).With(irbuild.Int("axis", -1))
+	return [3]string{n.Out(0), n.Out(1), n.Out(2)}
+}
+
+// attentionMask is the additive (batch, 1, sequence, keys) float mask of
+// causal attention: 0 where causal (a bool (…, sequence, keys)) lets the
+// query see the key and the int64 (batch, keys) attention_mask keeps it,
+// float32's lowest value elsewhere.
+func (g *graph) attentionMask(causal, mask string, keys string) string {
+	keep := g.opA("Cast", []irbuild.Attr{irbuild.Int("to", int64(tensor.Bool))}, g.unsqueeze(mask, []int64{1, 2}, tensor.Int64, "batch", 1, 1, keys))
+	return g.op("Where", g.op("And", causal, keep), g.scalar(0), g.scalar(-math.MaxFloat32))
 }

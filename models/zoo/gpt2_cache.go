@@ -3,7 +3,6 @@ package zoo
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"github.com/gort-ml/gort/ir/irbuild"
 	"github.com/gort-ml/gort/tensor"
@@ -51,7 +50,6 @@ func BuildGPT2SharedCache(cfg *Config, opts BuildOptions) (*Model, error) {
 }
 
 func buildGPT2Cached(cfg *Config, opts BuildOptions, shared bool) (*Model, error) {
-	const archName = "GPT2LMHeadModel"
 	if cfg == nil {
 		return nil, fmt.Errorf("zoo: nil config")
 	}
@@ -64,24 +62,16 @@ func buildGPT2Cached(cfg *Config, opts BuildOptions, shared bool) (*Model, error
 	if opts.Loss || opts.Training {
 		return nil, fmt.Errorf("zoo: the GPT-2 graph with past is for inference; build without Loss and Training")
 	}
-	if opts.Opset == 0 {
-		opts.Opset = 17
-	}
-	if opts.Opset < 17 {
-		return nil, fmt.Errorf("zoo: opset %d is below 17 (LayerNormalization); use 17 or later", opts.Opset)
-	}
-	opsets := []irbuild.Opset{{Domain: "", Version: int64(opts.Opset)}}
+	var extra []irbuild.Opset
 	if shared {
-		opsets = append(opsets, irbuild.Opset{Domain: "com.microsoft", Version: 1})
+		extra = append(extra, irbuild.Opset{Domain: "com.microsoft", Version: 1})
 	}
-	b := irbuild.New(archName, opsets...)
-	m := &Model{IR: b.Model(), Config: cfg, Arch: archName, Tied: map[string]string{}, Copies: map[string]string{}}
-	g := &graph{b: b, rng: rand.New(rand.NewPCG(opts.Seed, 0x200)), cfg: cfg, opts: opts, m: m, arch: archName}
+	g, err := newGraph(cfg, "GPT2LMHeadModel", opts, extra...)
+	if err != nil {
+		return nil, err
+	}
 	buildGPT2Past(g, shared)
-	if err := m.IR.Graph.Validate(nil); err != nil {
-		return nil, fmt.Errorf("zoo: %s graph with past: %w", archName, err)
-	}
-	return m, nil
+	return g.validated("graph with past")
 }
 
 // buildGPT2Past creates the parameters in buildGPT2's order (same values
@@ -89,7 +79,7 @@ func buildGPT2Cached(cfg *Config, opts BuildOptions, shared bool) (*Model, error
 // GroupQueryAttention over a shared buffer.
 func buildGPT2Past(g *graph, shared bool) {
 	c := g.cfg
-	H, V, I := c.HiddenSize, c.VocabSize, c.IntermediateSize
+	H, V := c.HiddenSize, c.VocabSize
 	nh := c.NumHeads
 	hd := H / nh
 	p := g.prefix("GPT2Model")
@@ -106,22 +96,18 @@ func buildGPT2Past(g *graph, shared bool) {
 			past[l][j] = g.input(fmt.Sprintf("past_key_values.%d.%s", l, kv), tensor.Float32, "batch", nh, pastDim, hd)
 		}
 	}
-	std := c.InitializerRange
-	projStd := std / math.Sqrt(2*float64(max(c.NumLayers, 1)))
 
-	wte := g.normal(p+"wte.weight", std, V, H)
-	wpe := g.normal(p+"wpe.weight", std, c.MaxPositions, H)
+	wte := g.normal(p+"wte.weight", c.InitializerRange, V, H)
+	wpe := g.normal(p+"wpe.weight", c.InitializerRange, c.MaxPositions, H)
 	x := g.op("Add", g.op("Gather", wte, ids), g.op("Gather", wpe, pos))
 
-	// Queries sit at positions T−S … T−1 of the T = past + new keys:
-	// an additive (batch, 1, sequence, total_sequence) mask.
+	// Queries sit at positions T−S … T−1 of the T = past + new keys.
 	total, seq := g.dim(mask, 1), g.dim(ids, 1)
 	kpos := g.op("Range", g.int0(0), total, g.int0(1))
 	qpos := g.op("Range", g.op("Sub", total, seq), total, g.int0(1))
 	causal := g.op("LessOrEqual", g.unsqueeze(kpos, []int64{0}, tensor.Int64, 1, "total_sequence"),
 		g.unsqueeze(qpos, []int64{1}, tensor.Int64, "sequence", 1))
-	keep := g.opA("Cast", []irbuild.Attr{irbuild.Int("to", int64(tensor.Bool))}, g.unsqueeze(mask, []int64{1, 2}, tensor.Int64, "batch", 1, 1, "total_sequence"))
-	addMask := g.op("Where", g.op("And", causal, keep), g.scalar(0), g.scalar(-math.MaxFloat32))
+	addMask := g.attentionMask(causal, mask, "total_sequence")
 	// GroupQueryAttention's lengths: every row holds total_sequence
 	// positions (left padding is masked by addMask).
 	var seqlens, totalLen string
@@ -131,32 +117,21 @@ func buildGPT2Past(g *graph, shared bool) {
 		seqlens = g.opA("Cast", i32, g.op("Expand", g.op("Sub", total, g.int0(1)), g.batchShape(ids)))
 	}
 
-	for l := 0; l < c.NumLayers; l++ {
-		lp := fmt.Sprintf("%sh.%d.", p, l)
-		g.b.Scope(lp)
-		a := g.layerNorm(lp+"ln_1", x, H)
-		var ctx string
+	x = g.gpt2Blocks(p, x, func(l int, qkv string) string {
 		if shared {
-			ctx = g.sharedAttention(l, g.conv1d(lp+"attn.c_attn", a, H, 3*H, std), past[l], seqlens, totalLen, addMask)
-		} else {
-			qkv := g.b.OpN("Split", 3, g.conv1d(lp+"attn.c_attn", a, H, 3*H, std), g.ints(int64(H), int64(H), int64(H))).
-				With(irbuild.Int("axis", -1))
-			q := g.splitHeads(qkv.Out(0), nh, hd, false)
-			var present [2]string
-			for j, kv := range []string{"key", "value"} {
-				cat := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 2)}, past[l][j], g.splitHeads(qkv.Out(1+j), nh, hd, false))
-				present[j] = g.output(cat, fmt.Sprintf("present.%d.%s", l, kv), "batch", nh, "total_sequence", hd)
-			}
-			scores := g.op("Mul", g.op("MatMul", q, g.transpose(present[0], 0, 1, 3, 2)), g.scalar(1/math.Sqrt(float64(hd))))
-			probs := g.opA("Softmax", []irbuild.Attr{irbuild.Int("axis", -1)}, g.op("Add", scores, addMask))
-			ctx = g.op("Reshape", g.transpose(g.op("MatMul", probs, present[1]), 0, 2, 1, 3), g.ints(0, 0, int64(H)))
+			return g.sharedAttention(l, qkv, past[l], seqlens, totalLen, addMask)
 		}
-		x = g.op("Add", x, g.conv1d(lp+"attn.c_proj", ctx, H, H, projStd))
-		f := g.act(g.conv1d(lp+"mlp.c_fc", g.layerNorm(lp+"ln_2", x, H), H, I, std))
-		x = g.op("Add", x, g.conv1d(lp+"mlp.c_proj", f, I, H, projStd))
-	}
-	g.b.Scope("")
-	x = g.layerNorm(p+"ln_f", x, H)
+		split := g.splitQKV(qkv)
+		q := g.splitHeads(split[0], nh, hd, false)
+		var present [2]string
+		for j, kv := range []string{"key", "value"} {
+			cat := g.opA("Concat", []irbuild.Attr{irbuild.Int("axis", 2)}, past[l][j], g.splitHeads(split[1+j], nh, hd, false))
+			present[j] = g.output(cat, fmt.Sprintf("present.%d.%s", l, kv), "batch", nh, "total_sequence", hd)
+		}
+		scores := g.op("Mul", g.op("MatMul", q, g.transpose(present[0], 0, 1, 3, 2)), g.scalar(1/math.Sqrt(float64(hd))))
+		probs := g.opA("Softmax", []irbuild.Attr{irbuild.Int("axis", -1)}, g.op("Add", scores, addMask))
+		return g.op("Reshape", g.transpose(g.op("MatMul", probs, present[1]), 0, 2, 1, 3), g.ints(0, 0, int64(H)))
+	})
 	g.m.Tied["lm_head.weight"] = wte
 	// x·wteᵀ as Gemm(transB) on (batch·sequence, H) rows: the tied matrix
 	// is read in place, not transposed at every step.
