@@ -26,19 +26,7 @@ type projection struct {
 // projection; perm is the Transpose's required permutation.
 func matchProjection(v *view, s string, perm ...int64) (projection, bool) {
 	var p projection
-	if p.tr = v.op(s, "Transpose"); p.tr == nil {
-		return p, false
-	}
-	got, ok := attrInts(p.tr, "perm")
-	if !ok || len(got) != len(perm) {
-		return p, false
-	}
-	for i := range perm {
-		if got[i] != perm[i] {
-			return p, false
-		}
-	}
-	if p.rs = v.op(p.tr.Inputs[0], "Reshape"); p.rs == nil || len(p.rs.Inputs) != 2 || attrInt(p.rs, "allowzero", 0) != 0 {
+	if p.tr, p.rs = headsSplit(v, s, perm...); p.tr == nil {
 		return p, false
 	}
 	shape, ok := v.ints(p.rs.Inputs[1])
@@ -70,6 +58,24 @@ func matchProjection(v *view, s string, perm ...int64) (projection, bool) {
 		return p, true
 	}
 	return p, false
+}
+
+// headsSplit returns the nodes of s = Transpose(Reshape(x, shape), perm),
+// the way heads are split off a (B, S, N*h) value, or nils when s is not
+// such (the Reshape must not allowzero).
+func headsSplit(v *view, s string, perm ...int64) (tr, rs *ir.Node) {
+	tr = v.op(s, "Transpose")
+	if tr == nil {
+		return nil, nil
+	}
+	if p, ok := attrInts(tr, "perm"); !ok || !sameInts(p, perm...) {
+		return nil, nil
+	}
+	rs = v.op(tr.Inputs[0], "Reshape")
+	if rs == nil || len(rs.Inputs) != 2 || attrInt(rs, "allowzero", 0) != 0 {
+		return nil, nil
+	}
+	return tr, rs
 }
 
 func (p projection) nodes() []*ir.Node {

@@ -484,15 +484,8 @@ type heads struct {
 // unheads follows s, Transpose(Reshape(x, [B, S, N, h]), perm), back to x.
 func unheads(v *view, s string, perm ...int64) (heads, bool) {
 	var hd heads
-	tr := v.op(s, "Transpose")
+	tr, rs := headsSplit(v, s, perm...)
 	if tr == nil {
-		return hd, false
-	}
-	if p, ok := attrInts(tr, "perm"); !ok || !sameInts(p, perm...) {
-		return hd, false
-	}
-	rs := v.op(tr.Inputs[0], "Reshape")
-	if rs == nil || len(rs.Inputs) != 2 || attrInt(rs, "allowzero", 0) != 0 {
 		return hd, false
 	}
 	x := rs.Inputs[0]
