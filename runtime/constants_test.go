@@ -92,7 +92,9 @@ func TestNodeConstants(t *testing.T) {
 // native provider twice: with the weights as initializers (the kernels pack
 // them at compile time) and fed as graph inputs (packed on every run). The
 // two must agree exactly where the packed kernels sum in the same order,
-// and both must match a float64 reference.
+// and both must match a float64 reference. The initializer the kernels
+// pack (input 1) is a copy that is NaN-filled once the session is made, so
+// a kernel that read it at run time instead of its packed copy gives NaN.
 
 func randTensor(r *rand.Rand, shape ...int) *tensor.Tensor {
 	n := 1
@@ -111,19 +113,26 @@ func typed(name string, t *tensor.Tensor) *ir.ValueInfo {
 }
 
 // runConstVsFed builds one node y = op(x, weights...) and returns y with the
-// weights as initializers and with them fed.
+// weights as initializers and with them fed. With initializers, input 1
+// (the weight matrix) is a copy NaN-filled after NewSession: only its
+// packed copy holds the values.
 func runConstVsFed(t *testing.T, n *ir.Node, opsets []ir.OpsetID, threads int, x *tensor.Tensor, weights map[string]*tensor.Tensor) (packed, fed *tensor.Tensor) {
 	t.Helper()
 	run := func(asInit bool) *tensor.Tensor {
 		g := &ir.Graph{Name: "g", Nodes: []*ir.Node{n}, Inputs: []*ir.ValueInfo{typed("x", x)},
 			Outputs: []*ir.ValueInfo{{Name: "y", Type: tensor.Type{Kind: tensor.KindTensor, DType: tensor.Float32}}}}
 		feeds := map[string]*tensor.Tensor{"x": x}
-		for _, name := range n.Inputs[1:] {
+		var poison *tensor.Tensor
+		for i, name := range n.Inputs[1:] {
 			w := weights[name]
 			if w == nil {
 				continue
 			}
 			if asInit {
+				if i == 0 {
+					w = w.Clone()
+					poison = w
+				}
 				g.Initializers = append(g.Initializers, &ir.Initializer{Name: name, T: w})
 			} else {
 				g.Inputs = append(g.Inputs, typed(name, w))
@@ -134,6 +143,11 @@ func runConstVsFed(t *testing.T, n *ir.Node, opsets []ir.OpsetID, threads int, x
 		s, err := NewSession(m, Options{NoOptimize: true, IntraOpThreads: threads})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if poison != nil {
+			for i, d := 0, tensor.Data[float32](poison); i < len(d); i++ {
+				d[i] = float32(math.NaN())
+			}
 		}
 		out, err := s.Run(context.Background(), feeds)
 		if err != nil {
