@@ -30,12 +30,16 @@ func (nativeProvider) Name() string { return "native" }
 // Prepare compiles every node's kernel once. All unsupported ops of the model
 // are reported together.
 func (p nativeProvider) Prepare(m *ir.Model, opts Options) (Program, error) {
+	var optErr error
 	if !opts.NoOptimize {
 		// The optimizer proves every rewrite equal on random inputs in its
 		// tests; should it reject a model the executor accepts, run the
-		// model as written rather than fail.
-		if om, _, err := graphopt.Optimize(m, graphopt.Options{Supported: func(domain, op string) bool { return p.reg.Has(domain, op) }}); err == nil {
-			m = om
+		// model as written rather than fail, and say so in OptimizeError.
+		om, rep, err := optimize(m, graphopt.Options{Supported: func(domain, op string) bool { return p.reg.Has(domain, op) }})
+		if err != nil {
+			optErr = fmt.Errorf("runtime: running the model unoptimized: %w", err)
+		} else {
+			m, optErr = om, revertedPasses(rep)
 		}
 	}
 	c := &compiler{reg: p.reg, model: m}
@@ -65,9 +69,38 @@ func (p nativeProvider) Prepare(m *ir.Model, opts Options) (Program, error) {
 	case maxLive < 0:
 		maxLive = 0
 	}
-	np := &nativeProgram{plan: pl, threads: threads, maxEl: maxEl, maxLive: maxLive, seed: seed, arenaMode: arenaMode}
+	np := &nativeProgram{plan: pl, threads: threads, maxEl: maxEl, maxLive: maxLive, seed: seed, arenaMode: arenaMode, optErr: optErr}
 	np.arenas.New = func() any { return newArena() }
 	return np, nil
+}
+
+// optimize is graphopt.Optimize; tests replace it to make it fail.
+var optimize = graphopt.Optimize
+
+// revertedPasses joins the errors of the passes graphopt reverted (nil
+// when none failed).
+func revertedPasses(rep graphopt.Report) error {
+	var errs []error
+	for _, p := range rep.Passes {
+		if p.Err != "" {
+			errs = append(errs, fmt.Errorf("runtime: graphopt reverted pass %s %d times: %s", p.Name, p.Reverted, p.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// OptimizeError says why the native provider runs the model less
+// optimized than graphopt would make it: the optimizer's error (the model
+// then runs as written) or the passes it reverted after they failed (the
+// model runs without their rewrites). It is nil when optimization went
+// through, when Options.NoOptimize skipped it, and for other providers.
+// The session runs correctly either way; this is for finding out why a
+// model is slower than expected and for reporting optimizer bugs.
+func (s *Session) OptimizeError() error {
+	if p, ok := s.prog.(*nativeProgram); ok {
+		return p.optErr
+	}
+	return nil
 }
 
 type nativeProgram struct {
@@ -80,6 +113,7 @@ type nativeProgram struct {
 	// arenas keeps the recycled buffers of finished runs for the next ones.
 	arenas    sync.Pool
 	arenaMode string
+	optErr    error // Session.OptimizeError
 }
 
 func (p *nativeProgram) Close() error { return nil }
