@@ -33,7 +33,10 @@
 // cache allocated once per generation and donated at every step
 // (runtime.WithDonated): the native runtime writes each step's keys and
 // values into it in place, with no copy and no allocation of the cache per
-// token, and a failed step leaves its valid positions intact.
+// token, and a failed step leaves its valid positions intact. With the
+// cache, every decode step's logits land in one (batch, 1, vocab) tensor
+// of the generation bound as the output (runtime.WithOutputs), which the
+// native runtime's last matrix product writes directly.
 //
 // Left padding follows transformers: padded positions are masked and
 // position_ids count only kept tokens, so a batch gives each prompt the ids

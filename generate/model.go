@@ -206,6 +206,11 @@ type step struct {
 	pnames []string         // past input names, same order
 	onames []string         // present output names, same order
 	branch [2]*tensor.Tensor
+	// logits (batch, 1, vocab) receives each decode step's logits, bound
+	// as the output (runtime.WithOutputs, in bind) once the prompt's
+	// step has shown the vocabulary size.
+	logits *tensor.Tensor
+	bind   context.Context
 }
 
 func (m *model) newStep(prompts [][]int, pad int, maxNew int, cache bool) *step {
@@ -308,6 +313,12 @@ func (st *step) run(ctx context.Context, prefill bool) (*tensor.Tensor, error) {
 		}
 		ctx = st.donate
 	}
+	if st.logits != nil && st.cache && !prefill {
+		if st.bind == nil {
+			st.bind = runtime.WithOutputs(ctx, map[string]*tensor.Tensor{"logits": st.logits})
+		}
+		ctx = st.bind
+	}
 	if m.layout == Merged {
 		st.feeds["use_cache_branch"] = st.branch[0]
 		if st.cache && !prefill {
@@ -337,6 +348,9 @@ func (st *step) run(ctx context.Context, prefill bool) (*tensor.Tensor, error) {
 	logits := out["logits"]
 	if logits == nil || logits.DType() != tensor.Float32 || logits.Rank() != 3 || logits.Shape()[0] != st.batch {
 		return nil, fmt.Errorf("generate: logits must be float32 (batch %d, sequence, vocab); got %v", st.batch, logits)
+	}
+	if st.cache && st.logits == nil {
+		st.logits = tensor.Zeros(tensor.Float32, st.batch, 1, logits.Shape()[2])
 	}
 	return logits, nil
 }

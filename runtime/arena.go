@@ -75,6 +75,12 @@ type arena struct {
 	parked []*buffer
 	// poison fills released buffers (see arenaMode).
 	poison bool
+	// bound holds, by graph output, the tensor the caller bound to it
+	// (WithOutputs; t nil where unbound) for New to hand out during the
+	// step making the output; step is the main graph's running step.
+	bound  []bound
+	nbound int
+	step   int
 	// The state of the run using the arena, kept for the next one: its
 	// Ctx, live-byte count, random source (rng draws from pcg) and inputs.
 	ctx  ops.Ctx
@@ -89,6 +95,76 @@ type arena struct {
 		resBuf []tensor.Value
 		grants []ops.Reuse
 		res    []tensor.Value
+	}
+}
+
+// bound is a caller's tensor for a graph output. It never joins the
+// arena's buffers: no slot's release recycles it and no kernel is granted
+// it in place, so whatever New wrote there stays until the run ends.
+type bound struct {
+	t      *tensor.Tensor
+	key    bufKey
+	step   int
+	served bool
+	// view is a header over t's data the arena made for a New of another
+	// shape; it serves later runs binding the same data (reshaped in
+	// place) unless a run returned it.
+	view *tensor.Tensor
+}
+
+// bind records a run's output bindings.
+func (a *arena) bind(p *plan, binds map[string]*tensor.Tensor) {
+	if len(a.bound) != len(p.outputNames) {
+		a.bound = make([]bound, len(p.outputNames))
+	}
+	a.nbound = 0
+	for i, name := range p.outputNames {
+		b := &a.bound[i]
+		b.t, b.served, b.step = nil, false, p.outputStep[i]
+		if t := binds[name]; t != nil && b.step >= 0 && recyclable(t.DType()) && t.Len() > 0 {
+			b.t, b.key = t, bufKey{t.DType(), t.Len()}
+			a.nbound++
+		}
+	}
+}
+
+// serveLocked hands the running step the bound tensor of its output for a
+// New of its dtype and size, once per run; nil when there is none.
+func (a *arena) serveLocked(k bufKey, shape []int) (*tensor.Tensor, error) {
+	for i := range a.bound {
+		b := &a.bound[i]
+		if b.t == nil || b.served || b.step != a.step || b.key != k {
+			continue
+		}
+		b.served = true
+		if tensor.SameShape(b.t.Shape(), shape) {
+			return b.t, nil
+		}
+		if b.view != nil {
+			vlo, vhi, _ := dataRange(b.view)
+			if tlo, thi, _ := dataRange(b.t); vlo == tlo && vhi == thi {
+				return b.view, b.view.Reuse(shape)
+			}
+		}
+		v, err := b.t.Reshape(shape...)
+		b.view = v
+		return v, err
+	}
+	return nil, nil
+}
+
+// forgetReturned drops the cached bound views that outs hold: the caller
+// has them now.
+func (a *arena) forgetReturned(outs []tensor.Value) {
+	for i := range a.bound {
+		b := &a.bound[i]
+		for _, v := range outs {
+			walkTensors(v, func(t *tensor.Tensor) {
+				if t == b.view {
+					b.view = nil
+				}
+			})
+		}
 	}
 }
 
@@ -121,6 +197,15 @@ func (a *arena) New(d tensor.DType, n int, dims ops.Dims, zero bool) (*tensor.Te
 	}
 	k := bufKey{d, n}
 	a.mu.Lock()
+	if a.nbound > 0 {
+		if t, err := a.serveLocked(k, shape); t != nil || err != nil {
+			a.mu.Unlock()
+			if zero && err == nil {
+				reflect.ValueOf(t.Raw()).Clear()
+			}
+			return t, err
+		}
+	}
 	a.hits[k]++
 	if l := a.free[k]; len(l) > 0 {
 		b := l[len(l)-1]
@@ -339,6 +424,10 @@ func (a *arena) reset() {
 		}
 	}
 	clear(a.hits)
+	for i := range a.bound {
+		a.bound[i].t = nil
+	}
+	a.nbound, a.step = 0, -1
 }
 
 // walkTensors calls f on every tensor inside v.

@@ -27,6 +27,10 @@
 // their outputs through ops.Ctx.Result, so that a steady-state run, a
 // decode step of a KV-cached model among them, allocates little beyond
 // its outputs and the values whose sizes change.
+// A caller may bind its own tensors to outputs (WithOutputs, like ONNX
+// Runtime's IOBinding): the node making a bound output writes into the
+// bound tensor (the arena hands it to that node's New), else the run copies
+// the output there once.
 // Package runtime/ort delegates to ONNX Runtime through cgo; it is the only
 // cgo in gort, so CGO_ENABLED=0 builds a working native runtime.
 //

@@ -154,9 +154,23 @@ func (p *nativeProgram) Run(ctx context.Context, feeds map[string]tensor.Value) 
 			a.donate(in[i])
 		}
 	}
+	binds := outputBindings(ctx)
+	if a != nil && binds != nil {
+		a.bind(p.plan, binds)
+	}
 	outs, err := p.plan.run(c, nil, in)
 	if err != nil {
 		return nil, err
+	}
+	if binds != nil {
+		// Before the donated buffers join the pool: a bound output of the
+		// wrong shape fails the run.
+		if err := placeOutputs(p.plan.outputNames, outs, binds); err != nil {
+			return nil, err
+		}
+		if a != nil {
+			a.forgetReturned(outs)
+		}
 	}
 	if a != nil {
 		a.succeeded()
@@ -182,7 +196,14 @@ type plan struct {
 	captures    []capture
 	steps       []step
 	isProduced  []bool // slot is the output of a step
+	// outputStep is, for each output, the step whose New may be handed
+	// the tensor a caller bound to it (WithOutputs): the step making the
+	// output's data, before any view op (-1: none).
+	outputStep []int
 }
+
+// viewOps return a view of their first input's data.
+var viewOps = map[string]bool{"Reshape": true, "Identity": true, "Squeeze": true, "Unsqueeze": true, "Flatten": true}
 
 type constSlot struct {
 	slot int
@@ -437,7 +458,35 @@ func (c *compiler) compileGraph(g *ir.Graph, parent *scope, opsets map[string]in
 		}
 	}
 	p.computeFrees()
+	p.computeOutputSteps()
 	return p, nil
+}
+
+func (p *plan) computeOutputSteps() {
+	producer := unset(p.nslots)
+	for i, st := range p.steps {
+		for _, o := range st.out {
+			if o >= 0 {
+				producer[o] = i
+			}
+		}
+	}
+	for _, s := range p.outputSlots {
+		k := producer[s]
+		for k >= 0 && viewOps[p.steps[k].opType] && len(p.steps[k].in) > 0 && p.steps[k].in[0] >= 0 {
+			k = producer[p.steps[k].in[0]]
+		}
+		p.outputStep = append(p.outputStep, k)
+	}
+}
+
+// unset returns n step indices, all -1 (none).
+func unset(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = -1
+	}
+	return s
 }
 
 // computeFrees marks, for each step, the slots whose last reader it is, so
@@ -454,10 +503,7 @@ func (p *plan) computeFrees() {
 	for _, cp := range p.captures {
 		keep[cp.to] = true // captured values belong to enclosing frames
 	}
-	last := make([]int, p.nslots)
-	for i := range last {
-		last[i] = -1
-	}
+	last := unset(p.nslots)
 	for i, st := range p.steps {
 		for _, s := range st.in {
 			if s >= 0 {
@@ -644,6 +690,9 @@ func (p *plan) run(c *ops.Ctx, parent *frame, in []tensor.Value) ([]tensor.Value
 	}
 	for i := range p.steps {
 		st := &p.steps[i]
+		if a != nil {
+			a.step = i
+		}
 		if err := c.Check(); err != nil {
 			return nil, fmt.Errorf("runtime: cancelled before %s: %w", st.label, err)
 		}

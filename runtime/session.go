@@ -141,8 +141,45 @@ func (s *Session) RunValues(ctx context.Context, feeds map[string]tensor.Value) 
 	if err := s.checkFeeds(feeds); err != nil {
 		return nil, err
 	}
+	binds := outputBindings(ctx)
+	if binds != nil {
+		if err := s.checkBindings(binds, feeds); err != nil {
+			return nil, err
+		}
+	}
 	defer recoverTo(&err, "run")
-	return s.prog.Run(ctx, feeds)
+	out, err = s.prog.Run(ctx, feeds)
+	if err != nil || binds == nil {
+		return out, err
+	}
+	if err := bindOutputs(out, binds); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// bindOutputs fills the bound tensors a provider did not write itself
+// (the native one does).
+func bindOutputs(out map[string]tensor.Value, binds map[string]*tensor.Tensor) error {
+	done := true
+	for name, b := range binds {
+		done = done && out[name] == tensor.Value(b)
+	}
+	if done {
+		return nil
+	}
+	names := make([]string, 0, len(out))
+	vals := make([]tensor.Value, 0, len(out))
+	for k, v := range out {
+		names, vals = append(names, k), append(vals, v)
+	}
+	if err := placeOutputs(names, vals, binds); err != nil {
+		return err
+	}
+	for i, k := range names {
+		out[k] = vals[i]
+	}
+	return nil
 }
 
 func (s *Session) checkFeeds(feeds map[string]tensor.Value) error {
