@@ -102,13 +102,31 @@ func TestSampler(t *testing.T) {
 // and its full-sequence graph, plus a byte-level BPE trained here.
 func tiny(t *testing.T) (withPast, full *runtime.Session, tok *tokenizer.Tokenizer) {
 	t.Helper()
-	return tinyModels(t, false)
+	return tinyModels(t, withPastGraph)
 }
 
-// tinyModels is tiny with, when shared is set, the shared-cache graph
-// (zoo.BuildGPT2SharedCache, same parameters) in place of the graph with
-// past.
-func tinyModels(t *testing.T, shared bool) (withPast, full *runtime.Session, tok *tokenizer.Tokenizer) {
+// graphKind selects tinyModels' decoder with cache (same parameters).
+type graphKind int
+
+const (
+	withPastGraph  graphKind = iota // zoo.BuildGPT2WithPast
+	sharedGraph                     // zoo.BuildGPT2SharedCache
+	rewrittenGraph                  // ShareCache(zoo.BuildGPT2WithPast)
+	mergedGraph                     // the graph with past as an optimum-style merged decoder
+	mergedShared                    // ShareCache of mergedGraph
+)
+
+func (k graphKind) String() string {
+	return [...]string{"with past", "zoo shared", "ShareCache", "merged", "merged ShareCache"}[k]
+}
+
+// layout is the Layout New finds for the kind.
+func (k graphKind) layout() Layout {
+	return [...]Layout{WithPast, Shared, Shared, Merged, Shared}[k]
+}
+
+// tinyModels is tiny with the decoder with cache of kind.
+func tinyModels(t *testing.T, kind graphKind) (withPast, full *runtime.Session, tok *tokenizer.Tokenizer) {
 	t.Helper()
 	corpus := func(yield func(string) bool) {
 		words := strings.Fields("the quick brown fox jumps over the lazy dog while gort runs onnx graphs in go")
@@ -136,7 +154,7 @@ func tinyModels(t *testing.T, shared bool) (withPast, full *runtime.Session, tok
 		switch {
 		case !past:
 			m, err = zoo.Build(cfg, "GPT2LMHeadModel", zoo.BuildOptions{Seed: 5})
-		case shared:
+		case kind == sharedGraph:
 			m, err = zoo.BuildGPT2SharedCache(cfg, zoo.BuildOptions{Seed: 5})
 		default:
 			m, err = zoo.BuildGPT2WithPast(cfg, zoo.BuildOptions{Seed: 5})
@@ -144,7 +162,16 @@ func tinyModels(t *testing.T, shared bool) (withPast, full *runtime.Session, tok
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := runtime.NewSession(m.IR, runtime.Options{})
+		g := m.IR
+		if past && (kind == mergedGraph || kind == mergedShared) {
+			g = merged(g)
+		}
+		if past && (kind == rewrittenGraph || kind == mergedShared) {
+			if g, err = ShareCache(g); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := runtime.NewSession(g, runtime.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,13 +184,13 @@ func tinyModels(t *testing.T, shared bool) (withPast, full *runtime.Session, tok
 // With and without cache, on the graph with past and on the full graph,
 // greedy ids agree; a left-padded batch gives each prompt's own ids.
 func TestCacheMatchesFullSequence(t *testing.T) {
-	for _, shared := range []bool{false, true} {
-		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) { cacheMatchesFullSequence(t, shared) })
+	for _, kind := range []graphKind{withPastGraph, sharedGraph, rewrittenGraph, mergedGraph, mergedShared} {
+		t.Run(kind.String(), func(t *testing.T) { cacheMatchesFullSequence(t, kind) })
 	}
 }
 
-func cacheMatchesFullSequence(t *testing.T, shared bool) {
-	past, full, tok := tinyModels(t, shared)
+func cacheMatchesFullSequence(t *testing.T, kind graphKind) {
+	past, full, tok := tinyModels(t, kind)
 	ctx := context.Background()
 	prompts := [][]int{tok.Encode("the quick brown").IDs, tok.Encode("gort runs onnx graphs in").IDs, tok.Encode("a").IDs}
 	var want [][]int
@@ -183,7 +210,7 @@ func cacheMatchesFullSequence(t *testing.T, shared bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := map[bool]Layout{false: WithPast, true: Shared}[shared]; g.Layout() != want {
+		if want := kind.layout(); g.Layout() != want {
 			t.Fatalf("layout %v, want %v", g.Layout(), want)
 		}
 		for i, p := range prompts {
@@ -318,7 +345,7 @@ func allocsPerToken(t testing.TB, s *runtime.Session) (allocs, bytes float64) {
 // donates its own cache buffers) and give the ids of sequential runs; run
 // with -race.
 func TestSharedCacheConcurrent(t *testing.T) {
-	shared, _, tok := tinyModels(t, true)
+	shared, _, tok := tinyModels(t, sharedGraph)
 	g, err := New(shared, nil, Options{MaxNewTokens: 24})
 	if err != nil {
 		t.Fatal(err)

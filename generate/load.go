@@ -23,6 +23,10 @@ type Loaded struct {
 	EOS []int
 	// Files names what was loaded, for messages.
 	Files []string
+	// NotShared says why the native runtime does not write this model's
+	// KV cache in place (ShareCache's error), when it does not; empty
+	// otherwise, and for other providers.
+	NotShared string
 }
 
 // Close closes the sessions.
@@ -39,6 +43,14 @@ func (l *Loaded) Close() error {
 // decoder_model_merged.onnx, decoder_model.onnx + decoder_with_past_model.onnx,
 // model.onnx, or a Hugging Face GPT-2 checkpoint (config.json +
 // model.safetensors), built as zoo's GPT-2 with past.
+//
+// On the native provider (opts.Provider nil or native, optimizer on) a
+// decoder with past goes through ShareCache, so that its cache is
+// preallocated and written in place (the Shared layout): for the split
+// layout only decoder_with_past_model.onnx is loaded, which also serves
+// the prompt, and a checkpoint is built as zoo.BuildGPT2SharedCache. A
+// model ShareCache does not understand keeps its own layout (NotShared
+// says why).
 func Load(path string, opts runtime.Options) (*Loaded, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -68,14 +80,36 @@ func Load(path string, opts runtime.Options) (*Loaded, error) {
 		return nil, fmt.Errorf("generate: %s holds no decoder_model_merged.onnx, decoder_model.onnx + decoder_with_past_model.onnx, model.onnx, or config.json + %s", path, zoo.WeightsFile)
 	}
 	l.EOS = readEOS(l.Dir)
+	share := (opts.Provider == nil || opts.Provider.Name() == "native") && !opts.NoOptimize
 	if first == "" {
-		m, err := zooWithPast(path)
+		m, err := zooWithPast(path, share)
 		if err != nil {
 			return nil, err
 		}
 		l.Files = []string{filepath.Join(path, "config.json"), path}
 		l.Session, err = runtime.NewSession(m, opts)
 		return l, err
+	}
+	if share && second != "" {
+		// The decoder with past serves the prompt too (an empty past).
+		s, err := l.openShared(second, opts)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			l.Session, l.Files = s, []string{second}
+			return l, nil
+		}
+	}
+	if share && second == "" {
+		s, err := l.openShared(first, opts)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			l.Session, l.Files = s, []string{first}
+			return l, nil
+		}
 	}
 	if l.Session, err = openONNX(first, opts); err != nil {
 		return nil, err
@@ -91,6 +125,36 @@ func Load(path string, opts runtime.Options) (*Loaded, error) {
 	return l, nil
 }
 
+// openShared opens path rewritten by ShareCache; nil (and l.NotShared
+// set) when the model is not of a form it rewrites.
+func (l *Loaded) openShared(path string, opts runtime.Options) (*runtime.Session, error) {
+	m, err := onnx.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	sm, err := ShareCache(m)
+	if errors.Is(err, ErrNotShareable) && !takesPast(m.Graph) {
+		return nil, nil // no cache to share
+	}
+	if errors.Is(err, ErrNotShareable) {
+		l.NotShared = fmt.Sprintf("%s: %v", filepath.Base(path), err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return runtime.NewSession(sm, opts)
+}
+
+func takesPast(g *ir.Graph) bool {
+	for _, in := range g.Inputs {
+		if pastName.MatchString(in.Name) {
+			return true
+		}
+	}
+	return false
+}
+
 func openONNX(path string, opts runtime.Options) (*runtime.Session, error) {
 	m, err := onnx.Load(path)
 	if err != nil {
@@ -99,12 +163,18 @@ func openONNX(path string, opts runtime.Options) (*runtime.Session, error) {
 	return runtime.NewSession(m, opts)
 }
 
-func zooWithPast(dir string) (*ir.Model, error) {
+// zooWithPast builds dir's GPT-2 for decoding: over a shared cache buffer
+// (shared) or with past and present of growing length.
+func zooWithPast(dir string, shared bool) (*ir.Model, error) {
 	cfg, err := zoo.LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err
 	}
-	m, err := zoo.BuildGPT2WithPast(cfg, zoo.BuildOptions{})
+	build := zoo.BuildGPT2WithPast
+	if shared {
+		build = zoo.BuildGPT2SharedCache
+	}
+	m, err := build(cfg, zoo.BuildOptions{})
 	if err != nil {
 		return nil, err
 	}

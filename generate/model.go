@@ -297,10 +297,18 @@ func (st *step) run(ctx context.Context, prefill bool) (*tensor.Tensor, error) {
 	usePast := m.layout == WithPast || m.layout == Merged || (m.layout == Split && st.cache && !prefill)
 	usePast = usePast || m.layout == Shared
 	if usePast {
+		var buf *tensor.Tensor
+		if !st.cache && m.layout == Shared {
+			// Buffers for this step's tokens only, nothing valid in them.
+			buf = tensor.Zeros(m.pastDT, st.batch, m.heads, st.n, m.hd)
+		}
 		for i, name := range st.pnames {
-			if st.cache {
+			switch {
+			case st.cache:
 				st.feeds[name] = st.past[i]
-			} else {
+			case buf != nil:
+				st.feeds[name] = buf
+			default:
 				st.feeds[name] = st.empty
 			}
 		}

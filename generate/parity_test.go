@@ -70,6 +70,23 @@ func session(t *testing.T, path string) *runtime.Session {
 	return s
 }
 
+// loaded opens path with Load (native provider).
+func loaded(path string) func(t *testing.T) (*runtime.Session, *runtime.Session) {
+	return func(t *testing.T) (*runtime.Session, *runtime.Session) {
+		t.Helper()
+		l, err := Load(path, runtime.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		if l.NotShared != "" || l.WithPast != nil {
+			t.Fatalf("Load kept the cache unshared: %s", l.NotShared)
+		}
+		checkInPlace(t, l.Session, []int{1, 2, 3})
+		return l.Session, nil
+	}
+}
+
 // zooSession builds the zoo GPT-2 of dir's config (build: nil for the
 // full-sequence graph) and loads dir's weights.
 func zooSession(t *testing.T, dir string, build func(*zoo.Config, zoo.BuildOptions) (*zoo.Model, error)) *runtime.Session {
@@ -130,6 +147,12 @@ func TestGreedyMatchesTransformers(t *testing.T) {
 		{"optimum-merged", Merged, func(t *testing.T) (*runtime.Session, *runtime.Session) {
 			return session(t, filepath.Join(dir, "onnx-merged", "decoder_model_merged.onnx")), nil
 		}, false},
+		// Load's native path: ShareCache makes every layout with past a
+		// shared cache written in place.
+		{"load-withpast", Shared, loaded(filepath.Join(dir, "onnx-withpast")), false},
+		{"load-split", Shared, loaded(filepath.Join(dir, "onnx-split")), false},
+		{"load-merged", Shared, loaded(filepath.Join(dir, "onnx-merged")), false},
+		{"load-checkpoint", Shared, loaded(filepath.Join(dir, "model")), false},
 	}
 	ctx := context.Background()
 	for _, c := range cases {

@@ -60,6 +60,9 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer l.Close()
+	if l.NotShared != "" {
+		fmt.Fprintf(stderr, "note: %s; the KV cache grows by a copy at every step\n", l.NotShared)
+	}
 	if *tokPath == "" {
 		*tokPath = filepath.Join(l.Dir, "tokenizer.json")
 	}

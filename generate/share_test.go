@@ -1,0 +1,183 @@
+package generate
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/gort-ml/gort/ir"
+	"github.com/gort-ml/gort/models/zoo"
+	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/runtime"
+	"github.com/gort-ml/gort/tensor"
+)
+
+// merged wraps a decoder with past as optimum's merged decoder does: the
+// same inputs plus use_cache_branch, and one If whose branches both run
+// the decoder (the else branch with its own value names).
+func merged(m *ir.Model) *ir.Model {
+	g := m.Graph
+	branch := func(suffix string) *ir.Graph {
+		outer := g.Defined()
+		re := func(s string) string {
+			if s == "" || outer[s] {
+				return s
+			}
+			return s + suffix
+		}
+		b := &ir.Graph{Name: "branch" + suffix}
+		for _, n := range g.Nodes {
+			c := *n
+			c.Inputs, c.Outputs = make([]string, len(n.Inputs)), make([]string, len(n.Outputs))
+			for i, s := range n.Inputs {
+				c.Inputs[i] = re(s)
+			}
+			for i, s := range n.Outputs {
+				c.Outputs[i] = re(s)
+			}
+			b.Nodes = append(b.Nodes, &c)
+		}
+		for _, o := range g.Outputs {
+			c := *o
+			c.Name = re(o.Name)
+			b.Outputs = append(b.Outputs, &c)
+		}
+		return b
+	}
+	ng := *g
+	ng.Inputs = append(append([]*ir.ValueInfo(nil), g.Inputs...), &ir.ValueInfo{Name: "use_cache_branch",
+		Type: tensor.Type{Kind: tensor.KindTensor, DType: tensor.Bool, Shape: []tensor.Dim{{Size: 1}}, HasShape: true}})
+	var outs []string
+	for _, o := range g.Outputs {
+		outs = append(outs, o.Name)
+	}
+	ng.Nodes = []*ir.Node{{Name: "optimum::if", OpType: "If", Inputs: []string{"use_cache_branch"}, Outputs: outs,
+		Attrs: []ops.Attr{{Name: "then_branch", Type: ops.AttrGraph, G: branch("")},
+			{Name: "else_branch", Type: ops.AttrGraph, G: branch("_else")}}}}
+	nm := *m
+	nm.Graph = &ng
+	return &nm
+}
+
+// The rewritten graphs write the cache in place: the present outputs are
+// the donated past buffers.
+func TestShareCacheInPlace(t *testing.T) {
+	for _, kind := range []graphKind{rewrittenGraph, mergedShared} {
+		t.Run(kind.String(), func(t *testing.T) {
+			s, _, tok := tinyModels(t, kind)
+			checkInPlace(t, s, tok.Encode("the quick brown").IDs)
+		})
+	}
+}
+
+// checkInPlace runs a prompt's step and the next on s and fails unless
+// both return the donated past buffers as present.
+func checkInPlace(t *testing.T, s *runtime.Session, prompt []int) {
+	t.Helper()
+	g, err := New(s, nil, Options{MaxNewTokens: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Layout() != Shared {
+		t.Fatalf("layout %v, want %v", g.Layout(), Shared)
+	}
+	st := g.m.newStep([][]int{prompt}, 0, 4, true)
+	before := append([]*tensor.Tensor(nil), st.past...)
+	for i, prefill := range []bool{true, false} {
+		if i > 0 {
+			st.push([]int{prompt[0]})
+		}
+		if _, err := st.run(context.Background(), prefill); err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range st.past {
+			if p != before[i] {
+				t.Fatalf("%s is a new tensor, not the donated buffer", st.onames[i])
+			}
+		}
+	}
+}
+
+// ShareCache refuses, with ErrNotShareable and a reason, the graphs it
+// does not understand.
+func TestShareCacheRefuses(t *testing.T) {
+	cfg, err := zoo.ParseConfig([]byte(`{"model_type": "gpt2", "vocab_size": 50, "n_embd": 16, "n_layer": 1, "n_head": 2, "n_positions": 32}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(f func(*zoo.Config, zoo.BuildOptions) (*zoo.Model, error)) *ir.Model {
+		m, err := f(cfg, zoo.BuildOptions{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.IR
+	}
+	full := func(c *zoo.Config, o zoo.BuildOptions) (*zoo.Model, error) { return zoo.Build(c, "GPT2LMHeadModel", o) }
+	extraUse := build(zoo.BuildGPT2WithPast)
+	// The past key also feeds a graph output of its own.
+	extraUse.Graph.Nodes = append(extraUse.Graph.Nodes, &ir.Node{OpType: "Identity", Inputs: []string{"past_key_values.0.key"}, Outputs: []string{"echo"}})
+	extraUse.Graph.Outputs = append(extraUse.Graph.Outputs, &ir.ValueInfo{Name: "echo", Type: extraUse.Graph.Inputs[3].Type})
+	noMask := build(zoo.BuildGPT2WithPast)
+	for _, in := range noMask.Graph.Inputs {
+		if in.Name == "attention_mask" {
+			in.Name = "mask"
+		}
+	}
+	for _, n := range noMask.Graph.Nodes {
+		for i, s := range n.Inputs {
+			if s == "attention_mask" {
+				n.Inputs[i] = "mask"
+			}
+		}
+	}
+	for _, c := range []struct {
+		name string
+		m    *ir.Model
+		want string
+	}{
+		{"no past", build(full), "takes no past_key_values"},
+		{"past read elsewhere", extraUse, "Identity"},
+		{"no attention mask", noMask, "no attention_mask input"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ShareCache(c.m)
+			if !errors.Is(err, ErrNotShareable) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want ErrNotShareable saying %q", err, c.want)
+			}
+		})
+	}
+}
+
+// ShareCache does not modify its argument.
+func TestShareCacheKeepsInput(t *testing.T) {
+	cfg, err := zoo.ParseConfig([]byte(`{"model_type": "gpt2", "vocab_size": 50, "n_embd": 16, "n_layer": 1, "n_head": 2, "n_positions": 32}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zm, err := zoo.BuildGPT2WithPast(cfg, zoo.BuildOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := merged(zm.IR)
+	nodes, inputs := len(m.Graph.Nodes), len(m.Graph.Inputs)
+	dim := m.Graph.Inputs[3].Type.Shape[2]
+	if _, err := ShareCache(m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Graph.Nodes) != nodes || len(m.Graph.Inputs) != inputs || m.Graph.Inputs[3].Type.Shape[2] != dim {
+		t.Fatal("ShareCache changed its argument")
+	}
+	s, err := runtime.NewSession(m, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	g, err := New(s, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Layout() != Merged {
+		t.Fatalf("the merged model after ShareCache has layout %v", g.Layout())
+	}
+}
