@@ -26,7 +26,7 @@
 // is never copied by this package. Token, mask and position buffers are
 // allocated once for the longest sequence and fed as tensors over their
 // prefixes. Standard exports take a past of exactly past_len positions, so
-// their model copies the cache once per step (Concat of past and new
+// their model would copy the cache once per step (Concat of past and new
 // keys). A model whose past and present share buffers of the longest
 // sequence (the Shared layout: zoo.BuildGPT2SharedCache, attention by
 // GroupQueryAttention as ONNX Runtime's past_present_share_buffer) gets the
@@ -37,6 +37,19 @@
 // cache, every decode step's logits land in one (batch, 1, vocab) tensor
 // of the generation bound as the output (runtime.WithOutputs), which the
 // native runtime's last matrix product writes directly.
+//
+// ShareCache turns the standard exports into that layout, and Load does so
+// on the native provider: a merged decoder keeps its use_cache_branch
+// branch, graphopt fuses each layer's attention into MultiHeadAttention
+// with past_key/past_value, and the rewrite makes past and present
+// (batch, heads, max_sequence, head_size) buffers, gives every attention
+// past_sequence_length = width(attention_mask) − width(input_ids), and has
+// every Shape of a past report that length on axis 2, so the export's own
+// mask and position arithmetic is unchanged. The decoder with past then
+// also runs the prompt (an empty past): for the split layout Load reads
+// decoder_with_past_model.onnx only. A model of another form keeps its
+// layout (Loaded.NotShared says why; gort generate prints it). ONNX
+// Runtime sessions keep the export as it is.
 //
 // Left padding follows transformers: padded positions are masked and
 // position_ids count only kept tokens, so a batch gives each prompt the ids
