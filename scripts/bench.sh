@@ -41,9 +41,11 @@ peak() { # peak RSS in MiB of: gort bench ARGS --provider P
 		vit-base 1 0 2
 	CONFIGS
 	echo
-	echo "Generation (GPT-2 small shape, prompt 128, 128 new tokens, greedy; native on the shared-cache graph, written in place;"
-	echo "ONNX Runtime on the graph with past (Concat) and the shared-cache graph; native/ort: median of per-iteration ratios"
-	echo "against ORT's faster graph), all cores and then one thread (GORT_BENCH_THREADS=1):"
+	echo "Generation (GPT-2 small shape, prompt 128, 128 new tokens, greedy; native on the shared-cache graph, written in place,"
+	echo "and on the graph with past (Concat, as optimum exports) through generate.ShareCache (native-sharecache, the route"
+	echo "Load takes for an export); ONNX Runtime on the graph with past and the shared-cache graph; native/ort and"
+	echo "sharecache/ort: median of per-iteration ratios against ORT's faster graph), all cores and then one thread"
+	echo "(GORT_BENCH_THREADS=1):"
 	echo
 	echo '```'
 	go test -run '^$' -bench DecodeGPT2Small -benchtime 3x ./generate/ 2>&1 | grep -E 'Benchmark|tok' || true
