@@ -28,20 +28,14 @@ func bitFn[T tensor.Integer](op bitop) func(a, b T) T {
 		return func(a, b T) T { return a | b }
 	case opBitXor:
 		return func(a, b T) T { return a ^ b }
+	// A shift count converted to uint64 is >= the width when it is
+	// negative, and Go gives what BitShift-28 asks for any count of the
+	// width or more: 0, or the sign fill (-1 for a negative x) on a signed
+	// right shift.
 	case opShiftLeft:
-		return func(a, b T) T {
-			if b < 0 {
-				return 0
-			}
-			return a << b
-		}
+		return func(a, b T) T { return a << uint64(b) }
 	case opShiftRight:
-		return func(a, b T) T {
-			if b < 0 {
-				return 0
-			}
-			return a >> b
-		}
+		return func(a, b T) T { return a >> uint64(b) }
 	}
 	return func(a, _ T) T { return ^a }
 }
@@ -55,11 +49,7 @@ func bitwise(c *ops.Ctx, name string, op bitop, a, b *tensor.Tensor) (*tensor.Te
 	if err := sameDTypes(name, []*tensor.Tensor{a, b}); err != nil {
 		return nil, err
 	}
-	d := a.DType()
-	if (op == opShiftLeft || op == opShiftRight) && d.IsSigned() {
-		return nil, unsupported(name, d)
-	}
-	switch d {
+	switch d := a.DType(); d {
 	case tensor.Int8:
 		return bitRun(c, op, a, b, bitFn[int8](op))
 	case tensor.Int16:
@@ -77,7 +67,7 @@ func bitwise(c *ops.Ctx, name string, op bitop, a, b *tensor.Tensor) (*tensor.Te
 	case tensor.Uint64:
 		return bitRun(c, op, a, b, bitFn[uint64](op))
 	}
-	return nil, unsupported(name, d)
+	return nil, unsupported(name, a.DType())
 }
 
 func bitRun[T tensor.Integer](c *ops.Ctx, op bitop, a, b *tensor.Tensor, f func(a, b T) T) (*tensor.Tensor, error) {
@@ -107,10 +97,19 @@ func bitwiseOps(name, doc string, op bitop, since ...int) []*ops.Op {
 		}))
 }
 
-// BitShift: y = x << s (direction "LEFT") or x >> s ("RIGHT") on unsigned
-// integers; shifts of the full width or more give 0.
-var bitShiftOps = ops.Versions("", "BitShift", "y = x << s or x >> s (direction LEFT/RIGHT, unsigned ints)", []int{11},
-	ops.InferBroadcast(tensor.Undefined), func(n *ops.Node) (*ops.Kernel, error) {
+// BitShift: y = x << s (direction "LEFT") or x >> s ("RIGHT"). Version 11
+// takes unsigned integers; version 28 adds signed ones, whose right shift
+// is arithmetic. A count of the width or more (or, signed, a negative one)
+// gives 0, or -1 for a negative x shifted right.
+var bitShiftOps = ops.Join(
+	ops.Versions("", "BitShift", "y = x << s or x >> s (direction LEFT/RIGHT, unsigned ints)", []int{11},
+		ops.InferBroadcast(tensor.Undefined), compileBitShift(false)),
+	ops.Versions("", "BitShift", "y = x << s or x >> s (direction LEFT/RIGHT; signed ints shift right arithmetically)", []int{28},
+		ops.InferBroadcast(tensor.Undefined), compileBitShift(true)),
+)
+
+func compileBitShift(signed bool) func(n *ops.Node) (*ops.Kernel, error) {
+	return func(n *ops.Node) (*ops.Kernel, error) {
 		var op bitop
 		switch dir := strings.ToUpper(n.String("direction", "")); dir {
 		case "LEFT":
@@ -120,16 +119,21 @@ var bitShiftOps = ops.Versions("", "BitShift", "y = x << s or x >> s (direction 
 		default:
 			return nil, fmt.Errorf("BitShift: direction %q must be LEFT or RIGHT", dir)
 		}
+		opset := n.Opset
 		return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 			if err := ops.Want(in, 2, 2); err != nil {
 				return nil, err
 			}
+			if d := in[0].DType(); d.IsSigned() && !signed {
+				return nil, fmt.Errorf("BitShift at opset %d: dtype %v is not supported; signed integers need opset 28", opset, d)
+			}
 			y, err := bitwise(c, "BitShift", op, in[0], in[1])
 			return []*tensor.Tensor{y}, err
 		}}, nil
-	})
+	}
+}
 
-// bitwiseOpLists: y = a & b, a | b, a ^ b, ^x on integers; BitShift on unsigned.
+// bitwiseOpLists: y = a & b, a | b, a ^ b, ^x and BitShift on integers.
 var bitwiseOpLists = ops.Join(
 	bitwiseOps("BitwiseAnd", "y = a & b (integers, numpy broadcasting)", opBitAnd, 18),
 	bitwiseOps("BitwiseOr", "y = a | b (integers, numpy broadcasting)", opBitOr, 18),

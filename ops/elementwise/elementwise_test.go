@@ -2,6 +2,7 @@ package elementwise
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/gort-ml/gort/ops"
@@ -213,6 +214,51 @@ func TestBitwise(t *testing.T) {
 	not := mustRun(t, "BitwiseNot", 18, nil, tensor.Must([]int{2}, []int16{0, -1}))
 	if w := tensor.Must([]int{2}, []int16{-1, 0}); !tensor.Equal(not, w) {
 		t.Errorf("BitwiseNot: got %v, want %v", not, w)
+	}
+}
+
+// TestBitShiftSigned checks BitShift-28 on every int8 value and shift
+// count from -10 to 10 against arithmetic: a right shift is floor(x / 2^s),
+// a left shift x * 2^s wrapped to 8 bits, and a count outside [0, 8) gives
+// the sign fill (-1 for a negative x shifted right, else 0). BitShift-11
+// refuses signed inputs.
+func TestBitShiftSigned(t *testing.T) {
+	var xs, ss []int8
+	for x := -128; x < 128; x++ {
+		for s := -10; s <= 10; s++ {
+			xs, ss = append(xs, int8(x)), append(ss, int8(s))
+		}
+	}
+	x := tensor.Must([]int{len(xs)}, xs)
+	s := tensor.Must([]int{len(ss)}, ss)
+	dir := func(d string) []ops.Attr { return []ops.Attr{{Name: "direction", Type: ops.AttrString, S: []byte(d)}} }
+	left := tensor.Data[int8](mustRun(t, "BitShift", 28, dir("LEFT"), x, s))
+	right := tensor.Data[int8](mustRun(t, "BitShift", 28, dir("RIGHT"), x, s))
+	for i := range xs {
+		v, n := int64(xs[i]), int64(ss[i])
+		wantL, wantR := int64(0), int64(0)
+		if v < 0 {
+			wantR = -1
+		}
+		if n >= 0 && n < 8 {
+			wantL = (v*(1<<n)%256+256+128)%256 - 128
+			wantR = int64(math.Floor(float64(v) / float64(int64(1)<<n)))
+		}
+		if int64(left[i]) != wantL || int64(right[i]) != wantR {
+			t.Fatalf("%d shifted by %d: LEFT %d RIGHT %d, want %d and %d", v, n, left[i], right[i], wantL, wantR)
+		}
+	}
+	// Wider types shift by counts past their width the same way.
+	x64 := tensor.Must([]int{4}, []int64{-5, 5, -5, 1})
+	s64 := tensor.Must([]int{4}, []int64{64, 64, 2, 63})
+	if got, w := mustRun(t, "BitShift", 28, dir("RIGHT"), x64, s64), tensor.Must([]int{4}, []int64{-1, 0, -2, 0}); !tensor.Equal(got, w) {
+		t.Errorf("int64 RIGHT: got %v, want %v", got, w)
+	}
+	if got, w := mustRun(t, "BitShift", 28, dir("LEFT"), x64, s64), tensor.Must([]int{4}, []int64{0, 0, -20, math.MinInt64}); !tensor.Equal(got, w) {
+		t.Errorf("int64 LEFT: got %v, want %v", got, w)
+	}
+	if _, err := run(t, "BitShift", 11, dir("LEFT"), x, s); err == nil || !strings.Contains(err.Error(), "opset 28") {
+		t.Errorf("BitShift-11 on int8: err %v, want one naming opset 28", err)
 	}
 }
 

@@ -351,3 +351,57 @@ func TestInfer(t *testing.T) {
 		}
 	}
 }
+
+// TestSpaceToDepthModes checks SpaceToDepth against its definition: output
+// channel (DCR) (by*b+bx)*C + c, or (CRD) c*b*b + by*b + bx, at (h, w) holds
+// x[c, h*b+by, w*b+bx]; each is undone by DepthToSpace in the same mode.
+// Before opset 28 the mode attribute does not exist and the order is DCR.
+func TestSpaceToDepthModes(t *testing.T) {
+	const N, C, H, W, b = 2, 3, 4, 6, 2
+	x := iota32(N, C, H, W)
+	xs := tensor.Data[float32](x)
+	for _, tc := range []struct {
+		mode  string
+		opset int
+	}{{"DCR", 28}, {"CRD", 28}, {"CRD", 13}} {
+		attrs := []ops.Attr{intAttr("blocksize", b), strAttr("mode", tc.mode)}
+		out, err := call{op: "SpaceToDepth", opset: tc.opset, attrs: attrs, in: []*tensor.Tensor{x}}.run()
+		if err != nil {
+			t.Fatalf("%s-%d: %v", tc.mode, tc.opset, err)
+		}
+		y := tensor.Data[float32](out[0])
+		crd := tc.mode == "CRD" && tc.opset >= 28
+		order := "DCR"
+		if crd {
+			order = "CRD"
+		}
+		for n := 0; n < N; n++ {
+			for c := 0; c < C; c++ {
+				for h := 0; h < H; h++ {
+					for w := 0; w < W; w++ {
+						by, bx := h%b, w%b
+						oc := (by*b+bx)*C + c
+						if crd {
+							oc = c*b*b + by*b + bx
+						}
+						got := y[((n*C*b*b+oc)*(H/b)+h/b)*(W/b)+w/b]
+						if want := xs[((n*C+c)*H+h)*W+w]; got != want {
+							t.Fatalf("%s-%d: channel %d at (%d, %d) holds %v, want x[%d, %d, %d, %d] = %v",
+								tc.mode, tc.opset, oc, h/b, w/b, got, n, c, h, w, want)
+						}
+					}
+				}
+			}
+		}
+		back, err := call{op: "DepthToSpace", opset: 28, attrs: []ops.Attr{intAttr("blocksize", b), strAttr("mode", order)}, in: out}.run()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tensor.Equal(back[0], x) {
+			t.Errorf("%s-%d: DepthToSpace does not undo SpaceToDepth", tc.mode, tc.opset)
+		}
+	}
+	if _, err := (call{op: "SpaceToDepth", opset: 28, attrs: []ops.Attr{intAttr("blocksize", b), strAttr("mode", "RCD")}, in: []*tensor.Tensor{x}}).run(); err == nil {
+		t.Error("SpaceToDepth mode RCD: no error")
+	}
+}

@@ -11,10 +11,12 @@ func transposeOps() []*ops.Op {
 	return ops.Join(
 		ops.Versions("", "Transpose", "Transpose: y[i_perm[0], ..., i_perm[r-1]] = x[i_0, ..., i_r-1], y.shape[k] = x.shape[perm[k]] (perm defaults to reversed axes).",
 			[]int{1, 13, 21, 23, 24, 25}, inferTranspose, compileTranspose),
+		// DepthToSpace-28 only widens the type list (every dtype already moves).
 		ops.Versions("", "DepthToSpace", "DepthToSpace: (N, C, H, W) -> (N, C/b², H*b, W*b), moving channel blocks into space (mode DCR or CRD).",
-			[]int{1, 11, 13}, inferBlocks(true), compileDepthToSpace),
-		ops.Versions("", "SpaceToDepth", "SpaceToDepth: (N, C, H, W) -> (N, C*b², H/b, W/b), moving b×b spatial blocks into channels.",
-			[]int{1, 13}, inferBlocks(false), compileSpaceToDepth),
+			[]int{1, 11, 13, 28}, inferBlocks(true), compileDepthToSpace),
+		// SpaceToDepth-28 adds the mode attribute (DCR, the only order before, or CRD).
+		ops.Versions("", "SpaceToDepth", "SpaceToDepth: (N, C, H, W) -> (N, C*b², H/b, W/b), moving b×b spatial blocks into channels (mode DCR, or CRD from opset 28).",
+			[]int{1, 13, 28}, inferBlocks(false), compileSpaceToDepth),
 	)
 }
 
@@ -96,14 +98,24 @@ func blockInput(in []*tensor.Tensor, b int64) ([]int, error) {
 	return s, nil
 }
 
-func compileDepthToSpace(n *ops.Node) (*ops.Kernel, error) {
-	b := n.Int("blocksize", 0)
+// blockMode reads the mode attribute of DepthToSpace/SpaceToDepth: DCR
+// (depth-column-row, the default) or CRD (column-row-depth).
+func blockMode(n *ops.Node) (string, error) {
 	mode := n.String("mode", "DCR")
 	if err := n.Err(); err != nil {
-		return nil, err
+		return "", err
 	}
 	if mode != "DCR" && mode != "CRD" {
-		return nil, fmt.Errorf("mode %q must be DCR or CRD", mode)
+		return "", fmt.Errorf("mode %q must be DCR or CRD", mode)
+	}
+	return mode, nil
+}
+
+func compileDepthToSpace(n *ops.Node) (*ops.Kernel, error) {
+	b := n.Int("blocksize", 0)
+	mode, err := blockMode(n)
+	if err != nil {
+		return nil, err
 	}
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		s, err := blockInput(in, b)
@@ -132,8 +144,20 @@ func compileDepthToSpace(n *ops.Node) (*ops.Kernel, error) {
 
 func compileSpaceToDepth(n *ops.Node) (*ops.Kernel, error) {
 	b := n.Int("blocksize", 0)
-	if err := n.Err(); err != nil {
+	mode := "DCR"
+	if n.Opset >= 28 {
+		var err error
+		if mode, err = blockMode(n); err != nil {
+			return nil, err
+		}
+	} else if err := n.Err(); err != nil {
 		return nil, err
+	}
+	// x viewed as (N, C, H/b, b, W/b, b) -> (N, b, b, C, H/b, W/b) (DCR)
+	// or (N, C, b, b, H/b, W/b) (CRD), the inverse of DepthToSpace's order.
+	perm := []int{0, 3, 5, 1, 2, 4}
+	if mode == "CRD" {
+		perm = []int{0, 1, 3, 5, 2, 4}
 	}
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		s, err := blockInput(in, b)
@@ -145,8 +169,7 @@ func compileSpaceToDepth(n *ops.Node) (*ops.Kernel, error) {
 		if H%bs != 0 || W%bs != 0 {
 			return nil, fmt.Errorf("spatial size %dx%d is not divisible by blocksize %d", H, W, bs)
 		}
-		// x viewed as (N, C, H/b, b, W/b, b) -> (N, b, b, C, H/b, W/b)
-		y, err := permute(c, in[0], []int{N, C, H / bs, bs, W / bs, bs}, []int{0, 3, 5, 1, 2, 4})
+		y, err := permute(c, in[0], []int{N, C, H / bs, bs, W / bs, bs}, perm)
 		if err != nil {
 			return nil, err
 		}
