@@ -22,12 +22,23 @@ type Diff struct {
 	Bad            int // elements outside the tolerance
 }
 
+// BFloat16Rtol is the least relative tolerance for bfloat16 outputs, the
+// one the onnx 1.23 backend runner (assert_similar_outputs) applies to them
+// ("two bfloat16 ULPs"). A bfloat16 has 8 significant bits, so one ulp is
+// 2^-8 to 2^-7 of the value: a kernel that rounds once where the reference
+// rounds after every step differs by more than the default rtol of 1e-3.
+const BFloat16Rtol = 1.0 / 64
+
 // CompareValues checks got against want: same kind, dtype and shape;
-// floating values within tol (NaN matches NaN, infinities must match);
-// everything else exact. Sequences and optionals compare element-wise.
+// floating values within tol, bfloat16 ones with rtol at least
+// BFloat16Rtol (NaN matches NaN, infinities must match); everything else
+// exact. Sequences and optionals compare element-wise.
 func CompareValues(want, got tensor.Value, tol Tolerance) error {
 	switch w := want.(type) {
 	case *tensor.Tensor:
+		if w.DType() == tensor.BFloat16 {
+			tol.Rtol = max(tol.Rtol, BFloat16Rtol)
+		}
 		g, ok := got.(*tensor.Tensor)
 		if !ok {
 			if o, isOpt := got.(*tensor.Optional); isOpt {

@@ -1,15 +1,17 @@
 // Package attention holds gort's kernels for the attention operator family:
-// Attention and RotaryEmbedding (opset 23), LinearAttention and
+// Attention (opsets 23, 24 and 25, which adds sliding windows) and
+// RotaryEmbedding (opset 23), LinearAttention and
 // CausalConvWithState (opset 27), and ai.onnx.preview FlexAttention.
 //
 // # Overview
 //
 // Float16 and bfloat16 compute in float32, float64 in float64. Float32
 // Attention runs the fused kernel of ops/internal/flash (blocks of keys, an
-// online softmax, causal and padding masks as key ranges). Float64, and a
+// online softmax, causal, window and padding masks as key ranges). Float64, and a
 // node that asks for the qk output, work one (batch, head) pair per task,
-// row by row: scores against every key, the row's bias (mask, causal and
-// padding), a max-subtracted softmax, then the weighted sum of values.
+// row by row: scores against every key, the row's bias (mask, causal,
+// window and padding), a max-subtracted softmax, then the weighted sum of
+// values.
 // Neither holds an (Sq, T) score matrix.
 package attention
 
@@ -29,12 +31,13 @@ func Ops() []*ops.Op {
 	return ops.Join(
 		// Attention: Y = softmax(softcap(Q K^T * scale) + bias) V, with
 		// bias from attn_mask (bool or additive), is_causal and
-		// nonpad_kv_seqlen (opset 24); past_key/past_value are prepended
+		// nonpad_kv_seqlen (opset 24) and left_window_size /
+		// right_window_size (opset 25); past_key/past_value are prepended
 		// to K/V and returned as present_key/present_value; GQA shares
 		// each KV head among q_num_heads/kv_num_heads query heads.
 		ops.Versions("", "Attention",
-			"Y = softmax(softcap(Q K^T * scale) + mask) V, with KV cache, GQA, causal and padding masks",
-			[]int{23, 24}, inferAttention, compileAttention),
+			"Y = softmax(softcap(Q K^T * scale) + mask) V, with KV cache, GQA, causal, sliding-window and padding masks",
+			[]int{23, 24, 25}, inferAttention, compileAttention),
 		// RotaryEmbedding rotates pairs (halves, or interleaved elements)
 		// of each head: [x1, x2] -> [x1 cos - x2 sin, x1 sin + x2 cos].
 		ops.Versions("", "RotaryEmbedding",
@@ -87,6 +90,7 @@ func (v view) at(b, h, s int) int { return b*v.sb + h*v.sh + s*v.ss }
 
 type attnParams struct {
 	causal           bool
+	left, right      int // left_window_size, right_window_size (-1: unbounded)
 	qHeads, kvHeads  int
 	mode             int // qk_matmul_output_mode
 	scale            float64
@@ -104,6 +108,8 @@ func compileAttention(n *ops.Node) (*ops.Kernel, error) {
 		scale:            float64(n.Float("scale", 0)),
 		softcap:          float64(n.Float("softcap", 0)),
 		softmaxPrecision: n.Int("softmax_precision", 0),
+		left:             int(n.Int("left_window_size", -1)),
+		right:            int(n.Int("right_window_size", -1)),
 	}
 	for _, o := range n.Outputs {
 		p.outputs = append(p.outputs, o != "")
@@ -113,6 +119,9 @@ func compileAttention(n *ops.Node) (*ops.Kernel, error) {
 	}
 	if p.mode < 0 || p.mode > 3 {
 		return nil, fmt.Errorf("qk_matmul_output_mode %d, want 0..3", p.mode)
+	}
+	if p.left < -1 || p.right < -1 {
+		return nil, fmt.Errorf("left_window_size %d and right_window_size %d must be -1 (unbounded) or at least 0", p.left, p.right)
 	}
 	if p.qHeads < 0 || p.kvHeads < 0 {
 		return nil, fmt.Errorf("q_num_heads %d and kv_num_heads %d must not be negative", p.qHeads, p.kvHeads)
@@ -185,18 +194,66 @@ func dims4(t tensor.Type, heads int64) ([]tensor.Dim, bool) {
 	return nil, false
 }
 
-// bias computes the additive bias of one (b, h, i) row over T keys.
+// bias computes the additive bias of one (b, h, i) row over T keys: the
+// attn_mask, and the key range [lo, hi) of keys that the causal mask, the
+// sliding window and nonpad_kv_seqlen leave visible.
 type bias[F tensor.Float] struct {
-	maskF      []F
-	maskB      []bool
-	mlen       int // the mask's last dimension (<= T; the rest is masked)
-	sb, sh, si int // mask strides (0 where broadcast)
-	causal     bool
-	offset     []int // causal frontier per batch: key j is visible iff j <= i + offset[b]
-	nonpad     []int // valid key count per batch, or nil
+	maskF       []F
+	maskB       []bool
+	mlen        int // the mask's last dimension (<= T; the rest is masked)
+	sb, sh, si  int // mask strides (0 where broadcast)
+	causal      bool
+	left, right int   // window bounds (-1: unbounded)
+	offset      []int // per batch, the absolute position of query 0 (nil: 0)
+	nonpad      []int // valid key count per batch, or nil
+}
+
+// ranged reports whether keys restricts any row.
+func (m *bias[F]) ranged() bool {
+	return m.causal || m.left >= 0 || m.right >= 0 || m.nonpad != nil
+}
+
+// keys returns the keys [lo, hi) of T that query i of batch b may attend
+// to: at absolute position p = offset + i, causal keeps j <= p, the window
+// p - left <= j <= p + right, and padding j < nonpad[b]. An empty range
+// has lo >= hi.
+func (m *bias[F]) keys(b, i, total int) (lo, hi int) {
+	hi = total
+	p := i
+	if m.offset != nil {
+		p += m.offset[b]
+	}
+	if m.causal {
+		hi = min(hi, p+1)
+	}
+	if m.left >= 0 {
+		lo = max(lo, p-m.left)
+	}
+	if m.right >= 0 {
+		hi = min(hi, p+m.right+1)
+	}
+	if m.nonpad != nil {
+		hi = min(hi, m.nonpad[b])
+	}
+	return lo, max(hi, 0)
 }
 
 func (m *bias[F]) row(b, h, i int, out []float64) {
+	m.maskRow(b, h, i, out)
+	if m.ranged() {
+		negInf := math.Inf(-1)
+		lo, hi := m.keys(b, i, len(out))
+		for j := range out[:min(lo, len(out))] {
+			out[j] = negInf
+		}
+		for j := max(hi, lo); j < len(out); j++ {
+			out[j] = negInf
+		}
+	}
+}
+
+// maskRow writes the attn_mask part of the bias of row (b, h, i).
+func (m *bias[F]) maskRow(b, h, i int, out []float64) {
 	negInf := math.Inf(-1)
 	for j := range out {
 		out[j] = 0
@@ -214,16 +271,6 @@ func (m *bias[F]) row(b, h, i int, out []float64) {
 			default:
 				out[j] = float64(m.maskF[base+j])
 			}
-		}
-	}
-	if m.causal {
-		for j := max(0, i+m.offset[b]+1); j < len(out); j++ {
-			out[j] = negInf
-		}
-	}
-	if m.nonpad != nil {
-		for j := max(0, m.nonpad[b]); j < len(out); j++ {
-			out[j] = negInf
 		}
 	}
 }
@@ -293,7 +340,7 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attnParams, in []*tensor.Tensor
 		return nil, err
 	}
 
-	m := bias[F]{causal: p.causal}
+	m := bias[F]{causal: p.causal, left: p.left, right: p.right}
 	if maskT != nil {
 		if err := loadMask(&m, maskT, bsz, hq, sq, total); err != nil {
 			return nil, err
@@ -315,7 +362,9 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attnParams, in []*tensor.Tensor
 			m.nonpad[b] = int(v)
 		}
 	}
-	if p.causal {
+	if m.ranged() {
+		// Query 0 sits after the keys before the block: the past ones, or
+		// those an external cache holds beyond the sq new ones.
 		m.offset = make([]int, bsz)
 		for b := range m.offset {
 			m.offset[b] = past
@@ -363,8 +412,8 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attnParams, in []*tensor.Tensor
 
 // attend computes y from q, k and v seen through qv, kv and vv (T keys).
 // Float32 without the qk output runs the fused kernel of ops/internal/flash,
-// the causal and padding masks as key ranges and attn_mask as the bias; the
-// rest goes row by row, below.
+// the causal, window and padding masks as key ranges and attn_mask as the
+// bias; the rest goes row by row, below.
 func attend[F tensor.Float](c *ops.Ctx, p *attnParams, m *bias[F], q []F, qv view, k []F, kv view, v []F, vv view, y []F, yv view, qk floatio.Out[F], total int, scale float64) error {
 	bsz, hq, sq, dk, dv, hkv := qv.b, qv.h, qv.s, qv.d, yv.d, kv.h
 	if q32, ok := any(q).([]float32); ok && qk.T == nil {
@@ -374,27 +423,16 @@ func attend[F tensor.Float](c *ops.Ctx, p *attnParams, m *bias[F], q []F, qv vie
 			V: any(v).([]float32), VB: vv.sb, VH: vv.sh, VS: vv.ss,
 			Out: any(y).([]float32), OB: yv.sb, OH: yv.sh, OS: yv.ss,
 			Scale: scale, Softcap: p.softcap}
-		if m.causal || m.nonpad != nil {
-			fp.Keys = func(b, i int) (int, int) {
-				hi := total
-				if m.causal {
-					hi = min(hi, i+m.offset[b]+1)
-				}
-				if m.nonpad != nil {
-					hi = min(hi, m.nonpad[b])
-				}
-				return 0, max(hi, 0)
-			}
+		if m.ranged() {
+			fp.Keys = func(b, i int) (int, int) { return m.keys(b, i, total) }
 		}
 		switch {
 		case m.maskF == nil && m.maskB == nil:
 		case m.sh == 0 && m.si == 0:
 			// A mask over keys only, computed once per task.
-			km := *m
-			km.causal, km.nonpad = false, nil
-			fp.KeyBias = func(b int, row []float64) { km.row(b, 0, 0, row) }
+			fp.KeyBias = func(b int, row []float64) { m.maskRow(b, 0, 0, row) }
 		default:
-			fp.Bias = m.row
+			fp.Bias = m.maskRow
 		}
 		return flash.Run(c, fp)
 	}
@@ -566,8 +604,8 @@ func concatKV[F tensor.Float](c *ops.Ctx, asOutput bool, x *tensor.Tensor, xv vi
 // loadMask reads attn_mask, which broadcasts to (B, Hq, Sq, <=T), into m.
 func loadMask[F tensor.Float](m *bias[F], t *tensor.Tensor, bsz, hq, sq, total int) error {
 	sh := t.Shape()
-	if len(sh) < 2 || len(sh) > 4 {
-		return fmt.Errorf("attn_mask has shape %v, want 2-D to 4-D broadcastable to (%d, %d, %d, %d)", sh, bsz, hq, sq, total)
+	if len(sh) < 1 || len(sh) > 4 {
+		return fmt.Errorf("attn_mask has shape %v, want 1-D to 4-D broadcastable to (%d, %d, %d, %d)", sh, bsz, hq, sq, total)
 	}
 	full := append(make([]int, 4-len(sh)), sh...)
 	for i := 0; i < 4-len(sh); i++ {

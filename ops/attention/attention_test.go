@@ -245,6 +245,66 @@ func TestAttentionMatchesReference(t *testing.T) {
 		near(t, "Y", tensor.Data[float32](out[0]), want, 1e-5)
 	})
 
+	// Attention-25's sliding window: query i at absolute position p = i +
+	// past sees keys p-left..p+right, composed with is_causal; past the
+	// fused kernel's blocks, and row by row when the qk output is asked for.
+	t.Run("window_past_blocks", func(t *testing.T) {
+		const sq, past = 70, 230
+		q, k, v := randT(r, 1, 2, sq, 8), randT(r, 1, 1, sq, 8), randT(r, 1, 1, sq, 4)
+		pk, pv := randT(r, 1, 1, past, 8), randT(r, 1, 1, past, 4)
+		for _, tc := range []struct {
+			causal, left, right int
+		}{{0, 20, 5}, {1, 3, -1}, {0, -1, 0}, {0, 0, 0}} {
+			attrs := []ops.Attr{ints("is_causal", int64(tc.causal)), ints("left_window_size", int64(tc.left)), ints("right_window_size", int64(tc.right))}
+			want, _, probs := refAttention(q, concat(pk, k), concat(pv, v), 1/math.Sqrt(8), 0, func(b, h, i, j int) float64 {
+				p := i + past
+				if (tc.causal == 1 && j > p) || (tc.left >= 0 && j < p-tc.left) || (tc.right >= 0 && j > p+tc.right) {
+					return negInf
+				}
+				return 0
+			})
+			for _, outs := range [][]string{{"y"}, {"y", "", "", "qk"}} {
+				out, err := run(t, "Attention", 25, append(attrs, ints("qk_matmul_output_mode", 3)), outs, q, k, v, nil, pk, pv)
+				if err != nil {
+					t.Fatal(err)
+				}
+				near(t, "Y", tensor.Data[float32](out[0]), want, 1e-5)
+				if len(outs) > 1 {
+					near(t, "softmax", tensor.Data[float32](out[3]), probs, 1e-6)
+				}
+			}
+		}
+	})
+
+	// The window's offset for an external cache is nonpad_kv_seqlen - Sq
+	// per batch; a 1-D bool mask covers the keys; the leading rows of a
+	// batch with fewer valid keys than queries see nothing.
+	t.Run("window_external_cache_rank1_mask", func(t *testing.T) {
+		const sq, total = 4, 8
+		q, k, v := randT(r, 2, 2, sq, 4), randT(r, 2, 2, total, 4), randT(r, 2, 2, total, 4)
+		nonpad := []int64{6, 3}
+		md := []bool{true, false, true, true, true, true, true, true}
+		mask := tensor.Must([]int{total}, md)
+		attrs := []ops.Attr{ints("is_causal", 1), ints("left_window_size", 2)}
+		want, _, _ := refAttention(q, k, v, 0.5, 0, func(b, h, i, j int) float64 {
+			p := i + int(nonpad[b]) - sq
+			if j > p || j < p-2 || j >= int(nonpad[b]) || !md[j] {
+				return negInf
+			}
+			return 0
+		})
+		for _, outs := range [][]string{{"y"}, {"y", "", "", "qk"}} {
+			out, err := run(t, "Attention", 25, attrs, outs, q, k, v, mask, nil, nil, tensor.Must([]int{2}, nonpad))
+			if err != nil {
+				t.Fatal(err)
+			}
+			near(t, "Y", tensor.Data[float32](out[0]), want, 1e-5)
+		}
+		if _, err := run(t, "Attention", 25, []ops.Attr{ints("left_window_size", -2)}, []string{"y"}, q, k, v); err == nil {
+			t.Error("left_window_size -2: no error")
+		}
+	})
+
 	t.Run("nonpad_kv_seqlen", func(t *testing.T) {
 		q, k, v := randT(r, 2, 2, 1, 4), randT(r, 2, 2, 5, 4), randT(r, 2, 2, 5, 4)
 		np := tensor.Must([]int{2}, []int64{3, 5})
