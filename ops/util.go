@@ -123,16 +123,25 @@ func Want(in []*tensor.Tensor, min, max int) error {
 // Ints64 reads a 1-D (or scalar) integer tensor as []int64 (for shape,
 // axes, pads and index inputs).
 func Ints64(t *tensor.Tensor) ([]int64, error) {
-	switch t.DType() {
-	case tensor.Int64:
-		return append([]int64{}, tensor.Data[int64](t)...), nil
-	case tensor.Int32:
-		d := tensor.Data[int32](t)
-		out := make([]int64, len(d))
-		for i, v := range d {
-			out[i] = int64(v)
-		}
-		return out, nil
+	if d := t.DType(); d != tensor.Int64 && d != tensor.Int32 {
+		return nil, fmt.Errorf("want an int64 or int32 tensor, got %v", d)
 	}
-	return nil, fmt.Errorf("want an int64 or int32 tensor, got %v", t.DType())
+	return AppendInts64(make([]int64, 0, t.Len()), t)
+}
+
+// AppendInts64 appends the elements of an int64 or int32 tensor to dst as
+// int64 and returns the extended slice: Ints64 without an allocation when
+// dst has room (a kernel's per-run integer inputs into a buffer it keeps).
+// It fails, returning dst unchanged, for other dtypes.
+func AppendInts64(dst []int64, t *tensor.Tensor) ([]int64, error) {
+	switch d := t.Raw().(type) {
+	case []int64:
+		return append(dst, d...), nil
+	case []int32:
+		for _, v := range d {
+			dst = append(dst, int64(v))
+		}
+		return dst, nil
+	}
+	return dst, fmt.Errorf("want an int64 or int32 tensor, got %v", t.DType())
 }

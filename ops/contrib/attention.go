@@ -256,7 +256,7 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor)
 		}
 	}
 	past := 0
-	var pastK, pastV []F
+	var pastKV, pastK, pastV []F
 	if pt := opt(in, 4); pt != nil {
 		ps := pt.Shape()
 		if len(ps) != 5 || ps[0] != 2 || ps[1] != bsz || ps[2] != nh || ps[4] != hk || hk != hv {
@@ -268,7 +268,7 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor)
 		}
 		past = ps[3]
 		half := len(pv) / 2
-		pastK, pastV = pv[:half], pv[half:]
+		pastKV, pastK, pastV = pv, pv[:half], pv[half:]
 	}
 	// With past_present_share_buffer, past is a (2, B, N, M, H) buffer whose
 	// first past_sequence_length rows are filled; present is the same
@@ -278,13 +278,12 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor)
 		if pastK == nil || opt(in, 6) == nil {
 			return nil, fmt.Errorf("past_present_share_buffer needs past and past_sequence_length")
 		}
-		pl, err := ops.Ints64(in[6])
-		if err != nil || len(pl) != 1 || pl[0] < 0 || pl[0]+int64(s) > int64(past) {
+		pl, ok := oneInt(in[6])
+		if !ok || pl < 0 || pl+int64(s) > int64(past) {
 			return nil, fmt.Errorf("past_sequence_length must be one value in [0, %d] (the buffer holds %d rows, %d are new)", past-s, past, s)
 		}
 		maxLen = past
-		past = int(pl[0])
-		pastK, pastV = firstRows(pastK, bsz*nh, maxLen, past, hk), firstRows(pastV, bsz*nh, maxLen, past, hk)
+		past = int(pl)
 	} else if opt(in, 6) != nil {
 		return nil, fmt.Errorf("past_sequence_length is only used with past_present_share_buffer = 1")
 	}
@@ -324,59 +323,57 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor)
 	qp, kp, vp := part[F]{qkv, bsnh(bsz, s, nh, hk, dtot, 0), bias, nil},
 		part[F]{qkv, bsnh(bsz, s, nh, hk, dtot, dq), slice(bias, dq), pastK},
 		part[F]{qkv, bsnh(bsz, s, nh, hv, dtot, dq+dk), slice(bias, dq+dk), pastV}
-	// Attention reads the heads straight from qkv unless present needs
-	// them gathered.
-	pr, ok := views(qp, kp, vp)
-	if !ok || (len(p.outputs) > 1 && p.outputs[1]) {
-		if pr, err = project(c, past, qp, kp, vp); err != nil {
+	wantPresent := len(p.outputs) > 1 && p.outputs[1]
+	if wantPresent && hk != hv {
+		return nil, fmt.Errorf("present needs equal K and V head sizes, got %d and %d", hk, hv)
+	}
+	var pr *projected[F]
+	var present floatio.Out[F]
+	if p.share {
+		// present is the past buffer (itself when the runtime lets the
+		// kernel extend it, else a copy) with the new rows after the
+		// past, and the attention reads the cache there.
+		if present, err = kvBuffer(c, in[0].DType(), in[4], pastKV, extendable[F](c, in[4])); err != nil {
 			return nil, err
+		}
+		half := len(present.Buf) / 2
+		var qBuf *[]F
+		pr, qBuf, err = extendShared(c, past, maxLen, qp, kp, vp, present.Buf[:half], present.Buf[half:])
+		defer putScratch(qBuf)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		// Attention reads the heads straight from qkv unless present
+		// needs them gathered.
+		var ok bool
+		if pr, ok = views(qp, kp, vp); !ok || wantPresent {
+			if pr, err = project(c, past, qp, kp, vp); err != nil {
+				return nil, err
+			}
 		}
 	}
 	y, _, err := pr.attend(c, in[0].DType(), p.scale, "mask_index", opt(in, 3), p.filter, p.causal, opt(in, 5), false)
 	if err != nil {
 		return nil, err
 	}
-	k, v := pr.k, pr.v
-	res := make([]*tensor.Tensor, max(1, len(p.outputs)))
+	res := c.Results(max(1, len(p.outputs)))
 	res[0] = y
-	if len(p.outputs) > 1 && p.outputs[1] {
-		if hk != hv {
-			return nil, fmt.Errorf("present needs equal K and V head sizes, got %d and %d", hk, hv)
-		}
-		rows := total
-		if p.share {
-			rows = maxLen
-		}
-		pr, err := floatio.New[F](c, in[0].DType(), 2, bsz, nh, rows, hk)
+	switch {
+	case !wantPresent:
+	case p.share:
+		res[1] = present.Done()
+	default:
+		o, err := floatio.New[F](c, in[0].DType(), 2, bsz, nh, total, hk)
 		if err != nil {
 			return nil, err
 		}
-		if p.share {
-			// The buffer as given, with the new rows written after the past.
-			pv, err := floatio.Load[F](in[4])
-			if err != nil {
-				return nil, err
-			}
-			copy(pr.Buf, pv)
-		}
-		half := len(pr.Buf) / 2
-		for bh := 0; bh < bsz*nh; bh++ {
-			copy(pr.Buf[bh*rows*hk:][:total*hk], k[bh*total*hk:][:total*hk])
-			copy(pr.Buf[half+bh*rows*hk:][:total*hk], v[bh*total*hk:][:total*hk])
-		}
-		res[1] = pr.Done()
+		half := len(o.Buf) / 2
+		copy(o.Buf[:half], pr.k)
+		copy(o.Buf[half:], pr.v)
+		res[1] = o.Done()
 	}
 	return res, nil
-}
-
-// firstRows returns the first n of every block of rows rows of width w in
-// buf (blocks of them), contiguous.
-func firstRows[F tensor.Float](buf []F, blocks, rows, n, w int) []F {
-	out := make([]F, blocks*n*w)
-	for b := 0; b < blocks; b++ {
-		copy(out[b*n*w:][:n*w], buf[b*rows*w:][:n*w])
-	}
-	return out
 }
 
 // part is one of Q, K and V: a view of the new rows in src, their bias
@@ -389,13 +386,42 @@ type part[F tensor.Float] struct {
 }
 
 // projected holds Q (B, N, S, Hk), K (B, N, T, Hk) and V (B, N, T, Hv)
-// with T = past + new key rows, K and V holding the past rows first.
+// with T = past + new key rows, K and V holding the past rows first. With
+// tcap set, K and V are (B, N, tcap, H) KV caches of which the first T rows
+// of each head are valid (see extendShared).
 type projected[F tensor.Float] struct {
 	q, k, v                  []F
 	b, n, s, t, past, hk, hv int
+	tcap                     int
 	// qh, kh and vh, when set, are views of q, k and v in other layouts
 	// (see views).
 	qh, kh, vh *heads
+}
+
+// extendShared is project for KV caches that past and present share:
+// kBuf and vBuf are (B, N, tcap, Hk) and (B, N, tcap, Hv) buffers (the
+// present outputs) whose first past rows of each head are valid. The new
+// K and V rows, with their bias, go to rows [past, past+L) of each head,
+// and the projection attends rows [0, past+L) where they lie: nothing of
+// the cache is copied, and rows past the new ones are never read. Q is
+// read where it lies too, unless it has a bias: then it is added in a
+// pooled copy, returned for the caller to give back (putScratch) once the
+// attention has run.
+func extendShared[F tensor.Float](c *ops.Ctx, past, tcap int, q, k, v part[F], kBuf, vBuf []F) (*projected[F], *[]F, error) {
+	p := &projected[F]{b: q.v.b, n: q.v.n, s: q.v.s, t: past + k.v.s, tcap: tcap, past: past, hk: k.v.d, hv: v.v.d,
+		k: kBuf, v: vBuf}
+	gather(kBuf, tcap, past, k.src, k.v, k.bias)
+	gather(vBuf, tcap, past, v.src, v.v, v.bias)
+	if q.bias == nil {
+		p.q, p.qh = q.src, &q.v
+		return p, nil, nil
+	}
+	qBuf, err := pooledCache(c, q.src, q.v, q.bias)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.q = *qBuf
+	return p, qBuf, nil
 }
 
 func project[F tensor.Float](c *ops.Ctx, past int, q, k, v part[F]) (*projected[F], error) {
@@ -426,8 +452,12 @@ func (p *projected[F]) attend(c *ops.Ctx, dt tensor.DType, scale float64, maskNa
 	if err != nil {
 		return nil, nil, err
 	}
-	a := &attend[F]{b: p.b, n: p.n, kvN: p.n, s: p.s, dk: p.hk, dv: p.hv, tcap: p.t, q: p.q, k: p.k, v: p.v,
-		scale: scaleOr(scale, p.hk), qh: p.qh, kh: p.kh, vh: p.vh}
+	tcap := p.t
+	if p.tcap > 0 {
+		tcap = p.tcap
+	}
+	a := &attend[F]{b: p.b, n: p.n, kvN: p.n, s: p.s, dk: p.hk, dv: p.hv, tcap: tcap, q: p.q, k: p.k, v: p.v,
+		scale: scaleOr(scale, p.hk), qh: p.qh, kh: p.kh, vh: p.vh, qkT: p.t}
 	a.useMask(m, ab)
 	out, err := floatio.New[F](c, dt, p.b, p.s, p.n*p.hv)
 	if err != nil {

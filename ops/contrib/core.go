@@ -7,6 +7,7 @@ import (
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/internal/flash"
+	"github.com/gort-ml/gort/ops/internal/floatio"
 	"github.com/gort-ml/gort/ops/internal/kernelutil"
 	"github.com/gort-ml/gort/tensor"
 )
@@ -20,7 +21,9 @@ import (
 //
 // Query i of batch b scores keys [lo, hi) from keys(b, i): score =
 // softcap(scale * q.k) + the bias row gives (additive masks and biases;
-// nil for none), then softmax over [lo, hi); keys outside get probability 0.
+// nil for none), then softmax over [lo, hi); keys outside get probability 0
+// and are never read (rows of a KV cache's capacity past its valid rows
+// may hold anything).
 // With sink set, head h's softmax has one more logit, sink[h], that takes
 // probability but has no value (smooth softmax when it is 0).
 type attend[F tensor.Float] struct {
@@ -36,11 +39,12 @@ type attend[F tensor.Float] struct {
 	// (views of a projection) instead of the contiguous layouts above.
 	qh, kh, vh *heads
 	sink       []float64
-	// qk, when set, receives the (B, N, S, tcap) scores before the
+	// qk, when set, receives the (B, N, S, qkT) scores before the
 	// softmax (qkMode 1) or the probabilities (qkMode 2); keys outside
-	// [lo, hi) are left 0.
+	// [lo, hi) are left 0. qkT is tcap when 0.
 	qk     []F
 	qkMode int
+	qkT    int
 	// prob is the fused kernel's problem (in a, so that a pooled attend
 	// makes none per run).
 	prob flash.Problem
@@ -88,23 +92,47 @@ func (a *attend[F]) materialized(c *ops.Ctx, out []F) error {
 }
 
 // materializedHead is materialized for (batch, head) bh, with scratch sc
-// (rows x tcap) and row (tcap).
+// (rows x tcap) and row (tcap). A chunk of query rows reads the keys
+// before the last one any of them attends (khi) only: its scores are
+// (rows, khi).
 func (a *attend[F]) materializedHead(bh int, qv, kv, vv heads, rows int, sc []F, row []float64, out []F) {
 	group := a.n / a.kvN
 	b, h := bh/a.n, bh%a.n
 	kh, vh := a.k[kv.at(b, h/group):], a.v[vv.at(b, h/group):]
 	qh := a.q[qv.at(b, h):]
+	qkT := a.tcap
+	if a.qkT > 0 {
+		qkT = a.qkT
+	}
+	ld := a.n * a.dv
 	for i0 := 0; i0 < a.s; i0 += rows {
 		i1 := min(a.s, i0+rows)
-		gemmLD(false, true, i1-i0, a.tcap, a.dk, 1, qh[i0*qv.ss:], qv.ss, kh, kv.ss, sc, a.tcap)
+		khi := 0
 		for i := i0; i < i1; i++ {
-			lo, hi := a.keys(b, i)
+			lo, hi := a.keyRange(b, i)
+			if lo < hi {
+				khi = max(khi, hi)
+			}
+		}
+		if khi == 0 {
+			for i := i0; i < i1; i++ {
+				clear(out[((b*a.s+i)*a.n+h)*a.dv:][:a.dv])
+			}
+			continue
+		}
+		gemmLD(false, true, i1-i0, khi, a.dk, 1, qh[i0*qv.ss:], qv.ss, kh, kv.ss, sc, khi)
+		for i := i0; i < i1; i++ {
+			lo, hi := a.keyRange(b, i)
+			p := sc[(i-i0)*khi:][:khi]
+			if lo >= hi {
+				clear(p)
+				continue
+			}
 			r := row[:hi]
 			clear(r)
 			if a.bias != nil {
 				a.bias(b, h, i, r)
 			}
-			p := sc[(i-i0)*a.tcap:][:a.tcap]
 			mx := math.Inf(-1)
 			for j := lo; j < hi; j++ {
 				v := float64(p[j]) * a.scale
@@ -116,7 +144,7 @@ func (a *attend[F]) materializedHead(bh int, qv, kv, vv heads, rows int, sc []F,
 			}
 			var qk []F
 			if a.qk != nil {
-				qk = a.qk[(bh*a.s+i)*a.tcap:][:a.tcap]
+				qk = a.qk[(bh*a.s+i)*qkT:][:qkT]
 			}
 			if a.qkMode == 1 {
 				for j := lo; j < hi; j++ {
@@ -136,9 +164,15 @@ func (a *attend[F]) materializedHead(bh int, qv, kv, vv heads, rows int, sc []F,
 				copy(qk[lo:hi], p[lo:hi])
 			}
 		}
-		ld := a.n * a.dv
-		gemmLD(false, false, i1-i0, a.dv, a.tcap, 1, sc, a.tcap, vh, vv.ss, out[((b*a.s+i0)*a.n+h)*a.dv:], ld)
+		gemmLD(false, false, i1-i0, a.dv, khi, 1, sc, khi, vh, vv.ss, out[((b*a.s+i0)*a.n+h)*a.dv:], ld)
 	}
+}
+
+// keyRange is keys(b, i) within [0, tcap], as the fused kernel takes it.
+func (a *attend[F]) keyRange(b, i int) (lo, hi int) {
+	lo, hi = a.keys(b, i)
+	hi = min(max(hi, 0), a.tcap)
+	return min(max(lo, 0), hi), hi
 }
 
 // layouts returns where the rows of q, k and v lie: a.qh, a.kh and a.vh,
@@ -161,26 +195,28 @@ type keyPadding struct {
 }
 
 // useMask sets a's keys and bias for a key mask and an attention bias (nil
-// for none) over tcap keys, and a.padded where the fused kernel can do with
-// less: a key padding mask (mask_index or key_padding_mask of shape (B),
-// (2B) or (B, T)) alone is a bias per key, computed once per task instead
-// of once per row, and the causal mask the key range [0, past+i+1). Its
-// future keys' float32-lowest scores have probability 0 exactly either
-// way, unless the filter is about as low.
+// for none) over the mask's m.t keys, the first of tcap (the rest, a KV
+// cache's free rows, are never attended), and a.padded where the fused
+// kernel can do with less: a key padding mask (mask_index or
+// key_padding_mask of shape (B), (2B) or (B, T)) alone is a bias per key,
+// computed once per task instead of once per row, and the causal mask the
+// key range [0, past+i+1). Its future keys' float32-lowest scores have
+// probability 0 exactly either way, unless the filter is about as low.
 func (a *attend[F]) useMask(m *keyMask, ab *attnBias[F]) {
-	a.keys, a.bias = allKeys(a.tcap), biasFn(m, ab)
+	a.keys, a.bias = allKeys(m.t), biasFn(m, ab)
 	switch {
 	case ab != nil, m.kind == mask3D, m.kind == mask4D, m.causal && !(math.Abs(m.filter) < 1e30):
 		return
 	}
 	a.padded = &keyPadding{keys: a.keys}
 	if m.causal {
-		a.padded.keys = func(_, i int) (int, int) { return 0, min(a.tcap, m.past+i+1) }
+		a.padded.keys = func(_, i int) (int, int) { return 0, min(m.t, m.past+i+1) }
 	}
 	if m.kind != maskNone {
 		km := *m
 		km.causal = false
-		a.padded.bias = func(b int, row []float64) { km.add(b, 0, row) }
+		// The fused kernel's row spans all tcap keys.
+		a.padded.bias = func(b int, row []float64) { km.add(b, 0, row[:min(len(row), km.t)]) }
 	}
 }
 
@@ -298,7 +334,7 @@ func scratchPool[F tensor.Float]() *sync.Pool {
 // pooledCache is cache without a past, into a pooled buffer that the
 // kernel gives back with putScratch once it no longer reads it (it must
 // not reach an output).
-func pooledCache[F tensor.Float](c *ops.Ctx, src []F, v heads) (*[]F, error) {
+func pooledCache[F tensor.Float](c *ops.Ctx, src []F, v heads, bias []F) (*[]F, error) {
 	n, err := cacheLen(c, v, v.s)
 	if err != nil {
 		return nil, err
@@ -309,7 +345,7 @@ func pooledCache[F tensor.Float](c *ops.Ctx, src []F, v heads) (*[]F, error) {
 		buf = &b
 	}
 	*buf = (*buf)[:n]
-	cacheInto(*buf, nil, 0, src, v, nil)
+	cacheInto(*buf, nil, 0, src, v, bias)
 	return buf, nil
 }
 
@@ -341,4 +377,19 @@ func extendable[F tensor.Float](c *ops.Ctx, ts ...*tensor.Tensor) bool {
 		}
 	}
 	return true
+}
+
+// kvBuffer returns the present of a KV cache whose past buffer t (values
+// buf) it shares: t itself, to be extended in place, when inPlace (see
+// extendable), else a copy of it as an output of dtype dt.
+func kvBuffer[F tensor.Float](c *ops.Ctx, dt tensor.DType, t *tensor.Tensor, buf []F, inPlace bool) (floatio.Out[F], error) {
+	if inPlace {
+		return floatio.Out[F]{T: t, Buf: buf}, nil
+	}
+	o, err := floatio.New[F](c, dt, t.Shape()...)
+	if err != nil {
+		return o, err
+	}
+	copy(o.Buf, buf)
+	return o, nil
 }

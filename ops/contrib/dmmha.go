@@ -100,11 +100,11 @@ func runDMMHA[F tensor.Float](c *ops.Ctx, p *dmmha, in []*tensor.Tensor) ([]*ten
 		return nil, fmt.Errorf("past_key %v and past_value %v must both be (%d, %d, M, %d)", ps, pvT.Shape(), bsz, nh, hd)
 	}
 	maxLen := ps[2]
-	pl, err := ops.Ints64(plT)
-	if err != nil || len(pl) != 1 || pl[0] < 0 || pl[0] >= int64(maxLen) {
+	pl, ok := oneInt(plT)
+	if !ok || pl < 0 || pl >= int64(maxLen) {
 		return nil, fmt.Errorf("past_sequence_length must be one value in [0, %d)", maxLen)
 	}
-	past := int(pl[0])
+	past := int(pl)
 	total := past + 1
 	beams := 1
 	if bt := opt(in, 8); bt != nil {
@@ -116,6 +116,7 @@ func runDMMHA[F tensor.Float](c *ops.Ctx, p *dmmha, in []*tensor.Tensor) ([]*ten
 	}
 	var indir []int64
 	if ct := opt(in, 9); ct != nil {
+		var err error
 		if indir, err = ops.Ints64(ct); err != nil || len(indir) != bsz*maxLen {
 			return nil, fmt.Errorf("cache_indirection has shape %v, want (%d, %d, %d)", ct.Shape(), bsz/beams, beams, maxLen)
 		}
@@ -179,14 +180,9 @@ func runDMMHA[F tensor.Float](c *ops.Ctx, p *dmmha, in []*tensor.Tensor) ([]*ten
 			if !direct && !want(i+1) {
 				continue
 			}
-			var o floatio.Out[F]
-			if inPlace {
-				o = floatio.Out[F]{T: [2]*tensor.Tensor{pkT, pvT}[i], Buf: pair[0]}
-			} else {
-				if o, err = floatio.New[F](c, qt.DType(), ps...); err != nil {
-					return nil, err
-				}
-				copy(o.Buf, pair[0])
+			o, err := kvBuffer(c, qt.DType(), [2]*tensor.Tensor{pkT, pvT}[i], pair[0], inPlace)
+			if err != nil {
+				return nil, err
 			}
 			for bh := 0; bh < bsz*nh; bh++ {
 				copy(o.Buf[(bh*maxLen+past)*hd:][:hd], pair[1][bh*hd:][:hd])

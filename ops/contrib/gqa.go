@@ -122,9 +122,9 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 	// functions are made once, not per run).
 	st := gqaPool[F]().Get().(*gqaState[F])
 	defer st.put()
-	seqlens, ok := intsInto(st.seqlens[:0], in[5])
+	seqlens, err := ops.AppendInts64(st.seqlens[:0], in[5])
 	st.seqlens = seqlens
-	if !ok || len(seqlens) != bsz {
+	if err != nil || len(seqlens) != bsz {
 		return nil, fmt.Errorf("seqlens_k has shape %v and dtype %v, want (%d) int32", in[5].Shape(), in[5].DType(), bsz)
 	}
 	tot, ok := oneInt(in[6])
@@ -173,7 +173,7 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 	}
 	// The head-major copies of the queries (and rotated keys) are
 	// scratch from a pool: attention reads them, no output holds them.
-	qBuf, err := pooledCache(c, x, qv)
+	qBuf, err := pooledCache(c, x, qv, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 	// into present straight from the input, as values are.
 	var kNew []F
 	if p.rotary {
-		kBuf, err := pooledCache(c, kSrc, kv)
+		kBuf, err := pooledCache(c, kSrc, kv, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -326,18 +326,17 @@ func runGQA[F tensor.Float](c *ops.Ctx, p *gqa, in []*tensor.Tensor) ([]*tensor.
 	return res, nil
 }
 
-// oneInt reads a one-element int32 or int64 tensor.
+// oneInt reads a one-element int32 or int64 tensor without allocating.
 func oneInt(t *tensor.Tensor) (int64, bool) {
+	var one [1]int64
 	if t.Len() != 1 {
 		return 0, false
 	}
-	switch d := t.Raw().(type) {
-	case []int32:
-		return int64(d[0]), true
-	case []int64:
-		return d[0], true
+	v, err := ops.AppendInts64(one[:0], t)
+	if err != nil {
+		return 0, false
 	}
-	return 0, false
+	return v[0], true
 }
 
 // gqaState is the attention state of one GroupQueryAttention call, pooled:
@@ -389,19 +388,4 @@ func (st *gqaState[F]) keyRange(b, i int) (int, int) {
 
 func (st *gqaState[F]) addBias(b, h, i int, row []float64) {
 	st.ab.add(b, h, i, row[:min(len(row), st.total)])
-}
-
-// intsInto appends the elements of an int32 or int64 tensor to dst.
-func intsInto(dst []int64, t *tensor.Tensor) ([]int64, bool) {
-	switch d := t.Raw().(type) {
-	case []int32:
-		for _, v := range d {
-			dst = append(dst, int64(v))
-		}
-	case []int64:
-		dst = append(dst, d...)
-	default:
-		return dst, false
-	}
-	return dst, true
 }

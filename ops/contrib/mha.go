@@ -173,21 +173,8 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 			return nil, err
 		}
 	}
-	// With past_sequence_length, past_key/value are (B, N, M, H) buffers
-	// filled to that length, and present_key/value the same buffers with
-	// the new rows after it.
-	maxLen := 0
-	var pkBuf, pvBuf []F
-	if pl := opt(in, 8); pl != nil {
-		v, err := ops.Ints64(pl)
-		if err != nil || len(v) != 1 || pk == nil || v[0] < 0 || v[0]+int64(kv.s) > int64(past) {
-			return nil, fmt.Errorf("past_sequence_length needs past_key and past_value and one value in [0, %d]", past-kv.s)
-		}
-		maxLen, pkBuf, pvBuf = past, pk, pv
-		past = int(v[0])
-		pk, pv = firstRows(pk, bsz*nh, maxLen, past, hk), firstRows(pv, bsz*nh, maxLen, past, hv)
-	}
-	pr, err := project(c, past, part[F]{q, qv, qb, nil}, part[F]{kSrc, kv, kb, pk}, part[F]{vSrc, vv, vb, pv})
+	pr, qBuf, presents, err := mhaProject(c, in, past, part[F]{q, qv, qb, nil}, part[F]{kSrc, kv, kb, pk}, part[F]{vSrc, vv, vb, pv})
+	defer putScratch(qBuf)
 	if err != nil {
 		return nil, err
 	}
@@ -196,37 +183,16 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 	if err != nil {
 		return nil, err
 	}
-	total, kh, vh := pr.t, pr.k, pr.v
-	res := make([]*tensor.Tensor, max(1, len(p.outputs)))
+	res := c.Results(max(1, len(p.outputs)))
 	res[0] = y
-	for i, buf := range [][]F{kh, vh} {
+	for i, buf := range [][]F{pr.k, pr.v} {
 		if i+1 < len(p.outputs) && p.outputs[i+1] {
-			d, whole := hk, pkBuf
-			if i == 1 {
-				d, whole = hv, pvBuf
-			}
-			if whole != nil {
-				// The buffer as given, with the rows through the new ones
-				// replaced: the past buffer itself, only the new rows
-				// written, when the runtime lets the kernel extend it.
-				pt := [2]*tensor.Tensor{pastK, pastV}[i]
-				var o floatio.Out[F]
-				if extendable[F](c, pt) {
-					o = floatio.Out[F]{T: pt, Buf: whole}
-				} else {
-					if o, err = floatio.New[F](c, in[0].DType(), bsz, nh, maxLen, d); err != nil {
-						return nil, err
-					}
-					copy(o.Buf, whole)
-				}
-				// Rows before past are there already (the buffer, or its copy).
-				for bh := 0; bh < bsz*nh; bh++ {
-					copy(o.Buf[(bh*maxLen+past)*d:][:(total-past)*d], buf[(bh*total+past)*d:][:(total-past)*d])
-				}
-				res[i+1] = o.Done()
+			if presents[i].T != nil {
+				res[i+1] = presents[i].Done()
 				continue
 			}
-			if res[i+1], err = floatio.Store(c, in[0].DType(), []int{bsz, nh, total, d}, buf); err != nil {
+			d := [2]int{hk, hv}[i]
+			if res[i+1], err = floatio.Store(c, in[0].DType(), []int{bsz, nh, pr.t, d}, buf); err != nil {
 				return nil, err
 			}
 		}
@@ -235,4 +201,30 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 		res[3] = qk
 	}
 	return res, nil
+}
+
+// mhaProject projects MultiHeadAttention's Q, K and V, with K and V after
+// the past rows. With past_sequence_length, past_key/value (their values
+// in k.past and v.past) are (B, N, M, H) buffers filled to that length:
+// the new rows are written after it into presents, the past buffers
+// themselves when the runtime lets the kernel extend them, else copies
+// (see extendShared), and qBuf is scratch to give back after attending.
+func mhaProject[F tensor.Float](c *ops.Ctx, in []*tensor.Tensor, past int, q, k, v part[F]) (pr *projected[F], qBuf *[]F, presents [2]floatio.Out[F], err error) {
+	pl := opt(in, 8)
+	if pl == nil {
+		pr, err = project(c, past, q, k, v)
+		return pr, nil, presents, err
+	}
+	filled, ok := oneInt(pl)
+	if !ok || k.past == nil || filled < 0 || filled+int64(k.v.s) > int64(past) {
+		return nil, nil, presents, fmt.Errorf("past_sequence_length needs past_key and past_value and one value in [0, %d]", past-k.v.s)
+	}
+	for i, pt := range [2]part[F]{k, v} {
+		t := in[6+i]
+		if presents[i], err = kvBuffer(c, in[0].DType(), t, pt.past, extendable[F](c, t)); err != nil {
+			return nil, nil, presents, err
+		}
+	}
+	pr, qBuf, err = extendShared(c, int(filled), past, q, k, v, presents[0].Buf, presents[1].Buf)
+	return pr, qBuf, presents, err
 }
