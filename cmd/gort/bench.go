@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -48,8 +47,7 @@ func builtinNames() string {
 // after 200 ms idle, 64 ms when another thread kept a vCPU busy), which is
 // the machine's, not a provider's, so the pause stays short.
 func cmdBench(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("bench", "usage: gort bench MODEL [--provider native|ort|both] [--threads N] [--batch B] [--seq S] [--runs R] [--gap D] [--cpuprofile FILE]\nMODEL is an .onnx file or a built-in model with random weights: "+builtinNames(), stderr)
 	prov := fs.String("provider", "both", "native, ort or both")
 	threads := fs.Int("threads", 0, "intra-op threads for both providers (0: all cores)")
 	batch := fs.Int("batch", 1, "batch size (symbolic batch dimensions)")
@@ -57,10 +55,6 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	runs := fs.Int("runs", 10, "timed runs per provider, after 2 warm-up runs")
 	gap := fs.Duration("gap", 30*time.Millisecond, "pause before each run, so that ONNX Runtime's spin-waiting threads do not take the CPU from the next run (0: none)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to this file (go tool pprof)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: gort bench MODEL [--provider native|ort|both] [--threads N] [--batch B] [--seq S] [--runs R] [--gap D] [--cpuprofile FILE]\nMODEL is an .onnx file or a built-in model with random weights: %s\n", builtinNames())
-		fs.PrintDefaults()
-	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -105,7 +99,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		s, err := runtime.NewSession(m, runtime.Options{Provider: p, IntraOpThreads: *threads})
+		s, err := openSession(m, runtime.Options{Provider: p, IntraOpThreads: *threads}, stderr)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,32 +11,22 @@ import (
 	"github.com/gort-ml/gort/conformance"
 	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/onnx"
-	"github.com/gort-ml/gort/runtime"
 	"github.com/gort-ml/gort/tensor"
 )
 
 func cmdCompare(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("compare", "usage: gort compare MODEL [--inputs DIR] [--seed N] [--rtol R] [--atol A] [--dim NAME=N]...", stderr)
 	inputsDir := fs.String("inputs", "", "folder of NAME.npy or input_N.pb files (default: random, shape-aware inputs)")
 	seed := fs.Uint64("seed", 1, "seed for random inputs")
 	rtol := fs.Float64("rtol", 1e-4, "relative tolerance")
 	atol := fs.Float64("atol", 1e-4, "absolute tolerance")
 	var dimFlags multiFlag
 	fs.Var(&dimFlags, "dim", "value of a symbolic dimension as NAME=N (repeatable), e.g. --dim sequence=128")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gort compare MODEL [--inputs DIR] [--seed N] [--rtol R] [--atol A] [--dim NAME=N]...")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	modelPath, err := oneArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errExit(2)
-	}
-	m, err := onnx.Load(pos[0])
+	m, err := onnx.Load(modelPath)
 	if err != nil {
 		return err
 	}
@@ -60,22 +48,9 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ortP, err := provider("ort")
+	results, err := runNativeAndORT(m, feeds, stderr)
 	if err != nil {
 		return err
-	}
-	results := map[string]map[string]*tensor.Tensor{}
-	for _, p := range []runtime.Provider{runtime.Native(), ortP} {
-		sess, err := runtime.NewSession(m, runtime.Options{Provider: p})
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.Name(), err)
-		}
-		out, err := sess.Run(context.Background(), feeds)
-		sess.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.Name(), err)
-		}
-		results[p.Name()] = out
 	}
 	tol := conformance.Tolerance{Rtol: *rtol, Atol: *atol}
 	bad := 0

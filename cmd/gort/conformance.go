@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,8 +15,7 @@ import (
 )
 
 func cmdConformance(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("conformance", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("conformance", "usage: gort conformance [--provider native|ort] [--filter REGEX] [--json FILE] DIR...", stderr)
 	prov := fs.String("provider", "native", "execution provider: native or ort")
 	filter := fs.String("filter", "", "run only tests whose folder name matches this regular expression")
 	jsonOut := fs.String("json", "", "write per-test results as JSON to this file")
@@ -26,10 +24,6 @@ func cmdConformance(args []string, stdout, stderr io.Writer) error {
 	optimize := newOptimizeFlag(fs)
 	report := fs.String("report", "", "also run the suite through ONNX Runtime and write the markdown report (per-op table, both totals, expected failures) to this file")
 	expDir := fs.String("expected", "conformance/expected", "folder of expected-failure lists, for --report")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gort conformance [--provider native|ort] [--filter REGEX] [--json FILE] DIR...")
-		fs.PrintDefaults()
-	}
 	dirs, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gort-ml/gort/onnx"
-	"github.com/gort-ml/gort/runtime"
 	"github.com/gort-ml/gort/tensor"
 	"github.com/gort-ml/gort/tokenizer"
 )
@@ -123,22 +121,13 @@ func classify(w io.Writer, model, tokPath string, sentences []string) error {
 		"attention_mask": tensor.Must([]int{n, maxLen}, mask),
 		"token_type_ids": tensor.Must([]int{n, maxLen}, types),
 	}
-	ortP, err := provider("ort")
+	out, err := runNativeAndORT(m, feeds, nil)
 	if err != nil {
 		return err
 	}
 	logits := map[string][]float32{}
-	for _, p := range []runtime.Provider{runtime.Native(), ortP} {
-		s, err := runtime.NewSession(m, runtime.Options{Provider: p})
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.Name(), err)
-		}
-		out, err := s.Run(context.Background(), feeds)
-		s.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.Name(), err)
-		}
-		logits[p.Name()] = tensor.Data[float32](out["logits"])
+	for name, o := range out {
+		logits[name] = tensor.Data[float32](o["logits"])
 	}
 	names := []string{"person", "animal"} // label 0 and 1 of data/tiny-topics
 	worst := 0.0

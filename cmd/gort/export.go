@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -13,12 +12,7 @@ import (
 // ONNX model as an ONNX inference graph, a Hugging Face folder or the
 // training-step graph.
 func cmdExport(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gort export CHECKPOINT_OR_MODEL --format onnx|hf|training-graph --out PATH [flags]\n\nFlags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("export", "Usage: gort export CHECKPOINT_OR_MODEL --format onnx|hf|training-graph --out PATH [flags]\n\nFlags:", stderr)
 	var o export.Options
 	fs.StringVar(&o.Format, "format", "onnx", "onnx (inference graph), hf (model.safetensors + config.json) or training-graph")
 	fs.StringVar(&o.Out, "out", "", "output file (onnx, training-graph) or folder (hf)")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -22,12 +21,7 @@ import (
 // cmdFinetune fine-tunes an imported inference graph (a Hugging Face ONNX
 // export) with a task head into a folder `gort export` accepts.
 func cmdFinetune(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("finetune", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gort finetune MODEL.onnx --task seq-cls|token-cls|regression|embedding --data TRAIN.jsonl --tokenizer tokenizer.json --out DIR [flags]\n\nFlags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("finetune", "Usage: gort finetune MODEL.onnx --task seq-cls|token-cls|regression|embedding --data TRAIN.jsonl --tokenizer tokenizer.json --out DIR [flags]\n\nFlags:", stderr)
 	taskName := fs.String("task", "seq-cls", "seq-cls, token-cls, regression or embedding")
 	labels := fs.Int("labels", 2, "number of classes (seq-cls, token-cls)")
 	data := fs.String("data", "", "training JSONL (one object per line)")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +16,7 @@ import (
 // cmdGenerate continues a prompt with a decoder: an optimum export (any of
 // its layouts) or a Hugging Face GPT-2 checkpoint folder.
 func cmdGenerate(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("generate", "usage: gort generate MODEL_OR_DIR [--tokenizer tokenizer.json] --prompt TEXT [--max-new-tokens N] [--greedy | --temperature T --top-k K --top-p P] [--seed S] [--stream]", stderr)
 	tokPath := fs.String("tokenizer", "", "tokenizer.json (default: the one next to the model)")
 	prompt := fs.String("prompt", "", "text to continue")
 	maxNew := fs.Int("max-new-tokens", 32, "tokens to generate at most")
@@ -33,17 +31,9 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	prov := fs.String("provider", "native", "execution provider: native or ort")
 	var stops multiFlag
 	fs.Var(&stops, "stop", "stop when the text contains this string (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gort generate MODEL_OR_DIR [--tokenizer tokenizer.json] --prompt TEXT [--max-new-tokens N] [--greedy | --temperature T --top-k K --top-p P] [--seed S] [--stream]")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	modelPath, err := oneArg(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errExit(2)
 	}
 	if *greedy && (*temp > 0 || *topK > 0 || *topP > 0) {
 		return fmt.Errorf("--greedy excludes --temperature, --top-k and --top-p")
@@ -55,7 +45,7 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	l, err := generate.Load(pos[0], runtime.Options{Provider: p})
+	l, err := generate.Load(modelPath, runtime.Options{Provider: p})
 	if err != nil {
 		return err
 	}

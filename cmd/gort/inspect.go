@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -14,23 +13,16 @@ import (
 )
 
 func cmdInspect(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: gort inspect MODEL") }
-	pos, err := parseInterleaved(fs, args)
+	modelPath, err := oneArg(newFlags("inspect", "usage: gort inspect MODEL", stderr), args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errExit(2)
-	}
-	m, err := onnx.Load(pos[0])
+	m, err := onnx.Load(modelPath)
 	if err != nil {
 		return err
 	}
 	g := m.Graph
-	fmt.Fprintf(stdout, "model %s\n", pos[0])
+	fmt.Fprintf(stdout, "model %s\n", modelPath)
 	fmt.Fprintf(stdout, "  ir_version %d, producer %q %s\n", m.IRVersion, m.ProducerName, m.ProducerVersion)
 	fmt.Fprint(stdout, "  opsets:")
 	for _, o := range m.Opsets {

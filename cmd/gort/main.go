@@ -87,6 +87,33 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun `gort COMMAND -h` for a command's flags.")
 }
 
+// newFlags starts the flags of subcommand name: errors and -h go to
+// stderr, and -h prints usage (lines shown as given) and then the flags.
+func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// oneArg parses args, flags anywhere, that must hold one positional
+// argument (a model or folder) and returns it; otherwise it prints the
+// usage and returns errExit(2).
+func oneArg(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return "", errExit(2)
+	}
+	return pos[0], nil
+}
+
 // parseInterleaved parses flags that may appear before, between or after
 // positional arguments (`gort run MODEL -i x=a.npy -o out`).
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {

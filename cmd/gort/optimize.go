@@ -16,16 +16,11 @@ import (
 // and duplicate nodes removed and, at level extended, subgraphs fused into
 // standard or com.microsoft ops that both gort and ONNX Runtime run.
 func cmdOptimize(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("optimize", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("optimize", "usage: gort optimize IN.onnx OUT.onnx [--level basic|extended] [--disable PASS,...] [--external-data FILE]\n       gort optimize --list", stderr)
 	level := fs.String("level", "extended", "basic (folding, DCE, CSE, Transpose/Reshape folding) or extended (adds fusions)")
 	disable := fs.String("disable", "", "comma-separated names of passes to skip")
 	list := fs.Bool("list", false, "list the passes in order and exit")
 	external := fs.String("external-data", "", "store initializers of 1 KiB or more in this file next to OUT")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gort optimize IN.onnx OUT.onnx [--level basic|extended] [--disable PASS,...] [--external-data FILE]\n       gort optimize --list")
-		fs.PrintDefaults()
-	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -18,12 +17,7 @@ import (
 // prediction), GPT-2 (causal LM) or ViT-MAE model from raw text or images
 // into a checkpoint folder other commands accept.
 func cmdPretrain(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("pretrain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gort pretrain --arch bert|gpt2|vit-mae --data PATH --out DIR [flags]\n\nFlags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("pretrain", "Usage: gort pretrain --arch bert|gpt2|vit-mae --data PATH --out DIR [flags]\n\nFlags:", stderr)
 	var o pretrain.Options
 	fs.StringVar(&o.Arch, "arch", "bert", "bert (masked LM), gpt2 (causal LM) or vit-mae (masked autoencoder)")
 	fs.StringVar(&o.Config, "config", "", "Hugging Face config.json (default: a small model of the arch)")

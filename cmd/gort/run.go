@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,25 +15,16 @@ import (
 )
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("run", "usage: gort run MODEL [-i NAME=FILE.npy|FILE.pb]... [-o DIR] [--provider native|ort]", stderr)
 	var inputs multiFlag
 	fs.Var(&inputs, "i", "input as NAME=FILE.npy or NAME=FILE.pb (repeatable)")
 	outDir := fs.String("o", "", "folder for the outputs as NAME.npy (default: print a summary only)")
 	prov := fs.String("provider", "native", "execution provider: native or ort")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gort run MODEL [-i NAME=FILE.npy|FILE.pb]... [-o DIR] [--provider native|ort]")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
+	modelPath, err := oneArg(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errExit(2)
-	}
-	m, err := onnx.Load(pos[0])
+	m, err := onnx.Load(modelPath)
 	if err != nil {
 		return err
 	}
@@ -54,7 +44,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		}
 		feeds[name] = t
 	}
-	sess, err := runtime.NewSession(m, runtime.Options{Provider: p})
+	sess, err := openSession(m, runtime.Options{Provider: p}, stderr)
 	if err != nil {
 		return err
 	}
