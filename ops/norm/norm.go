@@ -251,31 +251,28 @@ func runLayerNorm[F tensor.Float](c *ops.Ctx, p *layerNorm, in []*tensor.Tensor)
 		}
 	}
 	// Rows are independent: ranges of them run concurrently.
-	lp := lnRows[F]{x: x, y: y.Buf, scale: scale, bias: bias, scaleFull: scaleFull, biasFull: biasFull,
+	lp := lnRows[F]{c: c, x: x, y: y.Buf, scale: scale, bias: bias, scaleFull: scaleFull, biasFull: biasFull,
 		inner: inner, rms: p.rms, eps: p.eps}
 	if mean.T != nil {
 		lp.mean, lp.inv = mean.Buf, inv.Buf
 	}
-	err = kernelutil.Parallel(c, outer, max(1, rowGrain/max(inner, 1)), func(lo, hi int) error {
-		for r := lo; r < hi; r += 256 {
-			if err := c.Check(); err != nil {
-				return err
-			}
-			lp.run(r, min(r+256, hi))
-		}
-		return nil
-	})
+	grain := max(1, rowGrain/max(inner, 1))
+	if kernelutil.Workers(c, outer, grain) <= 1 {
+		err = lp.run(0, outer) // lp stays on the stack
+	} else {
+		shared := lp
+		err = kernelutil.Parallel(c, outer, grain, shared.run)
+	}
 	if err != nil {
 		return nil, err
 	}
-	res := []*tensor.Tensor{y.Done()}
+	res := c.Results(max(p.outputs, 1))
+	res[0] = y.Done()
 	if mean.T != nil {
-		res = append(res, mean.Done(), inv.Done())
+		// Mean and InvStdDev, as many of them as the node has outputs for.
+		copy(res[1:], []*tensor.Tensor{mean.Done(), inv.Done()})
 	}
-	for len(res) < p.outputs {
-		res = append(res, nil)
-	}
-	return res[:max(p.outputs, 1)], nil
+	return res, nil
 }
 
 // rowGrain is the least number of elements worth a goroutine.
@@ -285,6 +282,7 @@ const rowGrain = 1 << 14
 // into y, scale and bias indexed by j or (with ...Full) the flat index,
 // and the statistics into mean and inv when they are set.
 type lnRows[F tensor.Float] struct {
+	c                   *ops.Ctx
 	x, y, scale, bias   []F
 	mean, inv           []F
 	scaleFull, biasFull bool
@@ -293,11 +291,16 @@ type lnRows[F tensor.Float] struct {
 	eps                 float64
 }
 
-// run normalizes rows [lo, hi).
-func (p *lnRows[F]) run(lo, hi int) {
+// run normalizes rows [lo, hi), checking the context every 256 rows.
+func (p *lnRows[F]) run(lo, hi int) error {
 	x, y, scale, bias, inner := p.x, p.y, p.scale, p.bias, p.inner
 	scaleFull, biasFull := p.scaleFull, p.biasFull
 	for r := lo; r < hi; r++ {
+		if (r-lo)%256 == 0 {
+			if err := p.c.Check(); err != nil {
+				return err
+			}
+		}
 		row := x[r*inner : (r+1)*inner]
 		m, v := rowMoments(row, p.rms)
 		is := 1 / math.Sqrt(v+p.eps)
@@ -328,6 +331,7 @@ func (p *lnRows[F]) run(lo, hi int) {
 			out[j] = o
 		}
 	}
+	return nil
 }
 
 // ---- InstanceNormalization and GroupNormalization ----
