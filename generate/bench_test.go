@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/gort-ml/gort/graphopt"
 	"github.com/gort-ml/gort/ir"
 	"github.com/gort-ml/gort/models/zoo"
+	"github.com/gort-ml/gort/onnx"
 	"github.com/gort-ml/gort/runtime"
 	"github.com/gort-ml/gort/runtime/ort"
 )
@@ -150,6 +152,58 @@ func BenchmarkDecodeGPT2Small(b *testing.B) {
 		b.ReportMetric(median(shareRatios), "sharecache/ort")
 	}
 	allocs, bytes := allocsPerToken(b, native)
+	b.ReportMetric(allocs, "native-allocs/token")
+	b.ReportMetric(bytes, "native-B/token")
+}
+
+// BenchmarkDecodeExport is BenchmarkDecodeGPT2Small on an optimum export
+// (GORT_GENERATE_EXPORT: a folder with model.onnx, as
+// bench/export_gpt2_small.py writes; make bench makes one): natively
+// through Load (ShareCache: the cache preallocated and written in place)
+// and the same file through ONNX Runtime, alternating in one run.
+// native/ort is the median of per-iteration ratios of decode rates.
+func BenchmarkDecodeExport(b *testing.B) {
+	dir := os.Getenv("GORT_GENERATE_EXPORT")
+	if dir == "" {
+		b.Skip("GORT_GENERATE_EXPORT is unset; write an export with bench/export_gpt2_small.py (make bench does)")
+	}
+	threads, _ := strconv.Atoi(os.Getenv("GORT_BENCH_THREADS"))
+	l, err := Load(dir, runtime.Options{IntraOpThreads: threads})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	if l.NotShared != "" {
+		b.Fatalf("the export's cache is not shared: %s", l.NotShared)
+	}
+	m, err := onnx.Load(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	o, err := runtime.NewSession(m, runtime.Options{Provider: ort.New(ort.Options{}), IntraOpThreads: threads})
+	if errors.Is(err, runtime.ErrUnavailable) {
+		b.Skipf("ONNX Runtime unavailable: %v", err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	decodeRate(b, l.Session)
+	decodeRate(b, o)
+	b.ResetTimer()
+	var nat, rt float64
+	var ratios []float64
+	for range b.N {
+		_, n := decodeRate(b, l.Session)
+		_, r := decodeRate(b, o)
+		nat, rt = nat+n, rt+r
+		ratios = append(ratios, n/r)
+	}
+	b.StopTimer()
+	b.ReportMetric(nat/float64(b.N), "native-decode-tok/s")
+	b.ReportMetric(rt/float64(b.N), "ort-decode-tok/s")
+	b.ReportMetric(median(ratios), "native/ort")
+	allocs, bytes := allocsPerToken(b, l.Session)
 	b.ReportMetric(allocs, "native-allocs/token")
 	b.ReportMetric(bytes, "native-B/token")
 }

@@ -11,6 +11,15 @@ out=bench/RESULTS.md
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 
+# The optimum export of a GPT-2-small-shaped model (random weights), made
+# once per export script with the interop suite's pinned virtualenv.
+venv=$(scripts/interop-venv.sh)
+export=${GORT_CACHE:-$HOME/.cache/gort}/gpt2-small-export-$(sha256sum bench/export_gpt2_small.py | cut -c1-12)
+if [ ! -f "$export/model.onnx" ]; then
+	echo "bench: exporting a GPT-2-small-shaped model with optimum into $export" >&2
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$venv/bin/python" bench/export_gpt2_small.py "$export" > /dev/null
+fi
+
 peak() { # peak RSS in MiB of: gort bench ARGS --provider P
 	/usr/bin/time -f %M -o "$tmp" "$bin" bench "$@" > /dev/null
 	echo $(( $(cat "$tmp") / 1024 ))
@@ -50,6 +59,15 @@ peak() { # peak RSS in MiB of: gort bench ARGS --provider P
 	echo '```'
 	go test -run '^$' -bench DecodeGPT2Small -benchtime 3x ./generate/ 2>&1 | grep -E 'Benchmark|tok' || true
 	GORT_BENCH_THREADS=1 go test -run '^$' -bench DecodeGPT2Small -benchtime 3x ./generate/ 2>&1 | grep -E 'Benchmark|tok' || true
+	echo '```'
+	echo
+	echo "Generation from an optimum export (bench/export_gpt2_small.py: GPT-2 small's configuration, random weights,"
+	echo "optimum-cli text-generation-with-past; cached in \$GORT_CACHE): native through generate.Load (the cache shared in"
+	echo "place by generate.ShareCache) and the same model.onnx through ONNX Runtime, alternating; all cores, then one thread:"
+	echo
+	echo '```'
+	GORT_GENERATE_EXPORT=$export go test -run '^$' -bench DecodeExport -benchtime 3x ./generate/ 2>&1 | grep -E 'Benchmark|tok' || true
+	GORT_GENERATE_EXPORT=$export GORT_BENCH_THREADS=1 go test -run '^$' -bench DecodeExport -benchtime 3x ./generate/ 2>&1 | grep -E 'Benchmark|tok' || true
 	echo '```'
 	echo
 	echo "SGEMM against OpenBLAS: see bench/SGEMM.md (scripts/bench-sgemm.sh)."

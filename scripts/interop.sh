@@ -3,8 +3,8 @@
 # transformers/optimum exports and ONNX Runtime's Python package.
 #
 # The virtualenv lives outside the checkout, named by the hash of the pinned
-# requirements, so it is built once per requirements change:
-#   $GORT_CACHE/venv-interop-HASH   (pip's download cache: $GORT_CACHE/pip)
+# requirements, so it is built once per requirements change
+# (scripts/interop-venv.sh): $GORT_CACHE/venv-interop-HASH.
 # Then gort is built once, and pytest runs conformance/interop/. The suite
 # rewrites conformance/INTEROP.md with the measured errors.
 #
@@ -13,22 +13,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 cache=${GORT_CACHE:-$HOME/.cache/gort}
-req=conformance/interop/requirements.txt
-hash=$( (cat "$req"; python3 -c 'import sys; print(sys.version_info[:2])') | sha256sum | cut -c1-12)
-venv=$cache/venv-interop-$hash
-export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$cache/pip}
-export PIP_DISABLE_PIP_VERSION_CHECK=1
-
-if [ ! -f "$venv/.complete" ]; then
-	start=$(date +%s)
-	echo "interop: building $venv (first run or new requirements)"
-	rm -rf "$venv"
-	mkdir -p "$cache"
-	python3 -m venv "$venv"
-	"$venv/bin/pip" install --quiet --progress-bar off -r "$req"
-	touch "$venv/.complete"
-	echo "interop: virtualenv built in $(($(date +%s) - start)) s"
-fi
+venv=$(scripts/interop-venv.sh)
+hash=${venv##*-}
 
 # One gort binary per run (the suite spawns it per model); GORT_BIN set
 # by the caller is used as is.
