@@ -296,6 +296,46 @@ func shareBuffers(m *ir.Model) (*ir.Model, error) {
 	sub, plen := node("Sub", nil, total, seq)
 	cast, plen32 := node("Cast", []ops.Attr{{Name: "to", Type: ops.AttrInt, I: int64(tensor.Int32)}}, plen)
 	head = append(head, sub, cast)
+	// What Shape(past) reads: (batch, heads, past length, head size). With
+	// heads and head size fixed in the past's declared type, one value per
+	// pair, the batch taken from input_ids (the fused attention checks
+	// that the buffers agree), so that every layer's mask arithmetic is
+	// the same and graphopt computes it once; else from the buffer.
+	static := map[[2]int64]string{}
+	byInput := map[string]string{}
+	var batch string
+	virtualShape := func(in string) string {
+		if name, ok := byInput[in]; ok {
+			return name
+		}
+		if t := inputType(g, in); t.HasShape && len(t.Shape) == 4 && t.Shape[1].Known() && t.Shape[3].Known() {
+			key := [2]int64{t.Shape[1].Size, t.Shape[3].Size}
+			if name, ok := static[key]; ok {
+				return name
+			}
+			if batch == "" {
+				s, so := node("Shape", nil, "input_ids")
+				b, bo := node("Slice", nil, so, c0, c1)
+				head, batch = append(head, s, b), bo
+			}
+			cat, shape := node("Concat", []ops.Attr{{Name: "axis", Type: ops.AttrInt, I: 0}}, batch, konst(key[0]), plen, konst(key[1]))
+			head = append(head, cat)
+			static[key], byInput[in] = shape, shape
+			return shape
+		}
+		s, full := node("Shape", nil, in)
+		lead, lo := node("Slice", nil, full, c0, c2)
+		tail, to := node("Slice", nil, full, c3, c4)
+		cat, shape := node("Concat", []ops.Attr{{Name: "axis", Type: ops.AttrInt, I: 0}}, lo, plen, to)
+		head = append(head, s, lead, tail, cat)
+		byInput[in] = shape
+		return shape
+	}
+	for _, n := range g.Nodes {
+		if shapes[n] {
+			virtualShape(n.Inputs[0])
+		}
+	}
 	ng.Nodes = append([]*ir.Node(nil), head...)
 	for _, n := range g.Nodes {
 		switch {
@@ -305,16 +345,11 @@ func shareBuffers(m *ir.Model) (*ir.Model, error) {
 			c.Inputs[8] = plen32
 			ng.Nodes = append(ng.Nodes, &c)
 		case shapes[n]:
-			// (B, N, past length, H) from the buffer's (B, N, M, H).
-			s, full := node("Shape", nil, n.Inputs[0])
-			lead, lo := node("Slice", nil, full, c0, c2)
-			tail, to := node("Slice", nil, full, c3, c4)
-			cat, shape := node("Concat", []ops.Attr{{Name: "axis", Type: ops.AttrInt, I: 0}}, lo, plen, to)
-			ng.Nodes = append(ng.Nodes, s, lead, tail, cat)
+			shape := virtualShape(n.Inputs[0])
 			start, hasStart := intAttr(n, "start")
 			end, hasEnd := intAttr(n, "end")
 			if !hasStart && !hasEnd {
-				cat.Outputs[0] = n.Outputs[0]
+				ng.Nodes = append(ng.Nodes, &ir.Node{Name: n.Name, OpType: "Identity", Inputs: []string{shape}, Outputs: n.Outputs})
 				continue
 			}
 			if !hasEnd {
@@ -366,6 +401,16 @@ func setDim(v *ir.ValueInfo, axis int, param string) {
 	if v.Type.HasShape && axis < len(v.Type.Shape) {
 		v.Type.Shape[axis] = tensor.Dim{Size: -1, Param: param}
 	}
+}
+
+// inputType is the declared type of g's input name (zero if none).
+func inputType(g *ir.Graph, name string) tensor.Type {
+	for _, in := range g.Inputs {
+		if in.Name == name {
+			return in.Type
+		}
+	}
+	return tensor.Type{}
 }
 
 func intAttr(n *ir.Node, name string) (int64, bool) {
