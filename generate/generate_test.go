@@ -321,12 +321,17 @@ func TestOptionsChecked(t *testing.T) {
 // allocsPerToken is the heap allocations and bytes per generated token of
 // greedy decoding with s (the difference of a 65- and a 33-token run; the
 // shared cache, allocated once per generation for its longest sequence,
-// adds its 32 positions).
+// adds its 32 positions). The collector stays off from the warm-up run
+// on, and one processor runs: a collection empties the kernels' pools
+// (sync.Pool), and a pool's entries stay with the processor that put them
+// (a goroutine the scheduler moves finds none), so that either would make
+// the next run refill them (ops/linalg's packing scratch, a megabyte).
 func allocsPerToken(t testing.TB, s *runtime.Session) (allocs, bytes float64) {
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(1))
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	goruntime.GC() // finish a cycle that may have started before
 	measure := func(n int) (uint64, uint64) {
 		g, _ := New(s, nil, Options{MaxNewTokens: n})
-		debug.SetGCPercent(-1)
-		defer debug.SetGCPercent(100)
 		var a, b goruntime.MemStats
 		goruntime.ReadMemStats(&a)
 		if _, err := g.GenerateIDs(context.Background(), [][]int{{1, 2, 3, 4}}); err != nil {

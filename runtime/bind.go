@@ -55,7 +55,7 @@ func outputBindings(ctx context.Context) map[string]*tensor.Tensor {
 
 // checkBindings checks the bound tensors against the declared outputs and
 // against each other and the feeds before a run.
-func (s *Session) checkBindings(binds map[string]*tensor.Tensor, feeds map[string]tensor.Value) error {
+func checkBindings[V tensor.Value](s *Session, binds map[string]*tensor.Tensor, feeds map[string]V) error {
 	var errs ir.ErrorList
 	for name, b := range binds {
 		var decl *ir.ValueInfo
@@ -83,9 +83,9 @@ func (s *Session) checkBindings(binds map[string]*tensor.Tensor, feeds map[strin
 				errs = append(errs, fmt.Errorf("runtime: the tensors bound to outputs %q and %q share memory; bind a separate tensor to each", other, name))
 			}
 		}
-		for feed, v := range feeds {
-			if f, ok := v.(*tensor.Tensor); ok && f != nil && overlaps(f, lo, hi) {
-				errs = append(errs, fmt.Errorf("runtime: the tensor bound to output %q shares memory with feed %q; bind a tensor of its own", name, feed))
+		for in := range feeds {
+			if f, ok := feed(feeds, in).(*tensor.Tensor); ok && overlaps(f, lo, hi) {
+				errs = append(errs, fmt.Errorf("runtime: the tensor bound to output %q shares memory with feed %q; bind a tensor of its own", name, in))
 			}
 		}
 	}

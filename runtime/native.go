@@ -111,14 +111,60 @@ type nativeProgram struct {
 	seed    uint64
 	runs    atomic.Uint64
 	// arenas keeps the recycled buffers of finished runs for the next ones.
+	// last holds the latest finished run's arena outside the pool: a
+	// sync.Pool keeps what a goroutine puts back for the processor it ran
+	// on, so a caller running steps one after another (a decoder) would
+	// otherwise start with a fresh arena, and allocate every buffer again,
+	// each time the scheduler moves it. Close drops it.
 	arenas    sync.Pool
+	last      atomic.Pointer[arena]
 	arenaMode string
 	optErr    error // Session.OptimizeError
 }
 
-func (p *nativeProgram) Close() error { return nil }
+func (p *nativeProgram) Close() error {
+	p.last.Store(nil)
+	return nil
+}
 
 func (p *nativeProgram) Run(ctx context.Context, feeds map[string]tensor.Value) (map[string]tensor.Value, error) {
+	var res map[string]tensor.Value
+	err := runNative(p, ctx, feeds, func(outs []tensor.Value) error {
+		res = make(map[string]tensor.Value, len(outs))
+		for i, name := range p.plan.outputNames {
+			res[name] = outs[i]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (p *nativeProgram) runTensors(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	var res map[string]*tensor.Tensor
+	err := runNative(p, ctx, feeds, func(outs []tensor.Value) error {
+		res = make(map[string]*tensor.Tensor, len(outs))
+		for i, name := range p.plan.outputNames {
+			t, ok := outs[i].(*tensor.Tensor)
+			if !ok {
+				return fmt.Errorf("runtime: output %q is a %T, not a tensor; use RunValues", name, outs[i])
+			}
+			res[name] = t
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// runNative runs the program on feeds and hands its outputs, in the plan's
+// order, to emit before the run's arena goes back to the pool; an error
+// from emit fails the run.
+func runNative[V tensor.Value](p *nativeProgram, ctx context.Context, feeds map[string]V, emit func([]tensor.Value) error) error {
 	seed, stream := p.seed, p.runs.Add(1)
 	if s, ok := ctx.Value(seedKey{}).(uint64); ok {
 		seed, stream = s, 0
@@ -129,7 +175,9 @@ func (p *nativeProgram) Run(ctx context.Context, feeds map[string]tensor.Value) 
 	if p.arenaMode != "off" {
 		// The run's context, random source and inputs live in its arena,
 		// which no other run uses until this one returns.
-		a = p.arenas.Get().(*arena)
+		if a = p.last.Swap(nil); a == nil {
+			a = p.arenas.Get().(*arena)
+		}
 		a.poison = p.arenaMode == "poison"
 		a.pcg.Seed(seed, stream)
 		a.live.Store(0)
@@ -141,7 +189,9 @@ func (p *nativeProgram) Run(ctx context.Context, feeds map[string]tensor.Value) 
 			clear(in)
 			a.in = in[:0]
 			a.reset()
-			p.arenas.Put(a)
+			if !p.last.CompareAndSwap(nil, a) {
+				p.arenas.Put(a)
+			}
 		}()
 	} else {
 		c = &ops.Ctx{Context: ctx, MaxLiveBytes: p.maxLive, Live: new(atomic.Int64), MaxElements: p.maxEl, Threads: p.threads, Rand: rand.New(rand.NewPCG(seed, stream))}
@@ -149,7 +199,7 @@ func (p *nativeProgram) Run(ctx context.Context, feeds map[string]tensor.Value) 
 	}
 	donated, _ := ctx.Value(donatedKey{}).(map[string]bool)
 	for i, name := range p.plan.inputNames {
-		in[i] = feeds[name] // nil for an unfed initializer-backed input: the default stays
+		in[i] = feed(feeds, name) // nil for an unfed initializer-backed input: the default stays
 		if a != nil && in[i] != nil && donated[name] {
 			a.donate(in[i])
 		}
@@ -160,26 +210,25 @@ func (p *nativeProgram) Run(ctx context.Context, feeds map[string]tensor.Value) 
 	}
 	outs, err := p.plan.run(c, nil, in)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	// Before the donated buffers join the pool: a bound output of the
+	// wrong shape fails the run.
 	if binds != nil {
-		// Before the donated buffers join the pool: a bound output of the
-		// wrong shape fails the run.
 		if err := placeOutputs(p.plan.outputNames, outs, binds); err != nil {
-			return nil, err
+			return err
 		}
 		if a != nil {
 			a.forgetReturned(outs)
 		}
 	}
+	if err := emit(outs); err != nil {
+		return err
+	}
 	if a != nil {
 		a.succeeded()
 	}
-	res := make(map[string]tensor.Value, len(outs))
-	for i, name := range p.plan.outputNames {
-		res[name] = outs[i]
-	}
-	return res, nil
+	return nil
 }
 
 // plan is one compiled graph (the main graph or a subgraph).

@@ -111,18 +111,35 @@ func (s *Session) Model() *ir.Model { return s.model }
 // Close releases provider resources.
 func (s *Session) Close() error { return s.prog.Close() }
 
+// tensorProgram is a Program that also runs on tensor maps as they are
+// (the native one), sparing Run two maps per call.
+type tensorProgram interface {
+	runTensors(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error)
+}
+
 // Run feeds tensors by input name and returns every graph output by name.
-func (s *Session) Run(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+func (s *Session) Run(ctx context.Context, feeds map[string]*tensor.Tensor) (out map[string]*tensor.Tensor, err error) {
+	if tp, ok := s.prog.(tensorProgram); ok {
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		if err := checkRun(s, ctx, feeds); err != nil {
+			return nil, err
+		}
+		// The program places the bound outputs itself.
+		defer recoverTo(&err, "run")
+		return tp.runTensors(ctx, feeds)
+	}
 	vf := make(map[string]tensor.Value, len(feeds))
 	for k, v := range feeds {
 		vf[k] = v
 	}
-	out, err := s.RunValues(ctx, vf)
+	vals, err := s.RunValues(ctx, vf)
 	if err != nil {
 		return nil, err
 	}
-	res := make(map[string]*tensor.Tensor, len(out))
-	for k, v := range out {
+	res := make(map[string]*tensor.Tensor, len(vals))
+	for k, v := range vals {
 		t, ok := v.(*tensor.Tensor)
 		if !ok {
 			return nil, fmt.Errorf("runtime: output %q is a %T, not a tensor; use RunValues", k, v)
@@ -138,15 +155,10 @@ func (s *Session) RunValues(ctx context.Context, feeds map[string]tensor.Value) 
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := s.checkFeeds(feeds); err != nil {
+	if err := checkRun(s, ctx, feeds); err != nil {
 		return nil, err
 	}
 	binds := outputBindings(ctx)
-	if binds != nil {
-		if err := s.checkBindings(binds, feeds); err != nil {
-			return nil, err
-		}
-	}
 	defer recoverTo(&err, "run")
 	out, err = s.prog.Run(ctx, feeds)
 	if err != nil || binds == nil {
@@ -182,7 +194,31 @@ func bindOutputs(out map[string]tensor.Value, binds map[string]*tensor.Tensor) e
 	return nil
 }
 
-func (s *Session) checkFeeds(feeds map[string]tensor.Value) error {
+// checkRun checks a run's feeds and output bindings.
+func checkRun[V tensor.Value](s *Session, ctx context.Context, feeds map[string]V) error {
+	if err := checkFeeds(s, feeds); err != nil {
+		return err
+	}
+	if binds := outputBindings(ctx); binds != nil {
+		return checkBindings(s, binds, feeds)
+	}
+	return nil
+}
+
+// feed returns the value fed as name; a nil tensor counts as not fed.
+func feed[V tensor.Value](feeds map[string]V, name string) tensor.Value {
+	v, ok := feeds[name]
+	if !ok {
+		return nil
+	}
+	tv := tensor.Value(v)
+	if t, isT := tv.(*tensor.Tensor); isT && t == nil {
+		return nil
+	}
+	return tv
+}
+
+func checkFeeds[V tensor.Value](s *Session, feeds map[string]V) error {
 	var errs ir.ErrorList
 	for name := range feeds {
 		if _, known := s.required[name]; !known {
@@ -190,8 +226,8 @@ func (s *Session) checkFeeds(feeds map[string]tensor.Value) error {
 		}
 	}
 	for _, v := range s.model.Graph.Inputs {
-		f, ok := feeds[v.Name]
-		if !ok || f == nil {
+		f := feed(feeds, v.Name)
+		if f == nil {
 			if s.required[v.Name] {
 				errs = append(errs, fmt.Errorf("runtime: input %q (%s) is not fed", v.Name, FormatType(v.Type)))
 			}
