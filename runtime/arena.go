@@ -1,10 +1,13 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -15,7 +18,11 @@ import (
 
 // Buffer recycling. Each Run takes an arena from its program's pool. Ctx.New
 // draws zeroed buffers from the arena's free lists, keyed by dtype and
-// element count, before allocating. The executor counts, for every buffer
+// capacity, before allocating: it takes a buffer of exactly the elements
+// asked for (a donated feed's) or else one of their size class (sizeClass:
+// within an eighth above), and a new buffer gets the class's capacity, so
+// that a value growing by a row per decode step finds last step's buffer
+// most steps. The executor counts, for every buffer
 // the run allocated (or that the caller donated), how many live slots of the
 // main graph's frame hold a value whose data lies in it; kernels may return
 // views (Reshape, Identity, slices of a buffer, sequences sharing element
@@ -27,7 +34,7 @@ import (
 // subgraph frames are not tracked: a subgraph's step (Loop, If, Scan) holds
 // its values only until it returns, and its results land in main-frame slots.
 // A buffer's record keeps the header New first handed out for it (own);
-// reusing the buffer reshapes that header in place instead of making one,
+// reusing the buffer refits that header in place instead of making one,
 // which is safe because the buffer is free only when no slot holds any
 // tensor over it, graph outputs are never freed, and kernels keep no
 // tensor across steps. A donated feed's header stays the caller's: its
@@ -43,16 +50,16 @@ type bufKey struct {
 	n int
 }
 
-// buffer is one backing array the arena may recycle; base spans all of it.
+// buffer is one backing array the arena may recycle; base lies at its start.
 type buffer struct {
 	base   *tensor.Tensor
-	key    bufKey
-	lo, hi uintptr // address range of the backing array
+	key    bufKey  // n: the array's capacity
+	lo, hi uintptr // address range of the backing array (its capacity)
 	refs   int     // live main-frame slots whose values lie in it
 	// donated buffers belong to the caller until the run succeeds.
 	donated bool
 	// own: base is a header the arena made, which New hands out again,
-	// reshaped in place, when it reuses the buffer (no value holds base
+	// refitted in place, when it reuses the buffer (no value holds base
 	// then: the buffer is free only when no slot holds a tensor over its
 	// data, and graph outputs are never freed). A donated feed's header
 	// stays the caller's.
@@ -60,11 +67,14 @@ type buffer struct {
 }
 
 type arena struct {
-	mu    sync.Mutex
-	free  map[bufKey][]*buffer
-	owned map[uintptr]*buffer // recyclable buffers in use this run, by start address
-	hits  map[bufKey]int      // New calls this run, by key: bounds what is kept
-	spare []*buffer           // buffer records to reuse
+	mu   sync.Mutex
+	free map[bufKey][]*buffer
+	// owned are the recyclable buffers in use this run, sorted by start
+	// address: a value is found by binary search, at the start of its
+	// buffer or inside it (views, slices).
+	owned []*buffer
+	hits  map[bufKey]int // New calls this run, by key: bounds what is kept
+	spare []*buffer      // buffer records to reuse
 	// fresh are the buffers New handed out during the current step of the
 	// main graph; those no output of the step lies in are the kernel's
 	// scratch, which the arena forgets (never recycles) when the step ends.
@@ -169,7 +179,7 @@ func (a *arena) forgetReturned(outs []tensor.Value) {
 }
 
 func newArena() *arena {
-	a := &arena{free: map[bufKey][]*buffer{}, owned: map[uintptr]*buffer{}, hits: map[bufKey]int{}}
+	a := &arena{free: map[bufKey][]*buffer{}, hits: map[bufKey]int{}}
 	a.rng = rand.New(&a.pcg)
 	return a
 }
@@ -177,12 +187,59 @@ func newArena() *arena {
 // dataRange is the address range of t's data (lo == hi when it is empty)
 // and the capacity of its backing array from lo, in elements.
 func dataRange(t *tensor.Tensor) (lo, hi uintptr, capn int) {
+	lo, hi, _, capn = capRange(t)
+	return lo, hi, capn
+}
+
+// capRange is dataRange with the end of the backing array's capacity.
+func capRange(t *tensor.Tensor) (lo, hi, end uintptr, capn int) {
 	v := reflect.ValueOf(t.Raw())
 	if v.Kind() != reflect.Slice || v.Len() == 0 {
-		return 0, 0, 0
+		return 0, 0, 0, 0
 	}
-	lo = v.Pointer()
-	return lo, lo + uintptr(v.Len())*v.Type().Elem().Size(), v.Cap()
+	lo, size := v.Pointer(), v.Type().Elem().Size()
+	return lo, lo + uintptr(v.Len())*size, lo + uintptr(v.Cap())*size, v.Cap()
+}
+
+// sizeClass is the capacity of a new buffer for n elements: n up to 16
+// rounded up to a power of two, above that to the next multiple of an
+// eighth of the power of two below n, so that at most an eighth is spare
+// (and never past the session's element limit).
+func (a *arena) sizeClass(n int) int {
+	if n <= 16 {
+		return 1 << bits.Len(uint(n-1))
+	}
+	step := 1 << (bits.Len(uint(n)) - 4)
+	c := (n + step - 1) / step * step
+	if m := a.ctx.MaxElements; m > 0 && c > m {
+		return n
+	}
+	return c
+}
+
+// ownedAt returns where a buffer starting at lo is, or would be, in owned.
+func (a *arena) ownedAt(lo uintptr) (int, bool) {
+	return slices.BinarySearchFunc(a.owned, lo, func(b *buffer, lo uintptr) int { return cmp.Compare(b.lo, lo) })
+}
+
+// ownLocked adds b to owned unless a buffer there starts at b.lo.
+func (a *arena) ownLocked(b *buffer) bool {
+	i, found := a.ownedAt(b.lo)
+	if found {
+		return false
+	}
+	a.owned = slices.Insert(a.owned, i, b)
+	return true
+}
+
+// disownLocked removes b from owned; false when it is not there.
+func (a *arena) disownLocked(b *buffer) bool {
+	i, found := a.ownedAt(b.lo)
+	if !found || a.owned[i] != b {
+		return false
+	}
+	a.owned = slices.Delete(a.owned, i, i+1)
+	return true
 }
 
 // recyclable reports whether buffers of dtype d are pooled: fixed-size
@@ -195,10 +252,10 @@ func (a *arena) New(d tensor.DType, n int, dims ops.Dims, zero bool) (*tensor.Te
 	if n == 0 || !recyclable(d) {
 		return tensor.New(d, shape...)
 	}
-	k := bufKey{d, n}
+	exact := bufKey{d, n}
 	a.mu.Lock()
 	if a.nbound > 0 {
-		if t, err := a.serveLocked(k, shape); t != nil || err != nil {
+		if t, err := a.serveLocked(exact, shape); t != nil || err != nil {
 			a.mu.Unlock()
 			if zero && err == nil {
 				reflect.ValueOf(t.Raw()).Clear()
@@ -206,39 +263,47 @@ func (a *arena) New(d tensor.DType, n int, dims ops.Dims, zero bool) (*tensor.Te
 			return t, err
 		}
 	}
-	a.hits[k]++
-	if l := a.free[k]; len(l) > 0 {
-		b := l[len(l)-1]
-		l[len(l)-1] = nil
-		a.free[k] = l[:len(l)-1]
-		a.owned[b.lo] = b
+	class := bufKey{d, a.sizeClass(n)}
+	a.hits[exact]++
+	if class != exact {
+		a.hits[class]++
+	}
+	b := a.popLocked(exact)
+	if b == nil && class != exact {
+		b = a.popLocked(class)
+	}
+	if b != nil {
+		a.ownLocked(b)
 		a.fresh = append(a.fresh, b)
 		a.mu.Unlock()
-		if zero {
-			reflect.ValueOf(b.base.Raw()).Clear()
-		}
-		if b.own {
-			if err := b.base.Reuse(shape); err != nil {
+		t := b.base
+		if !b.own {
+			// A donated feed's header stays the caller's.
+			var err error
+			if t, err = t.Reshape(t.Shape()...); err != nil {
 				return nil, err
 			}
-			return b.base, nil
 		}
-		t, err := b.base.Reshape(shape...)
-		if err != nil {
+		if err := t.Refit(shape); err != nil {
 			return nil, err
 		}
-		a.mu.Lock()
-		b.base, b.own = t, true
-		a.mu.Unlock()
+		if zero {
+			reflect.ValueOf(t.Raw()).Clear()
+		}
+		if !b.own {
+			a.mu.Lock()
+			b.base, b.own = t, true
+			a.mu.Unlock()
+		}
 		return t, nil
 	}
 	a.mu.Unlock()
-	t, err := tensor.New(d, shape...)
+	t, err := tensor.NewCap(d, class.n, shape...)
 	if err != nil {
 		return nil, err
 	}
 	a.mu.Lock()
-	if b := a.adoptLocked(t, k); b != nil {
+	if b := a.adoptLocked(t, class); b != nil {
 		b.own = true
 		a.fresh = append(a.fresh, b)
 	}
@@ -246,14 +311,26 @@ func (a *arena) New(d tensor.DType, n int, dims ops.Dims, zero bool) (*tensor.Te
 	return t, nil
 }
 
-// adoptLocked makes t's backing array recyclable when t spans all of it
-// and returns its new record.
+// popLocked takes a buffer off the free list of k.
+func (a *arena) popLocked(k bufKey) *buffer {
+	l := a.free[k]
+	if len(l) == 0 {
+		return nil
+	}
+	b := l[len(l)-1]
+	l[len(l)-1] = nil
+	a.free[k] = l[:len(l)-1]
+	return b
+}
+
+// adoptLocked makes t's backing array recyclable when t starts it and its
+// capacity is k.n, and returns its new record.
 func (a *arena) adoptLocked(t *tensor.Tensor, k bufKey) *buffer {
-	lo, hi, capn := dataRange(t)
+	lo, _, end, capn := capRange(t)
 	if lo == 0 || capn != k.n {
 		return nil
 	}
-	if _, ok := a.owned[lo]; ok {
+	if _, found := a.ownedAt(lo); found {
 		return nil
 	}
 	var b *buffer
@@ -262,8 +339,8 @@ func (a *arena) adoptLocked(t *tensor.Tensor, k bufKey) *buffer {
 	} else {
 		b = new(buffer)
 	}
-	*b = buffer{base: t, key: k, lo: lo, hi: hi}
-	a.owned[lo] = b
+	*b = buffer{base: t, key: k, lo: lo, hi: end}
+	a.ownLocked(b)
 	return b
 }
 
@@ -274,8 +351,7 @@ func (a *arena) stepDone() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for i, b := range a.fresh {
-		if b.refs == 0 && a.owned[b.lo] == b {
-			delete(a.owned, b.lo)
+		if b.refs == 0 && a.disownLocked(b) {
 			*b = buffer{}
 			a.spare = append(a.spare, b)
 		}
@@ -290,23 +366,22 @@ func (a *arena) donate(v tensor.Value) {
 	defer a.mu.Unlock()
 	walkTensors(v, func(t *tensor.Tensor) {
 		if recyclable(t.DType()) && t.Len() > 0 {
-			a.adoptLocked(t, bufKey{t.DType(), t.Len()})
-			if lo, _, _ := dataRange(t); lo != 0 && a.owned[lo] != nil {
-				a.owned[lo].donated = true
+			if b := a.adoptLocked(t, bufKey{t.DType(), t.Len()}); b != nil {
+				b.donated = true
 			}
 		}
 	})
 }
 
-// find returns the recyclable buffer holding the data at lo, if any.
+// find returns the recyclable buffer holding the data at lo, if any: the
+// last buffer starting at or before lo, if lo lies inside it.
 func (a *arena) find(lo uintptr) *buffer {
-	if b, ok := a.owned[lo]; ok {
-		return b
+	i, found := a.ownedAt(lo)
+	if found {
+		return a.owned[i]
 	}
-	for _, b := range a.owned {
-		if lo >= b.lo && lo < b.hi {
-			return b
-		}
+	if i > 0 && lo < a.owned[i-1].hi {
+		return a.owned[i-1]
 	}
 	return nil
 }
@@ -360,7 +435,7 @@ func (a *arena) track(v tensor.Value, delta int) {
 		if b.refs > 0 || delta > 0 {
 			return
 		}
-		delete(a.owned, b.lo)
+		a.disownLocked(b)
 		if b.donated {
 			a.parked = append(a.parked, b)
 			return
@@ -406,6 +481,7 @@ func (a *arena) reset() {
 		a.spare = append(a.spare, b)
 	}
 	clear(a.owned)
+	a.owned = a.owned[:0]
 	clear(a.fresh)
 	a.fresh = a.fresh[:0]
 	clear(a.parked)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -188,6 +189,49 @@ func (t *Tensor) Reuse(shape []int) error {
 	if n != t.Len() {
 		return fmt.Errorf("%w: cannot reshape %v (%d elements) to %v", ErrShape, t.shape, t.Len(), slices.Clone(shape))
 	}
+	t.shape = append([]int{}, shape...)
+	return nil
+}
+
+// NewCap is New over the first elements of a zero-filled backing array of
+// capacity elements (at least the product of shape), which Refit may later
+// give other shapes up to that size.
+func NewCap(d DType, capacity int, shape ...int) (*Tensor, error) {
+	n, err := NumElements(shape)
+	if err != nil {
+		return nil, err
+	}
+	if capacity < n || capacity > MaxElements {
+		return nil, fmt.Errorf("%w: capacity %d for shape %v (%d elements)", ErrShape, capacity, slices.Clone(shape), n)
+	}
+	data, err := makeSlice(d, capacity)
+	if err != nil {
+		return nil, err
+	}
+	if n != capacity {
+		data = reflect.ValueOf(data).Slice(0, n).Interface()
+	}
+	return &Tensor{dtype: d, shape: append([]int{}, shape...), data: data}, nil
+}
+
+// Refit is Reuse for a shape of another element count: t's data becomes
+// the first elements of its backing array, whose capacity must hold them
+// (NewCap). Like Reuse it is for an allocator recycling the headers and
+// arrays of tensors no one holds any more; views made earlier keep their
+// data and shape.
+func (t *Tensor) Refit(shape []int) error {
+	n, err := NumElements(shape)
+	if err != nil {
+		return err
+	}
+	if n == t.Len() {
+		return t.Reuse(shape)
+	}
+	v := reflect.ValueOf(t.data)
+	if v.Kind() != reflect.Slice || n > v.Cap() {
+		return fmt.Errorf("%w: cannot refit %v to %v: %d elements, the backing array holds %d", ErrShape, t.shape, slices.Clone(shape), n, v.Cap())
+	}
+	t.data = v.Slice(0, n).Interface()
 	t.shape = append([]int{}, shape...)
 	return nil
 }
