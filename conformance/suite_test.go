@@ -3,18 +3,13 @@ package conformance
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
-// suiteDir finds the ONNX node tests: $GORT_ONNX_NODE (set by the
-// Makefile), else ../shared beside the checkout.
+// suiteDir finds the ONNX node tests (NodeTestDir); under CI their absence
+// fails.
 func suiteDir(t *testing.T) string {
-	if d := os.Getenv("GORT_ONNX_NODE"); d != "" {
-		return d
-	}
-	d, _ := filepath.Abs("../../shared/conformance/onnx-node")
-	if _, err := os.Stat(d); err == nil {
+	if d := NodeTestDir(); d != "" {
 		return d
 	}
 	if os.Getenv("CI") != "" {

@@ -2,7 +2,6 @@ package graphopt_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -16,8 +15,6 @@ import (
 	"github.com/gort-ml/gort/runtime"
 	"github.com/gort-ml/gort/runtime/ort"
 )
-
-const nodeTests = "/work/shared/conformance/onnx-node"
 
 // optimizing optimizes each model before the native provider prepares it.
 type optimizing struct{ runtime.Provider }
@@ -36,12 +33,9 @@ func (p optimizing) Prepare(m *ir.Model, o runtime.Options) (runtime.Program, er
 // not turn a passing test into a failing one (the "_expanded" tests hold the
 // decomposed LayerNorm/GELU patterns that fusions rewrite).
 func TestNodeTestsUnchanged(t *testing.T) {
-	dir := nodeTests
-	if d := os.Getenv("GORT_NODE_TESTS"); d != "" {
-		dir = d
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("node tests not present: %v", err)
+	dir := conformance.NodeTestDir()
+	if dir == "" {
+		t.Skip("ONNX node tests not found; run make testdata or set GORT_ONNX_NODE")
 	}
 	tests, err := conformance.Discover(dir)
 	if err != nil {
