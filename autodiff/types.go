@@ -13,21 +13,7 @@ import (
 // whose type cannot be inferred are absent.
 func InferTypes(m *ir.Model) map[string]tensor.Type {
 	g := m.Graph
-	types := map[string]tensor.Type{}
-	for _, v := range g.ValueInfo {
-		types[v.Name] = v.Type
-	}
-	for _, v := range g.Outputs {
-		if v.Type.Kind != tensor.KindUnknown {
-			types[v.Name] = v.Type
-		}
-	}
-	for _, v := range g.Inputs {
-		types[v.Name] = v.Type
-	}
-	for _, t := range g.Initializers {
-		types[t.Name] = tensor.TensorType(t.T.DType(), t.T.Shape()...)
-	}
+	types := g.DeclaredTypes()
 	order, err := g.TopoOrder(nil)
 	if err != nil {
 		return types

@@ -346,21 +346,7 @@ func inferTypes(m *ir.Model, g *ir.Graph) map[string]tensor.Type {
 // inferShapeValues is inferTypes that also returns the shape values
 // trackValues follows.
 func inferShapeValues(m *ir.Model, g *ir.Graph) (map[string]tensor.Type, map[string][]tensor.Dim) {
-	types := map[string]tensor.Type{}
-	for _, v := range g.ValueInfo {
-		types[v.Name] = v.Type
-	}
-	for _, v := range g.Outputs {
-		if v.Type.Kind != tensor.KindUnknown {
-			types[v.Name] = v.Type
-		}
-	}
-	for _, v := range g.Inputs {
-		types[v.Name] = v.Type
-	}
-	for _, t := range g.Initializers {
-		types[t.Name] = tensor.TensorType(t.T.DType(), t.T.Shape()...)
-	}
+	types := g.DeclaredTypes()
 	vals := map[string][]tensor.Dim{}
 	order, err := g.TopoOrder(nil)
 	if err != nil {

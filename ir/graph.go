@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/gort-ml/gort/tensor"
 )
 
 // ErrorList collects every problem found in a model, so one load reports all.
@@ -90,6 +92,28 @@ func (g *Graph) Defined() map[string]bool {
 		d[t.Name] = true
 	}
 	return d
+}
+
+// DeclaredTypes returns the types the graph states without inference:
+// value_info, the outputs' types where known, the inputs' and the
+// initializers' (in that order of precedence, the last winning).
+func (g *Graph) DeclaredTypes() map[string]tensor.Type {
+	types := map[string]tensor.Type{}
+	for _, v := range g.ValueInfo {
+		types[v.Name] = v.Type
+	}
+	for _, v := range g.Outputs {
+		if v.Type.Kind != tensor.KindUnknown {
+			types[v.Name] = v.Type
+		}
+	}
+	for _, v := range g.Inputs {
+		types[v.Name] = v.Type
+	}
+	for _, t := range g.Initializers {
+		types[t.Name] = tensor.TensorType(t.T.DType(), t.T.Shape()...)
+	}
+	return types
 }
 
 // TopoOrder returns the node indices in an order where every node follows the

@@ -1,0 +1,31 @@
+package ir
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/gort-ml/gort/tensor"
+)
+
+// DeclaredTypes takes value_info, then known output types, then inputs,
+// then initializers, each overriding the one before.
+func TestDeclaredTypes(t *testing.T) {
+	f32 := func(dims ...int) tensor.Type { return tensor.TensorType(tensor.Float32, dims...) }
+	g := &Graph{
+		ValueInfo: []*ValueInfo{{Name: "v", Type: f32(1)}, {Name: "o", Type: f32(2)}, {Name: "u", Type: f32(3)},
+			{Name: "x", Type: f32(4)}, {Name: "w", Type: f32(5)}},
+		Outputs:      []*ValueInfo{{Name: "o", Type: f32(6)}, {Name: "u"}},
+		Inputs:       []*ValueInfo{{Name: "x", Type: f32(7)}, {Name: "w", Type: f32(8)}},
+		Initializers: []*Initializer{{Name: "w", T: tensor.Zeros(tensor.Int64, 9)}},
+	}
+	want := map[string]tensor.Type{"v": f32(1), "o": f32(6), "u": f32(3), "x": f32(7), "w": tensor.TensorType(tensor.Int64, 9)}
+	got := g.DeclaredTypes()
+	if len(got) != len(want) {
+		t.Fatalf("got %d types, want %d: %v", len(got), len(want), got)
+	}
+	for name, w := range want {
+		if g := got[name]; !reflect.DeepEqual(g, w) {
+			t.Errorf("%s: %v, want %v", name, g, w)
+		}
+	}
+}
