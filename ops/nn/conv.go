@@ -72,19 +72,30 @@ func (a convAttrs) convShape(xs, ws []int, b *tensor.Tensor) (*geometry, error) 
 }
 
 func (a convAttrs) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	return runConv(c, in, a.group, a.convShape, convTyped[float32], convTyped[float64])
+}
+
+// convTypedFunc computes a Conv or ConvTranspose of float inputs in of
+// geometry g.
+type convTypedFunc func(c *ops.Ctx, group int, g *geometry, in []*tensor.Tensor) (*tensor.Tensor, error)
+
+// runConv is the run of Conv and ConvTranspose: it checks X, W and B,
+// resolves their geometry and computes on inputs widened to float32 (f32)
+// or float64 (f64).
+func runConv(c *ops.Ctx, in []*tensor.Tensor, group int, geom func(xs, ws []int, b *tensor.Tensor) (*geometry, error), f32, f64 convTypedFunc) ([]*tensor.Tensor, error) {
 	if err := convInputs(in); err != nil {
 		return nil, err
 	}
-	g, err := a.convShape(in[0].Shape(), in[1].Shape(), optional(in, 2))
+	g, err := geom(in[0].Shape(), in[1].Shape(), optional(in, 2))
 	if err != nil {
 		return nil, err
 	}
 	return widened(c, in, func(w []*tensor.Tensor) (*tensor.Tensor, error) {
 		switch w[0].DType() {
 		case tensor.Float32:
-			return convTyped[float32](c, a.group, g, w)
+			return f32(c, group, g, w)
 		case tensor.Float64:
-			return convTyped[float64](c, a.group, g, w)
+			return f64(c, group, g, w)
 		}
 		return nil, unsupported(in[0].DType(), floatTypes)
 	})

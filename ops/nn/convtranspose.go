@@ -150,22 +150,7 @@ func floorDiv(a, b int) int {
 }
 
 func (a convTransposeAttrs) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	if err := convInputs(in); err != nil {
-		return nil, err
-	}
-	g, err := a.geometry(in[0].Shape(), in[1].Shape(), optional(in, 2))
-	if err != nil {
-		return nil, err
-	}
-	return widened(c, in, func(w []*tensor.Tensor) (*tensor.Tensor, error) {
-		switch w[0].DType() {
-		case tensor.Float32:
-			return convTransposeTyped[float32](c, a.group, g, w)
-		case tensor.Float64:
-			return convTransposeTyped[float64](c, a.group, g, w)
-		}
-		return nil, unsupported(in[0].DType(), floatTypes)
-	})
+	return runConv(c, in, a.group, a.geometry, convTransposeTyped[float32], convTransposeTyped[float64])
 }
 
 // convTransposeTyped computes, per image n and group g, col = W_gᵀ X_g
