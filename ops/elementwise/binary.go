@@ -270,46 +270,27 @@ func pow(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
 	if !(da.IsFloat() || da.IsInt()) || !(db.IsFloat() || db.IsInt()) {
 		return nil, fmt.Errorf("Pow: dtypes %v ^ %v are not supported", da, db)
 	}
-	if da == db || da.IsFloat() || db.IsInt() {
-		// Same class: bring the exponent to the base's dtype (exact for
-		// float bases; integer exponents of integer bases stay integers).
-		if da.IsInt() && db.IsInt() && da != db {
-			var err error
-			if b, err = convertTo(c, b, tensor.Int64); err != nil {
-				return nil, err
-			}
-			if a, err = convertTo(c, a, tensor.Int64); err != nil {
-				return nil, err
-			}
-			y, err := arith(c, "Pow", opPow, a, b)
-			if err != nil {
-				return nil, err
-			}
-			return convertTo(c, y, da)
-		}
-		if da.IsFloat() && da != db {
-			w, err := convertTo(c, b, tensor.Float64)
-			if err != nil {
-				return nil, err
-			}
-			x, err := convertTo(c, a, tensor.Float64)
-			if err != nil {
-				return nil, err
-			}
-			y, err := arith(c, "Pow", opPow, x, w)
-			if err != nil {
-				return nil, err
-			}
-			return convertTo(c, y, da)
-		}
+	switch {
+	case da == db:
 		return arith(c, "Pow", opPow, a, b)
+	case da.IsInt() && db.IsInt():
+		// Integer exponents of integer bases stay integers.
+		return powIn(c, a, b, tensor.Int64)
+	default:
+		// Float dtypes that differ, or an integer base with a float
+		// exponent: float64, rounded (truncated) to a's dtype.
+		return powIn(c, a, b, tensor.Float64)
 	}
-	// Integer base, float exponent: compute in float64, truncate to a's dtype.
-	x, err := convertTo(c, a, tensor.Float64)
+}
+
+// powIn computes a^b with both converted to dtype d and returns it in a's
+// dtype.
+func powIn(c *ops.Ctx, a, b *tensor.Tensor, d tensor.DType) (*tensor.Tensor, error) {
+	x, err := convertTo(c, a, d)
 	if err != nil {
 		return nil, err
 	}
-	w, err := convertTo(c, b, tensor.Float64)
+	w, err := convertTo(c, b, d)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +298,7 @@ func pow(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return convertTo(c, y, da)
+	return convertTo(c, y, a.DType())
 }
 
 // binaryOpLists: y = a op b with numpy broadcasting (opset >= 7; legacy

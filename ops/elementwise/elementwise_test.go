@@ -155,6 +155,10 @@ func TestFloatSpecials(t *testing.T) {
 		{"Pow float^int", mustRun(t, "Pow", 15, nil, f32([]int{2}, 2, 9), tensor.Must([]int{2}, []int64{3, -1})), f32([]int{2}, 8, 1.0/9)},
 		{"Pow int^float", mustRun(t, "Pow", 15, nil, tensor.Must([]int{2}, []int64{2, 9}), f32([]int{2}, 0.5, 0.5)),
 			tensor.Must([]int{2}, []int64{1, 3})},
+		{"Pow int32^int64", mustRun(t, "Pow", 15, nil, tensor.Must([]int{2}, []int32{3, -2}), tensor.Must([]int{2}, []int64{19, 3})),
+			tensor.Must([]int{2}, []int32{1162261467, -8})},
+		{"Pow float32^float64", mustRun(t, "Pow", 15, nil, f32([]int{2}, 2, 10), tensor.Must([]int{2}, []float64{0.5, -1})),
+			f32([]int{2}, float32(math.Sqrt2), 0.1)},
 	}
 	for _, tt := range tests {
 		if !tensor.Equal(tt.got, tt.want) {
