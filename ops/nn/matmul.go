@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/internal/kernelutil"
@@ -46,72 +45,32 @@ func matmulPacked(c *ops.Ctx, at, bt *tensor.Tensor, pb *linalg.PackedB, memo *k
 	if err != nil {
 		return nil, err
 	}
-	yt, err := c.NewUninit(tensor.Float32, p.out...)
+	yt, err := c.NewUninit(tensor.Float32, p.Out...)
 	if err != nil {
 		return nil, err
 	}
-	if err := TallPacked(c, prod(p.batch)*p.m, 1, tensor.Data[float32](at), pb, tensor.Data[float32](yt), linalg.Epilogue{}); err != nil {
+	if err := TallPacked(c, prod(p.Batch)*p.M, 1, tensor.Data[float32](at), pb, tensor.Data[float32](yt), linalg.Epilogue{}); err != nil {
 		return nil, err
 	}
 	return c.Result(yt), nil
 }
 
 // matmulPlan is the shape bookkeeping of one MatMul.
-type matmulPlan struct {
-	m, k, n          int
-	batch            []int // broadcast batch shape
-	aBatch, bBatch   []int // each operand's own batch shape
-	out              []int
-	aStride, bStride int // elements per matrix
-}
+type matmulPlan = kernelutil.MatMulShape
 
-// memoPlan is planMatMul through memo (nil: no memo).
+// memoPlan is kernelutil.PlanMatMul through memo (nil: no memo).
 func memoPlan(memo *kernelutil.Memo[*matmulPlan], sa, sb []int) (*matmulPlan, error) {
 	if memo == nil {
-		return planMatMul(sa, sb)
+		return kernelutil.PlanMatMul(sa, sb)
 	}
 	if p, ok := memo.Get(sa, sb); ok {
 		return p, nil
 	}
-	p, err := planMatMul(sa, sb)
+	p, err := kernelutil.PlanMatMul(sa, sb)
 	if err == nil {
 		memo.Put(sa, sb, p)
 	}
 	return p, err
-}
-
-// planMatMul plans the product of shapes sa and sb; the plan is read only.
-func planMatMul(sa, sb []int) (*matmulPlan, error) {
-	if len(sa) == 0 || len(sb) == 0 {
-		return nil, fmt.Errorf("inputs must have rank >= 1, got A %v and B %v", sa, sb)
-	}
-	a, b := sa, sb
-	if len(a) == 1 {
-		a = []int{1, a[0]}
-	}
-	if len(b) == 1 {
-		b = []int{b[0], 1}
-	}
-	p := &matmulPlan{m: a[len(a)-2], k: a[len(a)-1], n: b[len(b)-1]}
-	if kb := b[len(b)-2]; kb != p.k {
-		return nil, fmt.Errorf("inner dimensions differ: A %v has K=%d (its last dimension), B %v has K=%d (its second-to-last dimension)", sa, p.k, sb, kb)
-	}
-	// Copies: a memoized plan must not alias the inputs' shapes.
-	p.aBatch, p.bBatch = slices.Clone(a[:len(a)-2]), slices.Clone(b[:len(b)-2])
-	batch, err := tensor.BroadcastShapes(p.aBatch, p.bBatch)
-	if err != nil {
-		return nil, fmt.Errorf("batch dimensions of A %v and B %v: %w", sa, sb, err)
-	}
-	p.batch = batch
-	p.out = append([]int{}, batch...)
-	if len(sa) > 1 {
-		p.out = append(p.out, p.m)
-	}
-	if len(sb) > 1 {
-		p.out = append(p.out, p.n)
-	}
-	p.aStride, p.bStride = p.m*p.k, p.k*p.n
-	return p, nil
 }
 
 func runMatMul(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
@@ -150,30 +109,30 @@ func runMatMulMemo(c *ops.Ctx, in []*tensor.Tensor, memo *kernelutil.Memo[*matmu
 
 // matmulTyped computes the planned product; Y is (batch..., M, N) in memory.
 func matmulTyped[T tensor.Number](c *ops.Ctx, p *matmulPlan, at, bt *tensor.Tensor) (*tensor.Tensor, error) {
-	yt, err := c.New(at.DType(), p.out...)
+	yt, err := c.New(at.DType(), p.Out...)
 	if err != nil {
 		return nil, err
 	}
 	a, b, y := tensor.Data[T](at), tensor.Data[T](bt), tensor.Data[T](yt)
 	threads := threadsOf(c)
-	nb := prod(p.batch)
-	if nb == 0 || p.m == 0 || p.n == 0 {
+	nb := prod(p.Batch)
+	if nb == 0 || p.M == 0 || p.N == 0 {
 		return yt, nil
 	}
 	// B shared by every batch and A contiguous: one tall GEMM.
-	if prod(p.bBatch) == 1 && prod(p.aBatch) == nb {
-		if err := tallGemm(c, threads, nb*p.m, p.n, p.k, a, b, y); err != nil {
+	if prod(p.BBatch) == 1 && prod(p.ABatch) == nb {
+		if err := tallGemm(c, threads, nb*p.M, p.N, p.K, a, b, y); err != nil {
 			return nil, err
 		}
 		return yt, nil
 	}
 	aOff := make([]int, 0, nb)
 	bOff := make([]int, 0, nb)
-	tensor.BroadcastIndex(p.batch, [][]int{p.aBatch, p.bBatch}, func(_ int, idx []int) {
-		aOff = append(aOff, idx[0]*p.aStride)
-		bOff = append(bOff, idx[1]*p.bStride)
+	tensor.BroadcastIndex(p.Batch, [][]int{p.ABatch, p.BBatch}, func(_ int, idx []int) {
+		aOff = append(aOff, idx[0]*p.M*p.K)
+		bOff = append(bOff, idx[1]*p.K*p.N)
 	})
-	if err := batchedGemm(c, nb, p.m, p.n, p.k, a, aOff, b, bOff, y); err != nil {
+	if err := batchedGemm(c, nb, p.M, p.N, p.K, a, aOff, b, bOff, y); err != nil {
 		return nil, err
 	}
 	return yt, nil

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/kernelutil"
 	"github.com/gort-ml/gort/ops/linalg"
 	"github.com/gort-ml/gort/tensor"
 )
@@ -29,42 +30,7 @@ var qlinearMatMulOps = ops.Versions("", "QLinearMatMul",
 	[]int{10, 21}, inferQLinearMatMul, ops.Simple(runQLinearMatMul))
 
 // mmPlan is the shape bookkeeping of a numpy matmul.
-type mmPlan struct {
-	m, k, n        int
-	aBatch, bBatch []int // each operand's batch shape
-	batch          []int // broadcast batch shape
-	out            []int
-}
-
-func planMM(sa, sb []int) (*mmPlan, error) {
-	if len(sa) == 0 || len(sb) == 0 {
-		return nil, fmt.Errorf("inputs must have rank >= 1, got %v and %v", sa, sb)
-	}
-	a, b := sa, sb
-	if len(a) == 1 {
-		a = []int{1, a[0]}
-	}
-	if len(b) == 1 {
-		b = []int{b[0], 1}
-	}
-	p := &mmPlan{m: a[len(a)-2], k: a[len(a)-1], n: b[len(b)-1], aBatch: a[:len(a)-2], bBatch: b[:len(b)-2]}
-	if kb := b[len(b)-2]; kb != p.k {
-		return nil, fmt.Errorf("inner dimensions differ: %v has K=%d, %v has K=%d", sa, p.k, sb, kb)
-	}
-	batch, err := tensor.BroadcastShapes(p.aBatch, p.bBatch)
-	if err != nil {
-		return nil, fmt.Errorf("batch dimensions: %w", err)
-	}
-	p.batch = batch
-	p.out = append([]int{}, batch...)
-	if len(sa) > 1 {
-		p.out = append(p.out, p.m)
-	}
-	if len(sb) > 1 {
-		p.out = append(p.out, p.n)
-	}
-	return p, nil
-}
+type mmPlan = kernelutil.MatMulShape
 
 func count(shape []int) int {
 	n := 1
@@ -158,14 +124,15 @@ type intMM struct {
 	aIdx, bIdx []int // matrix index of a and b for each output matrix
 }
 
-// batchIndex lists, for each output matrix, the matrix of a and of b it multiplies.
-func (p *mmPlan) batchIndex() (aIdx, bIdx []int) {
-	if len(p.batch) == 0 {
+// batchIndex lists, for each output matrix of p, the matrix of a and of b
+// it multiplies.
+func batchIndex(p *mmPlan) (aIdx, bIdx []int) {
+	if len(p.Batch) == 0 {
 		return []int{0}, []int{0}
 	}
-	nb := count(p.batch)
+	nb := count(p.Batch)
 	aIdx, bIdx = make([]int, 0, nb), make([]int, 0, nb)
-	tensor.BroadcastIndex(p.batch, [][]int{p.aBatch, p.bBatch}, func(_ int, idx []int) {
+	tensor.BroadcastIndex(p.Batch, [][]int{p.ABatch, p.BBatch}, func(_ int, idx []int) {
 		aIdx = append(aIdx, idx[0])
 		bIdx = append(bIdx, idx[1])
 	})
@@ -174,8 +141,8 @@ func (p *mmPlan) batchIndex() (aIdx, bIdx []int) {
 
 func newIntMM(c *ops.Ctx, p *mmPlan, a, b []float32, acc []int32) (*intMM, error) {
 	mm := &intMM{p: p}
-	mm.aIdx, mm.bIdx = p.batchIndex()
-	m, k, n := p.m, p.k, p.n
+	mm.aIdx, mm.bIdx = batchIndex(p)
+	m, k, n := p.M, p.K, p.N
 	tmp := make([]float32, m*n)
 	for bi := range mm.aIdx {
 		if err := c.Check(); err != nil {
@@ -235,11 +202,11 @@ func inferMM(in []tensor.Type, ia, ib int, d tensor.DType) ([]tensor.Type, error
 	if !oka || !okb {
 		return []tensor.Type{t}, nil
 	}
-	p, err := planMM(sa, sb)
+	p, err := kernelutil.PlanMatMul(sa, sb)
 	if err != nil {
 		return nil, err
 	}
-	return []tensor.Type{tensor.TensorType(d, p.out...)}, nil
+	return []tensor.Type{tensor.TensorType(d, p.Out...)}, nil
 }
 
 // knownShape returns t's shape when every dimension is known.
@@ -271,25 +238,25 @@ func operands(c *ops.Ctx, names [4]string, a, b, azp, bzp *tensor.Tensor) (*intM
 	if err := zeroPoint(names[3], bzp, names[1], b); err != nil {
 		return nil, nil, err
 	}
-	p, err := planMM(a.Shape(), b.Shape())
+	p, err := kernelutil.PlanMatMul(a.Shape(), b.Shape())
 	if err != nil {
 		return nil, nil, err
 	}
-	accT, err := c.New(tensor.Int32, p.out...) // checks the size before the int32 copies
+	accT, err := c.New(tensor.Int32, p.Out...) // checks the size before the int32 copies
 	if err != nil {
 		return nil, nil, err
 	}
-	na, nb := count(p.aBatch), count(p.bBatch)
-	ap, err := rowParams(names[2], azp, na, p.m, false)
+	na, nb := count(p.ABatch), count(p.BBatch)
+	ap, err := rowParams(names[2], azp, na, p.M, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	bp, err := rowParams(names[3], bzp, nb, p.n, true)
+	bp, err := rowParams(names[3], bzp, nb, p.N, true)
 	if err != nil {
 		return nil, nil, err
 	}
-	ac := centered(a, params(azp), ap, p.m, p.k, false)
-	bc := centered(b, params(bzp), bp, p.k, p.n, true)
+	ac := centered(a, params(azp), ap, p.M, p.K, false)
+	bc := centered(b, params(bzp), bp, p.K, p.N, true)
 	mm, err := newIntMM(c, p, ac, bc, tensor.Data[int32](accT))
 	return mm, accT, err
 }
@@ -350,11 +317,11 @@ func runQLinearMatMul(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error)
 		}
 		p, aIdx, bIdx, acc = mm.p, mm.aIdx, mm.bIdx, tensor.Data[int32](accT)
 	}
-	ap, err := rowParams("a_scale", as, count(p.aBatch), p.m, false)
+	ap, err := rowParams("a_scale", as, count(p.ABatch), p.M, false)
 	if err != nil {
 		return nil, err
 	}
-	bp, err := rowParams("b_scale", bs, count(p.bBatch), p.n, true)
+	bp, err := rowParams("b_scale", bs, count(p.BBatch), p.N, true)
 	if err != nil {
 		return nil, err
 	}
@@ -362,7 +329,7 @@ func runQLinearMatMul(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error)
 	if err := checkScales("y_scale", ysv); err != nil {
 		return nil, err
 	}
-	y, err := c.New(yzp.DType(), p.out...)
+	y, err := c.New(yzp.DType(), p.Out...)
 	if err != nil {
 		return nil, err
 	}
@@ -370,11 +337,11 @@ func runQLinearMatMul(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error)
 	dst := y.Raw()
 	var buf [chunk]float64
 	for bi := range aIdx {
-		for i := 0; i < p.m; i++ {
+		for i := 0; i < p.M; i++ {
 			sa := asv[aIdx[bi]*ap.batchStride+i*ap.rowStride]
-			row := (bi*p.m + i) * p.n
-			for j0 := 0; j0 < p.n; j0 += chunk {
-				bb := buf[:min(chunk, p.n-j0)]
+			row := (bi*p.M + i) * p.N
+			for j0 := 0; j0 < p.N; j0 += chunk {
+				bb := buf[:min(chunk, p.N-j0)]
 				for j := range bb {
 					mult := rq.multiplier(sa, bsv[bIdx[bi]*bp.batchStride+(j0+j)*bp.rowStride])
 					if accF != nil {
@@ -383,7 +350,7 @@ func runQLinearMatMul(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error)
 						bb[j] = rq.apply(acc[row+j0+j], mult)
 					}
 				}
-				storeQuant(dst, (bi*p.m+i)*p.n+j0, bb, true)
+				storeQuant(dst, (bi*p.M+i)*p.N+j0, bb, true)
 			}
 		}
 	}
@@ -422,20 +389,20 @@ func floatOperands(c *ops.Ctx, a, b, azp, bzp *tensor.Tensor) (*mmPlan, []int, [
 	if err := zeroPoint("b_zero_point", bzp, "b", b); err != nil {
 		return nil, nil, nil, nil, err
 	}
-	p, err := planMM(a.Shape(), b.Shape())
+	p, err := kernelutil.PlanMatMul(a.Shape(), b.Shape())
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	accT, err := c.New(tensor.Float64, p.out...)
+	accT, err := c.New(tensor.Float64, p.Out...)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	na, nb := count(p.aBatch), count(p.bBatch)
-	ap, err := rowParams("a_zero_point", azp, na, p.m, false)
+	na, nb := count(p.ABatch), count(p.BBatch)
+	ap, err := rowParams("a_zero_point", azp, na, p.M, false)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	bp, err := rowParams("b_zero_point", bzp, nb, p.n, true)
+	bp, err := rowParams("b_zero_point", bzp, nb, p.N, true)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -444,25 +411,25 @@ func floatOperands(c *ops.Ctx, a, b, azp, bzp *tensor.Tensor) (*mmPlan, []int, [
 	readF64(bv, b.Raw(), 0)
 	az, bz := params(azp), params(bzp)
 	for i := range av {
-		mat, r := i/(p.m*p.k), i%(p.m*p.k)/p.k
+		mat, r := i/(p.M*p.K), i%(p.M*p.K)/p.K
 		av[i] -= az[mat*ap.batchStride+r*ap.rowStride]
 	}
 	for i := range bv {
-		mat, col := i/(p.k*p.n), i%p.n
+		mat, col := i/(p.K*p.N), i%p.N
 		bv[i] -= bz[mat*bp.batchStride+col*bp.rowStride]
 	}
-	aIdx, bIdx := p.batchIndex()
+	aIdx, bIdx := batchIndex(p)
 	acc := tensor.Data[float64](accT)
 	for bi := range aIdx {
 		if err := c.Check(); err != nil {
 			return nil, nil, nil, nil, err
 		}
-		am, bm, cm := av[aIdx[bi]*p.m*p.k:], bv[bIdx[bi]*p.k*p.n:], acc[bi*p.m*p.n:]
-		for i := 0; i < p.m; i++ {
-			for kk := 0; kk < p.k; kk++ {
-				x := am[i*p.k+kk]
-				for j := 0; j < p.n; j++ {
-					cm[i*p.n+j] += x * bm[kk*p.n+j]
+		am, bm, cm := av[aIdx[bi]*p.M*p.K:], bv[bIdx[bi]*p.K*p.N:], acc[bi*p.M*p.N:]
+		for i := 0; i < p.M; i++ {
+			for kk := 0; kk < p.K; kk++ {
+				x := am[i*p.K+kk]
+				for j := 0; j < p.N; j++ {
+					cm[i*p.N+j] += x * bm[kk*p.N+j]
 				}
 			}
 		}
