@@ -58,12 +58,22 @@ const (
 )
 
 func newKeyMask(t *tensor.Tensor, bsz, s, total, past int, filter float64, causal bool) (*keyMask, error) {
-	m := &keyMask{b: bsz, s: s, t: total, past: past, filter: filter, causal: causal}
+	m := new(keyMask)
+	if err := m.init(t, bsz, s, total, past, filter, causal); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// init sets m to the mask t (nil for none) of bsz sequences of s queries
+// over total keys, past of them before the first query.
+func (m *keyMask) init(t *tensor.Tensor, bsz, s, total, past int, filter float64, causal bool) error {
+	*m = keyMask{b: bsz, s: s, t: total, past: past, filter: filter, causal: causal}
 	if t == nil {
-		return m, nil
+		return nil
 	}
 	if t.DType() != tensor.Int32 {
-		return nil, fmt.Errorf("mask is %v, want int32", t.DType())
+		return fmt.Errorf("mask is %v, want int32", t.DType())
 	}
 	m.v = tensor.Data[int32](t)
 	sh := t.Shape()
@@ -79,10 +89,10 @@ func newKeyMask(t *tensor.Tensor, bsz, s, total, past int, filter float64, causa
 	case len(sh) == 4 && sh[0] == bsz && sh[1] == 1 && sh[2] == sh[3] && sh[2] >= total:
 		m.kind, m.m = mask4D, sh[2]
 	default:
-		return nil, fmt.Errorf("mask has shape %v; want (%d), (%d), (%d, %d), (%d, %d, %d) or (%d, 1, M, M) with M >= %d",
+		return fmt.Errorf("mask has shape %v; want (%d), (%d), (%d, %d), (%d, %d, %d) or (%d, 1, M, M) with M >= %d",
 			sh, bsz, 2*bsz, bsz, total, bsz, s, total, bsz, total)
 	}
-	return m, nil
+	return nil
 }
 
 // add adds the mask of query i of batch b to row (T keys).
@@ -393,6 +403,7 @@ type projected[F tensor.Float] struct {
 	q, k, v                  []F
 	b, n, s, t, past, hk, hv int
 	tcap                     int
+	qv                       heads // where qh points, when it is a view of the query input
 	// qh, kh and vh, when set, are views of q, k and v in other layouts
 	// (see views).
 	qh, kh, vh *heads
@@ -413,7 +424,8 @@ func extendShared[F tensor.Float](c *ops.Ctx, past, tcap int, q, k, v part[F], k
 	gather(kBuf, tcap, past, k.src, k.v, k.bias)
 	gather(vBuf, tcap, past, v.src, v.v, v.bias)
 	if q.bias == nil {
-		p.q, p.qh = q.src, &q.v
+		p.q, p.qv = q.src, q.v
+		p.qh = &p.qv
 		return p, nil, nil
 	}
 	qBuf, err := pooledCache(c, q.src, q.v, q.bias)
@@ -444,21 +456,25 @@ func project[F tensor.Float](c *ops.Ctx, past int, q, k, v part[F]) (*projected[
 // key_padding_mask (named maskName in errors). With wantQK it also returns
 // the (B, N, S, T) scores before the softmax.
 func (p *projected[F]) attend(c *ops.Ctx, dt tensor.DType, scale float64, maskName string, mask *tensor.Tensor, filter float64, causal bool, bias *tensor.Tensor, wantQK bool) (y, qk *tensor.Tensor, err error) {
-	m, err := newKeyMask(mask, p.b, p.s, p.t, p.past, filter, causal)
-	if err != nil {
+	// The attention state comes from a pool: its functions are bound
+	// once, not per run.
+	st := attnPool[F]().Get().(*attnState[F])
+	defer st.put()
+	ms := &st.ms
+	if err := ms.m.init(mask, p.b, p.s, p.t, p.past, filter, causal); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", maskName, err)
 	}
-	ab, err := newAttnBias[F](bias, p.b, p.n, p.s, p.t)
-	if err != nil {
+	if ms.hasAB, err = ms.ab.init(bias, p.b, p.n, p.s, p.t); err != nil {
 		return nil, nil, err
 	}
 	tcap := p.t
 	if p.tcap > 0 {
 		tcap = p.tcap
 	}
-	a := &attend[F]{b: p.b, n: p.n, kvN: p.n, s: p.s, dk: p.hk, dv: p.hv, tcap: tcap, q: p.q, k: p.k, v: p.v,
+	a := &st.a
+	*a = attend[F]{b: p.b, n: p.n, kvN: p.n, s: p.s, dk: p.hk, dv: p.hv, tcap: tcap, q: p.q, k: p.k, v: p.v,
 		scale: scaleOr(scale, p.hk), qh: p.qh, kh: p.kh, vh: p.vh, qkT: p.t}
-	a.useMask(m, ab)
+	a.useMask(ms)
 	out, err := floatio.New[F](c, dt, p.b, p.s, p.n*p.hv)
 	if err != nil {
 		return nil, nil, err

@@ -194,30 +194,97 @@ type keyPadding struct {
 	bias func(b int, row []float64)
 }
 
-// useMask sets a's keys and bias for a key mask and an attention bias (nil
-// for none) over the mask's m.t keys, the first of tcap (the rest, a KV
-// cache's free rows, are never attended), and a.padded where the fused
-// kernel can do with less: a key padding mask (mask_index or
-// key_padding_mask of shape (B), (2B) or (B, T)) alone is a bias per key,
-// computed once per task instead of once per row, and the causal mask the
-// key range [0, past+i+1). Its future keys' float32-lowest scores have
-// probability 0 exactly either way, unless the filter is about as low.
-func (a *attend[F]) useMask(m *keyMask, ab *attnBias[F]) {
-	a.keys, a.bias = allKeys(m.t), biasFn(m, ab)
+// maskState is attend's masking (see useMask): a key mask and an
+// attention bias (when hasAB), and the functions that read them, bound
+// once (see bind) so that a pooled state makes no closure per run.
+type maskState[F tensor.Float] struct {
+	m, km       keyMask // km: m without the causal mask
+	ab          attnBias[F]
+	hasAB       bool
+	pad         keyPadding
+	all, causal func(b, i int) (lo, hi int)
+	bias        func(b, h, i int, row []float64)
+	keyBias     func(b int, row []float64)
+}
+
+// bind sets ms's functions to its methods.
+func (ms *maskState[F]) bind() {
+	ms.all, ms.causal, ms.bias, ms.keyBias = ms.allKeys, ms.causalKeys, ms.addBias, ms.addKeyBias
+}
+
+// allKeys is the mask's valid keys, [0, m.t).
+func (ms *maskState[F]) allKeys(int, int) (int, int) { return 0, ms.m.t }
+
+// causalKeys is the keys query i sees under the causal mask.
+func (ms *maskState[F]) causalKeys(_, i int) (int, int) { return 0, min(ms.m.t, ms.m.past+i+1) }
+
+func (ms *maskState[F]) addBias(b, h, i int, row []float64) {
+	ms.m.add(b, i, row)
+	if ms.hasAB {
+		ms.ab.add(b, h, i, row)
+	}
+}
+
+// addKeyBias is the key mask of batch b over row, which the fused kernel
+// makes tcap long: only the valid keys take it.
+func (ms *maskState[F]) addKeyBias(b int, row []float64) {
+	ms.km.add(b, 0, row[:min(len(row), ms.km.t)])
+}
+
+// useMask sets a's keys and bias for the key mask and attention bias of ms
+// over the mask's m.t keys, the first of tcap (the rest, a KV cache's free
+// rows, are never attended), and a.padded where the fused kernel can do
+// with less: a key padding mask (mask_index or key_padding_mask of shape
+// (B), (2B) or (B, T)) alone is a bias per key, computed once per task
+// instead of once per row, and the causal mask the key range [0,
+// past+i+1). Its future keys' float32-lowest scores have probability 0
+// exactly either way, unless the filter is about as low.
+func (a *attend[F]) useMask(ms *maskState[F]) {
+	m := &ms.m
+	a.keys, a.bias, a.padded = ms.all, ms.bias, nil
 	switch {
-	case ab != nil, m.kind == mask3D, m.kind == mask4D, m.causal && !(math.Abs(m.filter) < 1e30):
+	case ms.hasAB, m.kind == mask3D, m.kind == mask4D, m.causal && !(math.Abs(m.filter) < 1e30):
 		return
 	}
-	a.padded = &keyPadding{keys: a.keys}
+	ms.pad = keyPadding{keys: ms.all}
 	if m.causal {
-		a.padded.keys = func(_, i int) (int, int) { return 0, min(m.t, m.past+i+1) }
+		ms.pad.keys = ms.causal
 	}
 	if m.kind != maskNone {
-		km := *m
-		km.causal = false
-		// The fused kernel's row spans all tcap keys.
-		a.padded.bias = func(b int, row []float64) { km.add(b, 0, row[:min(len(row), km.t)]) }
+		ms.km = *m
+		ms.km.causal = false
+		ms.pad.bias = ms.keyBias
 	}
+	a.padded = &ms.pad
+}
+
+// attnState is one projected.attend call's state, pooled.
+type attnState[F tensor.Float] struct {
+	a  attend[F]
+	ms maskState[F]
+}
+
+var attnPools = [2]sync.Pool{{New: newAttnState[float32]}, {New: newAttnState[float64]}}
+
+func attnPool[F tensor.Float]() *sync.Pool {
+	if _, ok := any(F(0)).(float32); ok {
+		return &attnPools[0]
+	}
+	return &attnPools[1]
+}
+
+func newAttnState[F tensor.Float]() any {
+	st := new(attnState[F])
+	st.ms.bind()
+	return st
+}
+
+// put drops the call's buffers and returns st to its pool.
+func (st *attnState[F]) put() {
+	st.a = attend[F]{}
+	ms := &st.ms
+	ms.m, ms.km, ms.ab, ms.hasAB, ms.pad = keyMask{}, keyMask{}, attnBias[F]{}, false, keyPadding{}
+	attnPool[F]().Put(st)
 }
 
 // softmaxSink is softmax over s and one more logit, sink, left out of

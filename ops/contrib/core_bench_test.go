@@ -30,13 +30,14 @@ func BenchmarkAttend(b *testing.B) {
 		for i := range ones {
 			ones[i] = 1
 		}
-		m, err := newKeyMask(tensor.Must([]int{1, s}, ones), 1, s, s, 0, -10000, false)
-		if err != nil {
+		var ms maskState[float32]
+		ms.bind()
+		if err := ms.m.init(tensor.Must([]int{1, s}, ones), 1, s, s, 0, -10000, false); err != nil {
 			b.Fatal(err)
 		}
 		a := &attend[float32]{b: 1, n: n, kvN: n, s: s, dk: d, dv: d, tcap: s,
 			q: randf(n * s * d), k: randf(n * s * d), v: randf(n * s * d), scale: 0.125}
-		a.useMask(m, nil)
+		a.useMask(&ms)
 		out := make([]float32, n*s*d)
 		c := &ops.Ctx{Threads: 1}
 		for _, path := range []string{"fused", "materialized"} {

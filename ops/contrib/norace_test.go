@@ -1,0 +1,5 @@
+//go:build !race
+
+package contrib_test
+
+const raceEnabled = false
