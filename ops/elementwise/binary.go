@@ -198,9 +198,12 @@ func (l legacyBroadcast) apply(a, b *tensor.Tensor) (*tensor.Tensor, error) {
 	return b.Reshape(shape...)
 }
 
-// binaryOps declares a broadcasting arithmetic op.
-func binaryOps(name, doc string, op binop, since ...int) []*ops.Op {
-	return ops.Versions("", name, doc, since, ops.InferBroadcast(tensor.Undefined), func(n *ops.Node) (*ops.Kernel, error) {
+// broadcastOps declares the versions of a two-input op y = f(a, b); b is
+// first aligned to a by the legacy broadcast/axis attributes (before
+// opset 7), then f broadcasts as numpy does.
+func broadcastOps(name, doc string, since []int, infer func(*ops.Node, []tensor.Type) ([]tensor.Type, error),
+	f func(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error)) []*ops.Op {
+	return ops.Versions("", name, doc, since, infer, func(n *ops.Node) (*ops.Kernel, error) {
 		lb := readLegacy(n)
 		if err := n.Err(); err != nil {
 			return nil, err
@@ -213,12 +216,19 @@ func binaryOps(name, doc string, op binop, since ...int) []*ops.Op {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
-			y, err := arith(c, name, op, in[0], b)
+			y, err := f(c, in[0], b)
 			if err != nil {
 				return nil, err
 			}
 			return c.Result(y), nil
 		}}, nil
+	})
+}
+
+// binaryOps declares a broadcasting arithmetic op.
+func binaryOps(name, doc string, op binop, since ...int) []*ops.Op {
+	return broadcastOps(name, doc, since, ops.InferBroadcast(tensor.Undefined), func(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
+		return arith(c, name, op, a, b)
 	})
 }
 
@@ -245,25 +255,7 @@ var modOps = ops.Versions("", "Mod", "y = a mod b (fmod=0: sign of b; fmod=1: si
 // Pow: y = a^b with the output dtype of a; b may have any numeric dtype
 // (opset 12+). Integer bases with float exponents compute in float64 and
 // truncate; integer bases with integer exponents are exact.
-var powOps = ops.Versions("", "Pow", "y = a^b (output dtype of a)", []int{1, 7, 12, 13, 15},
-	ops.InferBroadcast(tensor.Undefined), func(n *ops.Node) (*ops.Kernel, error) {
-		lb := readLegacy(n)
-		if err := n.Err(); err != nil {
-			return nil, err
-		}
-		return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-			if err := ops.Want(in, 2, 2); err != nil {
-				return nil, err
-			}
-			a := in[0]
-			b, err := lb.apply(a, in[1])
-			if err != nil {
-				return nil, fmt.Errorf("Pow: %w", err)
-			}
-			y, err := pow(c, a, b)
-			return []*tensor.Tensor{y}, err
-		}}, nil
-	})
+var powOps = broadcastOps("Pow", "y = a^b (output dtype of a)", []int{1, 7, 12, 13, 15}, ops.InferBroadcast(tensor.Undefined), pow)
 
 func pow(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
 	da, db := a.DType(), b.DType()

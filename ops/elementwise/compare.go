@@ -86,22 +86,8 @@ func compare(c *ops.Ctx, name string, op cmpop, a, b *tensor.Tensor) (*tensor.Te
 
 // compareOps declares a broadcasting comparison with a bool output.
 func compareOps(name, doc string, op cmpop, since ...int) []*ops.Op {
-	return ops.Versions("", name, doc, since, inferBool, func(n *ops.Node) (*ops.Kernel, error) {
-		lb := readLegacy(n)
-		if err := n.Err(); err != nil {
-			return nil, err
-		}
-		return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-			if err := ops.Want(in, 2, 2); err != nil {
-				return nil, err
-			}
-			b, err := lb.apply(in[0], in[1])
-			if err != nil {
-				return nil, err
-			}
-			y, err := compare(c, name, op, in[0], b)
-			return []*tensor.Tensor{y}, err
-		}}, nil
+	return broadcastOps(name, doc, since, inferBool, func(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
+		return compare(c, name, op, a, b)
 	})
 }
 

@@ -7,25 +7,11 @@ import (
 
 // logicOps declares a broadcasting boolean op.
 func logicOps(name, doc string, f func(a, b bool) bool, since ...int) []*ops.Op {
-	return ops.Versions("", name, doc, since, inferBool, func(n *ops.Node) (*ops.Kernel, error) {
-		lb := readLegacy(n)
-		if err := n.Err(); err != nil {
-			return nil, err
+	return broadcastOps(name, doc, since, inferBool, func(c *ops.Ctx, a, b *tensor.Tensor) (*tensor.Tensor, error) {
+		if a.DType() != tensor.Bool || b.DType() != tensor.Bool {
+			return nil, unsupported(name, a.DType())
 		}
-		return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-			if err := ops.Want(in, 2, 2); err != nil {
-				return nil, err
-			}
-			if in[0].DType() != tensor.Bool || in[1].DType() != tensor.Bool {
-				return nil, unsupported(name, in[0].DType())
-			}
-			b, err := lb.apply(in[0], in[1])
-			if err != nil {
-				return nil, err
-			}
-			y, err := map2(c, in[0], b, tensor.Bool, f)
-			return []*tensor.Tensor{y}, err
-		}}, nil
+		return map2(c, a, b, tensor.Bool, f)
 	})
 }
 
