@@ -8,22 +8,14 @@ import (
 	"testing"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/optest"
 	"github.com/gort-ml/gort/tensor"
 )
 
 // kernel compiles the newest schema of op for a node with the given attributes.
 func kernel(t *testing.T, op []*ops.Op, attrs ...ops.Attr) *ops.Kernel {
 	t.Helper()
-	o := op[len(op)-1]
-	n := &ops.Node{OpType: o.Type, Opset: o.Since, Attrs: attrs, Outputs: []string{"y"}}
-	k, err := o.Compile(n)
-	if err == nil {
-		err = n.Err()
-	}
-	if err != nil {
-		t.Fatalf("%s: compile: %v", o.Type, err)
-	}
-	return k
+	return optest.Kernel(t, op, &ops.Node{Attrs: attrs, Outputs: []string{"y"}})
 }
 
 func iattr(name string, v int64) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }

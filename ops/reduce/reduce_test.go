@@ -6,25 +6,14 @@ import (
 	"testing"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/optest"
 	"github.com/gort-ml/gort/tensor"
 )
 
 // run compiles list's schema in force at opset and runs it.
 func run(t *testing.T, list []*ops.Op, opset int, attrs []ops.Attr, in ...*tensor.Tensor) ([]*tensor.Tensor, error) {
 	t.Helper()
-	reg, err := ops.NewRegistry(list)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := reg.Lookup("", list[0].Type, opset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := op.Compile(&ops.Node{OpType: op.Type, Opset: opset, Attrs: attrs})
-	if err != nil {
-		return nil, err
-	}
-	return k.Run(&ops.Ctx{}, in)
+	return optest.Run(t, list, list[0].Type, opset, attrs, nil, in...)
 }
 
 func ints(name string, v ...int64) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrInts, Ints: v} }

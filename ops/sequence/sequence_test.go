@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/optest"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -13,19 +14,11 @@ import (
 // node with the given attributes and input count.
 func kernel(t *testing.T, op []*ops.Op, nIn int, attrs ...ops.Attr) *ops.Kernel {
 	t.Helper()
-	o := op[len(op)-1]
-	n := &ops.Node{OpType: o.Type, Opset: o.Since, Attrs: attrs, Inputs: make([]string, nIn), Outputs: []string{"y"}}
+	n := &ops.Node{Attrs: attrs, Inputs: make([]string, nIn), Outputs: []string{"y"}}
 	for i := range n.Inputs {
 		n.Inputs[i] = fmt.Sprint("x", i)
 	}
-	k, err := o.Compile(n)
-	if err == nil {
-		err = n.Err()
-	}
-	if err != nil {
-		t.Fatalf("%s: compile: %v", o.Type, err)
-	}
-	return k
+	return optest.Kernel(t, op, n)
 }
 
 func iattr(name string, v int64) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }

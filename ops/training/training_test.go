@@ -6,21 +6,13 @@ import (
 	"testing"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/optest"
 	"github.com/gort-ml/gort/tensor"
 )
 
 func kernel(t *testing.T, op []*ops.Op, attrs ...ops.Attr) *ops.Kernel {
 	t.Helper()
-	o := op[len(op)-1]
-	n := &ops.Node{OpType: o.Type, Domain: Domain, Opset: o.Since, Attrs: attrs}
-	k, err := o.Compile(n)
-	if err == nil {
-		err = n.Err()
-	}
-	if err != nil {
-		t.Fatalf("%s: compile: %v", o.Type, err)
-	}
-	return k
+	return optest.Kernel(t, op, &ops.Node{Attrs: attrs})
 }
 
 func fattr(name string, v float32) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrFloat, F: v} }

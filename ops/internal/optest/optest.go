@@ -29,6 +29,23 @@ func Run(t testing.TB, list []*ops.Op, op string, opset int, attrs []ops.Attr, o
 	return k.Run(&ops.Ctx{Threads: 2}, in)
 }
 
+// Kernel compiles the newest schema of list for node n, whose OpType,
+// Domain and Opset it sets from the schema; a compile error, or one the
+// node recorded reading its attributes, fails the test.
+func Kernel(t testing.TB, list []*ops.Op, n *ops.Node) *ops.Kernel {
+	t.Helper()
+	o := list[len(list)-1]
+	n.OpType, n.Domain, n.Opset = o.Type, o.Domain, o.Since
+	k, err := o.Compile(n)
+	if err == nil {
+		err = n.Err()
+	}
+	if err != nil {
+		t.Fatalf("%s: compile: %v", o.Type, err)
+	}
+	return k
+}
+
 // Int and Float make attributes.
 func Int(name string, v int64) ops.Attr     { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
 func Float(name string, v float32) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrFloat, F: v} }
