@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/optest"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -556,15 +557,15 @@ func TestInfer(t *testing.T) {
 	tt := func(shape ...int) tensor.Type { return tensor.TensorType(tensor.Float32, shape...) }
 	n := &ops.Node{Attrs: []ops.Attr{ints("strides", 2, 2), ints("pads", 1, 1, 1, 1)}}
 	got, err := Conv[0].Infer(n, []tensor.Type{tt(2, 3, 9, 9), tt(8, 3, 3, 3)})
-	if err != nil || !sameType(got[0], tt(2, 8, 5, 5)) {
+	if err != nil || !optest.SameType(got[0], tt(2, 8, 5, 5)) {
 		t.Fatalf("Conv infer = %+v, %v", got, err)
 	}
 	got, err = MatMul[0].Infer(&ops.Node{}, []tensor.Type{tt(5, 1, 2, 3), tt(4, 3, 6)})
-	if err != nil || !sameType(got[0], tt(5, 4, 2, 6)) {
+	if err != nil || !optest.SameType(got[0], tt(5, 4, 2, 6)) {
 		t.Fatalf("MatMul infer = %+v, %v", got, err)
 	}
 	got, err = Gemm[0].Infer(&ops.Node{Attrs: []ops.Attr{intAttr("transA", 1)}}, []tensor.Type{tt(3, 2), tt(3, 7)})
-	if err != nil || !sameType(got[0], tt(2, 7)) {
+	if err != nil || !optest.SameType(got[0], tt(2, 7)) {
 		t.Fatalf("Gemm infer = %+v, %v", got, err)
 	}
 	// Symbolic dimensions carry over.
@@ -581,21 +582,9 @@ func TestInfer(t *testing.T) {
 	}
 	pn := &ops.Node{Attrs: []ops.Attr{ints("kernel_shape", 2, 2), ints("strides", 2, 2)}}
 	got, err = MaxPool[0].Infer(pn, []tensor.Type{tt(1, 3, 7, 6)})
-	if err != nil || !sameType(got[0], tt(1, 3, 3, 3)) {
+	if err != nil || !optest.SameType(got[0], tt(1, 3, 3, 3)) {
 		t.Fatalf("MaxPool infer = %+v, %v", got, err)
 	}
-}
-
-func sameType(a, b tensor.Type) bool {
-	if a.DType != b.DType || a.HasShape != b.HasShape || len(a.Shape) != len(b.Shape) {
-		return false
-	}
-	for i := range a.Shape {
-		if a.Shape[i] != b.Shape[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestMaxPoolColumnMajorIndices(t *testing.T) {

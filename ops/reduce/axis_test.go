@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gort-ml/gort/ops"
+	"github.com/gort-ml/gort/ops/internal/optest"
 	"github.com/gort-ml/gort/tensor"
 )
 
@@ -197,7 +198,7 @@ func TestAxisInfer(t *testing.T) {
 			t.Fatal(c.op.Type, err)
 		}
 		for i := range c.want {
-			if !equalType(got[i], c.want[i]) {
+			if !optest.SameType(got[i], c.want[i]) {
 				t.Errorf("%s-%d output %d: %+v, want %+v", c.op.Type, c.op.Since, i, got[i], c.want[i])
 			}
 		}

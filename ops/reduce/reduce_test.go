@@ -306,21 +306,9 @@ func TestReduceInfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := tensor.TensorType(tensor.Float32, 2, 1, 1); !equalType(ty[0], want) {
+	if want := tensor.TensorType(tensor.Float32, 2, 1, 1); !optest.SameType(ty[0], want) {
 		t.Fatalf("infer = %+v, want %+v", ty[0], want)
 	}
-}
-
-func equalType(a, b tensor.Type) bool {
-	if a.DType != b.DType || a.HasShape != b.HasShape || len(a.Shape) != len(b.Shape) {
-		return false
-	}
-	for i := range a.Shape {
-		if a.Shape[i] != b.Shape[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestReduceParallel checks that splitting runs over threads gives the

@@ -46,6 +46,20 @@ func Kernel(t testing.TB, list []*ops.Op, n *ops.Node) *ops.Kernel {
 	return k
 }
 
+// SameType reports whether a and b have one dtype and one (possibly
+// symbolic) shape, or both no shape.
+func SameType(a, b tensor.Type) bool {
+	if a.DType != b.DType || a.HasShape != b.HasShape || len(a.Shape) != len(b.Shape) {
+		return false
+	}
+	for i := range a.Shape {
+		if a.Shape[i] != b.Shape[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // Int and Float make attributes.
 func Int(name string, v int64) ops.Attr     { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
 func Float(name string, v float32) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrFloat, F: v} }
