@@ -231,6 +231,26 @@ func (c *Ctx) alloc(d tensor.DType, shape []int, zero bool) (*tensor.Tensor, err
 	return tensor.New(d, shape...)
 }
 
+// Viewer is an Allocator that also makes the headers of views (Ctx.View).
+type Viewer interface {
+	View(t *tensor.Tensor, shape Dims) (*tensor.Tensor, error)
+}
+
+// View returns a tensor sharing t's data with the given shape, of t's
+// element count, as t.Reshape does. The runtime may give the header to
+// another view once the run has ended, so a kernel must not keep it across
+// runs (as with New).
+func (c *Ctx) View(t *tensor.Tensor, shape ...int) (*tensor.Tensor, error) {
+	if c != nil && len(shape) <= MaxAllocRank {
+		if v, ok := c.Alloc.(Viewer); ok {
+			var dims Dims
+			dims.Rank = copy(dims.D[:], shape)
+			return v.View(t, dims)
+		}
+	}
+	return t.Reshape(shape...)
+}
+
 // Check reports a cancelled context; long kernels call it between chunks.
 func (c *Ctx) Check() error {
 	if c == nil || c.Context == nil {

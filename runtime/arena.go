@@ -38,7 +38,10 @@ import (
 // which is safe because the buffer is free only when no slot holds any
 // tensor over it, graph outputs are never freed, and kernels keep no
 // tensor across steps. A donated feed's header stays the caller's: its
-// buffer gets a new header the first time it is reused.
+// buffer gets a new header the first time it is reused. The headers of
+// views (Ctx.View: Reshape, Unsqueeze, Squeeze, Flatten) are the arena's
+// too: a run hands out the headers of the last run's views again, in
+// order, except those an output holds.
 
 // arenaMode is "" (recycle), "off" (plain allocation) or "poison" (recycle,
 // filling released buffers with NaN/0xFF bytes so that a read after release
@@ -91,6 +94,12 @@ type arena struct {
 	bound  []bound
 	nbound int
 	step   int
+	// views are the headers View handed out, the first nview of them this
+	// run; the next run hands them out again in the same order (a node
+	// often gets its last run's header, of the same shape), but for those
+	// an output holds, which the caller keeps (forgetReturned).
+	views []*tensor.Tensor
+	nview int
 	// The state of the run using the arena, kept for the next one: its
 	// Ctx, live-byte count, random source (rng draws from pcg) and inputs.
 	ctx  ops.Ctx
@@ -163,18 +172,41 @@ func (a *arena) serveLocked(k bufKey, shape []int) (*tensor.Tensor, error) {
 	return nil, nil
 }
 
-// forgetReturned drops the cached bound views that outs hold: the caller
-// has them now.
+// View implements ops.Viewer.
+func (a *arena) View(t *tensor.Tensor, dims ops.Dims) (*tensor.Tensor, error) {
+	a.mu.Lock()
+	if a.nview == len(a.views) {
+		a.views = append(a.views, nil)
+	}
+	h := a.views[a.nview]
+	if h == nil {
+		h = new(tensor.Tensor)
+		a.views[a.nview] = h
+	}
+	a.nview++
+	a.mu.Unlock()
+	if err := h.SetView(t, dims.D[:dims.Rank]); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// forgetReturned drops the headers outs hold from those the arena hands
+// out again (bound views, View's): the caller has them now.
 func (a *arena) forgetReturned(outs []tensor.Value) {
-	for i := range a.bound {
-		b := &a.bound[i]
-		for _, v := range outs {
-			walkTensors(v, func(t *tensor.Tensor) {
-				if t == b.view {
+	for _, v := range outs {
+		walkTensors(v, func(t *tensor.Tensor) {
+			for i := range a.bound {
+				if b := &a.bound[i]; t == b.view {
 					b.view = nil
 				}
-			})
-		}
+			}
+			for i, h := range a.views[:a.nview] {
+				if t == h {
+					a.views[i] = nil
+				}
+			}
+		})
 	}
 }
 
@@ -503,7 +535,7 @@ func (a *arena) reset() {
 	for i := range a.bound {
 		a.bound[i].t = nil
 	}
-	a.nbound, a.step = 0, -1
+	a.nbound, a.step, a.nview = 0, -1, 0
 }
 
 // walkTensors calls f on every tensor inside v.

@@ -31,7 +31,7 @@ func arenaRegistry(t *testing.T) *ops.Registry {
 	simple := func(typ string, f func(c *ops.Ctx, in []*tensor.Tensor) (*tensor.Tensor, error)) *ops.Op {
 		return &ops.Op{Type: typ, Since: 1, Doc: "arena test op", Compile: ops.Simple(func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 			out, err := f(c, in)
-			return []*tensor.Tensor{out}, err
+			return c.Result(out), err
 		})}
 	}
 	sum := simple("Sum", func(c *ops.Ctx, in []*tensor.Tensor) (*tensor.Tensor, error) {
@@ -66,7 +66,9 @@ func arenaRegistry(t *testing.T) *ops.Registry {
 	raw := simple("Raw", func(c *ops.Ctx, in []*tensor.Tensor) (*tensor.Tensor, error) {
 		return c.NewUninit(tensor.Float32, in[0].Shape()...)
 	})
-	list := []*ops.Op{sum, triple, tail, same, view, raw}
+	// CView is View through Ctx.View (headers the arena recycles).
+	cview := simple("CView", func(c *ops.Ctx, in []*tensor.Tensor) (*tensor.Tensor, error) { return c.View(in[0], in[0].Shape()...) })
+	list := []*ops.Op{sum, triple, tail, same, view, raw, cview}
 	for _, op := range testRegistry(t).Ops() {
 		if op.Type == "Branch" {
 			list = append(list, op)
@@ -457,5 +459,65 @@ func TestArenaGrowingValues(t *testing.T) {
 	// about 3·4n more (measured 5.6·4n; 3.5·4n with them).
 	if perRun > 4*4*(n0+7*runs) {
 		t.Errorf("a run allocates %d bytes, want at most %d: growing intermediates are not recycled", perRun, 4*4*(n0+7*runs))
+	}
+}
+
+// TestArenaViewHeaders: the headers of views (Ctx.View) serve again in
+// later runs, so that views cost no allocation per run, except the ones an
+// output holds, which stay the caller's.
+func TestArenaViewHeaders(t *testing.T) {
+	const n = 8
+	build := func(views int) *Session {
+		nodes := []*ir.Node{node("Triple", "a", "x")}
+		prev := "a"
+		for i := 0; i < views; i++ {
+			out := fmt.Sprintf("v%d", i)
+			nodes = append(nodes, node("CView", out, prev))
+			prev = out
+		}
+		nodes = append(nodes, node("Triple", "b", prev), node("CView", "y", "b"))
+		s, err := NewSession(model(nodes, []*ir.ValueInfo{vi("x", n)}, []*ir.ValueInfo{vi("y", n)}), Options{Provider: NativeWith(arenaRegistry(t))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := build(4)
+	x := ramp(n)
+	first, err := s.Run(context.Background(), map[string]*tensor.Tensor{"x": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := first["y"]
+	for k := 2; k < 5; k++ {
+		x2 := ramp(n)
+		for i := range tensor.Data[float32](x2) {
+			tensor.Data[float32](x2)[i] *= float32(k)
+		}
+		out, err := s.Run(context.Background(), map[string]*tensor.Tensor{"x": x2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out["y"] == y {
+			t.Fatal("a later run returned the header of an earlier run's output")
+		}
+		checkScaled(t, "y", out["y"], tensor.Data[float32](x2), 9)
+	}
+	checkScaled(t, "the first run's y", y, tensor.Data[float32](x), 9)
+	if !tensor.SameShape(y.Shape(), []int{n}) {
+		t.Fatalf("the first run's y has shape %v", y.Shape())
+	}
+	feeds := map[string]*tensor.Tensor{"x": x}
+	perRun := func(s *Session) float64 {
+		return testing.AllocsPerRun(20, func() {
+			if _, err := s.Run(context.Background(), feeds); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	few, many := perRun(build(2)), perRun(build(18))
+	t.Logf("allocations per run: %.0f with 2 views inside, %.0f with 18", few, many)
+	if many > few+1 {
+		t.Errorf("16 more views add %.0f allocations per run, want none", many-few)
 	}
 }

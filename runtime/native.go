@@ -218,9 +218,9 @@ func runNative[V tensor.Value](p *nativeProgram, ctx context.Context, feeds map[
 		if err := placeOutputs(p.plan.outputNames, outs, binds); err != nil {
 			return err
 		}
-		if a != nil {
-			a.forgetReturned(outs)
-		}
+	}
+	if a != nil {
+		a.forgetReturned(outs)
 	}
 	if err := emit(outs); err != nil {
 		return err

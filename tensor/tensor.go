@@ -227,12 +227,57 @@ func (t *Tensor) Refit(shape []int) error {
 	if n == t.Len() {
 		return t.Reuse(shape)
 	}
-	v := reflect.ValueOf(t.data)
-	if v.Kind() != reflect.Slice || n > v.Cap() {
-		return fmt.Errorf("%w: cannot refit %v to %v: %d elements, the backing array holds %d", ErrShape, t.shape, slices.Clone(shape), n, v.Cap())
+	var ok bool
+	switch d := t.data.(type) {
+	case []float32:
+		t.data, ok = refit(d, n)
+	case []int64:
+		t.data, ok = refit(d, n)
+	case []bool:
+		t.data, ok = refit(d, n)
+	case []int32:
+		t.data, ok = refit(d, n)
+	case []float64:
+		t.data, ok = refit(d, n)
+	case []Float16Bits:
+		t.data, ok = refit(d, n)
+	default:
+		v := reflect.ValueOf(t.data)
+		if ok = v.Kind() == reflect.Slice && n <= v.Cap(); ok {
+			t.data = v.Slice(0, n).Interface()
+		}
 	}
-	t.data = v.Slice(0, n).Interface()
+	if !ok {
+		return fmt.Errorf("%w: cannot refit %v to %v: %d elements, more than the backing array holds", ErrShape, t.shape, slices.Clone(shape), n)
+	}
 	t.shape = append([]int{}, shape...)
+	return nil
+}
+
+// refit returns d's first n elements (as data), or d and false when its
+// capacity is short.
+func refit[T any](d []T, n int) (any, bool) {
+	if n > cap(d) {
+		return d, false
+	}
+	return d[:n], true
+}
+
+// SetView makes t a view of x: x's dtype and data with the given shape, of
+// x's element count. Like Reuse it is for an allocator recycling the
+// headers of tensors no one holds any more.
+func (t *Tensor) SetView(x *Tensor, shape []int) error {
+	n, err := NumElements(shape)
+	if err != nil {
+		return err
+	}
+	if n != x.Len() {
+		return fmt.Errorf("%w: cannot reshape %v (%d elements) to %v", ErrShape, x.shape, x.Len(), slices.Clone(shape))
+	}
+	t.dtype, t.data = x.dtype, x.data
+	if !SameShape(t.shape, shape) || t.shape == nil {
+		t.shape = append([]int{}, shape...)
+	}
 	return nil
 }
 

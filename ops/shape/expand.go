@@ -21,7 +21,7 @@ func compileExpand(n *ops.Node) (*ops.Kernel, error) {
 		if err := ops.Want(in, 2, 2); err != nil {
 			return nil, err
 		}
-		v, err := intsOf(in[1], "shape")
+		v, err := intsView(in[1], "shape")
 		if err != nil {
 			return nil, err
 		}

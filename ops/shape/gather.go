@@ -50,7 +50,7 @@ func compileIndexed(n *ops.Node, nin int, run func(c *ops.Ctx, in []*tensor.Tens
 		if err != nil {
 			return nil, err
 		}
-		idx, err := intsOf(in[1], "indices")
+		idx, err := intsView(in[1], "indices")
 		if err != nil {
 			return nil, err
 		}

@@ -3,7 +3,6 @@ package shape
 import (
 	"fmt"
 	"math"
-	"math/big"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
@@ -97,22 +96,11 @@ func rangeInt(c *ctx, in []*tensor.Tensor, d tensor.DType) ([]*tensor.Tensor, er
 	if delta == 0 {
 		return nil, fmt.Errorf("delta cannot be 0")
 	}
-	// count = ceil((limit-start)/delta) in exact arithmetic
-	num := new(big.Int).Sub(big.NewInt(limit), big.NewInt(start))
-	den := big.NewInt(delta)
-	if delta < 0 {
-		num.Neg(num)
-		den.Neg(den)
-	}
-	num.Add(num, den).Sub(num, big.NewInt(1))
-	q := new(big.Int).Div(num, den) // floor division for den > 0
-	if q.Sign() < 0 {
-		q.SetInt64(0)
-	}
-	if !q.IsInt64() || q.Int64() > tensor.MaxElements {
+	q, ok := rangeCount(start, limit, delta)
+	if !ok {
 		return nil, fmt.Errorf("%w: range(%d, %d, %d) has too many elements", ops.ErrLimit, start, limit, delta)
 	}
-	y, err := c.New(tensor.Int64, int(q.Int64()))
+	y, err := c.New(tensor.Int64, int(q))
 	if err != nil {
 		return nil, err
 	}
@@ -121,4 +109,24 @@ func rangeInt(c *ctx, in []*tensor.Tensor, d tensor.DType) ([]*tensor.Tensor, er
 		out[i] = start + int64(i)*delta
 	}
 	return result{c}.one(converted(c, y, d))
+}
+
+// rangeCount is max(ceil((limit-start)/delta), 0) in exact arithmetic
+// (delta != 0): the distance and step as unsigned 64-bit numbers, which
+// hold any difference of two int64s; ok is false past tensor.MaxElements.
+func rangeCount(start, limit, delta int64) (n uint64, ok bool) {
+	var dist, step uint64
+	switch {
+	case delta > 0 && limit > start:
+		dist, step = uint64(limit)-uint64(start), uint64(delta)
+	case delta < 0 && limit < start:
+		dist, step = uint64(start)-uint64(limit), -uint64(delta)
+	default:
+		return 0, true
+	}
+	n = dist / step
+	if dist%step != 0 {
+		n++
+	}
+	return n, n <= tensor.MaxElements
 }

@@ -25,7 +25,11 @@ func reshapeOps() []*ops.Op {
 // reshapeTo resolves a Reshape target against the input shape: 0 copies the
 // input dimension (unless allowZero), one -1 is inferred.
 func reshapeTo(in []int, target []int64, allowZero bool) ([]int, error) {
-	out := make([]int, len(target))
+	return reshapeInto(make([]int, len(target)), in, target, allowZero)
+}
+
+// reshapeInto is reshapeTo writing into out (len(target) long).
+func reshapeInto(out, in []int, target []int64, allowZero bool) ([]int, error) {
 	infer := -1
 	known := 1
 	for i, d := range target {
@@ -92,7 +96,7 @@ func compileReshape(n *ops.Node) (*ops.Kernel, error) {
 		if err := ops.Want(in, 2, 2); err != nil {
 			return nil, err
 		}
-		target, err := intsOf(in[1], "shape")
+		target, err := intsView(in[1], "shape")
 		if err != nil {
 			return nil, err
 		}
@@ -101,11 +105,18 @@ func compileReshape(n *ops.Node) (*ops.Kernel, error) {
 }
 
 func reshapeRun(c *ops.Ctx, x *tensor.Tensor, target []int64, allowZero bool) ([]*tensor.Tensor, error) {
-	shape, err := reshapeTo(x.Shape(), target, allowZero)
+	var buf [ops.MaxAllocRank]int
+	out := buf[:0]
+	if len(target) <= len(buf) {
+		out = buf[:len(target)]
+	} else {
+		out = make([]int, len(target))
+	}
+	shape, err := reshapeInto(out, x.Shape(), target, allowZero)
 	if err != nil {
 		return nil, err
 	}
-	return result{c}.one(view(x, shape))
+	return result{c}.one(c.View(x, shape...))
 }
 
 func inferReshape(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
@@ -167,7 +178,7 @@ func compileFlatten(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return result{c}.one(view(in[0], s))
+		return result{c}.one(c.View(in[0], s...))
 	}}, nil
 }
 
@@ -213,58 +224,57 @@ func (s axesSource) get(in []*tensor.Tensor) ([]int64, bool, error) {
 	if len(in) < 2 || in[1] == nil {
 		return nil, false, nil
 	}
-	a, err := intsOf(in[1], "axes")
+	a, err := intsView(in[1], "axes")
 	return a, true, err
 }
 
-func squeezeShape(shape []int, axes []int64, present bool) ([]int, error) {
-	drop := make([]bool, len(shape))
+// squeezeShape appends to dst the shape without the axes (all dimensions
+// of size 1 without axes).
+func squeezeShape(dst, shape []int, axes []int64, present bool) ([]int, error) {
+	var drop axisSet
 	if present {
-		ax, err := normAxes(axes, len(shape))
-		if err != nil {
+		var err error
+		if drop, err = axesOf(axes, len(shape)); err != nil {
 			return nil, err
 		}
-		for _, a := range ax {
-			if shape[a] != 1 {
-				return nil, fmt.Errorf("cannot squeeze axis %d of shape %v: its size is %d, not 1", a, shape, shape[a])
+		for ax, d := range shape {
+			if drop.has(ax) && d != 1 {
+				return nil, fmt.Errorf("cannot squeeze axis %d of shape %v: its size is %d, not 1", ax, shape, d)
 			}
-			drop[a] = true
 		}
 	} else {
 		for i, d := range shape {
-			drop[i] = d == 1
+			if d == 1 {
+				drop.add(i, len(shape))
+			}
 		}
 	}
-	out := []int{}
 	for i, d := range shape {
-		if !drop[i] {
-			out = append(out, d)
+		if !drop.has(i) {
+			dst = append(dst, d)
 		}
 	}
-	return out, nil
+	return dst, nil
 }
 
-func unsqueezeShape(shape []int, axes []int64) ([]int, error) {
+// unsqueezeShape appends to dst the shape with dimensions of size 1
+// inserted at axes.
+func unsqueezeShape(dst, shape []int, axes []int64) ([]int, error) {
 	r := len(shape) + len(axes)
-	ax, err := normAxes(axes, r)
+	ins, err := axesOf(axes, r)
 	if err != nil {
 		return nil, err
 	}
-	ins := make([]bool, r)
-	for _, a := range ax {
-		ins[a] = true
-	}
-	out := make([]int, r)
 	j := 0
-	for i := range out {
-		if ins[i] {
-			out[i] = 1
+	for i := 0; i < r; i++ {
+		if ins.has(i) {
+			dst = append(dst, 1)
 		} else {
-			out[i] = shape[j]
+			dst = append(dst, shape[j])
 			j++
 		}
 	}
-	return out, nil
+	return dst, nil
 }
 
 func compileSqueeze(n *ops.Node) (*ops.Kernel, error) {
@@ -280,11 +290,12 @@ func compileSqueeze(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, err := squeezeShape(in[0].Shape(), axes, present)
+		var buf [ops.MaxAllocRank]int
+		s, err := squeezeShape(buf[:0], in[0].Shape(), axes, present)
 		if err != nil {
 			return nil, err
 		}
-		return result{c}.one(view(in[0], s))
+		return result{c}.one(c.View(in[0], s...))
 	}}, nil
 }
 
@@ -307,11 +318,12 @@ func compileUnsqueeze(n *ops.Node) (*ops.Kernel, error) {
 		if !present {
 			return nil, fmt.Errorf("unsqueeze needs the axes input")
 		}
-		s, err := unsqueezeShape(in[0].Shape(), axes)
+		var buf [ops.MaxAllocRank]int
+		s, err := unsqueezeShape(buf[:0], in[0].Shape(), axes)
 		if err != nil {
 			return nil, err
 		}
-		return result{c}.one(view(in[0], s))
+		return result{c}.one(c.View(in[0], s...))
 	}}, nil
 }
 
@@ -334,11 +346,11 @@ func inferAxesOp(n *ops.Node, in []tensor.Type, f func([]int, []int64, bool) ([]
 }
 
 func inferSqueeze(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
-	return inferAxesOp(n, in, squeezeShape)
+	return inferAxesOp(n, in, func(s []int, a []int64, present bool) ([]int, error) { return squeezeShape(nil, s, a, present) })
 }
 
 func inferUnsqueeze(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
-	return inferAxesOp(n, in, func(s []int, a []int64, _ bool) ([]int, error) { return unsqueezeShape(s, a) })
+	return inferAxesOp(n, in, func(s []int, a []int64, _ bool) ([]int, error) { return unsqueezeShape(nil, s, a) })
 }
 
 func compileIdentity(n *ops.Node) (*ops.Kernel, error) {

@@ -122,7 +122,7 @@ func compileSlice(n *ops.Node) (*ops.Kernel, error) {
 		for i := range v {
 			if 1+i < len(in) && in[1+i] != nil {
 				var err error
-				if v[i], err = intsOf(in[1+i], names[i]); err != nil {
+				if v[i], err = intsView(in[1+i], names[i]); err != nil {
 					return nil, err
 				}
 			}

@@ -11,6 +11,15 @@ import (
 // by tensor.NumElements cannot overflow int on the way.
 const maxDim = tensor.MaxElements
 
+// intsView is intsOf without a copy of int64 data: the caller must not
+// modify the slice.
+func intsView(t *tensor.Tensor, name string) ([]int64, error) {
+	if t.DType() == tensor.Int64 {
+		return tensor.Data[int64](t), nil
+	}
+	return intsOf(t, name)
+}
+
 // intsOf reads an integer tensor (int32 or int64) as []int64, naming the
 // input in errors.
 func intsOf(t *tensor.Tensor, name string) ([]int64, error) {
@@ -36,20 +45,64 @@ func dimsOf(v []int64, name string) ([]int, error) {
 
 // normAxes normalizes axes into [0, rank) and rejects duplicates.
 func normAxes(axes []int64, rank int) ([]int, error) {
-	out := make([]int, len(axes))
-	seen := make([]bool, rank)
-	for i, a := range axes {
+	return normAxesTo(make([]int, 0, len(axes)), axes, rank)
+}
+
+// normAxesTo is normAxes appending to dst (a caller's stack array: no
+// allocation up to 64 dimensions).
+func normAxesTo(dst []int, axes []int64, rank int) ([]int, error) {
+	_, err := forAxes(axes, rank, func(ax int) { dst = append(dst, ax) })
+	return dst, err
+}
+
+// axesOf is the set of axes, normalized, each at most once.
+func axesOf(axes []int64, rank int) (axisSet, error) {
+	return forAxes(axes, rank, func(int) {})
+}
+
+// forAxes normalizes axes for the given rank, calls f on each in order,
+// and returns their set; an axis given twice is an error.
+func forAxes(axes []int64, rank int, f func(int)) (axisSet, error) {
+	var seen axisSet
+	for _, a := range axes {
 		ax, err := ops.NormAxis(a, rank)
 		if err != nil {
-			return nil, err
+			return seen, err
 		}
-		if seen[ax] {
-			return nil, fmt.Errorf("axis %d appears twice in %v", a, axes)
+		if seen.add(ax, rank) {
+			return seen, fmt.Errorf("axis %d appears twice in %v", a, axes)
 		}
-		seen[ax] = true
-		out[i] = ax
+		f(ax)
 	}
-	return out, nil
+	return seen, nil
+}
+
+// axisSet is a set of axes in [0, rank): bits up to 64 dimensions.
+type axisSet struct {
+	bits uint64
+	big  []bool
+}
+
+// add adds ax and reports whether it was there.
+func (s *axisSet) add(ax, rank int) bool {
+	if rank > 64 {
+		if s.big == nil {
+			s.big = make([]bool, rank)
+		}
+		had := s.big[ax]
+		s.big[ax] = true
+		return had
+	}
+	had := s.bits&(1<<ax) != 0
+	s.bits |= 1 << ax
+	return had
+}
+
+func (s *axisSet) has(ax int) bool {
+	if s.big != nil {
+		return s.big[ax]
+	}
+	return ax < 64 && s.bits&(1<<ax) != 0
 }
 
 // view returns a tensor sharing x's data with a new shape.
@@ -85,7 +138,7 @@ func (r result) one(t *tensor.Tensor, err error) ([]*tensor.Tensor, error) {
 
 // scalarInt reads a one-element integer tensor.
 func scalarInt(t *tensor.Tensor, name string) (int64, error) {
-	v, err := intsOf(t, name)
+	v, err := intsView(t, name)
 	if err != nil {
 		return 0, err
 	}
