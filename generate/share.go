@@ -81,7 +81,7 @@ func cacheBranch(m *ir.Model) (*ir.Model, error) {
 			ng.Nodes = append(ng.Nodes, n)
 			continue
 		}
-		if n.OpType != "If" || !(n.Domain == "" || n.Domain == "ai.onnx") || n.Inputs[0] != flag || usesFree(n, flag) {
+		if n.OpType != "If" || !(n.Domain == "" || n.Domain == "ai.onnx") || len(n.Inputs) == 0 || n.Inputs[0] != flag || usesFree(n, flag) {
 			return nil, fmt.Errorf("generate: %w: %s reads use_cache_branch (only an If on it is understood)", ErrNotShareable, ir.NodeLabel(n, -1))
 		}
 		var then *ir.Graph

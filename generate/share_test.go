@@ -3,6 +3,7 @@ package generate
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -179,5 +180,101 @@ func TestShareCacheKeepsInput(t *testing.T) {
 	}
 	if g.Layout() != Merged {
 		t.Fatalf("the merged model after ShareCache has layout %v", g.Layout())
+	}
+}
+
+// ShareCache on damaged graphs (nodes dropped, inputs rewired, attributes
+// and outputs removed, in the graph with past and its merged form) returns
+// a model or an error, never panics.
+func TestShareCacheDamaged(t *testing.T) {
+	cfg, err := zoo.ParseConfig([]byte(`{"model_type": "gpt2", "vocab_size": 50, "n_embd": 16, "n_layer": 2, "n_head": 2, "n_positions": 32}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zm, err := zoo.BuildGPT2WithPast(cfg, zoo.BuildOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	outcomes := map[string]int{}
+	for i := range 300 {
+		m := zm.IR
+		if i%2 == 1 {
+			m = merged(m)
+		}
+		g := *m.Graph
+		nodes := g.Nodes
+		if i%2 == 1 {
+			nodes = m.Graph.Nodes[0].Attrs[0].G.(*ir.Graph).Nodes
+		}
+		var names []string
+		for _, in := range g.Inputs {
+			names = append(names, in.Name)
+		}
+		for _, n := range nodes {
+			names = append(names, n.Outputs...)
+		}
+		// One or two nodes damaged, so that many graphs stay valid and
+		// reach the rewrite.
+		hit := map[int]bool{rng.IntN(len(nodes)): true, rng.IntN(len(nodes)): i%3 == 0}
+		damaged := make([]*ir.Node, 0, len(nodes))
+		for j, n := range nodes {
+			c := *n
+			if !hit[j] {
+				damaged = append(damaged, &c)
+				continue
+			}
+			switch rng.IntN(5) {
+			case 0:
+				continue // dropped
+			case 1:
+				if len(c.Inputs) > 0 {
+					c.Inputs = append([]string(nil), c.Inputs...)
+					c.Inputs[rng.IntN(len(c.Inputs))] = names[rng.IntN(len(names))]
+				}
+			case 2:
+				c.Attrs = nil
+			case 3:
+				c.Outputs = c.Outputs[:rng.IntN(len(c.Outputs)+1)]
+			case 4:
+				c.Inputs = nil
+			}
+			damaged = append(damaged, &c)
+		}
+		nm := *m
+		if i%2 == 1 {
+			branch := *m.Graph.Nodes[0].Attrs[0].G.(*ir.Graph)
+			branch.Nodes = damaged
+			ifNode := *m.Graph.Nodes[0]
+			ifNode.Attrs = append([]ops.Attr(nil), ifNode.Attrs...)
+			ifNode.Attrs[0].G = &branch
+			if rng.IntN(4) == 0 {
+				ifNode.Inputs = nil
+			}
+			g.Nodes = []*ir.Node{&ifNode}
+		} else {
+			g.Nodes = damaged
+		}
+		nm.Graph = &g
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("case %d: ShareCache panicked: %v", i, r)
+				}
+			}()
+			_, err := ShareCache(&nm)
+			switch {
+			case err == nil:
+				outcomes["rewritten"]++
+			case errors.Is(err, ErrNotShareable):
+				outcomes["not shareable"]++
+			default:
+				outcomes["other error"]++
+			}
+		}()
+	}
+	t.Logf("outcomes: %v", outcomes)
+	if outcomes["rewritten"] == 0 || outcomes["not shareable"] == 0 {
+		t.Fatalf("the damage should leave some graphs rewritable and make others not shareable: %v", outcomes)
 	}
 }
