@@ -1,6 +1,9 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // BroadcastShapes returns the numpy-style broadcast of the given shapes.
 func BroadcastShapes(shapes ...[]int) ([]int, error) {
@@ -8,10 +11,21 @@ func BroadcastShapes(shapes ...[]int) ([]int, error) {
 	for _, s := range shapes {
 		rank = max(rank, len(s))
 	}
-	out := make([]int, rank)
-	for i := range out {
-		out[i] = 1
+	return BroadcastShapesTo(make([]int, 0, rank), shapes...)
+}
+
+// BroadcastShapesTo is BroadcastShapes appending to dst, which can be a
+// caller's stack array: it allocates nothing when dst has the room.
+func BroadcastShapesTo(dst []int, shapes ...[]int) ([]int, error) {
+	rank := 0
+	for _, s := range shapes {
+		rank = max(rank, len(s))
 	}
+	base := len(dst)
+	for range rank {
+		dst = append(dst, 1)
+	}
+	out := dst[base:]
 	for _, s := range shapes {
 		off := rank - len(s)
 		for i, d := range s {
@@ -21,11 +35,11 @@ func BroadcastShapes(shapes ...[]int) ([]int, error) {
 			case *o == 1:
 				*o = d
 			default:
-				return nil, fmt.Errorf("%w: shapes %v do not broadcast (dimension %d: %d vs %d)", ErrShape, shapes, off+i, *o, d)
+				return nil, fmt.Errorf("%w: shapes %v do not broadcast (dimension %d: %d vs %d)", ErrShape, slices.Clone(shapes), off+i, *o, d)
 			}
 		}
 	}
-	return out, nil
+	return dst, nil
 }
 
 // Strides returns row-major element strides of shape.
@@ -42,15 +56,26 @@ func Strides(shape []int) []int {
 // BroadcastStrides returns strides for reading a tensor of shape `in` as if it
 // had shape `out` (len(out) >= len(in)): broadcast dimensions get stride 0.
 func BroadcastStrides(in, out []int) []int {
-	st := make([]int, len(out))
-	inSt := Strides(in)
-	off := len(out) - len(in)
-	for i := range in {
-		if in[i] != 1 {
-			st[off+i] = inSt[i]
-		}
+	return BroadcastStridesTo(make([]int, 0, len(out)), in, out)
+}
+
+// BroadcastStridesTo is BroadcastStrides appending to dst (no allocation
+// when dst has the room).
+func BroadcastStridesTo(dst, in, out []int) []int {
+	base := len(dst)
+	for range out {
+		dst = append(dst, 0)
 	}
-	return st
+	st := dst[base:]
+	off := len(out) - len(in)
+	s := 1
+	for i := len(in) - 1; i >= 0; i-- {
+		if in[i] != 1 {
+			st[off+i] = s
+		}
+		s *= in[i]
+	}
+	return dst
 }
 
 // BroadcastIndex fills idx[k] with the flat index into operand k for every

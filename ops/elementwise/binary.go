@@ -248,7 +248,7 @@ var modOps = ops.Versions("", "Mod", "y = a mod b (fmod=0: sign of b; fmod=1: si
 				return nil, err
 			}
 			y, err := arith(c, "Mod", op, in[0], in[1])
-			return []*tensor.Tensor{y}, err
+			return c.Result(y), err
 		}}, nil
 	})
 

@@ -93,7 +93,7 @@ func bitwiseOps(name, doc string, op bitop, since ...int) []*ops.Op {
 				b = in[1]
 			}
 			y, err := bitwise(c, name, op, in[0], b)
-			return []*tensor.Tensor{y}, err
+			return c.Result(y), err
 		}))
 }
 
@@ -128,7 +128,7 @@ func compileBitShift(signed bool) func(n *ops.Node) (*ops.Kernel, error) {
 				return nil, fmt.Errorf("BitShift at opset %d: dtype %v is not supported; signed integers need opset 28", opset, d)
 			}
 			y, err := bitwise(c, "BitShift", op, in[0], in[1])
-			return []*tensor.Tensor{y}, err
+			return c.Result(y), err
 		}}, nil
 	}
 }

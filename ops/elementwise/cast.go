@@ -106,7 +106,7 @@ func compileCast(n *ops.Node) (*ops.Kernel, error) {
 			return nil, err
 		}
 		y, err := cast(c, in[0], to, sat, mode)
-		return []*tensor.Tensor{y}, err
+		return c.Result(y), err
 	}}, nil
 }
 
@@ -120,7 +120,7 @@ func compileCastLike(n *ops.Node) (*ops.Kernel, error) {
 			return nil, err
 		}
 		y, err := cast(c, in[0], in[1].DType(), sat, mode)
-		return []*tensor.Tensor{y}, err
+		return c.Result(y), err
 	}}, nil
 }
 

@@ -47,7 +47,7 @@ var clipOps = ops.Versions("", "Clip", "y = min(max(x, min), max) (min/max attri
 				}
 			}
 			y, err := clip(c, x, bounds[0], bounds[1])
-			return []*tensor.Tensor{y}, err
+			return c.Result(y), err
 		}}, nil
 	})
 

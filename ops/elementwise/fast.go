@@ -41,7 +41,7 @@ func arithT[T tensor.Number](c *ops.Ctx, op binop, isFloat bool, a, b *tensor.Te
 	case len(x) == 1 && len(y) == len(o):
 		flat(c, flatSV, op, o, x, y)
 	default:
-		err = rows(c, shape, [][]int{a.Shape(), b.Shape()}, func(r int, off, st []int, n int) {
+		err = rows(c, shape, [][]int{a.Shape(), b.Shape()}, func(r int, off, st operands, n int) {
 			ia, ib := off[0], off[1]
 			switch {
 			case st[0] == 1 && st[1] == 1:

@@ -30,7 +30,8 @@ func map1[T, O tensor.Elem](c *ops.Ctx, x *tensor.Tensor, dt tensor.DType, f fun
 // map2 returns out = f(a, b) elementwise with numpy broadcasting, as a
 // tensor of dtype dt. Equal shapes and scalar operands take flat loops.
 func map2[A, B, O tensor.Elem](c *ops.Ctx, a, b *tensor.Tensor, dt tensor.DType, f func(A, B) O) (*tensor.Tensor, error) {
-	shape, err := tensor.BroadcastShapes(a.Shape(), b.Shape())
+	var buf [ops.MaxAllocRank]int
+	shape, err := tensor.BroadcastShapesTo(buf[:0], a.Shape(), b.Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -41,6 +42,20 @@ func map2[A, B, O tensor.Elem](c *ops.Ctx, a, b *tensor.Tensor, dt tensor.DType,
 	o, x, y := tensor.Data[O](out), tensor.Data[A](a), tensor.Data[B](b)
 	switch {
 	case len(o) == 0:
+	case serial(c, len(o)) && len(x) == len(o) && len(y) == len(o):
+		// The closures below escape (parallel starts goroutines): the
+		// serial cases run without one.
+		for i := range o {
+			o[i] = f(x[i], y[i])
+		}
+	case serial(c, len(o)) && len(y) == 1 && len(x) == len(o):
+		for i := range o {
+			o[i] = f(x[i], y[0])
+		}
+	case serial(c, len(o)) && len(x) == 1 && len(y) == len(o):
+		for i := range o {
+			o[i] = f(x[0], y[i])
+		}
 	case len(x) == len(o) && len(y) == len(o):
 		parallel(c, len(o), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
@@ -62,7 +77,7 @@ func map2[A, B, O tensor.Elem](c *ops.Ctx, a, b *tensor.Tensor, dt tensor.DType,
 			}
 		})
 	default:
-		err = rows(c, shape, [][]int{a.Shape(), b.Shape()}, func(r int, off, st []int, n int) {
+		err = rows(c, shape, [][]int{a.Shape(), b.Shape()}, func(r int, off, st operands, n int) {
 			ia, ib, sa, sb := off[0], off[1], st[0], st[1]
 			for j := r; j < r+n; j++ {
 				o[j] = f(x[ia], y[ib])
@@ -76,7 +91,8 @@ func map2[A, B, O tensor.Elem](c *ops.Ctx, a, b *tensor.Tensor, dt tensor.DType,
 
 // map3 returns out = f(a, b, c) elementwise with numpy broadcasting.
 func map3[A, B, C, O tensor.Elem](ctx *ops.Ctx, a, b, c *tensor.Tensor, dt tensor.DType, f func(A, B, C) O) (*tensor.Tensor, error) {
-	shape, err := tensor.BroadcastShapes(a.Shape(), b.Shape(), c.Shape())
+	var buf [ops.MaxAllocRank]int
+	shape, err := tensor.BroadcastShapesTo(buf[:0], a.Shape(), b.Shape(), c.Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +107,7 @@ func map3[A, B, C, O tensor.Elem](ctx *ops.Ctx, a, b, c *tensor.Tensor, dt tenso
 		}
 		return out, nil
 	}
-	err = rows(ctx, shape, [][]int{a.Shape(), b.Shape(), c.Shape()}, func(r int, off, st []int, n int) {
+	err = rows(ctx, shape, [][]int{a.Shape(), b.Shape(), c.Shape()}, func(r int, off, st operands, n int) {
 		ia, ib, ic := off[0], off[1], off[2]
 		for j := r; j < r+n; j++ {
 			o[j] = f(x[ia], y[ib], z[ic])
@@ -108,14 +124,19 @@ func map3[A, B, C, O tensor.Elem](ctx *ops.Ctx, a, b, c *tensor.Tensor, dt tenso
 // contiguously or not at all), calling fn with the row's flat output
 // offset r, each operand's flat offset and inner stride (0 or 1), and the
 // row length n.
-func rows(c *ops.Ctx, out []int, ins [][]int, fn func(r int, off, st []int, n int)) error {
-	rank := len(out)
-	strides := make([][]int, len(ins))
-	for k, s := range ins {
-		strides[k] = tensor.BroadcastStrides(s, out)
+func rows(c *ops.Ctx, out []int, ins [][]int, fn func(r int, off, st operands, n int)) error {
+	if len(ins) > len(operands{}) {
+		return fmt.Errorf("%d operands, at most %d", len(ins), len(operands{}))
 	}
-	off := make([]int, len(ins))
-	st := make([]int, len(ins))
+	rank := len(out)
+	// The strides, offsets and counter live on the stack up to
+	// ops.MaxAllocRank dimensions; fn gets offsets and strides by value.
+	var sbuf [len(operands{})][ops.MaxAllocRank]int
+	var strides [len(operands{})][]int
+	for k, s := range ins {
+		strides[k] = tensor.BroadcastStridesTo(sbuf[k][:0], s, out)
+	}
+	var off, st operands
 	if rank == 0 {
 		fn(0, off, st, 1)
 		return nil
@@ -153,7 +174,13 @@ func rows(c *ops.Ctx, out []int, ins [][]int, fn func(r int, off, st []int, n in
 	if n == 0 || total == 0 {
 		return nil
 	}
-	ctr := make([]int, inner)
+	var cbuf [ops.MaxAllocRank]int
+	ctr := cbuf[:0]
+	if inner <= len(cbuf) {
+		ctr = cbuf[:inner]
+	} else {
+		ctr = make([]int, inner)
+	}
 	for r := 0; r < total; r++ {
 		if r&255 == 0 {
 			if err := c.Check(); err != nil {
@@ -163,13 +190,13 @@ func rows(c *ops.Ctx, out []int, ins [][]int, fn func(r int, off, st []int, n in
 		fn(r*n, off, st, n)
 		for d := inner - 1; d >= 0; d-- {
 			ctr[d]++
-			for k := range off {
+			for k := range ins {
 				off[k] += strides[k][d]
 			}
 			if ctr[d] < out[d] {
 				break
 			}
-			for k := range off {
+			for k := range ins {
 				off[k] -= strides[k][d] * out[d]
 			}
 			ctr[d] = 0
@@ -177,6 +204,9 @@ func rows(c *ops.Ctx, out []int, ins [][]int, fn func(r int, off, st []int, n in
 	}
 	return nil
 }
+
+// operands holds a value per operand of rows (at most three: Where).
+type operands [3]int
 
 // isHalf reports dtypes computed in float32 and rounded back.
 func isHalf(d tensor.DType) bool { return d == tensor.Float16 || d == tensor.BFloat16 }

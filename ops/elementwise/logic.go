@@ -25,7 +25,7 @@ var notOps = ops.Versions("", "Not", "y = !x (bool)", []int{1}, ops.InferSameAs(
 			return nil, unsupported("Not", in[0].DType())
 		}
 		y, err := map1(c, in[0], tensor.Bool, func(v bool) bool { return !v })
-		return []*tensor.Tensor{y}, err
+		return c.Result(y), err
 	}))
 
 // logicOpLists: boolean And/Or/Xor with numpy broadcasting, and Not.

@@ -124,7 +124,7 @@ func unaryOps(name, doc string, op unop, since ...int) []*ops.Op {
 				return nil, err
 			}
 			y, err := unary(c, name, op, in[0])
-			return []*tensor.Tensor{y}, err
+			return c.Result(y), err
 		}))
 }
 
@@ -160,7 +160,7 @@ var unaryOpLists = ops.Join(
 var isNaNOps = ops.Versions("", "IsNaN", "y = isnan(x) (bool)", []int{9, 13, 20}, inferBool, ops.Simple(
 	func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		y, err := floatPredicate(c, "IsNaN", in, func(v float64) bool { return v != v })
-		return []*tensor.Tensor{y}, err
+		return c.Result(y), err
 	}))
 
 // IsInf: y = x is +Inf (detect_positive) or -Inf (detect_negative), bool.
@@ -174,7 +174,7 @@ var isInfOps = ops.Versions("", "IsInf", "y = isinf(x) for the signs selected by
 			y, err := floatPredicate(c, "IsInf", in, func(v float64) bool {
 				return pos && math.IsInf(v, 1) || neg && math.IsInf(v, -1)
 			})
-			return []*tensor.Tensor{y}, err
+			return c.Result(y), err
 		}}, nil
 	})
 

@@ -48,7 +48,7 @@ func variadicOps(name, doc string, op binop, mean bool, since ...int) []*ops.Op 
 	return ops.Versions("", name, doc, since, ops.InferBroadcast(tensor.Undefined), ops.Simple(
 		func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 			y, err := variadic(c, name, op, mean, in)
-			return []*tensor.Tensor{y}, err
+			return c.Result(y), err
 		}))
 }
 

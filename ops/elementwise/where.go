@@ -14,7 +14,7 @@ var whereOps = ops.Versions("", "Where", "y = cond ? x : z (numpy broadcasting o
 			return nil, err
 		}
 		y, err := where(c, in[0], in[1], in[2])
-		return []*tensor.Tensor{y}, err
+		return c.Result(y), err
 	}))
 
 func inferWhere(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {

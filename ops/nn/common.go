@@ -91,7 +91,7 @@ func widened(c *ops.Ctx, in []*tensor.Tensor, run func(w []*tensor.Tensor) (*ten
 		return nil, err
 	}
 	y, err = narrow(c, y, dt)
-	return []*tensor.Tensor{y}, err
+	return c.Result(y), err
 }
 
 // unsupported is the error for an input dtype a kernel does not handle.

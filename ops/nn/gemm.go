@@ -81,7 +81,7 @@ func (g gemmAttrs) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error
 		if err != nil {
 			return nil, err
 		}
-		return []*tensor.Tensor{yt}, nil
+		return c.Result(yt), nil
 	}
 	return widened(c, in, func(w []*tensor.Tensor) (*tensor.Tensor, error) {
 		switch w[0].DType() {
