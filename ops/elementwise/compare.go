@@ -32,6 +32,20 @@ func compareFn[T cmp.Ordered](op cmpop) func(a, b T) bool {
 	return func(a, b T) bool { return a == b }
 }
 
+// cmpTable holds compareFn's functions for every cmpop, made once: a
+// closure made inside the generic compareFn is allocated per call.
+func cmpTable[T cmp.Ordered]() (t [opGreaterOrEqual + 1]func(a, b T) bool) {
+	for op := range t {
+		t[op] = compareFn[T](cmpop(op))
+	}
+	return t
+}
+
+var (
+	cmpFloat32 = cmpTable[float32]()
+	cmpInt64   = cmpTable[int64]()
+)
+
 // compare evaluates a op b with broadcasting into a bool tensor. Equal also
 // takes bool and string inputs; NaN compares false (unequal).
 func compare(c *ops.Ctx, name string, op cmpop, a, b *tensor.Tensor) (*tensor.Tensor, error) {
@@ -41,7 +55,7 @@ func compare(c *ops.Ctx, name string, op cmpop, a, b *tensor.Tensor) (*tensor.Te
 	const B = tensor.Bool
 	switch d := a.DType(); d {
 	case tensor.Float32:
-		return map2(c, a, b, B, compareFn[float32](op))
+		return map2(c, a, b, B, cmpFloat32[op])
 	case tensor.Float64:
 		return map2(c, a, b, B, compareFn[float64](op))
 	case tensor.Int8:
@@ -51,7 +65,7 @@ func compare(c *ops.Ctx, name string, op cmpop, a, b *tensor.Tensor) (*tensor.Te
 	case tensor.Int32:
 		return map2(c, a, b, B, compareFn[int32](op))
 	case tensor.Int64:
-		return map2(c, a, b, B, compareFn[int64](op))
+		return map2(c, a, b, B, cmpInt64[op])
 	case tensor.Uint8:
 		return map2(c, a, b, B, compareFn[uint8](op))
 	case tensor.Uint16:

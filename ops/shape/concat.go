@@ -24,6 +24,11 @@ func concatAxis(n *ops.Node) (int64, error) {
 
 // concatShape checks the input shapes and returns the output's.
 func concatShape(shapes [][]int, axis int64) ([]int, int, error) {
+	return concatShapeTo(nil, shapes, axis)
+}
+
+// concatShapeTo is concatShape appending the shape to dst.
+func concatShapeTo(dst []int, shapes [][]int, axis int64) ([]int, int, error) {
 	if len(shapes) == 0 {
 		return nil, 0, fmt.Errorf("concat needs at least one input")
 	}
@@ -32,7 +37,7 @@ func concatShape(shapes [][]int, axis int64) ([]int, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	out := append([]int{}, shapes[0]...)
+	out := append(dst, shapes[0]...)
 	out[a] = 0
 	for i, s := range shapes {
 		if len(s) != r {
@@ -54,7 +59,13 @@ func compileConcat(n *ops.Node) (*ops.Kernel, error) {
 		return nil, err
 	}
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		shapes := make([][]int, len(in))
+		var sbuf [8][]int
+		shapes := sbuf[:0]
+		if len(in) <= len(sbuf) {
+			shapes = sbuf[:len(in)]
+		} else {
+			shapes = make([][]int, len(in))
+		}
 		for i, t := range in {
 			if t == nil {
 				return nil, fmt.Errorf("input %d is missing", i)
@@ -64,7 +75,8 @@ func compileConcat(n *ops.Node) (*ops.Kernel, error) {
 			}
 			shapes[i] = t.Shape()
 		}
-		shape, a, err := concatShape(shapes, axis)
+		var buf [ops.MaxAllocRank]int
+		shape, a, err := concatShapeTo(buf[:0], shapes, axis)
 		if err != nil {
 			return nil, err
 		}
@@ -80,7 +92,9 @@ func compileConcat(n *ops.Node) (*ops.Kernel, error) {
 		// out[o, pos:pos+t.shape[a], :] for every o.
 		outer, inner := prod(shape[:a]), prod(shape[a+1:])
 		row := shape[a] * inner
-		offs := make([]int, outer)
+		p := borrowInts(outer)
+		defer returnInts(p)
+		offs := *p
 		pos := 0
 		for _, t := range in {
 			run := t.Shape()[a] * inner

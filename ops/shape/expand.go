@@ -25,16 +25,17 @@ func compileExpand(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		target, err := dimsOf(v, "shape")
+		var tbuf, sbuf, stbuf [ops.MaxAllocRank]int
+		target, err := dimsTo(tbuf[:0], v, "shape")
 		if err != nil {
 			return nil, err
 		}
 		x := in[0]
-		shape, err := tensor.BroadcastShapes(x.Shape(), target)
+		shape, err := tensor.BroadcastShapesTo(sbuf[:0], x.Shape(), target)
 		if err != nil {
 			return nil, err
 		}
-		return result{c}.one(stridedCopy(c, x, shape, 0, tensor.BroadcastStrides(x.Shape(), shape)))
+		return result{c}.one(stridedCopy(c, x, shape, 0, tensor.BroadcastStridesTo(stbuf[:0], x.Shape(), shape)))
 	}}, nil
 }
 

@@ -30,9 +30,14 @@ func normIndex(v int64, dim int, what string) (int, error) {
 }
 
 func gatherShape(data, ind []int, a int) []int {
-	s := append([]int{}, data[:a]...)
-	s = append(s, ind...)
-	return append(s, data[a+1:]...)
+	return gatherShapeTo(make([]int, 0, len(data)+len(ind)-1), data, ind, a)
+}
+
+// gatherShapeTo is gatherShape appending to dst.
+func gatherShapeTo(dst, data, ind []int, a int) []int {
+	dst = append(dst, data[:a]...)
+	dst = append(dst, ind...)
+	return append(dst, data[a+1:]...)
 }
 
 // compileIndexed compiles an op with an axis attribute and inputs (data,
@@ -61,7 +66,9 @@ func compileIndexed(n *ops.Node, nin int, run func(c *ops.Ctx, in []*tensor.Tens
 func compileGather(n *ops.Node) (*ops.Kernel, error) {
 	return compileIndexed(n, 2, func(c *ops.Ctx, in []*tensor.Tensor, a int, idx []int64) (*tensor.Tensor, error) {
 		d := in[0].Shape()[a]
-		rel := make([]int, len(idx))
+		p := borrowInts(len(idx))
+		defer returnInts(p)
+		rel := *p
 		for j, v := range idx {
 			var err error
 			if rel[j], err = normIndex(v, d, "indices"); err != nil {
@@ -75,7 +82,8 @@ func compileGather(n *ops.Node) (*ops.Kernel, error) {
 // takeAlong selects positions rel (in range) of axis a of x; the selection
 // has shape relShape, which replaces axis a in the output shape.
 func takeAlong(c *ctx, x *tensor.Tensor, a int, rel []int, relShape []int) (*tensor.Tensor, error) {
-	shape := gatherShape(x.Shape(), relShape, a)
+	var buf [ops.MaxAllocRank]int
+	shape := gatherShapeTo(buf[:0], x.Shape(), relShape, a)
 	if err := checkSize(c, x.DType(), shape); err != nil {
 		return nil, err
 	}
@@ -85,7 +93,9 @@ func takeAlong(c *ctx, x *tensor.Tensor, a int, rel []int, relShape []int) (*ten
 	if inner == 0 || outer == 0 {
 		return c.New(x.DType(), shape...)
 	}
-	starts := make([]int, outer*len(rel))
+	p := borrowInts(outer * len(rel))
+	defer returnInts(p)
+	starts := *p
 	for o := 0; o < outer; o++ {
 		for j, r := range rel {
 			starts[o*len(rel)+j] = (o*d + r) * inner

@@ -234,7 +234,12 @@ func stridedCopy(c *ctx, x *tensor.Tensor, shape []int, off int, strides []int) 
 	// Coalesce: drop size-1 dimensions, fold a trailing unit-stride block
 	// into the run length and merge adjacent dimensions that are contiguous
 	// with each other.
-	var sh, st []int
+	// The kit call makes its slices escape: they come from intPool.
+	r := len(shape)
+	p := borrowInts(4 * r)
+	defer returnInts(p)
+	buf := *p
+	sh, st := buf[0:0:r], buf[r:r:2*r]
 	for i, d := range shape {
 		if d != 1 {
 			sh = append(sh, d)
@@ -246,7 +251,7 @@ func stridedCopy(c *ctx, x *tensor.Tensor, shape []int, off int, strides []int) 
 		n *= sh[len(sh)-1]
 		sh, st = sh[:len(sh)-1], st[:len(st)-1]
 	}
-	var msh, mst []int
+	msh, mst := buf[2*r:2*r:3*r], buf[3*r:3*r:4*r]
 	for i := range sh {
 		if j := len(msh) - 1; j >= 0 && mst[j] == sh[i]*st[i] {
 			msh[j] *= sh[i]

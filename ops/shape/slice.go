@@ -57,9 +57,10 @@ func sliceTensor(c *ctx, x *tensor.Tensor, starts, ends, axes, steps []int64) (*
 		if len(starts) > r {
 			return nil, fmt.Errorf("%d starts for an input of rank %d", len(starts), r)
 		}
-		axes = make([]int64, len(starts))
-		for i := range axes {
-			axes[i] = int64(i)
+		var abuf [ops.MaxAllocRank]int64
+		axes = abuf[:0]
+		for i := range starts {
+			axes = append(axes, int64(i))
 		}
 	}
 	if len(axes) != len(starts) {
@@ -68,13 +69,14 @@ func sliceTensor(c *ctx, x *tensor.Tensor, starts, ends, axes, steps []int64) (*
 	if steps != nil && len(steps) != len(starts) {
 		return nil, fmt.Errorf("steps has %d entries, starts %d; they must match", len(steps), len(starts))
 	}
-	ax, err := normAxes(axes, r)
+	var axbuf, shbuf, stbuf, sbuf [ops.MaxAllocRank]int
+	ax, err := normAxesTo(axbuf[:0], axes, r)
 	if err != nil {
 		return nil, err
 	}
-	shape := append([]int{}, x.Shape()...)
-	st := tensor.Strides(x.Shape())
-	strides := append([]int{}, st...)
+	shape := append(shbuf[:0], x.Shape()...)
+	st := stridesTo(stbuf[:0], x.Shape())
+	strides := append(sbuf[:0], st...)
 	off := 0
 	for i, a := range ax {
 		step := int64(1)

@@ -2,6 +2,8 @@ package shape
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/tensor"
@@ -33,14 +35,33 @@ func intsOf(t *tensor.Tensor, name string) ([]int64, error) {
 // dimsOf converts sizes read from data to a shape, refusing negative or
 // absurd dimensions.
 func dimsOf(v []int64, name string) ([]int, error) {
-	out := make([]int, len(v))
+	return dimsTo(make([]int, 0, len(v)), v, name)
+}
+
+// dimsTo is dimsOf appending to dst.
+func dimsTo(dst []int, v []int64, name string) ([]int, error) {
 	for i, d := range v {
 		if d < 0 || d > maxDim {
 			return nil, fmt.Errorf("%s[%d] = %d is not a valid dimension", name, i, d)
 		}
-		out[i] = int(d)
+		dst = append(dst, int(d))
 	}
-	return out, nil
+	return dst, nil
+}
+
+// stridesTo appends shape's row-major element strides to dst
+// (tensor.Strides without allocating).
+func stridesTo(dst, shape []int) []int {
+	base := len(dst)
+	for range shape {
+		dst = append(dst, 0)
+	}
+	st, s := dst[base:], 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		st[i] = s
+		s *= shape[i]
+	}
+	return dst
 }
 
 // normAxes normalizes axes into [0, rank) and rejects duplicates.
@@ -175,7 +196,25 @@ func checkSize(c *ctx, d tensor.DType, shape []int) error {
 		return err
 	}
 	if c != nil && c.MaxElements > 0 && n > c.MaxElements {
-		return fmt.Errorf("%w: output %v %v has %d elements, the session allows %d (raise runtime.Options.MaxTensorElements)", ops.ErrLimit, d, shape, n, c.MaxElements)
+		return fmt.Errorf("%w: output %v %v has %d elements, the session allows %d (raise runtime.Options.MaxTensorElements)", ops.ErrLimit, d, slices.Clone(shape), n, c.MaxElements)
 	}
 	return nil
 }
+
+// intPool lends int scratch to kernels whose kit calls (interface methods,
+// which make their slice arguments escape) would otherwise allocate it per
+// run.
+var intPool = sync.Pool{New: func() any { return new([]int) }}
+
+// borrowInts returns n ints of scratch (contents unspecified); give them
+// back with returnInts once no call uses them.
+func borrowInts(n int) *[]int {
+	p := intPool.Get().(*[]int)
+	if cap(*p) < n {
+		*p = make([]int, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+func returnInts(p *[]int) { intPool.Put(p) }
