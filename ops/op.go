@@ -40,6 +40,17 @@ type Op struct {
 type Kernel struct {
 	Run       func(c *Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error)
 	RunValues func(c *Ctx, in []tensor.Value) ([]tensor.Value, error)
+	// Precomputed lists inputs that were constants at compile time
+	// (Node.Constants) and that the kernel no longer reads: it derived
+	// everything it needs from them at compile time (MatMul's packed
+	// weight matrix) and keeps no reference to the tensor. The runtime
+	// then passes nil for them on every run, and drops its own reference
+	// to the constant once no other reader (node, subgraph, graph output)
+	// needs it, so that the session does not hold both the weight and its
+	// packed copy. A kernel listing input i runs with in[i] nil as it would
+	// with that constant; given a tensor there (a caller other than the
+	// runtime), it runs as usual on that tensor.
+	Precomputed []int
 }
 
 // Subgraph is a compiled graph attribute (If branches, Loop and Scan bodies),

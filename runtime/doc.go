@@ -14,7 +14,13 @@
 // them at compile time (ops.Node.Constants) and may precompute from them,
 // as MatMul and Gemm pack a float32 weight matrix once, so a session reads
 // each initializer's values when it is created and a caller must not
-// change them afterwards. Each run recycles the buffers of dead values
+// change them afterwards. A kernel that needs no more than what it
+// precomputed lists the input in ops.Kernel.Precomputed; the session then
+// passes it nil there and keeps no reference to a constant that nothing
+// else reads. The session keeps none to the model either, and never
+// changes or frees the caller's tensors: a caller that lets the model go
+// after NewSession (as generate.Load and `gort run` do) holds each packed
+// weight once, where one that keeps the model holds it twice. Each run recycles the buffers of dead values
 // (arena.go) and tells a kernel which inputs it may write in place
 // (ops.Ctx.Reusable: an intermediate at its last use that no other value
 // shares; ops.Ctx.Extendable: also a donated feed, WithDonated, which may

@@ -487,6 +487,7 @@ func (c *compiler) compileGraph(g *ir.Graph, parent *scope, opsets map[string]in
 			continue
 		}
 		st.kernel = k
+		precomputed(&st, k, n, sc)
 		p.steps = append(p.steps, st)
 	}
 	for _, o := range g.Outputs {
@@ -508,6 +509,7 @@ func (c *compiler) compileGraph(g *ir.Graph, parent *scope, opsets map[string]in
 	}
 	p.computeFrees()
 	p.computeOutputSteps()
+	p.dropUnread()
 	return p, nil
 }
 
@@ -552,22 +554,7 @@ func (p *plan) computeFrees() {
 	for _, cp := range p.captures {
 		keep[cp.to] = true // captured values belong to enclosing frames
 	}
-	last := unset(p.nslots)
-	for i, st := range p.steps {
-		for _, s := range st.in {
-			if s >= 0 {
-				last[s] = i
-			}
-		}
-		for _, s := range st.reads {
-			last[s] = i
-		}
-		for _, s := range st.out {
-			if s >= 0 && last[s] < i {
-				last[s] = i // an unread output dies right after its step
-			}
-		}
-	}
+	last := p.lastUses()
 	for s, l := range last {
 		if l >= 0 && !keep[s] {
 			p.steps[l].free = append(p.steps[l].free, s)
@@ -588,6 +575,28 @@ func (p *plan) computeFrees() {
 			st.reuse = append(st.reuse, j)
 		}
 	}
+}
+
+// lastUses returns, per slot, the last step that reads it (as an input or
+// through its subgraphs) or writes it, -1 for none.
+func (p *plan) lastUses() []int {
+	last := unset(p.nslots)
+	for i, st := range p.steps {
+		for _, s := range st.in {
+			if s >= 0 {
+				last[s] = i
+			}
+		}
+		for _, s := range st.reads {
+			last[s] = i
+		}
+		for _, s := range st.out {
+			if s >= 0 && last[s] < i {
+				last[s] = i // an unread output dies right after its step
+			}
+		}
+	}
+	return last
 }
 
 func (c *compiler) compileNode(n *ir.Node, label string, sc *scope, opsets map[string]int, depth int) (*ops.Kernel, error) {
@@ -651,6 +660,10 @@ func (c *compiler) compileNode(n *ir.Node, label string, sc *scope, opsets map[s
 	if err == nil {
 		err = on.Err()
 	}
+	// Compile must not retain on; should a kernel do so anyway, the node
+	// must not keep the compiler's scope (every constant, through the
+	// Subgraph closure) or constants the runtime drops alive.
+	on.Subgraph, on.Constants = nil, nil
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}

@@ -52,9 +52,13 @@ const DefaultMaxTensorElements = 1 << 31
 
 // Session is a model compiled once and run many times. Run is safe for
 // concurrent use and honours ctx cancellation between nodes.
+//
+// A session keeps no reference to the model it was made from: once the
+// caller lets the model go, the weights the kernels precomputed from
+// (MatMul's packed matrices) are freed, and the session holds one copy.
 type Session struct {
-	model   *ir.Model
 	prog    Program
+	graphIn []*ir.ValueInfo // every graph input, initializer-backed ones too
 	inputs  []*ir.ValueInfo
 	outputs []*ir.ValueInfo
 	name    string
@@ -80,7 +84,7 @@ func NewSession(m *ir.Model, opts Options) (s *Session, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Session{model: m, prog: prog, name: p.Name(), required: map[string]bool{}}
+	s = &Session{graphIn: m.Graph.Inputs, prog: prog, name: p.Name(), required: map[string]bool{}}
 	inits := map[string]bool{}
 	for _, t := range m.Graph.Initializers {
 		inits[t.Name] = true
@@ -104,9 +108,6 @@ func (s *Session) Inputs() []*ir.ValueInfo { return s.inputs }
 
 // Outputs returns the graph outputs.
 func (s *Session) Outputs() []*ir.ValueInfo { return s.outputs }
-
-// Model returns the model the session runs.
-func (s *Session) Model() *ir.Model { return s.model }
 
 // Close releases provider resources.
 func (s *Session) Close() error { return s.prog.Close() }
@@ -225,7 +226,7 @@ func checkFeeds[V tensor.Value](s *Session, feeds map[string]V) error {
 			errs = append(errs, fmt.Errorf("runtime: feed %q is not a model input (inputs: %s)", name, inputNames(s.inputs)))
 		}
 	}
-	for _, v := range s.model.Graph.Inputs {
+	for _, v := range s.graphIn {
 		f := feed(feeds, v.Name)
 		if f == nil {
 			if s.required[v.Name] {

@@ -8,10 +8,12 @@ import "fmt"
 // product with m in the hundreds. A PackedB is read-only and safe for
 // concurrent use.
 //
-// It also keeps B itself: products with one or two rows of A run as
-// matrix-vector products, on the packed panels where the kernel has a
-// panel GEMV (AVX-512: they stream front to back) and on B otherwise, so B
-// must not change while the PackedB is in use.
+// Products with one or two rows of A run as matrix-vector products, on
+// the packed panels where the kernel has a panel GEMV (AVX-512: they
+// stream front to back) and on B otherwise: only then does the PackedB
+// keep a reference to B, which must not change while the PackedB is in
+// use. Elsewhere B may be freed once packed (the runtime drops a constant
+// weight that only packed kernels read).
 type PackedB struct {
 	kern   *kernel
 	k, n   int
@@ -26,11 +28,17 @@ type PackedB struct {
 
 // PackB packs op(B) for SgemmPacked: op(B) is k x n, B is stored k x n
 // (transB false) or n x k (transB true) with row stride ldb. It allocates
-// about k·n values, keeps a reference to b (see PackedB) and panics on
-// inconsistent sizes like Sgemm.
+// about k·n values, keeps a reference to b where its matrix-vector
+// products read B (see PackedB) and panics on inconsistent sizes like
+// Sgemm.
 func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 	return packBWith(kernels[0], transB, k, n, b, ldb)
 }
+
+// HoldsB reports whether pb keeps a reference to B (its matrix-vector
+// products read B: the kernel has no panel GEMV), so that B stays in
+// memory as long as pb.
+func (pb *PackedB) HoldsB() bool { return pb.b != nil }
 
 func packBWith(kern *kernel, transB bool, k, n int, b []float32, ldb int) *PackedB {
 	if k < 0 || n < 0 {
@@ -38,8 +46,11 @@ func packBWith(kern *kernel, transB bool, k, n int, b []float32, ldb int) *Packe
 	}
 	_, _, br, bc := storedDims(false, transB, 0, n, k)
 	checkMatrix("B", br, bc, b, ldb)
-	pb := &PackedB{kern: kern, k: k, n: n, transB: transB, b: b, ldb: ldb,
+	pb := &PackedB{kern: kern, k: k, n: n, transB: transB, ldb: ldb,
 		data: make([]float32, roundUp(n, kern.nr)*k)}
+	if kern.gemvPanel == nil {
+		pb.b = b // SgemmPacked's matrix-vector products read B
+	}
 	for jc := 0; jc < n; jc += kern.nc {
 		nc := min(kern.nc, n-jc)
 		ncp := roundUp(nc, kern.nr)

@@ -33,7 +33,7 @@ func compileGemm(n *ops.Node) (*ops.Kernel, error) {
 		return nil, err
 	}
 	g.b = PackConst(n, 1, g.transB)
-	return &ops.Kernel{Run: g.run}, nil
+	return &ops.Kernel{Run: g.run, Precomputed: g.b.Precomputed(1)}, nil
 }
 
 // dims returns M, K, N of the product, checking A and B.
@@ -56,13 +56,27 @@ func (g gemmAttrs) dims(sa, sb []int) (m, k, n int, err error) {
 }
 
 func (g gemmAttrs) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	if err := ops.Want(in, 2, 3); err != nil {
+	if err := ops.Want(in, 1, 3); err != nil {
 		return nil, err
+	}
+	var pb *linalg.PackedB
+	var bs []int
+	if len(in) > 1 {
+		var err error
+		if pb, bs, err = g.b.Use(in[0], in[1]); err != nil {
+			return nil, err
+		}
+	}
+	if pb == nil {
+		if err := ops.Want(in, 2, 3); err != nil {
+			return nil, err
+		}
+		bs = in[1].Shape()
 	}
 	if err := sameDType(in, "A", "B", "C"); err != nil {
 		return nil, err
 	}
-	m, k, n, err := g.dims(in[0].Shape(), in[1].Shape())
+	m, k, n, err := g.dims(in[0].Shape(), bs)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +90,7 @@ func (g gemmAttrs) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error
 			return nil, fmt.Errorf("C %v does not broadcast to (M, N) = (%d, %d)", cShape, m, n)
 		}
 	}
-	if pb := g.b.For(in[1]); pb != nil && in[0].DType() == tensor.Float32 {
+	if pb != nil {
 		yt, err := g.packed(c, m, k, n, in, pb)
 		if err != nil {
 			return nil, err

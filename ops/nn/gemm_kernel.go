@@ -1,7 +1,10 @@
 package nn
 
 import (
+	"fmt"
+	"slices"
 	"sync"
+	"weak"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/linalg"
@@ -212,10 +215,14 @@ func batchedGemm[T tensor.Number](c *ops.Ctx, nb, m, n, k int, a []T, aOff []int
 
 // PackedConst is a constant float32 weight matrix (ops.Node.Constants)
 // packed once at compile time as op(B) of the SGEMM, so that products with
-// it skip packing B on every run.
+// it skip packing B on every run. It keeps the matrix's shape and a weak
+// pointer to it, not the matrix: a kernel using one lists the input in
+// ops.Kernel.Precomputed, and the runtime then passes nil for it and may
+// drop the matrix.
 type PackedConst struct {
-	t  *tensor.Tensor
-	pb *linalg.PackedB
+	t     weak.Pointer[tensor.Tensor]
+	shape []int
+	pb    *linalg.PackedB
 }
 
 // PackConst packs input i of n when the runtime knows it as a constant
@@ -235,17 +242,47 @@ func PackConst(n *ops.Node, i int, transB bool) *PackedConst {
 	if transB {
 		k, cols = cols, k
 	}
-	return &PackedConst{t: t, pb: linalg.PackB(transB, k, cols, tensor.Data[float32](t), sh[1])}
+	return &PackedConst{t: weak.Make(t), shape: slices.Clone(sh), pb: linalg.PackB(transB, k, cols, tensor.Data[float32](t), sh[1])}
 }
 
 // For returns the packed matrix when in is the constant it was packed from
-// (the runtime passes that very tensor on every run), nil otherwise; p may
-// be nil.
+// or nil (the runtime passes nil for a constant the kernel lists in
+// ops.Kernel.Precomputed), and nil for any other tensor; p may be nil.
 func (p *PackedConst) For(in *tensor.Tensor) *linalg.PackedB {
-	if p == nil || in != p.t {
+	if p == nil || in != nil && weak.Make(in) != p.t {
 		return nil
 	}
 	return p.pb
+}
+
+// Use returns the packed matrix and the shape of B for a product of a
+// with b when the kernel can take the packed path: b is the constant or
+// nil, and a is float32. It returns nil (the kernel's usual path) where it
+// cannot, and an error for a nil b that the usual path cannot stand in
+// for (a is not float32: B was a float32 constant). p may be nil.
+func (p *PackedConst) Use(a, b *tensor.Tensor) (*linalg.PackedB, []int, error) {
+	pb := p.For(b)
+	switch {
+	case pb == nil || a == nil:
+		return nil, nil, nil
+	case a.DType() != tensor.Float32:
+		if b == nil {
+			return nil, nil, fmt.Errorf("A is %v but B is float32; insert a Cast so they match", a.DType())
+		}
+		return nil, nil, nil
+	case b != nil:
+		return pb, b.Shape(), nil
+	}
+	return pb, p.shape, nil
+}
+
+// Precomputed is the ops.Kernel.Precomputed of a kernel whose input i is
+// p: {i} when p is set (the kernel reads the packed copy only).
+func (p *PackedConst) Precomputed(i int) []int {
+	if p == nil {
+		return nil
+	}
+	return []int{i}
 }
 
 // SgemmPackedThreads is linalg.SgemmPacked on up to threads goroutines

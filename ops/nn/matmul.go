@@ -29,19 +29,23 @@ func compileMatMul(n *ops.Node) (*ops.Kernel, error) {
 		}}, nil
 	}
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		if len(in) == 2 && in[0] != nil && in[1] != nil && in[0].DType() == tensor.Float32 {
-			if pb := pc.For(in[1]); pb != nil {
-				return matmulPacked(c, in[0], in[1], pb, memo)
+		if len(in) == 2 {
+			pb, bs, err := pc.Use(in[0], in[1])
+			if err != nil {
+				return nil, err
+			}
+			if pb != nil {
+				return matmulPacked(c, in[0], bs, pb, memo)
 			}
 		}
 		return runMatMulMemo(c, in, memo)
-	}}, nil
+	}, Precomputed: pc.Precomputed(1)}, nil
 }
 
-// matmulPacked is MatMul of a float32 A (..., M, K) or (K) and a 2-D B
-// packed in pb: one tall product over all rows of A.
-func matmulPacked(c *ops.Ctx, at, bt *tensor.Tensor, pb *linalg.PackedB, memo *kernelutil.Memo[*matmulPlan]) ([]*tensor.Tensor, error) {
-	p, err := memoPlan(memo, at.Shape(), bt.Shape())
+// matmulPacked is MatMul of a float32 A (..., M, K) or (K) and a 2-D B of
+// shape bs packed in pb: one tall product over all rows of A.
+func matmulPacked(c *ops.Ctx, at *tensor.Tensor, bs []int, pb *linalg.PackedB, memo *kernelutil.Memo[*matmulPlan]) ([]*tensor.Tensor, error) {
+	p, err := memoPlan(memo, at.Shape(), bs)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/gort-ml/gort/ops"
 	"github.com/gort-ml/gort/ops/linalg"
@@ -97,4 +99,110 @@ func TestPackedMatMulHonoursCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
+}
+
+// TestPrecomputedInputs: MatMul and Gemm with a constant float32 B list it
+// in Kernel.Precomputed and give the same result with B passed as nil (as
+// the runtime does), with B itself, and compute with any other tensor
+// passed there; the product is checked against a float64 reference. A
+// float64 A with B left out fails with an error, not a panic; without a
+// constant nothing is listed.
+func TestPrecomputedInputs(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const m, k, n = 5, 40, 24
+	a, b, c := to32(randTensor(r, m, k)), to32(randTensor(r, k, n)), to32(randTensor(r, n))
+	other := to32(randTensor(r, k, n))
+	ref := func(b *tensor.Tensor, bias bool) []float64 {
+		ad, bd, cd := tensor.Data[float32](a), tensor.Data[float32](b), tensor.Data[float32](c)
+		y := make([]float64, m*n)
+		for i := range m {
+			for j := range n {
+				for p := range k {
+					y[i*n+j] += float64(ad[i*k+p]) * float64(bd[p*n+j])
+				}
+				if bias {
+					y[i*n+j] += float64(cd[j])
+				}
+			}
+		}
+		return y
+	}
+	for _, op := range []struct {
+		name string
+		op   []*ops.Op
+		in   []*tensor.Tensor // B is in[1]
+	}{
+		{"MatMul", MatMul, []*tensor.Tensor{a, b}},
+		{"Gemm", Gemm, []*tensor.Tensor{a, b, c}},
+	} {
+		kern, err := op.op[len(op.op)-1].Compile(&ops.Node{Opset: 13, Outputs: []string{"y"}, Constants: []*tensor.Tensor{nil, b, nil}[:len(op.in)]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(kern.Precomputed) != 1 || kern.Precomputed[0] != 1 {
+			t.Fatalf("%s: Precomputed = %v, want [1]", op.name, kern.Precomputed)
+		}
+		for _, bIn := range []*tensor.Tensor{nil, b, other} {
+			in := append([]*tensor.Tensor{}, op.in...)
+			in[1] = bIn
+			out, err := kern.Run(&ops.Ctx{Context: context.Background(), Threads: 2}, in)
+			if err != nil {
+				t.Fatalf("%s with B %p: %v", op.name, bIn, err)
+			}
+			want := ref(b, len(in) > 2)
+			if bIn == other {
+				want = ref(other, len(in) > 2)
+			}
+			got := tensor.Data[float32](out[0])
+			if !tensor.SameShape(out[0].Shape(), []int{m, n}) {
+				t.Fatalf("%s: shape %v, want [%d %d]", op.name, out[0].Shape(), m, n)
+			}
+			for i := range want {
+				if math.Abs(float64(got[i])-want[i]) > 1e-4*(1+math.Abs(want[i])) {
+					t.Fatalf("%s with B %p: y[%d] = %v, want %v", op.name, bIn, i, got[i], want[i])
+				}
+			}
+		}
+		in := append([]*tensor.Tensor{}, op.in...)
+		in[0], in[1] = tensor.Zeros(tensor.Float64, m, k), nil
+		if _, err := kern.Run(&ops.Ctx{Context: context.Background(), Threads: 1}, in); err == nil {
+			t.Errorf("%s: float64 A with the float32 B left out ran", op.name)
+		}
+		plain, err := op.op[len(op.op)-1].Compile(&ops.Node{Opset: 13, Outputs: []string{"y"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plain.Precomputed != nil {
+			t.Errorf("%s without constants: Precomputed = %v", op.name, plain.Precomputed)
+		}
+	}
+}
+
+// TestPackConstKeepsNoMatrix: a PackedConst does not keep the tensor it
+// packed alive (the runtime may drop it), and still serves only that
+// tensor while it lives.
+func TestPackConstKeepsNoMatrix(t *testing.T) {
+	w := tensor.Zeros(tensor.Float32, 64, 64)
+	freed := make(chan struct{})
+	runtime.AddCleanup(w, func(ch chan struct{}) { close(ch) }, freed)
+	pc := PackConst(&ops.Node{Constants: []*tensor.Tensor{nil, w}}, 1, false)
+	if pc.For(w) == nil || pc.For(w.Clone()) != nil {
+		t.Fatal("For serves another tensor than the packed one, or not the packed one")
+	}
+	if pc.For(nil).HoldsB() {
+		t.Skip("this CPU's kernel runs matrix-vector products on B itself, so the PackedB keeps it")
+	}
+	w = nil
+	for range 20 {
+		runtime.GC()
+		select {
+		case <-freed:
+			if pc.For(nil) == nil {
+				t.Fatal("For(nil) after the matrix was freed is nil")
+			}
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatal("the packed matrix was not freed: PackedConst (or its PackedB) keeps it")
 }

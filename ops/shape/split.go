@@ -29,6 +29,8 @@ func compileSplit(n *ops.Node) (*ops.Kernel, error) {
 		}
 	}
 	splitInput := n.Opset >= 13 || (n.Opset < 2 && attrSplit == nil)
+	// Without num_outputs (or before opset 18) the parts must be equal.
+	equalParts := n.Opset < 18 || !n.Has("num_outputs")
 	return &ops.Kernel{Run: func(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		if err := ops.Want(in, 1, 2); err != nil {
 			return nil, err
@@ -61,7 +63,7 @@ func compileSplit(n *ops.Node) (*ops.Kernel, error) {
 				return nil, fmt.Errorf("split has no outputs")
 			}
 			chunk := (d + outs - 1) / outs
-			if n.Opset < 18 || !n.Has("num_outputs") {
+			if equalParts {
 				if d%outs != 0 {
 					return nil, fmt.Errorf("axis %d of size %d does not split into %d equal parts; give split sizes", a, d, outs)
 				}
