@@ -22,12 +22,21 @@ const MaxIRVersion = 14
 type decoder struct {
 	ext  *externalReader
 	meta map[*tensor.Tensor]ir.TensorMeta
+	// owned: the ModelProto is the decoder's own (parsed from bytes), so
+	// tensors may share its raw_data (decodeTensor).
+	owned bool
 }
 
 // ModelFromProto converts a parsed ModelProto to ir. External data is read
 // relative to baseDir ("" refuses it).
 func ModelFromProto(mp *onnxpb.ModelProto, baseDir string) (*ir.Model, error) {
-	d := &decoder{ext: newExternalReader(baseDir), meta: map[*tensor.Tensor]ir.TensorMeta{}}
+	return modelFromProto(mp, baseDir, false)
+}
+
+// modelFromProto is ModelFromProto; owned says mp belongs to the caller
+// alone, so that tensors may share its raw_data (decodeTensor).
+func modelFromProto(mp *onnxpb.ModelProto, baseDir string, owned bool) (*ir.Model, error) {
+	d := &decoder{ext: newExternalReader(baseDir), meta: map[*tensor.Tensor]ir.TensorMeta{}, owned: owned}
 	return d.model(mp)
 }
 
@@ -138,7 +147,7 @@ func (d *decoder) graphBody(gp *onnxpb.GraphProto, depth int) (*ir.Graph, error)
 		return nil, err
 	}
 	for _, tp := range gp.GetInitializer() {
-		t, err := decodeTensor(tp, d.ext)
+		t, err := decodeTensor(tp, d.ext, d.owned)
 		if err != nil {
 			return nil, fmt.Errorf("initializer %q: %w", tp.GetName(), err)
 		}
@@ -213,7 +222,7 @@ func (d *decoder) attrs(aps []*onnxpb.AttributeProto, depth int) ([]ops.Attr, er
 // tensorWithMeta decodes an attribute's or sparse tensor's TensorProto and
 // remembers its descriptive fields.
 func (d *decoder) tensor(tp *onnxpb.TensorProto) (*tensor.Tensor, error) {
-	t, err := decodeTensor(tp, d.ext)
+	t, err := decodeTensor(tp, d.ext, d.owned)
 	if err != nil {
 		if tp.GetName() != "" {
 			return nil, fmt.Errorf("tensor %q: %w", tp.GetName(), err)

@@ -47,7 +47,10 @@ func parse(data []byte, baseDir string) (*ir.Model, error) {
 	if err := unmarshal(data, &mp); err != nil {
 		return nil, err
 	}
-	return ModelFromProto(&mp, baseDir)
+	// data is not read again, so the collector may free it (Load's copy
+	// of the file) while the tensors are decoded; they share the parsed
+	// raw_data, which is mp's own, rather than copy it.
+	return modelFromProto(&mp, baseDir, true)
 }
 
 // unmarshal decodes a protobuf message, wrapping failures in ErrFormat.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/gort-ml/gort/onnx/onnxpb"
 	"github.com/gort-ml/gort/tensor"
@@ -18,7 +19,13 @@ import (
 // exactly the elements the dims describe. Sizes are checked against the
 // bytes actually present before anything is allocated.
 func TensorFromProto(tp *onnxpb.TensorProto, baseDir string) (*tensor.Tensor, error) {
-	t, err := decodeTensor(tp, newExternalReader(baseDir))
+	return tensorFromProto(tp, baseDir, false)
+}
+
+// tensorFromProto is TensorFromProto; owned says tp belongs to the caller
+// alone, so the tensor may share tp's raw_data (see decodeTensor).
+func tensorFromProto(tp *onnxpb.TensorProto, baseDir string, owned bool) (*tensor.Tensor, error) {
+	t, err := decodeTensor(tp, newExternalReader(baseDir), owned)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: tensor %q: %w", tp.GetName(), err)
 	}
@@ -57,7 +64,11 @@ func rawSize(dt tensor.DType, n int) int {
 }
 
 // decodeTensor is TensorFromProto without the tensor's name in errors.
-func decodeTensor(tp *onnxpb.TensorProto, ext *externalReader) (*tensor.Tensor, error) {
+// Where owned is set (tp is the decoder's own, parsed from bytes), a
+// tensor of a fixed-width dtype may share raw_data's memory instead of
+// copying it (see view); external data is always read into memory of its
+// own and may be shared too.
+func decodeTensor(tp *onnxpb.TensorProto, ext *externalReader, owned bool) (*tensor.Tensor, error) {
 	if tp == nil {
 		return nil, fmt.Errorf("missing tensor")
 	}
@@ -86,6 +97,7 @@ func decodeTensor(tp *onnxpb.TensorProto, ext *externalReader) (*tensor.Tensor, 
 			return nil, err
 		}
 		src = "external data"
+		owned = true
 	}
 	var data any
 	if dt == tensor.String {
@@ -105,7 +117,7 @@ func decodeTensor(tp *onnxpb.TensorProto, ext *externalReader) (*tensor.Tensor, 
 		if want := rawSize(dt, n); len(raw) != want {
 			return nil, fmt.Errorf("dims %v need %d bytes, %s has %d", tp.GetDims(), want, src, len(raw))
 		}
-		data = decodeRaw(dt, n, raw)
+		data = decodeRaw(dt, n, raw, owned)
 	} else {
 		data, err = decodeTyped(tp, dt, n)
 		if err != nil {
@@ -122,52 +134,54 @@ func hasTypedData(tp *onnxpb.TensorProto) bool {
 var le = binary.LittleEndian
 
 // decodeRaw decodes little-endian raw bytes; len(raw) == rawSize(dt, n).
-func decodeRaw(dt tensor.DType, n int, raw []byte) any {
+// With share set, the result may use raw's memory (see view).
+func decodeRaw(dt tensor.DType, n int, raw []byte, share bool) any {
 	switch dt {
 	case tensor.Float32:
-		return fixed(n, raw, 4, func(b []byte) float32 { return math.Float32frombits(le.Uint32(b)) })
+		return fixed(share, n, raw, func(b []byte) float32 { return math.Float32frombits(le.Uint32(b)) })
 	case tensor.Float64:
-		return fixed(n, raw, 8, func(b []byte) float64 { return math.Float64frombits(le.Uint64(b)) })
+		return fixed(share, n, raw, func(b []byte) float64 { return math.Float64frombits(le.Uint64(b)) })
 	case tensor.Int8:
-		return fixed(n, raw, 1, func(b []byte) int8 { return int8(b[0]) })
+		return fixed(share, n, raw, func(b []byte) int8 { return int8(b[0]) })
 	case tensor.Int16:
-		return fixed(n, raw, 2, func(b []byte) int16 { return int16(le.Uint16(b)) })
+		return fixed(share, n, raw, func(b []byte) int16 { return int16(le.Uint16(b)) })
 	case tensor.Int32:
-		return fixed(n, raw, 4, func(b []byte) int32 { return int32(le.Uint32(b)) })
+		return fixed(share, n, raw, func(b []byte) int32 { return int32(le.Uint32(b)) })
 	case tensor.Int64:
-		return fixed(n, raw, 8, func(b []byte) int64 { return int64(le.Uint64(b)) })
+		return fixed(share, n, raw, func(b []byte) int64 { return int64(le.Uint64(b)) })
 	case tensor.Uint8:
-		return append(make([]uint8, 0, n), raw...)
+		return fixed(share, n, raw, func(b []byte) uint8 { return b[0] })
 	case tensor.Uint16:
-		return fixed(n, raw, 2, le.Uint16)
+		return fixed(share, n, raw, le.Uint16)
 	case tensor.Uint32:
-		return fixed(n, raw, 4, le.Uint32)
+		return fixed(share, n, raw, le.Uint32)
 	case tensor.Uint64:
-		return fixed(n, raw, 8, le.Uint64)
+		return fixed(share, n, raw, le.Uint64)
 	case tensor.Bool:
-		return fixed(n, raw, 1, func(b []byte) bool { return b[0] != 0 })
+		// Never shared: a byte other than 0 and 1 is no valid bool.
+		return fixed(false, n, raw, func(b []byte) bool { return b[0] != 0 })
 	case tensor.Complex64:
-		return fixed(n, raw, 8, func(b []byte) complex64 {
+		return fixed(share, n, raw, func(b []byte) complex64 {
 			return complex(math.Float32frombits(le.Uint32(b)), math.Float32frombits(le.Uint32(b[4:])))
 		})
 	case tensor.Complex128:
-		return fixed(n, raw, 16, func(b []byte) complex128 {
+		return fixed(share, n, raw, func(b []byte) complex128 {
 			return complex(math.Float64frombits(le.Uint64(b)), math.Float64frombits(le.Uint64(b[8:])))
 		})
 	case tensor.Float16:
-		return fixed(n, raw, 2, func(b []byte) tensor.Float16Bits { return tensor.Float16Bits(le.Uint16(b)) })
+		return fixed(share, n, raw, func(b []byte) tensor.Float16Bits { return tensor.Float16Bits(le.Uint16(b)) })
 	case tensor.BFloat16:
-		return fixed(n, raw, 2, func(b []byte) tensor.BFloat16Bits { return tensor.BFloat16Bits(le.Uint16(b)) })
+		return fixed(share, n, raw, func(b []byte) tensor.BFloat16Bits { return tensor.BFloat16Bits(le.Uint16(b)) })
 	case tensor.Float8E4M3FN:
-		return bytesAs[tensor.F8E4M3FN](raw)
+		return fixed(share, n, raw, func(b []byte) tensor.F8E4M3FN { return tensor.F8E4M3FN(b[0]) })
 	case tensor.Float8E4M3FNUZ:
-		return bytesAs[tensor.F8E4M3FNUZ](raw)
+		return fixed(share, n, raw, func(b []byte) tensor.F8E4M3FNUZ { return tensor.F8E4M3FNUZ(b[0]) })
 	case tensor.Float8E5M2:
-		return bytesAs[tensor.F8E5M2](raw)
+		return fixed(share, n, raw, func(b []byte) tensor.F8E5M2 { return tensor.F8E5M2(b[0]) })
 	case tensor.Float8E5M2FNUZ:
-		return bytesAs[tensor.F8E5M2FNUZ](raw)
+		return fixed(share, n, raw, func(b []byte) tensor.F8E5M2FNUZ { return tensor.F8E5M2FNUZ(b[0]) })
 	case tensor.Float8E8M0:
-		return bytesAs[tensor.F8E8M0](raw)
+		return fixed(share, n, raw, func(b []byte) tensor.F8E8M0 { return tensor.F8E8M0(b[0]) })
 	case tensor.Uint4:
 		return unpack(n, 4, func(i int) uint8 { return raw[i] }, func(v uint8) tensor.U4 { return tensor.U4(v) })
 	case tensor.Int4:
@@ -182,7 +196,16 @@ func decodeRaw(dt tensor.DType, n int, raw []byte) any {
 	panic(fmt.Sprintf("onnx: decodeRaw of %v", dt)) // decodeTensor checked Supported
 }
 
-func fixed[T any](n int, raw []byte, size int, f func([]byte) T) []T {
+// fixed decodes n values of T, each from its unsafe.Sizeof(T) bytes of raw
+// by f, or, with share set, returns raw itself as n values of T where view
+// can.
+func fixed[T any](share bool, n int, raw []byte, f func([]byte) T) []T {
+	if share {
+		if v := view[T](raw, n); v != nil {
+			return v
+		}
+	}
+	size := int(unsafe.Sizeof(*new(T)))
 	out := make([]T, n)
 	for i := range out {
 		out[i] = f(raw[i*size : i*size+size])
@@ -190,12 +213,28 @@ func fixed[T any](n int, raw []byte, size int, f func([]byte) T) []T {
 	return out
 }
 
-func bytesAs[T ~uint8](raw []byte) []T {
-	out := make([]T, len(raw))
-	for i, b := range raw {
-		out[i] = T(b)
+// littleEndian is whether this machine stores values as raw_data does.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+// shareRaw turns view off (tests compare both paths).
+var shareRaw = true
+
+// view returns raw, which holds n little-endian values of the fixed-width
+// numeric type T, as a []T over the same memory, without copying: on a
+// little-endian machine where raw is aligned for T. It returns nil
+// otherwise (the caller copies). The result keeps raw's whole backing
+// array alive, so raw must be memory of its own (a TensorProto's raw_data
+// the decoder parsed, external data it read), not part of a larger buffer.
+func view[T any](raw []byte, n int) []T {
+	var zero T
+	if !shareRaw || !littleEndian || n == 0 || len(raw) != n*int(unsafe.Sizeof(zero)) ||
+		uintptr(unsafe.Pointer(unsafe.SliceData(raw)))%unsafe.Alignof(zero) != 0 {
+		return nil
 	}
-	return out
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(raw))), n)
 }
 
 // unpack splits n sub-byte elements of the given bit width from the bytes

@@ -16,7 +16,7 @@ func ParseTensor(data []byte) (string, *tensor.Tensor, error) {
 	if err := unmarshal(data, &tp); err != nil {
 		return "", nil, fmt.Errorf("onnx: tensor: %w", err)
 	}
-	t, err := TensorFromProto(&tp, "")
+	t, err := tensorFromProto(&tp, "", true)
 	if err != nil {
 		return "", nil, err
 	}
