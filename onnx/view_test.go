@@ -20,7 +20,7 @@ func rawOf(t *tensor.Tensor) uintptr { return reflect.ValueOf(t.Raw()).Pointer()
 // TensorProto) it is a copy. Either way the values are those the copying
 // decoder gives.
 func TestRawDataShared(t *testing.T) {
-	defer func(le bool) { littleEndian = le }(littleEndian)
+	defer func(le, share bool) { littleEndian, shareRaw = le, share }(littleEndian, shareRaw)
 	if !littleEndian {
 		t.Skip("big-endian machine: raw_data is always copied (the other cases still run in the copy path)")
 	}
@@ -69,7 +69,6 @@ func TestRawDataShared(t *testing.T) {
 			}
 		}
 	}
-	shareRaw, littleEndian = true, true
 }
 
 // TestModelSharesRawData: Parse shares the initializers' raw_data of the
