@@ -20,13 +20,14 @@ type sharedCase struct {
 	past, s               int
 	mask, attnBias        bool // left padding of batch 1 by a key mask or an attention bias
 	causal, bias, packed  bool // packed: MultiHeadAttention's packed (B, S, N, 3, H) query
+	qk                    bool // MultiHeadAttention outputs the scores (the materialized path for every dtype)
 	threads               int
 	b, n, h, maxLen, pads int
 }
 
 func (c sharedCase) String() string {
-	return fmt.Sprintf("%s_%v_p%d_s%d_mask%v_ab%v_causal%v_bias%v_packed%v_t%d",
-		c.op, c.dt, c.past, c.s, c.mask, c.attnBias, c.causal, c.bias, c.packed, c.threads)
+	return fmt.Sprintf("%s_%v_p%d_s%d_mask%v_ab%v_causal%v_bias%v_packed%v_qk%v_t%d",
+		c.op, c.dt, c.past, c.s, c.mask, c.attnBias, c.causal, c.bias, c.packed, c.qk, c.threads)
 }
 
 // kernel compiles c's op, with past_present_share_buffer when shared (for
@@ -37,6 +38,9 @@ func (c sharedCase) kernel(t *testing.T, shared bool) *ops.Kernel {
 	attr := func(name string, v int64) ops.Attr { return ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
 	attrs := []ops.Attr{attr("num_heads", int64(c.n)), attr("unidirectional", b2i(c.causal))}
 	outs := []string{"y", "present_key", "present_value"}
+	if c.qk {
+		outs = append(outs, "qk")
+	}
 	if c.op == "Attention" {
 		outs = outs[:2]
 		if shared {
@@ -171,13 +175,17 @@ func TestSharedKVBuffer(t *testing.T) {
 			}
 		}
 	}
-	// Float64 (the materialized path), three threads and packed QKV on a
-	// few of them.
+	// Float64 (the materialized path), three threads, the scores output
+	// and packed QKV on a few of them.
 	n := len(cases)
 	for i := 0; i < n; i += 3 {
 		c := cases[i]
 		c.dt = tensor.Float64
 		cases = append(cases, c)
+		if c.op == "MultiHeadAttention" {
+			c.dt, c.qk = tensor.Float32, true
+			cases = append(cases, c)
+		}
 		c = cases[i+1]
 		c.threads = 3
 		cases = append(cases, c)
@@ -226,7 +234,10 @@ func (c sharedCase) check(t *testing.T, r *rand.Rand) {
 			t.Fatalf("shared (in place %v): %v", inPlace, err)
 		}
 		near(t, "y", got[0], want[0], tl)
-		for i := 1; i < len(got); i++ {
+		if c.qk {
+			near(t, "qk", got[3], want[3], tl)
+		}
+		for i := 1; i <= len(at); i++ {
 			buf := in[at[i-1]]
 			if (got[i] == buf) != inPlace {
 				t.Fatalf("in place %v: present %d is the past buffer %v", inPlace, i, got[i] == buf)
