@@ -525,11 +525,9 @@ func (a *arena) reset() {
 			a.spare = append(a.spare, l[i])
 			l[i] = nil
 		}
-		if keep == 0 {
-			delete(a.free, k)
-		} else {
-			a.free[k] = l[:keep]
-		}
+		// The key stays, empty, for a later run (a class a growing value
+		// passes through again): size classes bound how many there are.
+		a.free[k] = l[:keep]
 	}
 	clear(a.hits)
 	for i := range a.bound {

@@ -35,7 +35,12 @@ func BroadcastShapesTo(dst []int, shapes ...[]int) ([]int, error) {
 			case *o == 1:
 				*o = d
 			default:
-				return nil, fmt.Errorf("%w: shapes %v do not broadcast (dimension %d: %d vs %d)", ErrShape, slices.Clone(shapes), off+i, *o, d)
+				// Copies, so that shapes can stay on a caller's stack.
+				cp := make([][]int, len(shapes))
+				for k, s := range shapes {
+					cp[k] = slices.Clone(s)
+				}
+				return nil, fmt.Errorf("%w: shapes %v do not broadcast (dimension %d: %d vs %d)", ErrShape, cp, off+i, *o, d)
 			}
 		}
 	}

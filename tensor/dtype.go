@@ -219,61 +219,62 @@ func DTypeOf[T Elem]() DType {
 	panic("unreachable")
 }
 
-// makeSlice allocates a zeroed slice of n elements of dtype d.
-func makeSlice(d DType, n int) (any, error) {
+// makeSlice allocates a zeroed slice of n elements of dtype d with room
+// for capacity (at least n).
+func makeSlice(d DType, n, capacity int) (any, error) {
 	switch d {
 	case Float32:
-		return make([]float32, n), nil
+		return make([]float32, n, capacity), nil
 	case Float64:
-		return make([]float64, n), nil
+		return make([]float64, n, capacity), nil
 	case Int8:
-		return make([]int8, n), nil
+		return make([]int8, n, capacity), nil
 	case Int16:
-		return make([]int16, n), nil
+		return make([]int16, n, capacity), nil
 	case Int32:
-		return make([]int32, n), nil
+		return make([]int32, n, capacity), nil
 	case Int64:
-		return make([]int64, n), nil
+		return make([]int64, n, capacity), nil
 	case Uint8:
-		return make([]uint8, n), nil
+		return make([]uint8, n, capacity), nil
 	case Uint16:
-		return make([]uint16, n), nil
+		return make([]uint16, n, capacity), nil
 	case Uint32:
-		return make([]uint32, n), nil
+		return make([]uint32, n, capacity), nil
 	case Uint64:
-		return make([]uint64, n), nil
+		return make([]uint64, n, capacity), nil
 	case Bool:
-		return make([]bool, n), nil
+		return make([]bool, n, capacity), nil
 	case String:
-		return make([]string, n), nil
+		return make([]string, n, capacity), nil
 	case Complex64:
-		return make([]complex64, n), nil
+		return make([]complex64, n, capacity), nil
 	case Complex128:
-		return make([]complex128, n), nil
+		return make([]complex128, n, capacity), nil
 	case Float16:
-		return make([]Float16Bits, n), nil
+		return make([]Float16Bits, n, capacity), nil
 	case BFloat16:
-		return make([]BFloat16Bits, n), nil
+		return make([]BFloat16Bits, n, capacity), nil
 	case Float8E4M3FN:
-		return make([]F8E4M3FN, n), nil
+		return make([]F8E4M3FN, n, capacity), nil
 	case Float8E4M3FNUZ:
-		return make([]F8E4M3FNUZ, n), nil
+		return make([]F8E4M3FNUZ, n, capacity), nil
 	case Float8E5M2:
-		return make([]F8E5M2, n), nil
+		return make([]F8E5M2, n, capacity), nil
 	case Float8E5M2FNUZ:
-		return make([]F8E5M2FNUZ, n), nil
+		return make([]F8E5M2FNUZ, n, capacity), nil
 	case Float8E8M0:
-		return make([]F8E8M0, n), nil
+		return make([]F8E8M0, n, capacity), nil
 	case Float4E2M1:
-		return make([]F4E2M1, n), nil
+		return make([]F4E2M1, n, capacity), nil
 	case Uint4:
-		return make([]U4, n), nil
+		return make([]U4, n, capacity), nil
 	case Int4:
-		return make([]I4, n), nil
+		return make([]I4, n, capacity), nil
 	case Uint2:
-		return make([]U2, n), nil
+		return make([]U2, n, capacity), nil
 	case Int2:
-		return make([]I2, n), nil
+		return make([]I2, n, capacity), nil
 	}
 	return nil, fmt.Errorf("tensor: %w %v", ErrUnsupportedDType, d)
 }

@@ -52,7 +52,7 @@ func New(d DType, shape ...int) (*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := makeSlice(d, n)
+	data, err := makeSlice(d, n, n)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func FromRaw(d DType, shape []int, data any) (*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	probe, err := makeSlice(d, 0)
+	probe, err := makeSlice(d, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,8 @@ func (t *Tensor) Reshape(shape ...int) (*Tensor, error) {
 // Reuse gives t the shape shape (of t's element count) in place, for an
 // allocator that recycles the headers of tensors no one holds any more: t
 // must be one that no live value, caller or kernel still uses. The slice
-// a former Shape call returned is left unchanged.
+// a former Shape call returned is rewritten in place when it has the room
+// (nothing should hold it: code keeping a shape across runs copies it).
 func (t *Tensor) Reuse(shape []int) error {
 	if SameShape(t.shape, shape) {
 		return nil
@@ -189,7 +190,7 @@ func (t *Tensor) Reuse(shape []int) error {
 	if n != t.Len() {
 		return fmt.Errorf("%w: cannot reshape %v (%d elements) to %v", ErrShape, t.shape, t.Len(), slices.Clone(shape))
 	}
-	t.shape = append([]int{}, shape...)
+	t.setShape(shape)
 	return nil
 }
 
@@ -204,12 +205,9 @@ func NewCap(d DType, capacity int, shape ...int) (*Tensor, error) {
 	if capacity < n || capacity > MaxElements {
 		return nil, fmt.Errorf("%w: capacity %d for shape %v (%d elements)", ErrShape, capacity, slices.Clone(shape), n)
 	}
-	data, err := makeSlice(d, capacity)
+	data, err := makeSlice(d, n, capacity)
 	if err != nil {
 		return nil, err
-	}
-	if n != capacity {
-		data = reflect.ValueOf(data).Slice(0, n).Interface()
 	}
 	return &Tensor{dtype: d, shape: append([]int{}, shape...), data: data}, nil
 }
@@ -250,7 +248,7 @@ func (t *Tensor) Refit(shape []int) error {
 	if !ok {
 		return fmt.Errorf("%w: cannot refit %v to %v: %d elements, more than the backing array holds", ErrShape, t.shape, slices.Clone(shape), n)
 	}
-	t.shape = append([]int{}, shape...)
+	t.setShape(shape)
 	return nil
 }
 
@@ -276,9 +274,19 @@ func (t *Tensor) SetView(x *Tensor, shape []int) error {
 	}
 	t.dtype, t.data = x.dtype, x.data
 	if !SameShape(t.shape, shape) || t.shape == nil {
-		t.shape = append([]int{}, shape...)
+		t.setShape(shape)
 	}
 	return nil
+}
+
+// setShape gives t the shape, in its shape slice when that has the room
+// (for the allocator methods Reuse, Refit and SetView: see Reuse).
+func (t *Tensor) setShape(shape []int) {
+	if t.shape != nil && cap(t.shape) >= len(shape) {
+		t.shape = append(t.shape[:0], shape...)
+		return
+	}
+	t.shape = append([]int{}, shape...)
 }
 
 // Clone returns a deep copy.

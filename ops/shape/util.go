@@ -91,7 +91,7 @@ func forAxes(axes []int64, rank int, f func(int)) (axisSet, error) {
 			return seen, err
 		}
 		if seen.add(ax, rank) {
-			return seen, fmt.Errorf("axis %d appears twice in %v", a, axes)
+			return seen, fmt.Errorf("axis %d appears twice in %v", a, slices.Clone(axes))
 		}
 		f(ax)
 	}
