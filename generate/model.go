@@ -211,6 +211,7 @@ type step struct {
 	// step has shown the vocabulary size.
 	logits *tensor.Tensor
 	bind   context.Context
+	out    map[string]*tensor.Tensor // each run's outputs (RunInto)
 }
 
 func (m *model) newStep(prompts [][]int, pad int, maxNew int, cache bool) *step {
@@ -260,14 +261,15 @@ func (m *model) newStep(prompts [][]int, pad int, maxNew int, cache bool) *step 
 
 // cols packs columns [from, to) of every row of x (batch, maxLen) into
 // dst as a (batch, to−from) tensor. The tensor of the last call with dst
-// (feed k) serves again when the width is the same (every decode step's
-// ids and positions): its data is dst, and no run keeps a feed.
+// (feed k) serves again, refitted when the width changed (the mask grows
+// a column per step): its data is a prefix of dst, and no run keeps a
+// feed.
 func (st *step) cols(k int, dst, x []int64, from, to int) *tensor.Tensor {
 	w := to - from
 	for b := 0; b < st.batch; b++ {
 		copy(dst[b*w:(b+1)*w], x[b*st.maxLen+from:b*st.maxLen+to])
 	}
-	if t := st.feedT[k]; t != nil && t.Len() == st.batch*w {
+	if t := st.feedT[k]; t != nil && t.Refit([]int{st.batch, w}) == nil {
 		return t
 	}
 	st.feedT[k] = tensor.Must([]int{st.batch, w}, dst[:st.batch*w])
@@ -333,10 +335,13 @@ func (st *step) run(ctx context.Context, prefill bool) (*tensor.Tensor, error) {
 			st.feeds["use_cache_branch"] = st.branch[1]
 		}
 	}
-	out, err := s.Run(ctx, st.feeds)
-	if err != nil {
+	if st.out == nil {
+		st.out = map[string]*tensor.Tensor{}
+	}
+	if err := s.RunInto(ctx, st.feeds, st.out); err != nil {
 		return nil, err
 	}
+	out := st.out
 	if st.cache {
 		for i, name := range st.onames {
 			p, ok := out[name]

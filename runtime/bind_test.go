@@ -292,3 +292,43 @@ func TestWithOutputsOtherProviders(t *testing.T) {
 	checkScaled(t, "z", z, tensor.Data[float32](ramp(4)), 9)
 	checkScaled(t, "y", out["y"], tensor.Data[float32](ramp(4)), 3)
 }
+
+// TestRunInto: RunInto fills the caller's map (cleared first, emptied by a
+// failed run) with every provider, and a steady-state run of a graph whose
+// outputs are bound allocates nothing.
+func TestRunInto(t *testing.T) {
+	const n = 64
+	for _, p := range []Provider{NativeWith(arenaRegistry(t)), cloningProvider{NativeWith(arenaRegistry(t))}} {
+		s, err := NewSession(model([]*ir.Node{node("Triple", "y", "x"), node("Triple", "z", "y")},
+			[]*ir.ValueInfo{vi("x", n)}, []*ir.ValueInfo{vi("y", n), vi("z", n)}), Options{Provider: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := ramp(n)
+		outs := map[string]*tensor.Tensor{"stale": x}
+		if err := s.RunInto(context.Background(), map[string]*tensor.Tensor{"x": x}, outs); err != nil {
+			t.Fatal(err)
+		}
+		if len(outs) != 2 {
+			t.Fatalf("outs holds %d entries, want y and z", len(outs))
+		}
+		checkScaled(t, "y", outs["y"], tensor.Data[float32](x), 3)
+		checkScaled(t, "z", outs["z"], tensor.Data[float32](x), 9)
+		if err := s.RunInto(context.Background(), map[string]*tensor.Tensor{"x": ramp(n + 1)}, outs); err == nil || len(outs) != 0 {
+			t.Fatalf("a run with a wrong feed: error %v, %d outputs left", err, len(outs))
+		}
+	}
+	s := bindSession(t, n)
+	y, z := poisoned(n), poisoned(n)
+	ctx := WithOutputs(context.Background(), map[string]*tensor.Tensor{"y": y, "z": z})
+	feeds, outs := map[string]*tensor.Tensor{"x": ramp(n)}, map[string]*tensor.Tensor{}
+	allocs := testing.AllocsPerRun(50, func() {
+		if err := s.RunInto(ctx, feeds, outs); err != nil {
+			t.Fatal(err)
+		}
+	})
+	checkScaled(t, "z", z, tensor.Data[float32](feeds["x"]), 9)
+	if allocs > 0 {
+		t.Errorf("a run allocates %.1f times, want none", allocs)
+	}
+}

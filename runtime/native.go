@@ -142,10 +142,8 @@ func (p *nativeProgram) Run(ctx context.Context, feeds map[string]tensor.Value) 
 	return res, nil
 }
 
-func (p *nativeProgram) runTensors(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
-	var res map[string]*tensor.Tensor
+func (p *nativeProgram) runTensors(ctx context.Context, feeds, res map[string]*tensor.Tensor) error {
 	err := runNative(p, ctx, feeds, func(outs []tensor.Value) error {
-		res = make(map[string]*tensor.Tensor, len(outs))
 		for i, name := range p.plan.outputNames {
 			t, ok := outs[i].(*tensor.Tensor)
 			if !ok {
@@ -156,9 +154,9 @@ func (p *nativeProgram) runTensors(ctx context.Context, feeds map[string]*tensor
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		clear(res)
 	}
-	return res, nil
+	return err
 }
 
 // runNative runs the program on feeds and hands its outputs, in the plan's

@@ -113,24 +113,58 @@ func (s *Session) Outputs() []*ir.ValueInfo { return s.outputs }
 func (s *Session) Close() error { return s.prog.Close() }
 
 // tensorProgram is a Program that also runs on tensor maps as they are
-// (the native one), sparing Run two maps per call.
+// (the native one), filling the caller's output map: Run and RunInto then
+// make one map per call or none.
 type tensorProgram interface {
-	runTensors(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error)
+	runTensors(ctx context.Context, feeds, outs map[string]*tensor.Tensor) error
 }
 
 // Run feeds tensors by input name and returns every graph output by name.
-func (s *Session) Run(ctx context.Context, feeds map[string]*tensor.Tensor) (out map[string]*tensor.Tensor, err error) {
-	if tp, ok := s.prog.(tensorProgram); ok {
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		if err := checkRun(s, ctx, feeds); err != nil {
+func (s *Session) Run(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	if _, ok := s.prog.(tensorProgram); ok {
+		out := make(map[string]*tensor.Tensor, len(s.outputs))
+		if err := s.RunInto(ctx, feeds, out); err != nil {
 			return nil, err
 		}
-		// The program places the bound outputs itself.
-		defer recoverTo(&err, "run")
-		return tp.runTensors(ctx, feeds)
+		return out, nil
 	}
+	return s.runValuesAsTensors(ctx, feeds)
+}
+
+// RunInto is Run writing the outputs into outs, which it clears first,
+// instead of into a new map: a caller running a model step after step (a
+// decoder) reuses one map. After a failed run outs is empty.
+func (s *Session) RunInto(ctx context.Context, feeds, outs map[string]*tensor.Tensor) (err error) {
+	clear(outs)
+	tp, ok := s.prog.(tensorProgram)
+	if !ok {
+		out, err := s.runValuesAsTensors(ctx, feeds)
+		for k, v := range out {
+			outs[k] = v
+		}
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := checkRun(s, ctx, feeds); err != nil {
+		return err
+	}
+	// The program places the bound outputs itself. A panic leaves outs
+	// empty: recoverTo (called by the runtime: it must be deferred
+	// itself) sets err first.
+	defer func() {
+		if err != nil {
+			clear(outs)
+		}
+	}()
+	defer recoverTo(&err, "run")
+	return tp.runTensors(ctx, feeds, outs)
+}
+
+// runValuesAsTensors is Run through RunValues (providers other than the
+// native one).
+func (s *Session) runValuesAsTensors(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
 	vf := make(map[string]tensor.Value, len(feeds))
 	for k, v := range feeds {
 		vf[k] = v
