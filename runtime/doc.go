@@ -25,18 +25,24 @@
 // (ops.Ctx.Reusable: an intermediate at its last use that no other value
 // shares; ops.Ctx.Extendable: also a donated feed, WithDonated, which may
 // only be written where it holds no valid content, as a KV cache shared by
-// past and present gains its new rows). A recycled buffer comes back with
-// the tensor header the arena made for it, reshaped: a header is reused
-// only once no slot holds its buffer, never for a graph output or a feed,
-// so kernels (which keep no tensor across runs) and callers cannot tell.
-// Kernels keep per-node plans for the shapes they last saw and return
-// their outputs through ops.Ctx.Result, so that a steady-state run, a
-// decode step of a KV-cached model among them, allocates little beyond
-// its outputs and the values whose sizes change.
+// past and present gains its new rows). Buffers are kept by size class
+// (an eighth apart), so that a value growing by a row per decode step
+// finds last step's buffer most steps. A recycled buffer comes back with
+// the tensor header the arena made for it, refitted to the new shape; the
+// headers of views (ops.Ctx.View) are recycled from run to run too. A
+// header is reused only once no slot holds its buffer, never for a graph
+// output or a feed, so kernels (which keep no tensor across runs) and
+// callers cannot tell. Kernels keep per-node plans for the shapes they
+// last saw and return their outputs through ops.Ctx.Result.
+//
 // A caller may bind its own tensors to outputs (WithOutputs, like ONNX
 // Runtime's IOBinding): the node making a bound output writes into the
 // bound tensor (the arena hands it to that node's New), else the run copies
-// the output there once.
+// the output there once. With its outputs bound and RunInto filling a map
+// the caller reuses, a steady-state run allocates nothing; a decode step
+// of a KV-cached model allocates only for the values whose length grows
+// (a boxed slice header each, and a buffer when one outgrows its class).
+//
 // Package runtime/ort delegates to ONNX Runtime through cgo; it is the only
 // cgo in gort, so CGO_ENABLED=0 builds a working native runtime.
 //
