@@ -36,8 +36,11 @@ func ModelFromProto(mp *onnxpb.ModelProto, baseDir string) (*ir.Model, error) {
 // modelFromProto is ModelFromProto; owned says mp belongs to the caller
 // alone, so that tensors may share its raw_data (decodeTensor).
 func modelFromProto(mp *onnxpb.ModelProto, baseDir string, owned bool) (*ir.Model, error) {
-	d := &decoder{ext: newExternalReader(baseDir), meta: map[*tensor.Tensor]ir.TensorMeta{}, owned: owned}
-	return d.model(mp)
+	return newDecoder(baseDir, owned).model(mp)
+}
+
+func newDecoder(baseDir string, owned bool) *decoder {
+	return &decoder{ext: newExternalReader(baseDir), meta: map[*tensor.Tensor]ir.TensorMeta{}, owned: owned}
 }
 
 func (d *decoder) model(mp *onnxpb.ModelProto) (*ir.Model, error) {

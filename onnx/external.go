@@ -24,6 +24,8 @@ type externalReader struct {
 	base     string // model folder, symlinks resolved
 	err      error  // why base is unusable
 	checksum map[string]string
+	// skim holds the raw_data Load left in the model file, or nil.
+	skim *skimmed
 }
 
 func newExternalReader(baseDir string) *externalReader {
@@ -41,6 +43,15 @@ func newExternalReader(baseDir string) *externalReader {
 	}
 	r.base = abs
 	return r
+}
+
+// skimmed returns the span of the model file that holds tp's raw_data,
+// where Load left it there (see skim).
+func (r *externalReader) skimmed(tp *onnxpb.TensorProto) (span, bool) {
+	if r == nil {
+		return span{}, false
+	}
+	return r.skim.take(tp)
 }
 
 // externalInfo is a TensorProto's external_data entries.

@@ -19,8 +19,19 @@ var ErrFormat = errors.New("not a valid ONNX protobuf")
 // Load reads the .onnx file at path. External tensor data is read from files
 // in the model's folder (never outside it).
 //
+// Load holds about one copy of the weights at its peak: it leaves large
+// raw_data in the file while it parses the rest, then reads each straight
+// into its tensor's memory (stream.go); Parse holds the caller's bytes and
+// the tensors.
+//
 // Errors name the file and the graph, node, initializer or value at fault.
 func Load(path string) (*ir.Model, error) {
+	if m, err := loadSkim(path); !errors.Is(err, errSkim) {
+		if err != nil {
+			return nil, fmt.Errorf("onnx: %s: %w", filepath.Base(path), err)
+		}
+		return m, nil
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
@@ -30,6 +41,27 @@ func Load(path string) (*ir.Model, error) {
 		return nil, fmt.Errorf("onnx: %s: %w", filepath.Base(path), err)
 	}
 	return m, nil
+}
+
+// loadSkim is Load through skim (stream.go); errSkim means read the file
+// whole instead.
+func loadSkim(path string) (*ir.Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, errSkim
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return nil, errSkim
+	}
+	mp, s, err := skimModel(f, st.Size())
+	if err != nil {
+		return nil, errSkim
+	}
+	d := newDecoder(filepath.Dir(path), true)
+	d.ext.skim = s
+	return d.model(mp)
 }
 
 // Parse decodes a serialized ModelProto. External tensor data is read

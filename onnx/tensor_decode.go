@@ -88,6 +88,20 @@ func decodeTensor(tp *onnxpb.TensorProto, ext *externalReader, owned bool) (*ten
 	}
 	raw := tp.RawData
 	src := "raw_data"
+	if sp, ok := ext.skimmed(tp); ok && tp.GetDataLocation() != onnxpb.TensorProto_EXTERNAL {
+		// Load left this raw_data in the file (skim): read it now, into
+		// memory of its own, once its size is known to fit the dims.
+		if dt == tensor.String {
+			return nil, fmt.Errorf("string tensor has raw_data; strings must be in string_data")
+		}
+		if want := rawSize(dt, n); sp.n != int64(want) {
+			return nil, fmt.Errorf("dims %v need %d bytes, %s has %d", tp.GetDims(), want, src, sp.n)
+		}
+		if raw, err = ext.skim.read(sp); err != nil {
+			return nil, err
+		}
+		owned = true
+	}
 	if tp.GetDataLocation() == onnxpb.TensorProto_EXTERNAL {
 		if dt == tensor.String {
 			return nil, fmt.Errorf("string tensors cannot be stored externally")
