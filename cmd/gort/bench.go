@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,13 +71,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	dims := map[string]int{}
 	for _, v := range m.Graph.Inputs {
 		for _, d := range v.Type.Shape {
-			if d.Param == "" {
-				continue
-			}
-			if strings.Contains(strings.ToLower(d.Param), "batch") {
-				dims[d.Param] = *batch
-			} else {
-				dims[d.Param] = *seq
+			if d.Param != "" {
+				dims[d.Param] = benchDim(d.Param, *batch, *seq)
 			}
 		}
 	}
@@ -143,6 +139,27 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "bench: native/ort = %.2f\n", med[0]/med[1])
 	}
 	return nil
+}
+
+// benchDim is the size bench gives a symbolic dimension: the batch size
+// for a batch one, the sum of its terms for a sum (an export's attention
+// mask spans "past_sequence_length + sequence_length"), the sequence
+// length otherwise.
+func benchDim(param string, batch, seq int) int {
+	if terms := strings.Split(param, "+"); len(terms) > 1 {
+		n := 0
+		for _, t := range terms {
+			n += benchDim(strings.TrimSpace(t), batch, seq)
+		}
+		return n
+	}
+	if v, err := strconv.Atoi(param); err == nil {
+		return v
+	}
+	if strings.Contains(strings.ToLower(param), "batch") {
+		return batch
+	}
+	return seq
 }
 
 // benchModel loads an .onnx file or builds a built-in model.
