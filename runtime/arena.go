@@ -172,9 +172,17 @@ func (a *arena) serveLocked(k bufKey, shape []int) (*tensor.Tensor, error) {
 	return nil, nil
 }
 
+// maxViews bounds the view headers an arena keeps (a Loop making a view
+// per iteration would otherwise keep one header per iteration).
+const maxViews = 1024
+
 // View implements ops.Viewer.
 func (a *arena) View(t *tensor.Tensor, dims ops.Dims) (*tensor.Tensor, error) {
 	a.mu.Lock()
+	if a.nview == maxViews {
+		a.mu.Unlock()
+		return t.Reshape(dims.D[:dims.Rank]...)
+	}
 	if a.nview == len(a.views) {
 		a.views = append(a.views, nil)
 	}
