@@ -1,5 +1,5 @@
-// Package tokenizer implements the text tokenizers BERT- and GPT-2-style
-// models expect, identical to Hugging Face `tokenizers` in ids and offsets,
+// Package tokenizer implements the text tokenizers BERT-, GPT-2- and
+// SentencePiece-style (XLM-RoBERTa, T5) models expect, identical to Hugging Face `tokenizers` in ids and offsets,
 // and trains new vocabularies from raw text.
 //
 // # Overview
@@ -13,10 +13,13 @@
 //
 //   - models: WordPiece; BPE (byte-level as GPT-2's, or with
 //     continuing_subword_prefix / end_of_word_suffix, unk_token, fuse_unk,
-//     byte_fallback, ignore_merges); WordLevel
+//     byte_fallback, ignore_merges); WordLevel; Unigram (SentencePiece's:
+//     Viterbi over the pieces' scores, unk_id, byte_fallback)
 //   - normalizers: BertNormalizer (clean_text, handle_chinese_chars,
 //     strip_accents, lowercase), NFC, NFD, NFKC, NFKD, Lowercase,
-//     StripAccents, Prepend, Replace (string patterns), Strip, Sequence
+//     StripAccents, Prepend, Replace (string patterns, and regular
+//     expressions Go reads as Oniguruma does), Strip, Precompiled
+//     (SentencePiece's precompiled_charsmap), Sequence
 //   - pre-tokenizers: BertPreTokenizer, ByteLevel (add_prefix_space, GPT-2's
 //     pattern), Whitespace, WhitespaceSplit, Punctuation, Digits, Metaspace,
 //     Sequence
@@ -28,8 +31,10 @@
 //     truncation (LongestFirst, OnlyFirst, OnlySecond; Left or Right) and
 //     padding (BatchLongest or Fixed, Left or Right, pad_to_multiple_of)
 //
-// Other component types (Unigram, Split, regular-expression Replace, ...)
-// fail to load with an error naming them. Truncation drops overflowing tokens
+// Other component types (Split, a Replace whose regular expression Go would
+// read differently, ...) fail to load with an error naming them. Where
+// Hugging Face fails to encode (a Unigram model without unk_id meeting a
+// character no piece covers), gort leaves the character out. Truncation drops overflowing tokens
 // (no stride windows) and BPE dropout is refused.
 //
 // FromVocabTxt builds BERT's tokenizer from a vocab.txt as transformers does.
@@ -52,7 +57,9 @@
 // conformance/interop/tokenizers/run.sh trains reference tokenizers with
 // Hugging Face on a generated corpus and checks gort against them on
 // thousands of strings (ids, type ids, offsets, masks, decoding), then loads
-// gort-trained and gort-saved tokenizers into Hugging Face. Training follows
+// gort-trained and gort-saved tokenizers into Hugging Face. The Unigram
+// references include SentencePiece models trained with nmt_nfkc rules and
+// converted by transformers as XLM-RoBERTa's and T5's are. Training follows
 // Hugging Face's algorithm but breaks ties deterministically; Hugging Face's
 // own training is not deterministic (hash order), so vocabularies agree on
 // most tokens, not all.

@@ -20,6 +20,9 @@ func FuzzTokenizerJSON(f *testing.F) {
 	f.Add([]byte(`{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "a": 1}, "max_input_chars_per_word": -1}, "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "Lowercase"}, {"type": "StripAccents"}]}, "added_tokens": [{"id": 5, "content": "a", "normalized": true, "lstrip": true, "rstrip": true, "single_word": true}]}`))
 	f.Add([]byte(`{"model": {"vocab": {}}, "post_processor": {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "B", "type_id": 9}}], "pair": [], "special_tokens": {}}}`))
 	f.Add([]byte(`{"normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}, {"type": "Strip"}]}, "pre_tokenizer": {"type": "Metaspace", "prepend_scheme": "first"}, "model": {"type": "BPE", "byte_fallback": true, "fuse_unk": true, "unk_token": "<unk>", "vocab": {"<unk>": 0, "<0x41>": 1, "▁": 2, "a": 3}, "merges": []}, "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "▁"}, "content": " "}, {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 9}]}}`))
+	f.Add([]byte(`{"model": {"type": "Unigram", "unk_id": 0, "byte_fallback": true, "vocab": [["<unk>", 0.0], ["▁a", -1.5], ["b", -2], ["<0x41>", -9], ["<0xC3>", -9], ["<0xA9>", -9], ["ab", -1e300]]}, "normalizer": {"type": "Sequence", "normalizers": [{"type": "Precompiled", "precompiled_charsmap": "CAAAAAAEAABhAQAAeHkA"}, {"type": "Strip", "strip_left": false, "strip_right": true}, {"type": "Replace", "pattern": {"Regex": " {2,}|\\A\t+"}, "content": "▁"}]}, "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true}, "decoder": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always"}}`))
+	f.Add([]byte(`{"model": {"type": "Unigram", "unk_id": null, "vocab": [["a", 0], ["a", -1], ["", -2]]}, "normalizer": {"type": "Precompiled", "precompiled_charsmap": "/////w=="}}`))
+	f.Add([]byte(`{"model": {"type": "Unigram", "unk_id": 3, "vocab": [["a", 0]]}, "normalizer": {"type": "Precompiled", "precompiled_charsmap": ""}}`))
 	f.Add([]byte(`not json`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tk, err := Parse(data)
@@ -51,10 +54,10 @@ func FuzzTokenizerJSON(f *testing.F) {
 // FuzzEncode: any text, valid UTF-8 or not, encodes without panicking, with
 // offsets inside the text on character boundaries.
 func FuzzEncode(f *testing.F) {
-	for _, s := range []string{"", "Hello, World!", "Café naïve 中文 😀", "a\x00b\u200b \t\n", "e\u0301\u0323q\u0307\u0323", "\xff\xfe", "[MASK]<|endoftext|>", "İstanbul ǅ ﬁ ½"} {
+	for _, s := range []string{"", "Hello, World!", "Café naïve 中文 😀", "a\x00b\u200b \t\n", "e\u0301\u0323q\u0307\u0323", "\xff\xfe", "[MASK]<|endoftext|>", "İstanbul ǅ ﬁ ½", "\vＡ\u0301  ａ\u0301\r\n\u0600x<s>"} {
 		f.Add(s)
 	}
-	toks := []*Tokenizer{load(f, "bert-tiny.json"), load(f, "bpe-tiny.json")}
+	toks := []*Tokenizer{load(f, "bert-tiny.json"), load(f, "bpe-tiny.json"), load(f, "unigram-tiny.json")}
 	nfkc := load(f, "bert-tiny.json")
 	nfkc.Normalizer = NormalizerSequence{NFKC{}, NFD{}, StripAccents{}, NFC{}, Lowercase{}}
 	nfkc.PreTokenizer = PreTokenizerSequence{Whitespace{}, Punctuation{Behavior: Contiguous}, Digits{IndividualDigits: true}}

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -195,6 +196,9 @@ func parseModel(m json.RawMessage) (Model, error) {
 			typ = "WordPiece"
 		}
 	}
+	if typ == "Unigram" {
+		return parseUnigram(o)
+	}
 	var v map[string]int
 	if err := field(o, "vocab", &v); err != nil {
 		return nil, err
@@ -254,7 +258,41 @@ func parseModel(m json.RawMessage) (Model, error) {
 		}
 		return NewWordLevel(v, unk)
 	}
-	return nil, fmt.Errorf("type %q is not supported (WordPiece, BPE, WordLevel)", typ)
+	return nil, fmt.Errorf("type %q is not supported (WordPiece, BPE, WordLevel, Unigram)", typ)
+}
+
+// parseUnigram reads {"vocab": [["piece", score], ...], "unk_id": n or
+// null, "byte_fallback": bool}.
+func parseUnigram(o map[string]json.RawMessage) (Model, error) {
+	var raw [][]json.RawMessage
+	unk := -1
+	var unkRaw json.RawMessage
+	var fallback bool
+	if err := fields(o, "vocab", &raw, "unk_id", &unkRaw, "byte_fallback", &fallback); err != nil {
+		return nil, err
+	}
+	if _, ok := o["vocab"]; !ok {
+		return nil, errors.New("vocab: missing")
+	}
+	if !isNull(unkRaw) {
+		if err := json.Unmarshal(unkRaw, &unk); err != nil || unk < 0 {
+			return nil, fmt.Errorf("unk_id: want a non-negative integer or null, got %s", unkRaw)
+		}
+	}
+	pieces := make([]UnigramPiece, len(raw))
+	for i, e := range raw {
+		if len(e) != 2 || json.Unmarshal(e[0], &pieces[i].Piece) != nil || json.Unmarshal(e[1], &pieces[i].Score) != nil {
+			return nil, fmt.Errorf("vocab[%d]: want [\"piece\", score]", i)
+		}
+	}
+	if unk >= 0 && len(pieces) == 0 {
+		return nil, errors.New("vocab: empty, but unk_id needs the unknown piece")
+	}
+	u, err := NewUnigram(pieces, unk, fallback)
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 func parseNormalizer(m json.RawMessage, depth int) (Normalizer, error) {
@@ -289,13 +327,26 @@ func parseNormalizer(m json.RawMessage, depth int) (Normalizer, error) {
 		var p Prepend
 		return p, field(o, "prepend", &p.Prepend)
 	case "Replace":
-		pat, content, err := parseReplace(o)
-		return Replace{pat, content}, err
+		pat, regex, content, err := parseReplacePattern(o)
+		if err != nil || !regex {
+			return Replace{pat, content}, err
+		}
+		return NewRegexReplace(pat, content)
+	case "Precompiled":
+		var charsmap string
+		if err := field(o, "precompiled_charsmap", &charsmap); err != nil {
+			return nil, err
+		}
+		b, err := base64.StdEncoding.DecodeString(charsmap)
+		if err != nil {
+			return nil, fmt.Errorf("precompiled_charsmap: not base64: %w", err)
+		}
+		return NewPrecompiled(b)
 	case "Strip":
 		p := Strip{Left: true, Right: true}
 		return p, fields(o, "strip_left", &p.Left, "strip_right", &p.Right)
 	}
-	return nil, fmt.Errorf("type %q is not supported (BertNormalizer, NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Prepend, Replace, Strip, Sequence)", typ)
+	return nil, fmt.Errorf("type %q is not supported (BertNormalizer, NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Prepend, Replace, Strip, Precompiled, Sequence)", typ)
 }
 
 func parseByteLevel(o map[string]json.RawMessage) (ByteLevel, error) {
@@ -731,17 +782,30 @@ func orDefault[T comparable](v, def T) T {
 
 // parseReplace reads a Replace component's string pattern and content.
 func parseReplace(o map[string]json.RawMessage) (pattern, content string, err error) {
+	pattern, regex, content, err := parseReplacePattern(o)
+	if err == nil && regex {
+		err = errors.New(`pattern: only {"String": ...} patterns are supported here, not regular expressions`)
+	}
+	return pattern, content, err
+}
+
+// parseReplacePattern reads a Replace component's pattern, {"String": s} or
+// {"Regex": s}, and content.
+func parseReplacePattern(o map[string]json.RawMessage) (pattern string, regex bool, content string, err error) {
 	var pat struct {
 		String *string
 		Regex  *string
 	}
 	if err := fields(o, "pattern", &pat, "content", &content); err != nil {
-		return "", "", err
+		return "", false, "", err
 	}
-	if pat.String == nil {
-		return "", "", errors.New(`pattern: only {"String": ...} patterns are supported, not regular expressions`)
+	switch {
+	case pat.String != nil:
+		return *pat.String, false, content, nil
+	case pat.Regex != nil:
+		return *pat.Regex, true, content, nil
 	}
-	return *pat.String, content, nil
+	return "", false, "", errors.New(`pattern: want {"String": ...} or {"Regex": ...}`)
 }
 
 func parseMetaspace(o map[string]json.RawMessage) (Metaspace, error) {

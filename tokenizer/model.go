@@ -31,17 +31,18 @@ type Model interface {
 // scratch holds buffers reused across the words of one encoding and, through
 // the tokenizer's pool, across encodings.
 type scratch struct {
-	buf    []byte
-	pos    []int // byte offset of each rune in buf
-	bpos   []int
-	syms   []symbol
-	q      mergeQueue
-	ar     normStr // arena for normalized text; see alloc
-	words  []normStr
-	pieces []piece
-	toks   []token
-	edits  []edit
-	key    []byte
+	buf     []byte
+	pos     []int // byte offset of each rune in buf
+	bpos    []int
+	syms    []symbol
+	q       mergeQueue
+	ar      normStr // arena for normalized text; see alloc
+	words   []normStr
+	pieces  []piece
+	toks    []token
+	edits   []edit
+	key     []byte
+	lattice []latticeNode
 }
 
 // alloc returns an empty normStr with room for n runes, carved from the

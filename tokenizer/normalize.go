@@ -240,23 +240,7 @@ func normalizeForm(n normStr, compat, composeToo bool, sc *scratch) normStr {
 		eds = composeEdits(eds)
 	}
 	sc.edits = eds
-	out := sc.alloc(len(eds))
-	p := 0 // next input rune
-	for _, e := range eds {
-		var a span
-		switch {
-		case e.change > 0 && p > 0:
-			a = n.align[p-1]
-		case e.change > 0:
-			a = span{n.align[0][0], n.align[0][0]}
-		default:
-			a = n.align[min(p, len(n.align)-1)]
-			p += 1 - e.change
-		}
-		out.runes = append(out.runes, e.r)
-		out.align = append(out.align, a)
-	}
-	return out
+	return applyEdits(n, eds, sc)
 }
 
 // hfCCC is the canonical combining class in Hugging Face's Unicode version:

@@ -1,6 +1,8 @@
 package tokenizer
 
 import (
+	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -252,4 +254,98 @@ func (d StripDecoder) decodeChain(toks []string) []string {
 
 func (d StripDecoder) toJSON() map[string]any {
 	return map[string]any{"type": "Strip", "content": string(d.Content), "start": d.Start, "stop": d.Stop}
+}
+
+// RegexReplace replaces every match of a regular expression with Content,
+// aligned as Replace (SpmConverter's Replace(" {2,}", "▁"), say). Hugging
+// Face matches with Oniguruma; patterns are accepted only where Go's
+// regexp reads them the same: \A and \z but no ^ or $ (line anchors in
+// Oniguruma), no word boundaries, Perl classes (\d \s \w), POSIX classes
+// or flag groups, and no pattern that matches the empty string.
+type RegexReplace struct {
+	Pattern, Content string
+	re               *regexp.Regexp
+}
+
+// NewRegexReplace compiles pattern, refusing what Go and Oniguruma would
+// read differently.
+func NewRegexReplace(pattern, content string) (*RegexReplace, error) {
+	inClass := false
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; {
+		case c == '\\' && i+1 < len(pattern):
+			if strings.IndexByte("dDsSwWbBZhHRXKG", pattern[i+1]) >= 0 {
+				return nil, fmt.Errorf("pattern: regex %q: \\%c differs between Oniguruma and Go", pattern, pattern[i+1])
+			}
+			i++
+		case c == '[' && !inClass:
+			inClass = true
+			if strings.HasPrefix(pattern[i:], "[[:") {
+				return nil, fmt.Errorf("pattern: regex %q: POSIX classes are not supported", pattern)
+			}
+			if strings.HasPrefix(pattern[i:], "[^]") || strings.HasPrefix(pattern[i:], "[]") {
+				return nil, fmt.Errorf("pattern: regex %q: a ] first in a class differs between Oniguruma and Go", pattern)
+			}
+		case c == ']' && inClass:
+			inClass = false
+		case (c == '^' || c == '$') && !inClass:
+			return nil, fmt.Errorf("pattern: regex %q: ^ and $ match at lines in Oniguruma, at the text in Go; use \\A and \\z", pattern)
+		case c == '(' && !inClass && strings.HasPrefix(pattern[i:], "(?") && !strings.HasPrefix(pattern[i:], "(?:"):
+			return nil, fmt.Errorf("pattern: regex %q: flag and look-around groups are not supported", pattern)
+		}
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("pattern: regex %q: %w", pattern, err)
+	}
+	if re.MatchString("") {
+		return nil, fmt.Errorf("pattern: regex %q matches the empty string", pattern)
+	}
+	return &RegexReplace{Pattern: pattern, Content: content, re: re}, nil
+}
+
+func (p *RegexReplace) normalize(n normStr, sc *scratch) normStr {
+	if len(n.runes) == 0 {
+		return n
+	}
+	s := n.String()
+	m := p.re.FindAllStringIndex(s, -1)
+	if m == nil {
+		return n
+	}
+	content := []rune(p.Content)
+	out := sc.alloc(len(n.runes) + len(m)*len(content))
+	i, b := 0, 0 // rune index and its byte offset in s
+	for _, mt := range m {
+		for b < mt[0] {
+			out.runes = append(out.runes, n.runes[i])
+			out.align = append(out.align, n.align[i])
+			b += encodedLen(n.runes[i])
+			i++
+		}
+		for b < mt[1] {
+			b += encodedLen(n.runes[i])
+			i++
+		}
+		a := n.align[i-1]
+		for _, r := range content {
+			out.runes = append(out.runes, r)
+			out.align = append(out.align, a)
+		}
+	}
+	out.runes = append(out.runes, n.runes[i:]...)
+	out.align = append(out.align, n.align[i:]...)
+	return out
+}
+
+func (p *RegexReplace) toJSON() map[string]any {
+	return map[string]any{"type": "Replace", "pattern": map[string]any{"Regex": p.Pattern}, "content": p.Content}
+}
+
+// encodedLen is the length of r in string(runes): invalid runes become U+FFFD.
+func encodedLen(r rune) int {
+	if n := utf8.RuneLen(r); n > 0 {
+		return n
+	}
+	return 3
 }

@@ -19,7 +19,8 @@ type Tokenizer struct {
 
 	added     []*AddedToken
 	addedByID map[int]*AddedToken
-	raw, norm *matcher // added tokens matched in the original and in the normalized text
+	raw, norm *matcher        // added tokens matched in the original and in the normalized text
+	special   map[string]bool // contents of the special added tokens
 	pool      sync.Pool
 }
 
@@ -92,7 +93,11 @@ func (v vocab) maxID() int { return len(v.tokens) - 1 }
 func (t *Tokenizer) refreshMatchers() {
 	var raw, norm []*AddedToken
 	var rawP, normP []string
+	t.special = map[string]bool{}
 	for _, a := range t.added {
+		if a.Special {
+			t.special[a.Content] = true
+		}
 		if a.Normalized {
 			norm = append(norm, a)
 			p := a.Content
@@ -372,7 +377,9 @@ func (t *Tokenizer) Decode(ids []int, skipSpecial bool) string {
 			toks = append(toks, a.token())
 			continue
 		}
-		if tok, ok := t.Model.IDToToken(id); ok {
+		// A model token spelled as a special added token is special too,
+		// as in Hugging Face, which tells them by content.
+		if tok, ok := t.Model.IDToToken(id); ok && !(skipSpecial && t.special[tok]) {
 			toks = append(toks, tok)
 		}
 	}

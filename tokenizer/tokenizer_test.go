@@ -219,7 +219,8 @@ func TestParseErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ from, to, want string }{
-		{`"type": "WordPiece", "unk_token"`, `"type": "Unigram", "unk_token"`, `model: type "Unigram" is not supported`},
+		{`"type": "WordPiece", "unk_token"`, `"type": "Unigram", "unk_token"`, `model: vocab: json: cannot unmarshal object`},
+		{`"type": "WordPiece", "unk_token"`, `"type": "Lattice", "unk_token"`, `model: type "Lattice" is not supported`},
 		{`"unk_token": "[UNK]"`, `"unk_token": "[NOPE]"`, `unk_token "[NOPE]" is not in the vocab`},
 		{`"un": 5`, `"un": 99999999`, `model: vocab: id 99999999 is far beyond`},
 		{`"un": 5`, `"un": -1`, `negative id`},

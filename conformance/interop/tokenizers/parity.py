@@ -8,6 +8,8 @@ Face `tokenizers` on a corpus this script generates.
                                   # gort must match; it also writes DIR/gort/*.json
                                   # (tokenizers trained by gort) and DIR/gort/cases.jsonl
     python parity.py check DIR    # HF loads gort's tokenizers and must encode as gort did
+    python parity.py testdata tokenizer/testdata
+                                  # regenerates unigram-tiny.json and its cases for the Go unit tests
 
 run.sh does the three steps. Offsets are in characters (code points), as the
 Python binding reports them; the Go test converts with tokenizer.CharOffsets.
@@ -17,7 +19,7 @@ import os
 import random
 import sys
 
-from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from tokenizers.implementations import BertWordPieceTokenizer, ByteLevelBPETokenizer, CharBPETokenizer
 
 WORDS = """the of and to in is was for that on with as by at from his her are were be this which an or had
@@ -195,6 +197,97 @@ def reference_tokenizers(train):
     return toks
 
 
+def train_spm(train, prefix, **kw):
+    """A SentencePiece Unigram model trained on train, as XLM-R's and T5's were
+    (nmt_nfkc normalization unless kw says otherwise)."""
+    import sentencepiece as spm
+    args = dict(model_type="unigram", vocab_size=1000, character_coverage=0.9995, normalization_rule_name="nmt_nfkc",
+                minloglevel=2, num_threads=1, seed_sentencepiece_size=100000)
+    args.update(kw)
+    spm.SentencePieceTrainer.train(sentence_iterator=iter([l.replace("\n", " ") for l in train]), model_prefix=prefix, **args)
+    return prefix + ".model"
+
+
+def spm_converted(kind, model, **attrs):
+    """tokenizer.json for a SentencePiece model, through transformers' converters
+    (the path AutoTokenizer takes for XLM-R and T5 checkpoints)."""
+    import types
+    from transformers.convert_slow_tokenizer import SpmConverter, T5Converter, XLMRobertaConverter, import_protobuf
+    if kind == "generic":
+        proto = import_protobuf().ModelProto()
+        with open(model, "rb") as f:
+            proto.ParseFromString(f.read())
+        return SpmConverter.build_tokenizer_from_spm_proto(proto, [(p.piece, p.score) for p in proto.pieces], legacy=True)
+    orig = types.SimpleNamespace(vocab_file=model, legacy=True, add_prefix_space=True, **attrs)
+    return {"xlmr": XLMRobertaConverter, "t5": T5Converter}[kind](orig).converted()
+
+
+def unigram_tokenizers(train, out):
+    """Unigram tokenizers: trained by Hugging Face, and SentencePiece models
+    converted as transformers converts XLM-R's, T5's and others'."""
+    toks = {}
+    uni = Tokenizer(models.Unigram())
+    uni.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
+    uni.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)
+    uni.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
+    uni.train_from_iterator(train, trainers.UnigramTrainer(vocab_size=1500, special_tokens=["<pad>", "<unk>", "<s>", "</s>"],
+                                                           unk_token="<unk>", show_progress=False))
+    uni.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+                                                       special_tokens=[("<s>", 2), ("</s>", 3)])
+    toks["unigram"] = uni
+    # Byte fallback: <0xXX> pieces below every other score, Llama-style decoders.
+    d = json.loads(uni.to_str())
+    low = min(s for _, s in d["model"]["vocab"]) - 1
+    d["model"]["vocab"] += [["<0x%02X>" % i, low] for i in range(256)]
+    d["model"]["byte_fallback"] = True
+    d["normalizer"] = None
+    d["decoder"] = {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+                                                     {"type": "ByteFallback"}, {"type": "Fuse"},
+                                                     {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}
+    toks["unigram-bytefallback"] = Tokenizer.from_str(json.dumps(d))
+    xlmr = train_spm(train, os.path.join(out, "spm-xlmr"))
+    toks["xlmr-spm"] = spm_converted("xlmr", xlmr, convert_tokens_to_ids=lambda t: {"<s>": 0, "</s>": 2}[t])
+    t5 = train_spm(train, os.path.join(out, "spm-t5"), vocab_size=800, pad_id=0, eos_id=1, unk_id=2, bos_id=-1)
+    toks["t5-spm"] = spm_converted("t5", t5, _extra_ids=10, convert_tokens_to_ids=lambda t: {"</s>": 1}[t])
+    fb = train_spm(train, os.path.join(out, "spm-bytefallback"), vocab_size=1000, byte_fallback=True)
+    toks["spm-generic-bytefallback"] = spm_converted("generic", fb)
+    return toks
+
+
+# SentencePiece normalization rules for the small checked-in tokenizer
+# (tokenizer/testdata/unigram-tiny.json): source and target code points in
+# hex. nmt_nfkc's charsmap is 240 KB; these few rules keep it small while
+# exercising one-to-one, one-to-many, many-to-one, deleted and grapheme-wide
+# mappings.
+TINY_RULES = [("FF21", "41"), ("FF22", "42"), ("FF41", "61"), ("FF42", "62"), ("FF11", "31"), ("FB01", "66 69"),
+              ("00BD", "31 2044 32"), ("216B", "58 49 49"), ("65 301", "E9"), ("41 30A", "C5"), ("3000", "20"),
+              ("A0", "20"), ("B", ""), ("7F", ""), ("200B", ""), ("2028", "20"), ("FF41 301", "E1"), ("9", "20")]
+
+
+def testdata(out_dir):
+    """Writes tokenizer/testdata/unigram-tiny.json, an XLM-R-style tokenizer
+    from a small SentencePiece model with TINY_RULES, and
+    unigram-tiny-cases.jsonl, Hugging Face's encodings of 200 strings."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = os.path.join(tmp, "rules.tsv")
+        with open(rules, "w") as f:
+            for src, dst in TINY_RULES:
+                f.write(src + "\t" + dst + "\n")
+        model = train_spm(corpus(1, 1500), os.path.join(tmp, "tiny"), vocab_size=400, character_coverage=0.98, normalization_rule_name="",
+                          normalization_rule_tsv=rules, hard_vocab_limit=False)
+        tok = spm_converted("xlmr", model, convert_tokens_to_ids=lambda t: {"<s>": 0, "</s>": 2}[t])
+    tok.save(os.path.join(out_dir, "unigram-tiny.json"))
+    rng = random.Random(7)
+    extra = ["ＡＢａｂ１", "ﬁne ½ Ⅻ", "e\u0301 A\u030a ａ\u0301 x", "\x0ba\x0b\x0bb\x7f", "a\u3000\u00a0 b\u200b", "\t\tx  y   z "]
+    texts = extra + [rng.choice(extra) + " " + sentence(rng, rng.randint(1, 5)) for _ in range(50)] + strings(11, 80)[10:]
+    with open(os.path.join(out_dir, "unigram-tiny-cases.jsonl"), "w", encoding="utf-8") as f:
+        for a in texts:
+            c = encode_case("unigram-tiny", tok, a, None)
+            c = {k: c[k] for k in ("a", "ids", "offsets", "decode", "decode_all")}
+            f.write(json.dumps(c, ensure_ascii=False) + "\n")
+
+
 def encode_case(name, tok, a, b):
     try:
         e = tok.encode(a, b) if b is not None else tok.encode(a)
@@ -219,6 +312,7 @@ def gen(out, nstrings=3000):
         for line in train:
             f.write(line.replace("\n", " ").replace("\r", " ").replace("\x85", " ").replace("\u2028", " ") + "\n")
     toks = reference_tokenizers(train)
+    toks.update(unigram_tokenizers(train, out))
     # vocab.txt for FromVocabTxt, checked against transformers' BertTokenizerFast.
     from transformers import BertTokenizer
     vocab = toks["bert-uncased"].get_vocab()
@@ -294,7 +388,9 @@ if __name__ == "__main__":
     cmd, out = sys.argv[1], sys.argv[2]
     if cmd == "gen":
         gen(out, int(sys.argv[3]) if len(sys.argv) > 3 else 3000)
+    elif cmd == "testdata":
+        testdata(out)
     elif cmd == "check":
         sys.exit(0 if check(out) else 1)
     else:
-        sys.exit("usage: parity.py gen|check DIR")
+        sys.exit("usage: parity.py gen|check|testdata DIR")

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Tokenizer parity with Hugging Face, both directions. Needs Python 3 and pip
-# (installs tokenizers and transformers into ~/.cache/gort/venv-tok); nothing
+# (installs tokenizers, transformers, sentencepiece and protobuf into ~/.cache/gort/venv-tok); nothing
 # else is downloaded.
 #
 #   conformance/interop/tokenizers/run.sh [DIR]
@@ -10,7 +10,7 @@ dir=${1:-${TMPDIR:-/tmp}/gort-tokenizer-parity}
 # Pinned: the versions the parity was measured against. Their own venv,
 # because this transformers (5.x, tokenizers only, no torch) is newer than
 # the interop suite's, which optimum-onnx holds below 4.58.
-pins="tokenizers==0.23.3 transformers==5.24.0"
+pins="tokenizers==0.23.3 transformers==5.24.0 sentencepiece==0.2.3 protobuf==7.36.2"
 venv=${GORT_TOKENIZER_VENV:-${GORT_CACHE:-$HOME/.cache/gort}/venv-tok-$(echo "$pins" | sha256sum | cut -c1-8)}
 if [ ! -f "$venv/.complete" ]; then
 	rm -rf "$venv"
