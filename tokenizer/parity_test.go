@@ -19,6 +19,7 @@ type parityCase struct {
 	B         *string  `json:"b"`
 	Error     bool     `json:"error,omitempty"`
 	IDs       []int    `json:"ids"`
+	Tokens    []string `json:"tokens"`
 	TypeIDs   []int    `json:"type_ids"`
 	Offsets   [][2]int `json:"offsets"`
 	Special   []int    `json:"special"`
@@ -83,7 +84,7 @@ func encodeCase(tk *Tokenizer, c parityCase) parityCase {
 	if err != nil {
 		return parityCase{Tok: c.Tok, A: c.A, B: c.B, Error: true}
 	}
-	got := parityCase{Tok: c.Tok, A: c.A, B: c.B, IDs: e.IDs, TypeIDs: e.TypeIDs, Special: e.SpecialTokensMask,
+	got := parityCase{Tok: c.Tok, A: c.A, B: c.B, IDs: e.IDs, Tokens: e.Tokens, TypeIDs: e.TypeIDs, Special: e.SpecialTokensMask,
 		Attention: e.AttentionMask, Decode: tk.Decode(e.IDs, true), DecodeAll: tk.Decode(e.IDs, false),
 		Offsets: make([][2]int, len(e.Offsets))}
 	ca, cb := CharOffsets(c.A, e.Offsets), CharOffsets(b, e.Offsets)
@@ -113,6 +114,9 @@ func diffCase(want, got parityCase) []string {
 	}
 	if !slices.Equal(want.IDs, got.IDs) {
 		d = append(d, "ids")
+	}
+	if want.Tokens != nil && !slices.Equal(want.Tokens, got.Tokens) {
+		d = append(d, "tokens")
 	}
 	if !slices.Equal(want.TypeIDs, got.TypeIDs) {
 		d = append(d, "type_ids")

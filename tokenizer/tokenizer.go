@@ -159,14 +159,25 @@ func (t *Tokenizer) encodeSeq(text string, typeID, seq int) *Encoding {
 			if w.runes == nil { // an added token found in the normalized text
 				continue
 			}
-			toks = t.Model.tokenize(toks[:0], w.runes, sc)
-			for _, k := range toks {
-				tok, _ := t.Model.IDToToken(k.id)
-				e.push(k.id, typeID, tok, w.offsets(k.start, k.end), 0, seq)
-			}
+			toks = t.tokenizeWord(e, toks, w, typeID, seq, sc)
 		}
 	}
 	return e
+}
+
+// tokenizeWord runs the model on one word and pushes its tokens to e; toks
+// is scratch space, returned for reuse.
+func (t *Tokenizer) tokenizeWord(e *Encoding, toks []token, w normStr, typeID, seq int, sc *scratch) []token {
+	toks = t.Model.tokenize(toks[:0], w.runes, sc)
+	u, _ := t.Model.(*Unigram)
+	for _, k := range toks {
+		tok, _ := t.Model.IDToToken(k.id)
+		if u != nil && k.id == u.UnkID {
+			tok = string(w.runes[k.start:k.end]) // Hugging Face's Unigram names an unknown by its text
+		}
+		e.push(k.id, typeID, tok, w.offsets(k.start, k.end), 0, seq)
+	}
+	return toks
 }
 
 func (t *Tokenizer) preTokenize(dst []normStr, s normStr, sc *scratch) []normStr {
@@ -205,11 +216,7 @@ func (t *Tokenizer) splitNormalized(e *Encoding, words []normStr, s normStr, typ
 			continue
 		}
 		for _, w := range t.preTokenize(words[:0], s.slice(a, b), sc) {
-			toks = t.Model.tokenize(toks[:0], w.runes, sc)
-			for _, k := range toks {
-				tok, _ := t.Model.IDToToken(k.id)
-				e.push(k.id, typeID, tok, w.offsets(k.start, k.end), 0, seq)
-			}
+			toks = t.tokenizeWord(e, toks, w, typeID, seq, sc)
 		}
 	}
 	return words[:0]

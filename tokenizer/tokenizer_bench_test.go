@@ -61,3 +61,12 @@ func BenchmarkEncodeBERTSentence(b *testing.B) {
 	_, wp, _ := benchSetup(b)
 	benchEncode(b, wp, "The University of Zürich's café, naïvely: don't 1,234 emails (see 中文).")
 }
+
+// BenchmarkEncodeUnigram64K encodes the 64 KB text with the XLM-R-style
+// tokenizer of testdata (Precompiled charsmap, regex Replace, Metaspace,
+// Unigram).
+func BenchmarkEncodeUnigram64K(b *testing.B) {
+	text, _, _ := benchSetup(b)
+	tk := load(b, "unigram-tiny.json")
+	benchEncode(b, tk, text)
+}

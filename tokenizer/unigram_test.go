@@ -11,7 +11,8 @@ import (
 
 // TestUnigramTinyHF checks an XLM-R-style tokenizer (SentencePiece Unigram
 // model, Precompiled charsmap, Strip, regex Replace, Metaspace, template)
-// against Hugging Face's encodings of 126 strings, recorded by
+// against Hugging Face's encodings (ids, tokens, offsets, decoding) of 126
+// strings, recorded by
 // `parity.py testdata tokenizer/testdata` (see conformance/interop/tokenizers).
 func TestUnigramTinyHF(t *testing.T) {
 	tk := load(t, "unigram-tiny.json")
@@ -30,9 +31,9 @@ func TestUnigramTinyHF(t *testing.T) {
 		}
 		n++
 		got := encodeCase(tk, c)
-		if !slices.Equal(c.IDs, got.IDs) || !slices.Equal(c.Offsets, got.Offsets) || c.Decode != got.Decode || c.DecodeAll != got.DecodeAll {
+		if !slices.Equal(c.IDs, got.IDs) || !slices.Equal(c.Tokens, got.Tokens) || !slices.Equal(c.Offsets, got.Offsets) || c.Decode != got.Decode || c.DecodeAll != got.DecodeAll {
 			if bad++; bad <= 5 {
-				t.Errorf("%q:\n hf   %v %v %q\n gort %v %v %q", c.A, c.IDs, c.Offsets, c.DecodeAll, got.IDs, got.Offsets, got.DecodeAll)
+				t.Errorf("%q:\n hf   %v %q %v %q\n gort %v %q %v %q", c.A, c.IDs, c.Tokens, c.Offsets, c.DecodeAll, got.IDs, got.Tokens, got.Offsets, got.DecodeAll)
 			}
 		}
 	}

@@ -284,7 +284,7 @@ def testdata(out_dir):
     with open(os.path.join(out_dir, "unigram-tiny-cases.jsonl"), "w", encoding="utf-8") as f:
         for a in texts:
             c = encode_case("unigram-tiny", tok, a, None)
-            c = {k: c[k] for k in ("a", "ids", "offsets", "decode", "decode_all")}
+            c = {k: c[k] for k in ("a", "ids", "tokens", "offsets", "decode", "decode_all")}
             f.write(json.dumps(c, ensure_ascii=False) + "\n")
 
 
@@ -293,7 +293,7 @@ def encode_case(name, tok, a, b):
         e = tok.encode(a, b) if b is not None else tok.encode(a)
     except Exception:  # truncation that cannot be met
         return {"tok": name, "a": a, "b": b, "error": True}
-    return {"tok": name, "a": a, "b": b, "ids": e.ids, "type_ids": e.type_ids, "offsets": [list(o) for o in e.offsets],
+    return {"tok": name, "a": a, "b": b, "ids": e.ids, "tokens": e.tokens, "type_ids": e.type_ids, "offsets": [list(o) for o in e.offsets],
             "special": e.special_tokens_mask, "attention": e.attention_mask,
             "decode": tok.decode(e.ids, skip_special_tokens=True), "decode_all": tok.decode(e.ids, skip_special_tokens=False)}
 
