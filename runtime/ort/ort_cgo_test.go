@@ -539,3 +539,42 @@ func TestRuntimeVersion(t *testing.T) {
 		t.Error("empty version")
 	}
 }
+
+// TestWithOutputs: ONNX Runtime's outputs land in the tensors bound to
+// them (runtime.WithOutputs, one copy each), run after run, equal to the
+// native provider's, and a bound tensor of the wrong shape fails the run.
+func TestWithOutputs(t *testing.T) {
+	needORT(t)
+	r := rand.New(rand.NewPCG(11, 12))
+	m := model(14, []*ir.Node{node("Add", []string{"a", "b"}, []string{"s"}), node("Mul", []string{"s", "a"}, []string{"y"})},
+		[]*ir.ValueInfo{vi("a", tensor.Float32, 3, 5), vi("b", tensor.Float32, 3, 5)}, []*ir.ValueInfo{out("s", tensor.Float32), out("y", tensor.Float32)})
+	o, err := runtime.NewSession(m, runtime.Options{Provider: ort.New(ort.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	n, err := runtime.NewSession(m, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := tensor.Zeros(tensor.Float32, 3, 5)
+	ctx := runtime.WithOutputs(context.Background(), map[string]*tensor.Tensor{"y": y})
+	for range 3 {
+		feeds := map[string]*tensor.Tensor{"a": randF32(r, 3, 5), "b": randF32(r, 3, 5)}
+		got, err := o.Run(ctx, feeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := n.Run(context.Background(), feeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got["y"] != y || !tensor.Equal(y, want["y"]) || !tensor.Equal(got["s"], want["s"]) {
+			t.Fatalf("bound y %v (the bound tensor: %v), want %v", got["y"], got["y"] == y, want["y"])
+		}
+	}
+	bad := runtime.WithOutputs(context.Background(), map[string]*tensor.Tensor{"y": tensor.Zeros(tensor.Float32, 5, 3)})
+	if _, err := o.Run(bad, map[string]*tensor.Tensor{"a": randF32(r, 3, 5), "b": randF32(r, 3, 5)}); err == nil || !strings.Contains(err.Error(), `output "y"`) {
+		t.Fatalf("a bound tensor of the wrong shape: %v, want an error naming output y", err)
+	}
+}
