@@ -227,14 +227,20 @@ func compileAttention(n *ops.Node) (*ops.Kernel, error) {
 		return nil, fmt.Errorf("do_rotary=1 is not supported (as in ONNX Runtime's CPU kernel); apply RotaryEmbedding before the attention")
 	}
 	p.w = nn.PackConst(n, 1, false)
-	return floatio.Kernel(p, []string{"input", "weights", "bias"}, 2, 7, runAttention[float32], runAttention[float64]), nil
+	k := floatio.Kernel(p, []string{"input", "weights", "bias"}, 1, 7, runAttention[float32], runAttention[float64])
+	k.Precomputed = p.w.Precomputed(1)
+	return k, nil
 }
 
 // runAttention: input is (B, S, Din), weights (Din, Dq+Dk+Dv), bias
 // (Dq+Dk+Dv); past and present are (2, B, N, P or T, H); output is
 // (B, S, Dv).
 func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	xs, ws := in[0].Shape(), in[1].Shape()
+	pw, ws, err := p.w.Operand(in, 1)
+	if err != nil {
+		return nil, err
+	}
+	xs := in[0].Shape()
 	if len(xs) != 3 || len(ws) != 2 || ws[0] != xs[2] {
 		return nil, fmt.Errorf("input %v and weights %v must be (B, S, D) and (D, Dq+Dk+Dv)", xs, ws)
 	}
@@ -307,7 +313,7 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor)
 		return nil, err
 	}
 	qkv := make([]F, bsz*s*dtot)
-	if pw := p.w.For(in[1]); pw != nil && in[0].DType() == tensor.Float32 {
+	if pw != nil {
 		// The weights are packed already; the bias is added while each
 		// block of qkv is in cache rather than by project.
 		var ep linalg.Epilogue

@@ -39,7 +39,9 @@ func compileFusedMatMul(n *ops.Node) (*ops.Kernel, error) {
 	}
 	// For a 2-D B, op(B) is B or Bᵀ (the batch transpose moves nothing).
 	p.b = nn.PackConst(n, 1, p.transB)
-	return floatio.Kernel(p, []string{"A", "B"}, 2, 2, runFusedMatMul[float32], runFusedMatMul[float64]), nil
+	k := floatio.Kernel(p, []string{"A", "B"}, 1, 2, runFusedMatMul[float32], runFusedMatMul[float64])
+	k.Precomputed = p.b.Precomputed(1)
+	return k, nil
 }
 
 // operandPerm is the permutation that op applies to an operand of rank r
@@ -97,7 +99,11 @@ func permuted[F tensor.Float](x []F, sh, perm []int) ([]F, []int) {
 }
 
 func runFusedMatMul[F tensor.Float](c *ops.Ctx, p *fusedMatMul, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	as, bs := in[0].Shape(), in[1].Shape()
+	pb, bs, err := p.b.Operand(in, 1)
+	if err != nil {
+		return nil, err
+	}
+	as := in[0].Shape()
 	if len(as) == 0 || len(bs) == 0 {
 		return nil, fmt.Errorf("A %v and B %v must have rank >= 1", as, bs)
 	}
@@ -105,7 +111,7 @@ func runFusedMatMul[F tensor.Float](c *ops.Ctx, p *fusedMatMul, in []*tensor.Ten
 	if err != nil {
 		return nil, err
 	}
-	if pb := p.b.For(in[1]); pb != nil && in[0].DType() == tensor.Float32 {
+	if pb != nil {
 		return fusedMatMulPacked(c, p, any(a).([]float32), as, pb)
 	}
 	b, err := floatio.Load[F](in[1])

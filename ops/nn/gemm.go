@@ -59,19 +59,9 @@ func (g gemmAttrs) run(c *ops.Ctx, in []*tensor.Tensor) ([]*tensor.Tensor, error
 	if err := ops.Want(in, 1, 3); err != nil {
 		return nil, err
 	}
-	var pb *linalg.PackedB
-	var bs []int
-	if len(in) > 1 {
-		var err error
-		if pb, bs, err = g.b.Use(in[0], in[1]); err != nil {
-			return nil, err
-		}
-	}
-	if pb == nil {
-		if err := ops.Want(in, 2, 3); err != nil {
-			return nil, err
-		}
-		bs = in[1].Shape()
+	pb, bs, err := g.b.Operand(in, 1)
+	if err != nil {
+		return nil, err
 	}
 	if err := sameDType(in, "A", "B", "C"); err != nil {
 		return nil, err

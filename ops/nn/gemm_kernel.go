@@ -267,13 +267,32 @@ func (p *PackedConst) Use(a, b *tensor.Tensor) (*linalg.PackedB, []int, error) {
 		return nil, nil, nil
 	case a.DType() != tensor.Float32:
 		if b == nil {
-			return nil, nil, fmt.Errorf("A is %v but B is float32; insert a Cast so they match", a.DType())
+			return nil, nil, fmt.Errorf("input 0 is %v but the constant it multiplies is float32; insert a Cast so they match", a.DType())
 		}
 		return nil, nil, nil
 	case b != nil:
 		return pb, b.Shape(), nil
 	}
 	return pb, p.shape, nil
+}
+
+// Operand is Use for in[0] times in[i], else in[i] itself: the packed
+// matrix (nil: the kernel's usual path on in[i]) and in[i]'s shape. It
+// fails where in[i] is missing and the packed copy cannot stand in for it.
+// in[0] must be present.
+func (p *PackedConst) Operand(in []*tensor.Tensor, i int) (*linalg.PackedB, []int, error) {
+	var b *tensor.Tensor
+	if i < len(in) {
+		b = in[i]
+	}
+	pb, shape, err := p.Use(in[0], b)
+	if err != nil || pb != nil {
+		return pb, shape, err
+	}
+	if b == nil {
+		return nil, nil, fmt.Errorf("input %d is required", i)
+	}
+	return nil, b.Shape(), nil
 }
 
 // Precomputed is the ops.Kernel.Precomputed of a kernel whose input i is
