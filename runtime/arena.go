@@ -100,6 +100,10 @@ type arena struct {
 	// an output holds, which the caller keeps (forgetReturned).
 	views []*tensor.Tensor
 	nview int
+	// headers are the own headers of buffers the arena dropped while free
+	// (reset keeps no more buffers than a run asked for): a new buffer
+	// takes one instead of a new header (Tensor.Remake).
+	headers []*tensor.Tensor
 	// The state of the run using the arena, kept for the next one: its
 	// Ctx, live-byte count, random source (rng draws from pcg) and inputs.
 	ctx  ops.Ctx
@@ -171,6 +175,9 @@ func (a *arena) serveLocked(k bufKey, shape []int) (*tensor.Tensor, error) {
 	}
 	return nil, nil
 }
+
+// maxHeaders bounds the dropped buffers' headers an arena keeps.
+const maxHeaders = 64
 
 // maxViews bounds the view headers an arena keeps (a Loop making a view
 // per iteration would otherwise keep one header per iteration).
@@ -338,7 +345,20 @@ func (a *arena) New(d tensor.DType, n int, dims ops.Dims, zero bool) (*tensor.Te
 		return t, nil
 	}
 	a.mu.Unlock()
-	t, err := tensor.NewCap(d, class.n, shape...)
+	var t *tensor.Tensor
+	var err error
+	a.mu.Lock()
+	if n := len(a.headers); n > 0 {
+		t = a.headers[n-1]
+		a.headers[n-1] = nil
+		a.headers = a.headers[:n-1]
+	}
+	a.mu.Unlock()
+	if t != nil {
+		err = t.Remake(d, class.n, shape)
+	} else {
+		t, err = tensor.NewCap(d, class.n, shape...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -529,6 +549,9 @@ func (a *arena) reset() {
 	for k, l := range a.free {
 		keep := min(len(l), a.hits[k])
 		for i := keep; i < len(l); i++ {
+			if l[i].own && len(a.headers) < maxHeaders {
+				a.headers = append(a.headers, l[i].base)
+			}
 			*l[i] = buffer{}
 			a.spare = append(a.spare, l[i])
 			l[i] = nil

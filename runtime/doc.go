@@ -41,7 +41,7 @@
 // the output there once. With its outputs bound and RunInto filling a map
 // the caller reuses, a steady-state run allocates nothing; a decode step
 // of a KV-cached model allocates only for the values whose length grows
-// (a boxed slice header each, and a buffer when one outgrows its class).
+// (a boxed slice header each, and an array when one outgrows its class).
 //
 // Package runtime/ort delegates to ONNX Runtime through cgo; it is the only
 // cgo in gort, so CGO_ENABLED=0 builds a working native runtime.

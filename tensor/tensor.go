@@ -198,18 +198,31 @@ func (t *Tensor) Reuse(shape []int) error {
 // capacity elements (at least the product of shape), which Refit may later
 // give other shapes up to that size.
 func NewCap(d DType, capacity int, shape ...int) (*Tensor, error) {
-	n, err := NumElements(shape)
-	if err != nil {
+	t := &Tensor{}
+	if err := t.Remake(d, capacity, shape); err != nil {
 		return nil, err
 	}
+	return t, nil
+}
+
+// Remake gives t, a header no one holds any more (see Reuse), a new
+// zero-filled backing array of capacity elements of dtype d and the given
+// shape over its first elements, as NewCap makes them.
+func (t *Tensor) Remake(d DType, capacity int, shape []int) error {
+	n, err := NumElements(shape)
+	if err != nil {
+		return err
+	}
 	if capacity < n || capacity > MaxElements {
-		return nil, fmt.Errorf("%w: capacity %d for shape %v (%d elements)", ErrShape, capacity, slices.Clone(shape), n)
+		return fmt.Errorf("%w: capacity %d for shape %v (%d elements)", ErrShape, capacity, slices.Clone(shape), n)
 	}
 	data, err := makeSlice(d, n, capacity)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return &Tensor{dtype: d, shape: append([]int{}, shape...), data: data}, nil
+	t.dtype, t.data = d, data
+	t.setShape(shape)
+	return nil
 }
 
 // Refit is Reuse for a shape of another element count: t's data becomes

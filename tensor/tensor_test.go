@@ -7,7 +7,8 @@ import (
 
 // TestNewCapRefit: NewCap leaves room past the shape; Refit grows and
 // shrinks a header within it, keeping the elements it covers, and refuses
-// more than the capacity; a view made before keeps its shape and data.
+// more than the capacity; Remake gives the header a new array; a view
+// made before keeps its shape and data.
 func TestNewCapRefit(t *testing.T) {
 	x, err := NewCap(Float32, 12, 2, 3)
 	if err != nil {
@@ -38,5 +39,19 @@ func TestNewCapRefit(t *testing.T) {
 	}
 	if _, err := NewCap(Int64, 5, 2, 3); !errors.Is(err, ErrShape) {
 		t.Fatalf("NewCap below the shape's size: %v, want ErrShape", err)
+	}
+	// Remake gives the header a new zeroed array, of another dtype too;
+	// the view keeps the old one.
+	if err := x.Remake(Int64, 8, []int{2, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if x.DType() != Int64 || cap(Data[int64](x)) != 8 || !SameShape(x.Shape(), []int{2, 2}) || Data[int64](x)[3] != 0 {
+		t.Fatalf("after Remake(int64, 8, (2, 2)): %v", x)
+	}
+	if Data[float32](view)[5] != 5 {
+		t.Fatalf("the view lost its data: %v", view)
+	}
+	if err := x.Remake(Int64, 3, []int{2, 2}); !errors.Is(err, ErrShape) {
+		t.Fatalf("Remake below the shape's size: %v, want ErrShape", err)
 	}
 }
