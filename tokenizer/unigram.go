@@ -209,11 +209,11 @@ func (u *Unigram) unknown(dst []token, text []byte, start, end int) []token {
 	}
 	if u.ByteFallback {
 		n := len(dst)
-		var name = []byte("<0x00>")
+		name := [6]byte{'<', '0', 'x', 0, 0, '>'}
 		for k := len(text) - 1; k >= 0; k-- {
 			const hex = "0123456789ABCDEF"
 			name[3], name[4] = hex[text[k]>>4], hex[text[k]&15]
-			id, ok := u.ids[string(name)]
+			id, ok := u.ids[string(name[:])]
 			if !ok {
 				dst = dst[:n]
 				break

@@ -37,6 +37,11 @@ SPACES = [" ", "  ", "   ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2003", " 
 CONTROL = ["\x00", "\x07", "\x1b", "\ufeff", "\u200d", "\u00ad", "\ufffd", "\ue000", "\x7f"]
 COMBINING = ["e\u0301", "a\u0308", "n\u0303", "o\u0302\u0323", "Z\u0335", "q\u0307\u0323", "\u0301x", "ᄀ\u1161\u11a8", "i\u0307"]
 SPECIAL = ["[MASK]", "[CLS]", "[SEP]", "<|endoftext|>", "[PAD]", "<s>", "</s>", "<mask>", "NewWord", "newword", "單詞", " x ", "ab單詞"]
+# What SentencePiece's nmt_nfkc charsmap rewrites: full- and half-width forms,
+# compatibility characters, clusters of a letter and marks (mapped whole
+# under 6 bytes), deleted controls, prepended concatenation marks.
+SPM = ["ｆｕｌｌ\u3000ｗｉｄｔｈ", "Ａ\u0301", "ａ\u0301\u0323", "\x0b\x0bx", "ﬁﬂ", "①②", "㍿", "ｶﾞｷﾞｸ", "\u00a0\u00a0y", "¼™Ⅳ",
+       "x\u200dy", "e\u0301\u0301", "\u0600\u0661", "A\u0903", "\x7f\x7fz", "Å", "ǈ\u0301", "\u1e9b\u0323", "ｱ\uff9e", "〜～"]
 CODE = ["def f(x): return x**2", "if (a && b) { c++; }", "https://example.com/a?b=c&d=e", "user@example.org", "#include <stdio.h>", "SELECT * FROM t;"]
 
 
@@ -50,8 +55,8 @@ def piece(rng):
         elif r < 0.25:
             w = w.capitalize()
         return w
-    pools = [ACCENTS, CJK, EMOJI, SCRIPTS, PUNCT, NUMBERS, SPACES, CONTROL, COMBINING, SPECIAL, CODE]
-    weights = [10, 8, 7, 6, 10, 6, 10, 2, 3, 1, 2]
+    pools = [ACCENTS, CJK, EMOJI, SCRIPTS, PUNCT, NUMBERS, SPACES, CONTROL, COMBINING, SPECIAL, CODE, SPM]
+    weights = [10, 8, 7, 6, 10, 6, 10, 2, 3, 1, 2, 3]
     return rng.choice(rng.choices(pools, weights)[0])
 
 
@@ -212,14 +217,14 @@ def spm_converted(kind, model, **attrs):
     """tokenizer.json for a SentencePiece model, through transformers' converters
     (the path AutoTokenizer takes for XLM-R and T5 checkpoints)."""
     import types
-    from transformers.convert_slow_tokenizer import SpmConverter, T5Converter, XLMRobertaConverter, import_protobuf
+    from transformers.convert_slow_tokenizer import AlbertConverter, SpmConverter, T5Converter, XLMRobertaConverter, import_protobuf
     if kind == "generic":
         proto = import_protobuf().ModelProto()
         with open(model, "rb") as f:
             proto.ParseFromString(f.read())
         return SpmConverter.build_tokenizer_from_spm_proto(proto, [(p.piece, p.score) for p in proto.pieces], legacy=True)
     orig = types.SimpleNamespace(vocab_file=model, legacy=True, add_prefix_space=True, **attrs)
-    return {"xlmr": XLMRobertaConverter, "t5": T5Converter}[kind](orig).converted()
+    return {"xlmr": XLMRobertaConverter, "t5": T5Converter, "albert": AlbertConverter}[kind](orig).converted()
 
 
 def unigram_tokenizers(train, out):
@@ -249,6 +254,11 @@ def unigram_tokenizers(train, out):
     toks["xlmr-spm"] = spm_converted("xlmr", xlmr, convert_tokens_to_ids=lambda t: {"<s>": 0, "</s>": 2}[t])
     t5 = train_spm(train, os.path.join(out, "spm-t5"), vocab_size=800, pad_id=0, eos_id=1, unk_id=2, bos_id=-1)
     toks["t5-spm"] = spm_converted("t5", t5, _extra_ids=10, convert_tokens_to_ids=lambda t: {"</s>": 1}[t])
+    # ALBERT: "``" and "''" to '"', NFKD, accents stripped, lowercase, then the charsmap.
+    albert = train_spm(train, os.path.join(out, "spm-albert"), vocab_size=900, pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
+                       control_symbols=["[CLS]", "[SEP]", "[MASK]"])
+    toks["albert-spm"] = spm_converted("albert", albert, keep_accents=False, do_lower_case=True,
+                                       convert_tokens_to_ids=lambda t: {"[CLS]": 2, "[SEP]": 3}[t])
     fb = train_spm(train, os.path.join(out, "spm-bytefallback"), vocab_size=1000, byte_fallback=True)
     toks["spm-generic-bytefallback"] = spm_converted("generic", fb)
     return toks
