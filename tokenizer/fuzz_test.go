@@ -91,3 +91,29 @@ func FuzzEncode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPrecompiled: any precompiled_charsmap either fails to decode or
+// normalizes any text without panicking, every character aligned inside the
+// text.
+func FuzzPrecompiled(f *testing.F) {
+	tk := load(f, "unigram-tiny.json")
+	charsmap := tk.Normalizer.(NormalizerSequence)[0].(*Precompiled).Charsmap
+	for _, s := range []string{"ＡＢａｂ１ ﬁne ½ Ⅻ", "e\u0301 A\u030a ａ\u0301 x\v", "\v\va\x7f", ""} {
+		f.Add(charsmap, s)
+		f.Add(charsmap[:len(charsmap)/2], s)
+	}
+	f.Add([]byte{8, 0, 0, 0, 0, 4, 0, 0, 0x61, 1, 0, 0, 'x', 'y', 0}, "abc")
+	f.Fuzz(func(t *testing.T, blob []byte, text string) {
+		p, err := NewPrecompiled(blob)
+		if err != nil {
+			return
+		}
+		sc := new(scratch)
+		n := p.normalize(fromString(text, 0, sc), sc)
+		for i, a := range n.align {
+			if a[0] < 0 || a[0] > a[1] || a[1] > len(text) {
+				t.Fatalf("character %d %q aligned to %v outside [0, %d]", i, n.runes[i], a, len(text))
+			}
+		}
+	})
+}
