@@ -1,6 +1,7 @@
 // Package tokenizer implements the text tokenizers BERT-, GPT-2- and
-// SentencePiece-style (XLM-RoBERTa, T5) models expect, identical to Hugging Face `tokenizers` in ids and offsets,
-// and trains new vocabularies from raw text.
+// SentencePiece-style (XLM-RoBERTa, T5, ALBERT) models expect, identical to
+// Hugging Face `tokenizers` in ids and offsets, and trains new vocabularies
+// from raw text.
 //
 // # Overview
 //
@@ -32,10 +33,11 @@
 //     padding (BatchLongest or Fixed, Left or Right, pad_to_multiple_of)
 //
 // Other component types (Split, a Replace whose regular expression Go would
-// read differently, ...) fail to load with an error naming them. Where
-// Hugging Face fails to encode (a Unigram model without unk_id meeting a
-// character no piece covers), gort leaves the character out. Truncation drops overflowing tokens
-// (no stride windows) and BPE dropout is refused.
+// read differently, ...) fail to load with an error naming them. Truncation
+// drops overflowing tokens (no stride windows) and BPE dropout is refused.
+// Where Hugging Face fails, gort is lenient: a Unigram model without unk_id
+// leaves out a character no piece covers, and an empty precompiled_charsmap
+// maps nothing.
 //
 // FromVocabTxt builds BERT's tokenizer from a vocab.txt as transformers does.
 // TrainWordPiece and TrainByteLevelBPE learn vocabularies from a corpus they
