@@ -49,13 +49,21 @@ func BroadcastShapesTo(dst []int, shapes ...[]int) ([]int, error) {
 
 // Strides returns row-major element strides of shape.
 func Strides(shape []int) []int {
-	st := make([]int, len(shape))
+	return StridesTo(make([]int, 0, len(shape)), shape)
+}
+
+// StridesTo is Strides appending to dst (no allocation when dst has the
+// room).
+func StridesTo(dst, shape []int) []int {
+	base := len(dst)
+	dst = append(dst, shape...)
+	st := dst[base:]
 	s := 1
 	for i := len(shape) - 1; i >= 0; i-- {
 		st[i] = s
 		s *= shape[i]
 	}
-	return st
+	return dst
 }
 
 // BroadcastStrides returns strides for reading a tensor of shape `in` as if it

@@ -354,7 +354,8 @@ func runAttention[F tensor.Float](c *ops.Ctx, p *attention, in []*tensor.Tensor)
 		}
 		half := len(present.Buf) / 2
 		var qBuf *[]F
-		pr, qBuf, err = extendShared(c, past, maxLen, qp, kp, vp, present.Buf[:half], present.Buf[half:])
+		var prv projected[F]
+		pr, qBuf, err = extendShared(c, &prv, past, maxLen, qp, kp, vp, present.Buf[:half], present.Buf[half:])
 		defer putScratch(qBuf)
 		if err != nil {
 			return nil, err
@@ -409,13 +410,15 @@ type projected[F tensor.Float] struct {
 	q, k, v                  []F
 	b, n, s, t, past, hk, hv int
 	tcap                     int
-	qv                       heads // where qh points, when it is a view of the query input
+	qv                       heads // Q's layout in q when qView (a view of the query input)
+	qView                    bool  // attend reads Q as qv (a pointer to it would make p escape)
 	// qh, kh and vh, when set, are views of q, k and v in other layouts
 	// (see views).
 	qh, kh, vh *heads
 }
 
-// extendShared is project for KV caches that past and present share:
+// extendShared is project, into p (which attend does not keep: it may
+// lie on the caller's stack), for KV caches that past and present share:
 // kBuf and vBuf are (B, N, tcap, Hk) and (B, N, tcap, Hv) buffers (the
 // present outputs) whose first past rows of each head are valid. The new
 // K and V rows, with their bias, go to rows [past, past+L) of each head,
@@ -424,14 +427,13 @@ type projected[F tensor.Float] struct {
 // read where it lies too, unless it has a bias: then it is added in a
 // pooled copy, returned for the caller to give back (putScratch) once the
 // attention has run.
-func extendShared[F tensor.Float](c *ops.Ctx, past, tcap int, q, k, v part[F], kBuf, vBuf []F) (*projected[F], *[]F, error) {
-	p := &projected[F]{b: q.v.b, n: q.v.n, s: q.v.s, t: past + k.v.s, tcap: tcap, past: past, hk: k.v.d, hv: v.v.d,
+func extendShared[F tensor.Float](c *ops.Ctx, p *projected[F], past, tcap int, q, k, v part[F], kBuf, vBuf []F) (*projected[F], *[]F, error) {
+	*p = projected[F]{b: q.v.b, n: q.v.n, s: q.v.s, t: past + k.v.s, tcap: tcap, past: past, hk: k.v.d, hv: v.v.d,
 		k: kBuf, v: vBuf}
 	gather(kBuf, tcap, past, k.src, k.v, k.bias)
 	gather(vBuf, tcap, past, v.src, v.v, v.bias)
 	if q.bias == nil {
-		p.q, p.qv = q.src, q.v
-		p.qh = &p.qv
+		p.q, p.qv, p.qView = q.src, q.v, true
 		return p, nil, nil
 	}
 	qBuf, err := pooledCache(c, q.src, q.v, q.bias)
@@ -479,7 +481,11 @@ func (p *projected[F]) attend(c *ops.Ctx, dt tensor.DType, scale float64, maskNa
 	}
 	a := &st.a
 	*a = attend[F]{b: p.b, n: p.n, kvN: p.n, s: p.s, dk: p.hk, dv: p.hv, tcap: tcap, q: p.q, k: p.k, v: p.v,
-		scale: scaleOr(scale, p.hk), qh: p.qh, kh: p.kh, vh: p.vh, qkT: p.t}
+		scale: scaleOr(scale, p.hk), qkT: p.t}
+	a.qh, a.kh, a.vh = st.layout(0, p.qh), st.layout(1, p.kh), st.layout(2, p.vh)
+	if p.qView {
+		a.qh = st.layout(0, &p.qv)
+	}
 	a.useMask(ms)
 	out, err := floatio.New[F](c, dt, p.b, p.s, p.n*p.hv)
 	if err != nil {

@@ -262,6 +262,10 @@ func (a *attend[F]) useMask(ms *maskState[F]) {
 type attnState[F tensor.Float] struct {
 	a  attend[F]
 	ms maskState[F]
+	// hs holds copies of the projection's layouts, where a.qh, a.kh and
+	// a.vh point: the projection itself can then live on its caller's
+	// stack.
+	hs [3]heads
 }
 
 var attnPools = [2]sync.Pool{{New: newAttnState[float32]}, {New: newAttnState[float64]}}
@@ -277,6 +281,16 @@ func newAttnState[F tensor.Float]() any {
 	st := new(attnState[F])
 	st.ms.bind()
 	return st
+}
+
+// layout returns a copy of h in st (nil for nil), for attend's a.qh, a.kh
+// and a.vh (slot i).
+func (st *attnState[F]) layout(i int, h *heads) *heads {
+	if h == nil {
+		return nil
+	}
+	st.hs[i] = *h
+	return &st.hs[i]
 }
 
 // put drops the call's buffers and returns st to its pool.

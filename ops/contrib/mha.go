@@ -173,7 +173,8 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 			return nil, err
 		}
 	}
-	pr, qBuf, presents, err := mhaProject(c, in, past, part[F]{q, qv, qb, nil}, part[F]{kSrc, kv, kb, pk}, part[F]{vSrc, vv, vb, pv})
+	var prv projected[F]
+	pr, qBuf, presents, err := mhaProject(c, &prv, in, past, part[F]{q, qv, qb, nil}, part[F]{kSrc, kv, kb, pk}, part[F]{vSrc, vv, vb, pv})
 	defer putScratch(qBuf)
 	if err != nil {
 		return nil, err
@@ -209,7 +210,7 @@ func runMHA[F tensor.Float](c *ops.Ctx, p *mha, in []*tensor.Tensor) ([]*tensor.
 // the new rows are written after it into presents, the past buffers
 // themselves when the runtime lets the kernel extend them, else copies
 // (see extendShared), and qBuf is scratch to give back after attending.
-func mhaProject[F tensor.Float](c *ops.Ctx, in []*tensor.Tensor, past int, q, k, v part[F]) (pr *projected[F], qBuf *[]F, presents [2]floatio.Out[F], err error) {
+func mhaProject[F tensor.Float](c *ops.Ctx, dst *projected[F], in []*tensor.Tensor, past int, q, k, v part[F]) (pr *projected[F], qBuf *[]F, presents [2]floatio.Out[F], err error) {
 	pl := opt(in, 8)
 	if pl == nil {
 		pr, err = project(c, past, q, k, v)
@@ -225,6 +226,6 @@ func mhaProject[F tensor.Float](c *ops.Ctx, in []*tensor.Tensor, past int, q, k,
 			return nil, nil, presents, err
 		}
 	}
-	pr, qBuf, err = extendShared(c, int(filled), past, q, k, v, presents[0].Buf, presents[1].Buf)
+	pr, qBuf, err = extendShared(c, dst, int(filled), past, q, k, v, presents[0].Buf, presents[1].Buf)
 	return pr, qBuf, presents, err
 }

@@ -43,16 +43,17 @@ func compileSplit(n *ops.Node) (*ops.Kernel, error) {
 		d := x.Shape()[a]
 		sizes := attrSplit
 		if splitInput && len(in) > 1 && in[1] != nil {
-			if sizes, err = intsOf(in[1], "split"); err != nil {
+			if sizes, err = intsView(in[1], "split"); err != nil {
 				return nil, err
 			}
 		}
-		var parts []int
+		var pbuf [ops.MaxAllocRank]int
+		parts := pbuf[:0]
 		if sizes != nil {
 			if len(sizes) != outs {
 				return nil, fmt.Errorf("split has %d entries but the node has %d outputs", len(sizes), outs)
 			}
-			if parts, err = dimsOf(sizes, "split"); err != nil {
+			if parts, err = dimsTo(parts, sizes, "split"); err != nil {
 				return nil, err
 			}
 			if prod := sum(parts); prod != d {
@@ -69,26 +70,24 @@ func compileSplit(n *ops.Node) (*ops.Kernel, error) {
 				}
 				chunk = d / outs
 			}
-			parts = make([]int, outs)
 			left := d
-			for i := range parts {
-				parts[i] = min(chunk, left)
-				left -= parts[i]
+			for range outs {
+				parts = append(parts, min(chunk, left))
+				left -= parts[len(parts)-1]
 			}
 		}
-		shape := x.Shape()
-		outer, inner := prod(shape[:a]), prod(shape[a+1:])
-		res := make([]*tensor.Tensor, outs)
+		// Part i is x restricted to [pos, pos+p) on axis a: x's shape with
+		// p there, read with x's strides from the offset of row pos. Shape
+		// and strides lie in stack arrays, the outputs in c (Results).
+		var sbuf, stbuf [ops.MaxAllocRank]int
+		s := append(sbuf[:0], x.Shape()...)
+		strides := tensor.StridesTo(stbuf[:0], s)
+		inner := strides[a]
+		res := c.Results(outs)
 		pos := 0
 		for i, p := range parts {
-			// part i is x viewed as (outer, d, inner) restricted to [pos, pos+p) on the middle axis
-			y, err := stridedCopy(c, x, []int{outer, p, inner}, pos*inner, []int{d * inner, inner, 1})
-			if err != nil {
-				return nil, err
-			}
-			s := append([]int{}, shape...)
 			s[a] = p
-			if res[i], err = view(y, s); err != nil {
+			if res[i], err = stridedCopy(c, x, s, pos*inner, strides); err != nil {
 				return nil, err
 			}
 			pos += p
