@@ -315,9 +315,9 @@ func (a *arena) New(d tensor.DType, n int, dims ops.Dims, zero bool) (*tensor.Te
 	if class != exact {
 		a.hits[class]++
 	}
-	b := a.popLocked(exact)
+	b := a.popLocked(exact, n)
 	if b == nil && class != exact {
-		b = a.popLocked(class)
+		b = a.popLocked(class, n)
 	}
 	if b != nil {
 		a.ownLocked(b)
@@ -371,15 +371,31 @@ func (a *arena) New(d tensor.DType, n int, dims ops.Dims, zero bool) (*tensor.Te
 	return t, nil
 }
 
-// popLocked takes a buffer off the free list of k.
-func (a *arena) popLocked(k bufKey) *buffer {
+// popScan bounds how far from the end popLocked looks for a buffer whose
+// header already has the length asked for.
+const popScan = 8
+
+// popLocked takes a buffer off the free list of k, preferring among the
+// last popScan one whose header holds n elements already: refitting a
+// header to another length boxes a new slice in its data (an allocation),
+// and values of one size class but different lengths (the 3- and
+// 4-element shapes of Shape and Concat) would otherwise trade buffers
+// every run.
+func (a *arena) popLocked(k bufKey, n int) *buffer {
 	l := a.free[k]
 	if len(l) == 0 {
 		return nil
 	}
-	b := l[len(l)-1]
-	l[len(l)-1] = nil
-	a.free[k] = l[:len(l)-1]
+	last := len(l) - 1
+	for i := last; i >= max(0, last-popScan+1); i-- {
+		if l[i].own && l[i].base.Len() == n { // a donated feed's header is the caller's: not read
+			l[i], l[last] = l[last], l[i]
+			break
+		}
+	}
+	b := l[last]
+	l[last] = nil
+	a.free[k] = l[:last]
 	return b
 }
 

@@ -28,7 +28,9 @@
 // past and present gains its new rows). Buffers are kept by size class
 // (an eighth apart), so that a value growing by a row per decode step
 // finds last step's buffer most steps. A recycled buffer comes back with
-// the tensor header the arena made for it, refitted to the new shape; the
+// the tensor header the arena made for it, refitted to the new shape (a
+// free buffer whose header has the length asked for already is taken
+// first: a header refitted to another length boxes a new slice); the
 // headers of views (ops.Ctx.View) are recycled from run to run too. A
 // header is reused only once no slot holds its buffer, never for a graph
 // output or a feed, so kernels (which keep no tensor across runs) and
