@@ -127,7 +127,7 @@ func inferReshape(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 	if n.Opset < 5 {
 		if target := n.Ints("shape", nil); target != nil && known(in[0]) {
 			if s, err := reshapeTo(typeDims(in[0]), target, false); err == nil {
-				return []tensor.Type{tensor.TensorType(in[0].DType, s...)}, nil
+				return []tensor.Type{tensor.TensorType(in[0].DType, s[:]...)}, nil
 			}
 		}
 		return []tensor.Type{t}, nil
@@ -153,16 +153,18 @@ func typeDims(t tensor.Type) []int {
 
 func flattenAxis(n *ops.Node) int64 { return n.Int("axis", 1) }
 
-func flattenShape(shape []int, axis int64) ([]int, error) {
+// flattenShape is Flatten's 2-D shape (an array: a slice returned would be
+// allocated per run).
+func flattenShape(shape []int, axis int64) ([2]int, error) {
 	r := len(shape)
 	a := int(axis)
 	if a < 0 {
 		a += r
 	}
 	if a < 0 || a > r {
-		return nil, fmt.Errorf("flatten axis %d out of range [-%d, %d]", axis, r, r)
+		return [2]int{}, fmt.Errorf("flatten axis %d out of range [-%d, %d]", axis, r, r)
 	}
-	return []int{prod(shape[:a]), prod(shape[a:])}, nil
+	return [2]int{prod(shape[:a]), prod(shape[a:])}, nil
 }
 
 func compileFlatten(n *ops.Node) (*ops.Kernel, error) {
@@ -178,7 +180,7 @@ func compileFlatten(n *ops.Node) (*ops.Kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		return result{c}.one(c.View(in[0], s...))
+		return result{c}.one(c.View(in[0], s[:]...))
 	}}, nil
 }
 
@@ -192,7 +194,7 @@ func inferFlatten(n *ops.Node, in []tensor.Type) ([]tensor.Type, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []tensor.Type{tensor.TensorType(in[0].DType, s...)}, nil
+		return []tensor.Type{tensor.TensorType(in[0].DType, s[:]...)}, nil
 	}
 	if in[0].HasShape {
 		t.HasShape = true
@@ -340,7 +342,7 @@ func inferAxesOp(n *ops.Node, in []tensor.Type, f func([]int, []int64, bool) ([]
 		if err != nil {
 			return nil, err
 		}
-		return []tensor.Type{tensor.TensorType(in[0].DType, s...)}, nil
+		return []tensor.Type{tensor.TensorType(in[0].DType, s[:]...)}, nil
 	}
 	return []tensor.Type{t}, nil
 }
