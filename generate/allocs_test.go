@@ -39,7 +39,7 @@ const decodeBytesBound = 850
 // layer).
 func TestDecodeAllocs(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds four models")
+		t.Skip("builds four models, eight sessions")
 	}
 	models := []struct {
 		name  string
@@ -63,7 +63,7 @@ func TestDecodeAllocs(t *testing.T) {
 	}
 	for _, model := range models {
 		t.Run(model.name, func(t *testing.T) {
-			var perLayers []float64
+			perLayers := map[int][]float64{} // by intra-op threads
 			for _, layers := range []int{2, 4} {
 				cfg, err := zoo.ParseConfig([]byte(`{"model_type": "gpt2", "vocab_size": 300, "n_embd": 64, "n_layer": ` + strconv.Itoa(layers) + `,
 			"n_head": 4, "n_positions": 128, "activation_function": "gelu_new"}`))
@@ -74,28 +74,46 @@ func TestDecodeAllocs(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s, err := runtime.NewSession(m, runtime.Options{IntraOpThreads: 1})
-				if err != nil {
-					t.Fatal(err)
+				for _, threads := range []int{1, 2} {
+					s, err := runtime.NewSession(m, runtime.Options{IntraOpThreads: threads})
+					if err != nil {
+						t.Fatal(err)
+					}
+					allocs, bytes := allocsPerToken(t, s)
+					// At 2 threads a measure now and then counts more
+					// (1.5 per token in about one of 20 on a busy
+					// machine, when the second worker runs alongside the
+					// first): the least of three counts.
+					for i := 1; threads > 1 && i < 3; i++ {
+						if a, b := allocsPerToken(t, s); a < allocs {
+							allocs, bytes = a, b
+						}
+					}
+					s.Close()
+					cache := float64(layers * 2 * 4 * 16 * 4) // (key, value) × heads × head size × float32, per position
+					t.Logf("%d layers, %d threads: %.1f allocations, %.0f bytes per token, %.0f beyond the cache's (logits %d bytes)", layers, threads, allocs, bytes, bytes-cache, 4*300)
+					if allocs > decodeAllocsBound {
+						t.Errorf("%d layers, %d threads: %.1f allocations per decoded token, want at most %d", layers, threads, allocs, decodeAllocsBound)
+					}
+					// Bytes are bounded at 1 thread (at 2 a worker's
+					// scratch may come late, when it first runs alongside
+					// the caller's).
+					if threads == 1 && bytes-cache > decodeBytesBound {
+						t.Errorf("%d layers: %.0f bytes per decoded token beyond the cache's, want at most %d", layers, bytes-cache, decodeBytesBound)
+					}
+					perLayers[threads] = append(perLayers[threads], allocs)
 				}
-				allocs, bytes := allocsPerToken(t, s)
-				s.Close()
-				cache := float64(layers * 2 * 4 * 16 * 4) // (key, value) × heads × head size × float32, per position
-				t.Logf("%d layers: %.0f allocations, %.0f bytes per token, %.0f beyond the cache's (logits %d bytes)", layers, allocs, bytes, bytes-cache, 4*300)
-				if allocs > decodeAllocsBound {
-					t.Errorf("%d layers: %.0f allocations per decoded token, want at most %d", layers, allocs, decodeAllocsBound)
-				}
-				if bytes-cache > decodeBytesBound {
-					t.Errorf("%d layers: %.0f bytes per decoded token beyond the cache's, want at most %d", layers, bytes-cache, decodeBytesBound)
-				}
-				perLayers = append(perLayers, allocs)
 			}
 			// A layer's share: 2 more layers measured none more (go test -v
-			// -run DecodeAllocs: 7 and 7 for both models); one allocation
-			// per layer and token creeping into the layers' kernels fails
-			// here.
-			if d := (perLayers[1] - perLayers[0]) / 2; d > 0.5 {
-				t.Errorf("each layer adds %.1f allocations per decoded token, want none", d)
+			// -run DecodeAllocs: 7 and 7 for both models, at 1 and at 2
+			// threads); one allocation per layer and token creeping into
+			// the layers' kernels fails here, as the closure starting each
+			// attention's second worker did at 2 threads (7 and 9, 9 and
+			// 11).
+			for threads, p := range perLayers {
+				if d := (p[1] - p[0]) / 2; d > 0.5 {
+					t.Errorf("%d threads: each layer adds %.1f allocations per decoded token, want none", threads, d)
+				}
 			}
 		})
 	}

@@ -53,3 +53,28 @@ func TestDynamicCancel(t *testing.T) {
 		t.Fatalf("%d items done after the cancel", d)
 	}
 }
+
+// A Dynamic call at 2 threads, its worker bound once, allocates nothing
+// once a helper goroutine is idle: the other worker runs on the helper,
+// not on a goroutine started with a closure per call.
+func TestDynamicAllocs(t *testing.T) {
+	c := &ops.Ctx{Threads: 2}
+	var sum atomic.Int64
+	worker := func(next func() (int, bool)) {
+		for i, ok := next(); ok; i, ok = next() {
+			sum.Add(int64(i))
+		}
+	}
+	call := func() {
+		if err := Dynamic(c, 64, worker); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call()
+	if n := testing.AllocsPerRun(100, call); n != 0 {
+		t.Errorf("%.2f allocations per call at 2 threads, want none", n)
+	}
+	if want := int64(102 * 64 * 63 / 2); sum.Load() != want {
+		t.Errorf("items sum to %d over 102 calls, want %d", sum.Load(), want)
+	}
+}
