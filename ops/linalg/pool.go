@@ -20,11 +20,6 @@ type Job interface {
 type Pool struct {
 	threads int
 	work    chan task
-	// serialUntil is when (on clock) calls may split work again after a
-	// polling thread lost its core (see serialFor).
-	serialUntil         atomic.Int64
-	clock               time.Time
-	lostCore, serialFor time.Duration
 }
 
 // task is one range of a call.
@@ -45,13 +40,8 @@ var batchPool = sync.Pool{New: func() any { return &batch{done: make(chan struct
 // NewPool starts threads-1 workers (the caller of Run is the last thread).
 // threads < 1 means 1: everything runs on the caller.
 func NewPool(threads int) *Pool {
-	return newPool(threads, lostCore, serialFor)
-}
-
-func newPool(threads int, lostCore, serialFor time.Duration) *Pool {
 	threads = max(threads, 1)
-	p := &Pool{threads: threads, work: make(chan task, 4*threads), clock: time.Now(),
-		lostCore: lostCore, serialFor: serialFor}
+	p := &Pool{threads: threads, work: make(chan task, 4*threads)}
 	for range threads - 1 {
 		go p.worker()
 	}
@@ -110,93 +100,24 @@ func (p *Pool) worker() {
 // next returns the next task, polling for spinFor before it blocks; ok is
 // false once the pool is closed.
 func (p *Pool) next() (t task, ok bool) {
-	if !p.serial() {
-		for q := p.poll(); ; {
-			if len(p.work) > 0 { // a cheap look before the channel's lock
-				select {
-				case t, ok = <-p.work:
-					// The thread may have lost its core since it last
-					// looked at the clock, the work arriving meanwhile.
-					q.check()
-					return t, ok
-				default:
-				}
+	start := time.Now()
+	for i := 1; ; i++ {
+		if len(p.work) > 0 { // a cheap look before the channel's lock
+			select {
+			case t, ok = <-p.work:
+				return t, ok
+			default:
 			}
-			if !q.more() {
+		}
+		if i%pollYield == 0 {
+			if time.Since(start) > spinFor {
 				break
 			}
+			runtime.Gosched()
 		}
 	}
 	t, ok = <-p.work
 	return t, ok
-}
-
-// poller paces a polling loop of p's.
-type poller struct {
-	p           *Pool
-	start, last time.Time // when the loop began, when it last looked at the clock
-	i           int
-}
-
-func (p *Pool) poll() poller {
-	now := time.Now()
-	return poller{p: p, start: now, last: now}
-}
-
-// more is called at every poll and reports whether to go on: every
-// pollYield polls it looks at the clock and yields the processor, and it
-// stops the loop once spinFor has passed or when the thread lost its core
-// since the last look (the pool then goes serial, see lostCore).
-func (q *poller) more() bool {
-	if q.i++; q.i%pollYield != 0 {
-		return true
-	}
-	now := time.Now()
-	if now.Sub(q.last) > q.p.lostCore {
-		q.p.goSerial()
-		return false
-	}
-	if now.Sub(q.start) > spinFor {
-		return false
-	}
-	runtime.Gosched()
-	q.last = time.Now()
-	return true
-}
-
-// check sets the pool serial if the thread lost its core since the last
-// look at the clock.
-func (q *poller) check() {
-	if time.Since(q.last) > q.p.lostCore {
-		q.p.goSerial()
-	}
-}
-
-// A machine shared with other processes may give this one fewer cores
-// than it has threads, the more so as Linux's autogroup scheduling shares
-// the cores between sessions, not threads: a second thread then takes its
-// time from the first. A thread polling for work, on its core only while
-// the other runs, costs the other half its time, and a worker that loses
-// its core in the middle of its range makes the caller wait for the rest
-// of its time slice: on the 2-core machine of bench/, busy with other
-// sessions' builds, the matrix-vector products of a GPT-2 decoding step
-// read 27 GB/s on two polling threads against 36 GB/s on one. So a
-// polling thread that finds the time between two looks at the clock
-// longer than lostCore (they are a microsecond apart when it keeps its
-// core) sets the pool serial for serialFor: calls run on the caller alone,
-// and nobody polls, until a call after that finds out again.
-const (
-	lostCore  = 50 * time.Microsecond
-	serialFor = 50 * time.Millisecond
-)
-
-// serial reports whether calls run on the caller alone (see lostCore).
-func (p *Pool) serial() bool {
-	return int64(time.Since(p.clock)) < p.serialUntil.Load()
-}
-
-func (p *Pool) goSerial() {
-	p.serialUntil.Store(int64(time.Since(p.clock) + p.serialFor))
 }
 
 // pollYield is how many polls go between two looks at the clock and
@@ -223,7 +144,7 @@ func (p *Pool) RunChunks(n, chunks int, job Job) {
 		return
 	}
 	chunks = min(chunks, n)
-	if p == nil || p.threads == 1 || chunks <= 1 || p.serial() {
+	if p == nil || p.threads == 1 || chunks <= 1 {
 		job.Do(0, n)
 		return
 	}
@@ -252,21 +173,21 @@ func (p *Pool) RunChunks(n, chunks int, job Job) {
 	task{job: job, lo: 0, hi: first, b: b}.run()
 	// Poll while the other ranges finish (their threads are running),
 	// then block.
-	q := p.poll()
-	for b.pending.Load() > 0 {
+	for start, i := time.Now(), 1; b.pending.Load() > 0; i++ {
 		if len(p.work) > 0 {
 			select {
 			case t := <-p.work:
 				t.run()
-				q.last = time.Now() // the time it ran is not polling
 			default:
 			}
 		}
-		if !q.more() {
-			break
+		if i%pollYield == 0 {
+			if time.Since(start) > spinFor {
+				break
+			}
+			runtime.Gosched()
 		}
 	}
-	q.check()
 	for {
 		select {
 		case <-b.done:

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // TestPoolCoversRanges checks that Parallel visits every index once, also
@@ -84,56 +83,4 @@ func ldOf(trans bool, n, k int) int {
 		return k
 	}
 	return n
-}
-
-// rangesJob records the ranges it was called with.
-type rangesJob struct {
-	mu     sync.Mutex
-	ranges [][2]int
-}
-
-func (j *rangesJob) Do(lo, hi int) {
-	j.mu.Lock()
-	j.ranges = append(j.ranges, [2]int{lo, hi})
-	j.mu.Unlock()
-}
-
-// TestPoolSerial checks that a pool whose polling thread lost its core
-// runs calls on the caller alone, in one range, until serialFor has passed,
-// and that a polling thread that sees the clock jump sets it so.
-func TestPoolSerial(t *testing.T) {
-	// lostCore an hour: only goSerial sets it serial, not the machine.
-	p := newPool(2, time.Hour, time.Hour)
-	defer p.Close()
-	split := func() int {
-		j := &rangesJob{}
-		p.RunChunks(8, 2, j)
-		return len(j.ranges)
-	}
-	if n := split(); n != 2 {
-		t.Fatalf("fresh pool: %d ranges, want 2", n)
-	}
-	p.goSerial()
-	if !p.serial() {
-		t.Fatal("goSerial did not set the pool serial")
-	}
-	if n := split(); n != 1 {
-		t.Fatalf("serial pool: %d ranges, want 1", n)
-	}
-	p.serialUntil.Store(0) // serialFor has passed
-	if n := split(); n != 2 {
-		t.Fatalf("after serialFor: %d ranges, want 2", n)
-	}
-
-	// Any pause between two looks at the clock is longer than 1 ns: the
-	// worker polling after its range sets the pool serial.
-	q := newPool(2, time.Nanosecond, time.Hour)
-	defer q.Close()
-	for deadline := time.Now().Add(10 * time.Second); !q.serial(); {
-		if time.Now().After(deadline) {
-			t.Fatal("pool not serial after its threads polled with lostCore 1 ns")
-		}
-		q.Parallel(2, func(lo, hi int) {})
-		time.Sleep(time.Millisecond)
-	}
 }
