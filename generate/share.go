@@ -149,17 +149,11 @@ func inline(branch *ir.Graph, outs []string, names *namer) ([]*ir.Node, []*ir.In
 		if len(n.Subgraphs()) > 0 && len(rename) > len(outName) {
 			return nil, nil, fmt.Errorf("generate: %w: the cache branch's %s has subgraphs and names that clash with the enclosing graph", ErrNotShareable, ir.NodeLabel(n, -1))
 		}
-		c := *n
-		c.Inputs = make([]string, len(n.Inputs))
-		for i, s := range n.Inputs {
-			c.Inputs[i] = re(s)
+		c := n.Renamed(re)
+		for _, o := range c.Outputs {
+			names.use(o)
 		}
-		c.Outputs = make([]string, len(n.Outputs))
-		for i, s := range n.Outputs {
-			c.Outputs[i] = re(s)
-			names.use(c.Outputs[i])
-		}
-		nodes = append(nodes, &c)
+		nodes = append(nodes, c)
 	}
 	var inits []*ir.Initializer
 	for _, t := range branch.Initializers {

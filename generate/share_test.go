@@ -29,15 +29,7 @@ func merged(m *ir.Model) *ir.Model {
 		}
 		b := &ir.Graph{Name: "branch" + suffix}
 		for _, n := range g.Nodes {
-			c := *n
-			c.Inputs, c.Outputs = make([]string, len(n.Inputs)), make([]string, len(n.Outputs))
-			for i, s := range n.Inputs {
-				c.Inputs[i] = re(s)
-			}
-			for i, s := range n.Outputs {
-				c.Outputs[i] = re(s)
-			}
-			b.Nodes = append(b.Nodes, &c)
+			b.Nodes = append(b.Nodes, n.Renamed(re))
 		}
 		for _, o := range g.Outputs {
 			c := *o

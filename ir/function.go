@@ -74,16 +74,8 @@ func inline(nodes []*Node, funcs []*Function, depth int, counter *int) ([]*Node,
 		}
 		var body []*Node
 		for _, b := range f.Nodes {
-			c := *b
+			c := b.Renamed(name)
 			c.Name = prefix + b.Name
-			c.Inputs = make([]string, len(b.Inputs))
-			for k, s := range b.Inputs {
-				c.Inputs[k] = name(s)
-			}
-			c.Outputs = make([]string, len(b.Outputs))
-			for k, s := range b.Outputs {
-				c.Outputs[k] = name(s)
-			}
 			c.Attrs = nil
 			for _, a := range b.Attrs {
 				if a.RefAttr != "" {
@@ -99,7 +91,7 @@ func inline(nodes []*Node, funcs []*Function, depth int, counter *int) ([]*Node,
 				}
 				c.Attrs = append(c.Attrs, a)
 			}
-			body = append(body, &c)
+			body = append(body, c)
 		}
 		exp, err := inline(body, funcs, depth+1, counter)
 		if err != nil {

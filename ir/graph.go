@@ -63,6 +63,21 @@ func NodeLabel(n *Node, i int) string {
 	return fmt.Sprintf("node #%d (%s)", i, n.OpType)
 }
 
+// Renamed returns a copy of n whose inputs and outputs are f of n's
+// (attributes and subgraphs shared with n).
+func (n *Node) Renamed(f func(string) string) *Node {
+	c := *n
+	c.Inputs = make([]string, len(n.Inputs))
+	for i, s := range n.Inputs {
+		c.Inputs[i] = f(s)
+	}
+	c.Outputs = make([]string, len(n.Outputs))
+	for i, s := range n.Outputs {
+		c.Outputs[i] = f(s)
+	}
+	return &c
+}
+
 // Subgraphs returns the graph-valued attributes of n.
 func (n *Node) Subgraphs() []*Graph {
 	var out []*Graph

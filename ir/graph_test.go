@@ -2,6 +2,7 @@ package ir
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/gort-ml/gort/tensor"
@@ -27,5 +28,23 @@ func TestDeclaredTypes(t *testing.T) {
 		if g := got[name]; !reflect.DeepEqual(g, w) {
 			t.Errorf("%s: %v, want %v", name, g, w)
 		}
+	}
+}
+
+// Renamed maps inputs and outputs (omitted inputs through f as well) into
+// new slices, leaving n as it was.
+func TestRenamed(t *testing.T) {
+	n := &Node{Name: "n", OpType: "Add", Inputs: []string{"a", "", "b"}, Outputs: []string{"y"}}
+	c := n.Renamed(func(s string) string {
+		if s == "" {
+			return s
+		}
+		return s + "'"
+	})
+	if !slices.Equal(c.Inputs, []string{"a'", "", "b'"}) || !slices.Equal(c.Outputs, []string{"y'"}) || c.Name != "n" || c.OpType != "Add" {
+		t.Fatalf("renamed %+v", c)
+	}
+	if !slices.Equal(n.Inputs, []string{"a", "", "b"}) || !slices.Equal(n.Outputs, []string{"y"}) {
+		t.Fatalf("the original changed: %+v", n)
 	}
 }
