@@ -90,60 +90,60 @@ func Load(path string, opts runtime.Options) (*Loaded, error) {
 		l.Session, err = runtime.NewSession(m, opts)
 		return l, err
 	}
-	if share && second != "" {
-		// The decoder with past serves the prompt too (an empty past).
-		s, err := l.openShared(second, opts)
+	// Each file is read once: a model ShareCache refuses opens as it is.
+	models := map[string]*ir.Model{}
+	read := func(path string) (*ir.Model, error) {
+		if m := models[path]; m != nil {
+			return m, nil
+		}
+		m, err := onnx.Load(path)
+		models[path] = m
+		return m, err
+	}
+	open := func(path string) (*runtime.Session, error) {
+		m, err := read(path)
 		if err != nil {
 			return nil, err
 		}
-		if s != nil {
-			l.Session, l.Files = s, []string{second}
-			return l, nil
-		}
+		return runtime.NewSession(m, opts)
 	}
-	if share && second == "" {
-		s, err := l.openShared(first, opts)
+	if share {
+		// With a cache, the decoder with past serves the prompt too (an
+		// empty past).
+		path := first
+		if second != "" {
+			path = second
+		}
+		m, err := read(path)
 		if err != nil {
 			return nil, err
 		}
-		if s != nil {
-			l.Session, l.Files = s, []string{first}
+		sm, err := ShareCache(m)
+		switch {
+		case err == nil:
+			if l.Session, err = runtime.NewSession(sm, opts); err != nil {
+				return nil, err
+			}
+			l.Files = []string{path}
 			return l, nil
+		case !errors.Is(err, ErrNotShareable):
+			return nil, fmt.Errorf("%s: %w", path, err)
+		case takesPast(m.Graph): // else there is no cache to share
+			l.NotShared = fmt.Sprintf("%s: %v", filepath.Base(path), err)
 		}
 	}
-	if l.Session, err = openONNX(first, opts); err != nil {
+	if l.Session, err = open(first); err != nil {
 		return nil, err
 	}
 	l.Files = append(l.Files, first)
 	if second != "" {
-		if l.WithPast, err = openONNX(second, opts); err != nil {
+		if l.WithPast, err = open(second); err != nil {
 			l.Session.Close()
 			return nil, err
 		}
 		l.Files = append(l.Files, second)
 	}
 	return l, nil
-}
-
-// openShared opens path rewritten by ShareCache; nil (and l.NotShared
-// set) when the model is not of a form it rewrites.
-func (l *Loaded) openShared(path string, opts runtime.Options) (*runtime.Session, error) {
-	m, err := onnx.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	sm, err := ShareCache(m)
-	if errors.Is(err, ErrNotShareable) && !takesPast(m.Graph) {
-		return nil, nil // no cache to share
-	}
-	if errors.Is(err, ErrNotShareable) {
-		l.NotShared = fmt.Sprintf("%s: %v", filepath.Base(path), err)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return runtime.NewSession(sm, opts)
 }
 
 func takesPast(g *ir.Graph) bool {
@@ -153,14 +153,6 @@ func takesPast(g *ir.Graph) bool {
 		}
 	}
 	return false
-}
-
-func openONNX(path string, opts runtime.Options) (*runtime.Session, error) {
-	m, err := onnx.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	return runtime.NewSession(m, opts)
 }
 
 // zooWithPast builds dir's GPT-2 for decoding: over a shared cache buffer
