@@ -212,9 +212,11 @@ func shareBuffers(m *ir.Model) (*ir.Model, error) {
 				uses[s] = append(uses[s], use{n, i})
 			}
 		}
-		for name := range past {
-			if usesFree(n, name) {
-				return nil, fail("%s reads %s inside a subgraph", ir.NodeLabel(n, -1), name)
+		for _, sg := range n.Subgraphs() {
+			for _, name := range sg.FreeNames() {
+				if past[name] {
+					return nil, fail("%s reads %s inside a subgraph", ir.NodeLabel(n, -1), name)
+				}
 			}
 		}
 	}
@@ -280,13 +282,14 @@ func shareBuffers(m *ir.Model) (*ir.Model, error) {
 	}
 	// past length = width(attention_mask) − width(input_ids), int64 (1).
 	var head []*ir.Node
-	width := func(in string) string {
+	width := func(in string) (shape, w string) {
 		s, so := node("Shape", nil, in)
-		w, wo := node("Slice", nil, so, c1, c2)
-		head = append(head, s, w)
-		return wo
+		sl, wo := node("Slice", nil, so, c1, c2)
+		head = append(head, s, sl)
+		return so, wo
 	}
-	total, seq := width("attention_mask"), width("input_ids")
+	_, total := width("attention_mask")
+	idsShape, seq := width("input_ids")
 	sub, plen := node("Sub", nil, total, seq)
 	cast, plen32 := node("Cast", []ops.Attr{{Name: "to", Type: ops.AttrInt, I: int64(tensor.Int32)}}, plen)
 	head = append(head, sub, cast)
@@ -308,9 +311,8 @@ func shareBuffers(m *ir.Model) (*ir.Model, error) {
 				return name
 			}
 			if batch == "" {
-				s, so := node("Shape", nil, "input_ids")
-				b, bo := node("Slice", nil, so, c0, c1)
-				head, batch = append(head, s, b), bo
+				b, bo := node("Slice", nil, idsShape, c0, c1)
+				head, batch = append(head, b), bo
 			}
 			cat, shape := node("Concat", []ops.Attr{{Name: "axis", Type: ops.AttrInt, I: 0}}, batch, konst(key[0]), plen, konst(key[1]))
 			head = append(head, cat)
