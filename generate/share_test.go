@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -92,20 +93,24 @@ func checkInPlace(t *testing.T, s *runtime.Session, prompt []int) {
 	}
 }
 
-// ShareCache refuses, with ErrNotShareable and a reason, the graphs it
-// does not understand.
-func TestShareCacheRefuses(t *testing.T) {
-	cfg, err := zoo.ParseConfig([]byte(`{"model_type": "gpt2", "vocab_size": 50, "n_embd": 16, "n_layer": 1, "n_head": 2, "n_positions": 32}`))
+// smallGPT2 builds a small GPT-2 of layers layers with build (seed 1).
+func smallGPT2(t *testing.T, layers int, build func(*zoo.Config, zoo.BuildOptions) (*zoo.Model, error)) *ir.Model {
+	t.Helper()
+	cfg, err := zoo.ParseConfig([]byte(`{"model_type": "gpt2", "vocab_size": 50, "n_embd": 16, "n_layer": ` + strconv.Itoa(layers) + `, "n_head": 2, "n_positions": 32}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := func(f func(*zoo.Config, zoo.BuildOptions) (*zoo.Model, error)) *ir.Model {
-		m, err := f(cfg, zoo.BuildOptions{Seed: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m.IR
+	m, err := build(cfg, zoo.BuildOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return m.IR
+}
+
+// ShareCache refuses, with ErrNotShareable and a reason, the graphs it
+// does not understand.
+func TestShareCacheRefuses(t *testing.T) {
+	build := func(f func(*zoo.Config, zoo.BuildOptions) (*zoo.Model, error)) *ir.Model { return smallGPT2(t, 1, f) }
 	full := func(c *zoo.Config, o zoo.BuildOptions) (*zoo.Model, error) { return zoo.Build(c, "GPT2LMHeadModel", o) }
 	extraUse := build(zoo.BuildGPT2WithPast)
 	// The past key also feeds a graph output of its own.
@@ -144,15 +149,7 @@ func TestShareCacheRefuses(t *testing.T) {
 
 // ShareCache does not modify its argument.
 func TestShareCacheKeepsInput(t *testing.T) {
-	cfg, err := zoo.ParseConfig([]byte(`{"model_type": "gpt2", "vocab_size": 50, "n_embd": 16, "n_layer": 1, "n_head": 2, "n_positions": 32}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zm, err := zoo.BuildGPT2WithPast(cfg, zoo.BuildOptions{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := merged(zm.IR)
+	m := merged(smallGPT2(t, 1, zoo.BuildGPT2WithPast))
 	nodes, inputs := len(m.Graph.Nodes), len(m.Graph.Inputs)
 	dim := m.Graph.Inputs[3].Type.Shape[2]
 	if _, err := ShareCache(m); err != nil {
@@ -179,18 +176,11 @@ func TestShareCacheKeepsInput(t *testing.T) {
 // and outputs removed, in the graph with past and its merged form) returns
 // a model or an error, never panics.
 func TestShareCacheDamaged(t *testing.T) {
-	cfg, err := zoo.ParseConfig([]byte(`{"model_type": "gpt2", "vocab_size": 50, "n_embd": 16, "n_layer": 2, "n_head": 2, "n_positions": 32}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zm, err := zoo.BuildGPT2WithPast(cfg, zoo.BuildOptions{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	withPast := smallGPT2(t, 2, zoo.BuildGPT2WithPast)
 	rng := rand.New(rand.NewPCG(1, 2))
 	outcomes := map[string]int{}
 	for i := range 300 {
-		m := zm.IR
+		m := withPast
 		if i%2 == 1 {
 			m = merged(m)
 		}
