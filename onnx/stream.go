@@ -3,6 +3,7 @@ package onnx
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -115,7 +116,7 @@ func (w *wireReader) fill(n int) error {
 
 // varint reads a varint and appends its bytes to out.
 func (w *wireReader) varint(out []byte) (uint64, []byte, error) {
-	if err := w.fill(min(binaryMaxVarint, int(w.size-w.pos))); err != nil {
+	if err := w.fill(min(binary.MaxVarintLen64, int(w.size-w.pos))); err != nil {
 		return 0, out, err
 	}
 	b := w.buf[w.pos-w.off:]
@@ -126,8 +127,6 @@ func (w *wireReader) varint(out []byte) (uint64, []byte, error) {
 	w.pos += int64(n)
 	return v, append(out, b[:n]...), nil
 }
-
-const binaryMaxVarint = 10
 
 // copyN appends the next n bytes to out.
 func (w *wireReader) copyN(out []byte, n int64) ([]byte, error) {
