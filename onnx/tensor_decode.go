@@ -90,13 +90,8 @@ func decodeTensor(tp *onnxpb.TensorProto, ext *externalReader, owned bool) (*ten
 	src := "raw_data"
 	if sp, ok := ext.skimmed(tp); ok && tp.GetDataLocation() != onnxpb.TensorProto_EXTERNAL {
 		// Load left this raw_data in the file (skim): read it now, into
-		// memory of its own, once its size is known to fit the dims.
-		if dt == tensor.String {
-			return nil, fmt.Errorf("string tensor has raw_data; strings must be in string_data")
-		}
-		if want := rawSize(dt, n); sp.n != int64(want) {
-			return nil, fmt.Errorf("dims %v need %d bytes, %s has %d", tp.GetDims(), want, src, sp.n)
-		}
+		// memory of its own (no more than the file holds), and check it
+		// below as any raw_data.
 		if raw, err = ext.skim.read(sp); err != nil {
 			return nil, err
 		}
