@@ -75,7 +75,7 @@ func sliceTensor(c *ctx, x *tensor.Tensor, starts, ends, axes, steps []int64) (*
 		return nil, err
 	}
 	shape := append(shbuf[:0], x.Shape()...)
-	st := stridesTo(stbuf[:0], x.Shape())
+	st := tensor.StridesTo(stbuf[:0], x.Shape())
 	strides := append(sbuf[:0], st...)
 	off := 0
 	for i, a := range ax {

@@ -49,21 +49,6 @@ func dimsTo(dst []int, v []int64, name string) ([]int, error) {
 	return dst, nil
 }
 
-// stridesTo appends shape's row-major element strides to dst
-// (tensor.Strides without allocating).
-func stridesTo(dst, shape []int) []int {
-	base := len(dst)
-	for range shape {
-		dst = append(dst, 0)
-	}
-	st, s := dst[base:], 1
-	for i := len(shape) - 1; i >= 0; i-- {
-		st[i] = s
-		s *= shape[i]
-	}
-	return dst
-}
-
 // normAxes normalizes axes into [0, rank) and rejects duplicates.
 func normAxes(axes []int64, rank int) ([]int, error) {
 	return normAxesTo(make([]int, 0, len(axes)), axes, rank)
