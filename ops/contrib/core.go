@@ -392,10 +392,10 @@ func cache[F tensor.Float](c *ops.Ctx, past []F, p int, src []F, v heads, bias [
 // cacheLen is the element count of a (v.b, v.n, t, v.d) cache, checked
 // against the session's limit.
 func cacheLen(c *ops.Ctx, v heads, t int) (int, error) {
-	if v.b < 0 || v.n < 0 || t < 0 || v.d < 0 || float64(v.b)*float64(v.n)*float64(t)*float64(v.d) > tensor.MaxElements {
-		return 0, fmt.Errorf("%w: key/value cache (%d, %d, %d, %d) is negative or has more than 2^40 elements", tensor.ErrShape, v.b, v.n, t, v.d)
+	n, err := tensor.NumElements([]int{v.b, v.n, t, v.d})
+	if err != nil {
+		return 0, err
 	}
-	n := v.b * v.n * t * v.d
 	if c != nil && c.MaxElements > 0 && n > c.MaxElements {
 		return 0, fmt.Errorf("%w: key/value cache (%d, %d, %d, %d) has %d elements, the session allows %d", ops.ErrLimit, v.b, v.n, t, v.d, n, c.MaxElements)
 	}
