@@ -270,11 +270,14 @@ type attnState[F tensor.Float] struct {
 
 var attnPools = [2]sync.Pool{{New: newAttnState[float32]}, {New: newAttnState[float64]}}
 
-func attnPool[F tensor.Float]() *sync.Pool {
+func attnPool[F tensor.Float]() *sync.Pool { return poolFor[F](&attnPools) }
+
+// poolFor is pools[0] for float32 values, pools[1] for float64.
+func poolFor[F tensor.Float](pools *[2]sync.Pool) *sync.Pool {
 	if _, ok := any(F(0)).(float32); ok {
-		return &attnPools[0]
+		return &pools[0]
 	}
-	return &attnPools[1]
+	return &pools[1]
 }
 
 func newAttnState[F tensor.Float]() any {
@@ -405,12 +408,7 @@ func cacheLen(c *ops.Ctx, v heads, t int) (int, error) {
 // scratchPools hold the buffers of pooledCache, float32 and float64.
 var scratchPools [2]sync.Pool
 
-func scratchPool[F tensor.Float]() *sync.Pool {
-	if _, ok := any(F(0)).(float32); ok {
-		return &scratchPools[0]
-	}
-	return &scratchPools[1]
-}
+func scratchPool[F tensor.Float]() *sync.Pool { return poolFor[F](&scratchPools) }
 
 // pooledCache is cache without a past, into a pooled buffer that the
 // kernel gives back with putScratch once it no longer reads it (it must

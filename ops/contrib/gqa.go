@@ -351,14 +351,9 @@ type gqaState[F tensor.Float] struct {
 	bias          func(b, h, i int, row []float64)
 }
 
-var gqaPool32, gqaPool64 = sync.Pool{New: newGQAState[float32]}, sync.Pool{New: newGQAState[float64]}
+var gqaPools = [2]sync.Pool{{New: newGQAState[float32]}, {New: newGQAState[float64]}}
 
-func gqaPool[F tensor.Float]() *sync.Pool {
-	if _, ok := any(F(0)).(float32); ok {
-		return &gqaPool32
-	}
-	return &gqaPool64
-}
+func gqaPool[F tensor.Float]() *sync.Pool { return poolFor[F](&gqaPools) }
 
 func newGQAState[F tensor.Float]() any {
 	st := new(gqaState[F])
