@@ -17,13 +17,7 @@ import (
 // error.
 func TestPrecomputedWeights(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
-	randT := func(shape ...int) *tensor.Tensor {
-		x := tensor.Zeros(tensor.Float32, shape...)
-		for i, d := 0, tensor.Data[float32](x); i < len(d); i++ {
-			d[i] = float32(r.NormFloat64())
-		}
-		return x
-	}
+	randT := func(shape ...int) *tensor.Tensor { return randomFloat(r, shape) }
 	w := randT(16, 48)
 	for _, c := range []struct {
 		name    string
