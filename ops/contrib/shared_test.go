@@ -292,7 +292,7 @@ func near(t *testing.T, name string, got, want *tensor.Tensor, tl float64) {
 
 // TestSharedMHAAllocs: a MultiHeadAttention step over a granted shared
 // buffer allocates the same at 16 and 512 filled rows, in count and in
-// bytes (nothing the size of the cache: the filled rows alone are 2 x 248
+// bytes (nothing the size of the cache: the filled rows alone are 2 x 124
 // KiB more at 512).
 func TestSharedMHAAllocs(t *testing.T) {
 	if raceEnabled {
