@@ -344,10 +344,9 @@ func (a *arena) New(d tensor.DType, n int, dims ops.Dims, zero bool) (*tensor.Te
 		}
 		return t, nil
 	}
-	a.mu.Unlock()
+	// No free buffer: a new one, under a dropped buffer's header if any.
 	var t *tensor.Tensor
 	var err error
-	a.mu.Lock()
 	if n := len(a.headers); n > 0 {
 		t = a.headers[n-1]
 		a.headers[n-1] = nil
