@@ -106,7 +106,7 @@ func (p *Precompiled) normalize(n normStr, sc *scratch) normStr {
 	}
 	eds := sc.edits[:0]
 	modified := false
-	var key []byte
+	key := sc.key
 	// push appends the edits replacing m characters with rep: each new
 	// character replaces one, the surplus ones are inserted, and a shortfall
 	// is charged to the last edit, the previous character's when rep is
@@ -138,6 +138,11 @@ func (p *Precompiled) normalize(n normStr, sc *scratch) normStr {
 				i = j
 				continue
 			}
+			if j == i+1 { // the character's own lookup, just done
+				eds = append(eds, edit{n.runes[i], 0})
+				i = j
+				continue
+			}
 		}
 		for _, r := range n.runes[i:j] {
 			key = utf8.AppendRune(key[:0], r)
@@ -149,7 +154,7 @@ func (p *Precompiled) normalize(n normStr, sc *scratch) normStr {
 		}
 		i = j
 	}
-	sc.edits = eds
+	sc.edits, sc.key = eds, key
 	if !modified {
 		return n
 	}
