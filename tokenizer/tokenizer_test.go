@@ -173,17 +173,22 @@ func TestGPT2Split(t *testing.T) {
 		{"é中😀 ½", []string{"é中", "😀", " ½"}},
 		{"\u3000\u3000a", []string{"\u3000", "\u3000", "a"}},
 	} {
-		rs := []rune(c.in)
-		var got []string
-		for i := 0; i < len(rs); {
-			j := gpt2Match(rs, i)
-			got = append(got, string(rs[i:j]))
-			i = j
-		}
-		if !slices.Equal(got, c.want) {
+		if got := splitWith(c.in, gpt2Match); !slices.Equal(got, c.want) {
 			t.Errorf("%q: %q, want %q", c.in, got, c.want)
 		}
 	}
+}
+
+// splitWith cuts s into the pieces end finds, each from where the last ended.
+func splitWith(s string, end func(rs []rune, i int) int) []string {
+	rs := []rune(s)
+	var got []string
+	for i := 0; i < len(rs); {
+		j := end(rs, i)
+		got = append(got, string(rs[i:j]))
+		i = j
+	}
+	return got
 }
 
 func TestLossyUTF8(t *testing.T) {

@@ -181,14 +181,7 @@ func TestGraphemes(t *testing.T) {
 		{"🇫🇷🇩🇪🇮", []string{"🇫🇷", "🇩🇪", "🇮"}},
 		{"\u1100\u1161\u11a8\uac00", []string{"\u1100\u1161\u11a8", "\uac00"}},
 	} {
-		rs := []rune(c.in)
-		var got []string
-		for i := 0; i < len(rs); {
-			j := graphemeEnd(rs, i)
-			got = append(got, string(rs[i:j]))
-			i = j
-		}
-		if !slices.Equal(got, c.want) {
+		if got := splitWith(c.in, graphemeEnd); !slices.Equal(got, c.want) {
 			t.Errorf("%+q: %+q, want %+q", c.in, got, c.want)
 		}
 	}
