@@ -277,7 +277,7 @@ TINY_RULES = [("FF21", "41"), ("FF22", "42"), ("FF41", "61"), ("FF42", "62"), ("
 def testdata(out_dir):
     """Writes tokenizer/testdata/unigram-tiny.json, an XLM-R-style tokenizer
     from a small SentencePiece model with TINY_RULES, and
-    unigram-tiny-cases.jsonl, Hugging Face's encodings of 200 strings."""
+    unigram-tiny-cases.jsonl, Hugging Face's encodings of 126 strings."""
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         rules = os.path.join(tmp, "rules.tsv")

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Tokenizer parity with Hugging Face, both directions. Needs Python 3 and pip
-# (installs tokenizers, transformers, sentencepiece and protobuf into ~/.cache/gort/venv-tok); nothing
+# (installs tokenizers, transformers, sentencepiece and protobuf into
+# ~/.cache/gort/venv-tok-HASH, HASH from the pins below); nothing
 # else is downloaded.
 #
 #   conformance/interop/tokenizers/run.sh [DIR]
